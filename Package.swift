@@ -1,0 +1,54 @@
+// swift-tools-version: 6.0
+// prune: a laboratory for pruning neural networks in the transfer-learning regime.
+import PackageDescription
+
+// Kernels are the only target built with unchecked arithmetic and a wider instruction set.
+#if arch(x86_64)
+let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-Xcc", "-march=x86-64-v3"])]
+#else
+let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
+#endif
+
+let package = Package(
+    name: "prune",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "prune", targets: ["prune"]),
+        .executable(name: "prune-bench", targets: ["prune-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C libraries.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CReadline", path: "Sources/CReadline",
+                       providers: [.apt(["libreadline-dev"])]),
+        .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png")]),
+
+        // Raw-buffer kernels: the hot loops, built unchecked.
+        .target(name: "Kernels", swiftSettings: kernelFlags),
+        // Tensors, BLAS calls, reverse-mode autodiff, random numbers.
+        .target(name: "Engine", dependencies: ["CBLAS", "Kernels"]),
+        // Layers, models, losses, optimizers, schedules, training loop, checkpoints.
+        .target(name: "NN", dependencies: ["Engine"]),
+        // Dataset loaders, splits, batches (datasets are batch sources for NN training).
+        .target(name: "Data", dependencies: ["Engine", "NN", "CZlib"]),
+        // The thin command-line front end.
+        .executableTarget(name: "prune", dependencies: [
+            "Engine", "NN", "Data", "CReadline", "CPNG",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Throughput benchmarks behind scripts/bench.
+        .executableTarget(name: "prune-bench", dependencies: ["Engine", "NN", "Data"]),
+
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Engine"]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN"]),
+        .testTarget(name: "PruneCLITests", dependencies: []),
+    ],
+    swiftLanguageModes: [.v5]
+)

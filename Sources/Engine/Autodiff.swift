@@ -1,0 +1,104 @@
+// Reverse-mode autodiff: every recorded op keeps its inputs and a closure that maps the output's
+// gradient to its inputs' gradients; backward() runs them in reverse topological order.
+
+/// How a recorded tensor was made.
+final class Node {
+    let op: String
+    let inputs: [Tensor]
+    /// Maps the output gradient to one gradient per input (nil where not needed).
+    let backward: (Tensor) -> [Tensor?]
+    init(op: String, inputs: [Tensor], backward: @escaping (Tensor) -> [Tensor?]) {
+        self.op = op; self.inputs = inputs; self.backward = backward
+    }
+}
+
+/// Whether operations are recorded for autodiff on the current task.
+public enum GradMode {
+    @TaskLocal static var enabled = true
+
+    /// Whether recording is on here.
+    public static var isEnabled: Bool { enabled }
+
+    /// Runs `body` without recording operations (evaluation, optimizer updates).
+    public static func noGrad<R>(_ body: () throws -> R) rethrows -> R {
+        try $enabled.withValue(false, operation: body)
+    }
+}
+
+extension Tensor {
+    /// Builds the output of an op, recording it when any input requires a gradient.
+    /// `backward` receives the output gradient and returns one gradient per input, of the input's
+    /// shape, or nil for inputs that do not require one.
+    static func record(_ op: String, _ out: Tensor, _ inputs: [Tensor],
+                       _ backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+        if GradMode.enabled, inputs.contains(where: { $0.requiresGrad }) {
+            out.requiresGrad = true
+            out.node = Node(op: op, inputs: inputs, backward: backward)
+        }
+        return out
+    }
+
+    /// Computes gradients of this tensor with respect to every leaf that requires one, adding them
+    /// into the leaves' `grad`. A non-scalar output needs an explicit `gradient` of its shape.
+    /// The recorded graph is released afterwards.
+    public func backward(_ gradient: Tensor? = nil) throws {
+        guard requiresGrad else {
+            throw EngineError("backward() on a tensor that does not require a gradient (was it computed under no_grad, or from tensors that need none?)")
+        }
+        let seed: Tensor
+        if let g = gradient {
+            guard g.shape == shape else {
+                throw EngineError("backward() gradient has shape \(describe(shape: g.shape)), expected \(describe(shape: shape))")
+            }
+            seed = g
+        } else {
+            guard count == 1 else {
+                throw EngineError("backward() without a gradient needs a scalar, got shape \(describe(shape: shape))")
+            }
+            seed = Tensor(shape: shape, repeating: 1)
+        }
+        let order = topologicalOrder()
+        var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]
+        GradMode.noGrad {
+            for t in order.reversed() {
+                guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
+                guard let node = t.node else {
+                    t.accumulate(g)
+                    continue
+                }
+                let inputGrads = node.backward(g)
+                for (input, ig) in zip(node.inputs, inputGrads) {
+                    guard let ig, input.requiresGrad else { continue }
+                    let key = ObjectIdentifier(input)
+                    if let prev = grads[key] { grads[key] = prev.adding(ig) } else { grads[key] = ig }
+                }
+            }
+        }
+        for t in order where t.node != nil { t.node = nil; t.requiresGrad = false }
+    }
+
+    /// Adds `g` into `grad` (a new tensor, so gradients handed to several inputs never alias).
+    func accumulate(_ g: Tensor) {
+        let g = g.shape == shape ? g : g.reshaped(unchecked: shape)
+        grad = grad.map { $0.adding(g) } ?? g
+    }
+
+    /// Every tensor reachable from this one through recorded nodes, inputs before outputs.
+    func topologicalOrder() -> [Tensor] {
+        var order: [Tensor] = []
+        var visited = Set<ObjectIdentifier>()
+        var stack: [(Tensor, Bool)] = [(self, false)]
+        while let (t, expanded) = stack.popLast() {
+            if expanded { order.append(t); continue }
+            guard visited.insert(ObjectIdentifier(t)).inserted else { continue }
+            stack.append((t, true))
+            for input in t.node?.inputs ?? [] where input.requiresGrad && !visited.contains(ObjectIdentifier(input)) {
+                stack.append((input, false))
+            }
+        }
+        return order
+    }
+
+    /// Clears the gradient.
+    public func zeroGrad() { grad = nil }
+}

@@ -1,0 +1,35 @@
+// Cooperative Ctrl-C: a signal handler sets a flag; long loops check it between steps, so an
+// interrupted command stops with its model consistent and the session goes on.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public enum Interrupt {
+    nonisolated(unsafe) static let flag: UnsafeMutablePointer<sig_atomic_t> = {
+        let p = UnsafeMutablePointer<sig_atomic_t>.allocate(capacity: 1)
+        p.initialize(to: 0)
+        return p
+    }()
+
+    /// Whether Ctrl-C was pressed since the last `reset()`.
+    public static var requested: Bool { flag.pointee != 0 }
+    /// Marks an interrupt (what the SIGINT handler does; also for tests).
+    public static func request() { flag.pointee = 1 }
+    /// Clears the flag before a new command runs.
+    public static func reset() { flag.pointee = 0 }
+
+    /// Routes SIGINT to the flag instead of terminating the process.
+    public static func installHandler() {
+        _ = flag
+        signal(SIGINT) { _ in Interrupt.flag.pointee = 1 }
+    }
+}
+
+/// Seconds from a monotonic clock.
+public func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}

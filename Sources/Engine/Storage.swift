@@ -1,0 +1,46 @@
+// Storage: the 64-byte aligned float buffer behind every tensor.
+#if canImport(Glibc)
+import Glibc
+import CBLAS
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A contiguous, 64-byte aligned buffer of `Float`s, shared by tensors that view the same data
+/// (a reshape shares its input's storage).
+public final class Storage: @unchecked Sendable {
+    public let data: UnsafeMutablePointer<Float>
+    public let count: Int
+
+    /// Uninitialised storage for `count` floats.
+    public init(count: Int) {
+        Storage.configureAllocator
+        self.count = count
+        var raw: UnsafeMutableRawPointer?
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        if posix_memalign(&raw, 64, bytes) != 0 || raw == nil {
+            // Out of memory is not something a user can fix from a script; report and stop.
+            fatalError("prune: out of memory allocating \(bytes) bytes")
+        }
+        data = raw!.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    /// Storage filled with `value`.
+    public convenience init(count: Int, repeating value: Float) {
+        self.init(count: count)
+        data.initialize(repeating: value, count: count)
+    }
+
+    deinit { free(data) }
+
+    public var buffer: UnsafeMutableBufferPointer<Float> { .init(start: data, count: count) }
+
+    /// Large buffers would otherwise come from mmap and be returned on free, so every training
+    /// step would pay page faults for its activations; keep them in the heap for reuse.
+    private static let configureAllocator: Void = {
+        #if canImport(Glibc)
+        _ = mallopt(M_MMAP_THRESHOLD, 1 << 30)
+        _ = mallopt(M_TRIM_THRESHOLD, 1 << 30)
+        #endif
+    }()
+}

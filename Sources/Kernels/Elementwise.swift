@@ -1,0 +1,145 @@
+// Elementwise kernels over raw buffers. Built with -Ounchecked: callers check shapes.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Binary elementwise operations. Comparisons produce 1 or 0.
+public enum BinaryOp: Sendable {
+    case add, sub, mul, div, maximum, minimum, pow, eq, ne, lt, le, gt, ge
+}
+
+/// Unary elementwise operations.
+public enum UnaryOp: Sendable {
+    case neg, exp, log, sqrt, abs, relu, tanh, sigmoid, gelu, square, sign, reciprocal
+}
+
+protocol BinaryFn { static func f(_ a: Float, _ b: Float) -> Float }
+enum AddFn: BinaryFn { @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a + b } }
+enum SubFn: BinaryFn { @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a - b } }
+enum MulFn: BinaryFn { @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a * b } }
+enum DivFn: BinaryFn { @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a / b } }
+enum MaxFn: BinaryFn { @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a >= b ? a : b } }
+enum MinFn: BinaryFn { @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a <= b ? a : b } }
+enum PowFn: BinaryFn { @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { powf(a, b) } }
+enum EqFn: BinaryFn { @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a == b ? 1 : 0 } }
+enum NeFn: BinaryFn { @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a != b ? 1 : 0 } }
+enum LtFn: BinaryFn { @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a < b ? 1 : 0 } }
+enum LeFn: BinaryFn { @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a <= b ? 1 : 0 } }
+enum GtFn: BinaryFn { @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a > b ? 1 : 0 } }
+enum GeFn: BinaryFn { @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a >= b ? 1 : 0 } }
+
+@inline(__always)
+func binaryLoop<F: BinaryFn>(_: F.Type, _ a: UnsafePointer<Float>, _ sa: Int, _ b: UnsafePointer<Float>,
+                             _ sb: Int, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+    // Separate loops for the stride patterns so the compiler vectorises the common ones.
+    if sa == 1 && sb == 1 {
+        for i in 0..<n { out[i] = F.f(a[i], b[i]) }
+    } else if sa == 1 && sb == 0 {
+        let s = b[0]
+        for i in 0..<n { out[i] = F.f(a[i], s) }
+    } else if sa == 0 && sb == 1 {
+        let s = a[0]
+        for i in 0..<n { out[i] = F.f(s, b[i]) }
+    } else {
+        for i in 0..<n { out[i] = F.f(a[i * sa], b[i * sb]) }
+    }
+}
+
+/// out[i] = op(a[i·sa], b[i·sb]) for i in 0..<n.
+public func binary(_ op: BinaryOp, _ a: UnsafePointer<Float>, _ sa: Int, _ b: UnsafePointer<Float>, _ sb: Int,
+                   _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+    switch op {
+    case .add: binaryLoop(AddFn.self, a, sa, b, sb, out, n)
+    case .sub: binaryLoop(SubFn.self, a, sa, b, sb, out, n)
+    case .mul: binaryLoop(MulFn.self, a, sa, b, sb, out, n)
+    case .div: binaryLoop(DivFn.self, a, sa, b, sb, out, n)
+    case .maximum: binaryLoop(MaxFn.self, a, sa, b, sb, out, n)
+    case .minimum: binaryLoop(MinFn.self, a, sa, b, sb, out, n)
+    case .pow: binaryLoop(PowFn.self, a, sa, b, sb, out, n)
+    case .eq: binaryLoop(EqFn.self, a, sa, b, sb, out, n)
+    case .ne: binaryLoop(NeFn.self, a, sa, b, sb, out, n)
+    case .lt: binaryLoop(LtFn.self, a, sa, b, sb, out, n)
+    case .le: binaryLoop(LeFn.self, a, sa, b, sb, out, n)
+    case .gt: binaryLoop(GtFn.self, a, sa, b, sb, out, n)
+    case .ge: binaryLoop(GeFn.self, a, sa, b, sb, out, n)
+    }
+}
+
+@inline(__always) func sigmoidf(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
+let invSqrt2: Float = 0.70710678118654752
+let invSqrt2Pi: Float = 0.39894228040143268
+
+/// out[i] = op(x[i]).
+public func unary(_ op: UnaryOp, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+    switch op {
+    case .neg: for i in 0..<n { out[i] = -x[i] }
+    case .exp: for i in 0..<n { out[i] = expf(x[i]) }
+    case .log: for i in 0..<n { out[i] = logf(x[i]) }
+    case .sqrt: for i in 0..<n { out[i] = x[i].squareRoot() }
+    case .abs: for i in 0..<n { out[i] = Swift.abs(x[i]) }
+    case .relu: for i in 0..<n { out[i] = x[i] > 0 ? x[i] : 0 }
+    case .tanh: for i in 0..<n { out[i] = tanhf(x[i]) }
+    case .sigmoid: for i in 0..<n { out[i] = sigmoidf(x[i]) }
+    case .gelu: for i in 0..<n { let v = x[i]; out[i] = 0.5 * v * (1 + erff(v * invSqrt2)) }
+    case .square: for i in 0..<n { out[i] = x[i] * x[i] }
+    case .sign: for i in 0..<n { out[i] = x[i] > 0 ? 1 : (x[i] < 0 ? -1 : 0) }
+    case .reciprocal: for i in 0..<n { out[i] = 1 / x[i] }
+    }
+}
+
+/// Gradient of a unary op: out = g ⊙ op'(x), given the input x and the forward output y.
+public func unaryBackward(_ op: UnaryOp, x: UnsafePointer<Float>, y: UnsafePointer<Float>,
+                          g: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, _ n: Int) {
+    switch op {
+    case .neg: for i in 0..<n { out[i] = -g[i] }
+    case .exp: for i in 0..<n { out[i] = g[i] * y[i] }
+    case .log: for i in 0..<n { out[i] = g[i] / x[i] }
+    case .sqrt: for i in 0..<n { out[i] = g[i] * 0.5 / y[i] }
+    case .abs: for i in 0..<n { out[i] = x[i] > 0 ? g[i] : (x[i] < 0 ? -g[i] : 0) }
+    case .relu: for i in 0..<n { out[i] = x[i] > 0 ? g[i] : 0 }
+    case .tanh: for i in 0..<n { out[i] = g[i] * (1 - y[i] * y[i]) }
+    case .sigmoid: for i in 0..<n { out[i] = g[i] * y[i] * (1 - y[i]) }
+    case .gelu:
+        for i in 0..<n {
+            let v = x[i]
+            let cdf = 0.5 * (1 + erff(v * invSqrt2))
+            out[i] = g[i] * (cdf + v * invSqrt2Pi * expf(-0.5 * v * v))
+        }
+    case .square: for i in 0..<n { out[i] = 2 * g[i] * x[i] }
+    case .sign: for i in 0..<n { out[i] = 0 }
+    case .reciprocal: for i in 0..<n { out[i] = -g[i] * y[i] * y[i] }
+    }
+}
+
+/// out[i] = a[i] + b[i].
+public func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+    for i in 0..<n { out[i] = a[i] + b[i] }
+}
+
+/// y[i] += alpha · x[i].
+public func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    for i in 0..<n { y[i] += alpha * x[i] }
+}
+
+/// out[i] = x[i] · s.
+public func scale(_ x: UnsafePointer<Float>, _ s: Float, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+    for i in 0..<n { out[i] = x[i] * s }
+}
+
+/// out[i] = x[i] · s + t.
+public func affine(_ x: UnsafePointer<Float>, _ s: Float, _ t: Float, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+    for i in 0..<n { out[i] = x[i] * s + t }
+}
+
+/// out[i] = min(max(x[i], lo), hi).
+public func clamp(_ x: UnsafePointer<Float>, _ lo: Float, _ hi: Float, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+    for i in 0..<n { out[i] = Swift.min(Swift.max(x[i], lo), hi) }
+}
+
+/// out[i] = c[i] != 0 ? a[i] : b[i].
+public func select(_ c: UnsafePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                   _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+    for i in 0..<n { out[i] = c[i] != 0 ? a[i] : b[i] }
+}

@@ -1,0 +1,62 @@
+// Reductions over the middle axis of an [outer, mid, inner] view, the shape every axis
+// reduction takes once the axes before and after it are collapsed.
+
+/// out[o, i] = Σ_m x[o, m, i].
+public func sumMid(_ x: UnsafePointer<Float>, outer: Int, mid: Int, inner: Int, _ out: UnsafeMutablePointer<Float>) {
+    if inner == 1 {
+        for o in 0..<outer {
+            let row = x + o * mid
+            // Eight partial sums: vectorises and loses less precision than one running sum.
+            var acc = SIMD8<Float>(repeating: 0)
+            var m = 0
+            while m + 8 <= mid {
+                acc += UnsafeRawPointer(row + m).loadUnaligned(as: SIMD8<Float>.self)
+                m += 8
+            }
+            var s = acc.sum()
+            while m < mid { s += row[m]; m += 1 }
+            out[o] = s
+        }
+        return
+    }
+    for o in 0..<outer {
+        let dst = out + o * inner
+        let src = x + o * mid * inner
+        dst.update(repeating: 0, count: inner)
+        for m in 0..<mid {
+            let r = src + m * inner
+            for i in 0..<inner { dst[i] += r[i] }
+        }
+    }
+}
+
+/// out[o, i] = max_m x[o, m, i], with the arg-max in `index` when given.
+public func maxMid(_ x: UnsafePointer<Float>, outer: Int, mid: Int, inner: Int, _ out: UnsafeMutablePointer<Float>,
+                   index: UnsafeMutablePointer<Int32>?) {
+    for o in 0..<outer {
+        for i in 0..<inner {
+            let base = x + o * mid * inner + i
+            var best = base[0], arg = 0
+            for m in 1..<max(mid, 1) where base[m * inner] > best || best.isNaN {
+                best = base[m * inner]; arg = m
+            }
+            out[o * inner + i] = best
+            index?[o * inner + i] = Int32(arg)
+        }
+    }
+}
+
+/// Sum of all n elements, accumulated in Double.
+public func total(_ x: UnsafePointer<Float>, _ n: Int) -> Double {
+    var acc = SIMD8<Double>(repeating: 0)
+    var i = 0
+    while i + 8 <= n {
+        let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
+        acc += SIMD8<Double>(Double(v[0]), Double(v[1]), Double(v[2]), Double(v[3]),
+                             Double(v[4]), Double(v[5]), Double(v[6]), Double(v[7]))
+        i += 8
+    }
+    var s = acc.sum()
+    while i < n { s += Double(x[i]); i += 1 }
+    return s
+}

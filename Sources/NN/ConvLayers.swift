@@ -1,0 +1,82 @@
+// Convolutional layers: Conv2d, pooling and batch normalisation.
+import Engine
+
+/// 2-D convolution over [N, C, H, W], weight [out, in, k, k] as in PyTorch.
+public final class Conv2d: Module {
+    public let weight: Tensor
+    public let bias: Tensor?
+    public let inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int
+
+    public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
+                bias: Bool = true, rng: RNG) {
+        self.inChannels = inChannels; self.outChannels = outChannels
+        self.kernel = kernel; self.stride = stride; self.padding = padding
+        let bound = 1 / Float(max(inChannels * kernel * kernel, 1)).squareRoot()
+        weight = Tensor.uniform([outChannels, inChannels, kernel, kernel], low: -bound, high: bound, rng: rng).requiringGrad()
+        self.bias = bias ? Tensor.uniform([outChannels], low: -bound, high: bound, rng: rng).requiringGrad() : nil
+        super.init()
+    }
+
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        try Tensor.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
+    }
+    public override var localParameters: [(String, Tensor)] {
+        [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
+    }
+    public override var typeName: String {
+        "Conv2d(\(inChannels) → \(outChannels), \(kernel)×\(kernel)" + (stride != 1 ? ", stride \(stride)" : "")
+            + (padding != 0 ? ", pad \(padding)" : "") + ")"
+    }
+}
+
+/// Max pooling over k×k windows.
+public final class MaxPool2d: Module {
+    public let kernel: Int, stride: Int, padding: Int
+    public init(_ kernel: Int, stride: Int? = nil, padding: Int = 0) {
+        self.kernel = kernel; self.stride = stride ?? kernel; self.padding = padding
+    }
+    public override func forward(_ x: Tensor) throws -> Tensor { try x.maxPool2d(kernel: kernel, stride: stride, padding: padding) }
+    public override var typeName: String { "MaxPool2d(\(kernel))" }
+}
+
+/// Average pooling over k×k windows.
+public final class AvgPool2d: Module {
+    public let kernel: Int, stride: Int, padding: Int
+    public init(_ kernel: Int, stride: Int? = nil, padding: Int = 0) {
+        self.kernel = kernel; self.stride = stride ?? kernel; self.padding = padding
+    }
+    public override func forward(_ x: Tensor) throws -> Tensor { try x.avgPool2d(kernel: kernel, stride: stride, padding: padding) }
+    public override var typeName: String { "AvgPool2d(\(kernel))" }
+}
+
+/// Global average pooling: [N, C, H, W] → [N, C].
+public final class GlobalAvgPool: Module {
+    public override func forward(_ x: Tensor) throws -> Tensor { try x.globalAvgPool() }
+    public override var typeName: String { "GlobalAvgPool" }
+}
+
+/// Batch normalisation over the channel axis of [N, C] or [N, C, H, W], with running statistics
+/// for evaluation.
+public final class BatchNorm: Module {
+    public let weight: Tensor, bias: Tensor
+    public let runningMean: Tensor, runningVar: Tensor
+    public let features: Int
+    public let momentum: Float, eps: Float
+
+    public init(_ features: Int, momentum: Float = 0.1, eps: Float = 1e-5) {
+        self.features = features; self.momentum = momentum; self.eps = eps
+        weight = Tensor.ones([features]).requiringGrad()
+        bias = Tensor.zeros([features]).requiringGrad()
+        runningMean = Tensor.zeros([features])
+        runningVar = Tensor.ones([features])
+        super.init()
+    }
+
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        try Tensor.batchNorm(x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
+                             training: training, momentum: momentum, eps: eps)
+    }
+    public override var localParameters: [(String, Tensor)] { [("weight", weight), ("bias", bias)] }
+    public override var localBuffers: [(String, Tensor)] { [("running_mean", runningMean), ("running_var", runningVar)] }
+    public override var typeName: String { "BatchNorm(\(features))" }
+}

@@ -1,0 +1,118 @@
+// Basic layers: Linear, activations, Flatten, Dropout, Sequential and Residual.
+import Engine
+
+/// y = x·Wᵀ + b, weight [out, in] as in PyTorch, initialised like torch.nn.Linear.
+public final class Linear: Module {
+    public let weight: Tensor
+    public let bias: Tensor?
+    public let inFeatures: Int, outFeatures: Int
+
+    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, rng: RNG) {
+        self.inFeatures = inFeatures; self.outFeatures = outFeatures
+        // PyTorch's default: kaiming_uniform with a = √5 → U(±1/√fan_in), same for the bias.
+        let bound = 1 / Float(max(inFeatures, 1)).squareRoot()
+        weight = Tensor.uniform([outFeatures, inFeatures], low: -bound, high: bound, rng: rng).requiringGrad()
+        self.bias = bias ? Tensor.uniform([outFeatures], low: -bound, high: bound, rng: rng).requiringGrad() : nil
+        super.init()
+    }
+
+    public override func forward(_ x: Tensor) throws -> Tensor { try Tensor.linear(x, weight: weight, bias: bias) }
+    public override var localParameters: [(String, Tensor)] {
+        [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
+    }
+    public override var typeName: String { "Linear(\(inFeatures) → \(outFeatures))" }
+}
+
+/// An elementwise activation function as a layer.
+public final class Activation: Module {
+    public enum Kind: String, Sendable, CaseIterable { case relu, gelu, tanh, sigmoid, softmax }
+    public let kind: Kind
+    public init(_ kind: Kind) { self.kind = kind }
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        switch kind {
+        case .relu: x.relu()
+        case .gelu: x.gelu()
+        case .tanh: x.tanh()
+        case .sigmoid: x.sigmoid()
+        case .softmax: x.softmax()
+        }
+    }
+    public override var typeName: String {
+        switch kind {
+        case .relu: "ReLU"
+        case .gelu: "GELU"
+        case .tanh: "Tanh"
+        case .sigmoid: "Sigmoid"
+        case .softmax: "Softmax"
+        }
+    }
+}
+
+public func ReLU() -> Activation { Activation(.relu) }
+public func GELU() -> Activation { Activation(.gelu) }
+public func Tanh() -> Activation { Activation(.tanh) }
+public func Sigmoid() -> Activation { Activation(.sigmoid) }
+public func Softmax() -> Activation { Activation(.softmax) }
+
+/// [N, d1, d2, …] → [N, d1·d2·…].
+public final class Flatten: Module {
+    public override func forward(_ x: Tensor) throws -> Tensor { try x.flattened(from: 1) }
+}
+
+/// Inverted dropout: zeroes a fraction p of activations in training and rescales the rest.
+public final class Dropout: Module {
+    public let p: Float
+    let rng: RNG
+    public init(_ p: Float, rng: RNG) { self.p = p; self.rng = rng }
+    public override func forward(_ x: Tensor) throws -> Tensor { try x.dropout(p: p, training: training, rng: rng) }
+    public override var typeName: String { "Dropout(p=\(p))" }
+}
+
+/// Layers applied in order; children are named `layers.0`, `layers.1`, ….
+public final class Sequential: Module {
+    public private(set) var layers: [Module]
+    public init(_ layers: [Module]) { self.layers = layers }
+
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        var h = x
+        for (i, layer) in layers.enumerated() {
+            do { h = try layer(h) } catch let e as EngineError {
+                throw e.inLayer("layers.\(i)", layer)
+            }
+        }
+        return h
+    }
+    public override var children: [(String, Module)] {
+        [("layers", ModuleList(layers))]
+    }
+    public override var typeName: String { "Sequential" }
+
+    /// Replaces the layer at `index` (e.g. a new classifier head).
+    public func replace(at index: Int, with module: Module) throws {
+        guard layers.indices.contains(index) else { throw EngineError("no layer \(index) in a Sequential of \(layers.count)") }
+        layers[index] = module
+    }
+}
+
+/// A list of modules named by their index (`0`, `1`, …), as torch.nn.ModuleList.
+public final class ModuleList: Module {
+    public let modules: [Module]
+    public init(_ modules: [Module]) { self.modules = modules }
+    public override var children: [(String, Module)] { modules.enumerated().map { (String($0.offset), $0.element) } }
+    public override var typeName: String { "ModuleList" }
+}
+
+/// y = f(x) + shortcut(x), with an identity shortcut by default.
+public final class Residual: Module {
+    public let body: Module
+    public let shortcut: Module?
+    public init(_ body: Module, shortcut: Module? = nil) { self.body = body; self.shortcut = shortcut }
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        let s = try shortcut.map { try $0(x) } ?? x
+        return try body(x) + s
+    }
+    public override var children: [(String, Module)] {
+        [("body", body)] + (shortcut.map { [("shortcut", $0)] } ?? [])
+    }
+    public override var typeName: String { "Residual" }
+}

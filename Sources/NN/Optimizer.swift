@@ -1,0 +1,154 @@
+// Optimizers (SGD, Adam, AdamW) with per-parameter-group settings, learning-rate schedules,
+// gradient-norm clipping and freezing by name pattern.
+import Engine
+import Kernels
+
+/// Which update rule an optimizer applies.
+public enum OptimizerKind: Sendable, Equatable {
+    case sgd(momentum: Float = 0, nesterov: Bool = false)
+    case adam(beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8)
+    case adamw(beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8)
+}
+
+/// Settings for the parameters whose dotted names match `pattern` (glob: `*` any run of
+/// characters, `?` one character), overriding the optimizer's defaults.
+public struct ParamGroup: Sendable {
+    public var pattern: String
+    public var lr: Float?
+    public var weightDecay: Float?
+    public init(_ pattern: String, lr: Float? = nil, weightDecay: Float? = nil) {
+        self.pattern = pattern; self.lr = lr; self.weightDecay = weightDecay
+    }
+}
+
+/// A learning-rate multiplier as a function of the optimizer step.
+public enum LRSchedule: Sendable, Equatable {
+    case constant
+    /// Multiply by `gamma` every `every` steps.
+    case step(every: Int, gamma: Float)
+    /// Cosine from 1 to `minFactor` over `total` steps.
+    case cosine(total: Int, minFactor: Float = 0)
+    /// Linear warm-up from 0 over `warmup` steps, then linear decay to 0 at `total`.
+    case warmupLinear(warmup: Int, total: Int)
+
+    public func factor(at step: Int) -> Float {
+        switch self {
+        case .constant: return 1
+        case let .step(every, gamma): return every > 0 ? Float(libmPow(Double(gamma), Double(step / every))) : 1
+        case let .cosine(total, minFactor):
+            let t = total > 0 ? min(Double(step) / Double(total), 1) : 1
+            return minFactor + (1 - minFactor) * Float(0.5 * (1 + libmCos(Double.pi * t)))
+        case let .warmupLinear(warmup, total):
+            if step < warmup { return Float(step + 1) / Float(max(warmup, 1)) }
+            return max(0, Float(total - step) / Float(max(total - warmup, 1)))
+        }
+    }
+}
+
+/// Updates parameters from their gradients. Parameters with no gradient (frozen, or unused in
+/// the step) are skipped.
+public final class Optimizer {
+    public let kind: OptimizerKind
+    public var lr: Float
+    public var weightDecay: Float
+    public var schedule: LRSchedule
+    /// Optimizer steps taken so far.
+    public private(set) var stepCount = 0
+    public let names: [String]
+    public let params: [Tensor]
+    let groupLR: [Float?], groupWD: [Float?]
+    /// Per-parameter state: momentum (SGD) or first moments (Adam), and second moments (Adam).
+    var first: [Tensor?], second: [Tensor?]
+
+    public init(_ kind: OptimizerKind, parameters: [(String, Tensor)], lr: Float, weightDecay: Float = 0,
+                groups: [ParamGroup] = [], schedule: LRSchedule = .constant) throws {
+        guard lr >= 0, lr.isFinite else { throw EngineError("optimizer: learning rate must be a non-negative number, got \(lr)") }
+        guard weightDecay >= 0 else { throw EngineError("optimizer: weight decay must be non-negative, got \(weightDecay)") }
+        self.kind = kind; self.lr = lr; self.weightDecay = weightDecay; self.schedule = schedule
+        names = parameters.map(\.0)
+        params = parameters.map(\.1)
+        var glr: [Float?] = [], gwd: [Float?] = []
+        for name in names {
+            let g = groups.first { globMatch(name, $0.pattern) }
+            glr.append(g?.lr); gwd.append(g?.weightDecay)
+        }
+        groupLR = glr; groupWD = gwd
+        first = Array(repeating: nil, count: params.count)
+        second = Array(repeating: nil, count: params.count)
+    }
+
+    /// The learning rate the next step uses (base × schedule).
+    public var currentLR: Float { lr * schedule.factor(at: stepCount) }
+
+    /// Applies one update to every parameter that has a gradient.
+    public func step() {
+        let factor = schedule.factor(at: stepCount)
+        stepCount += 1
+        for i in params.indices {
+            let p = params[i]
+            guard p.requiresGrad, let g = p.grad else { continue }
+            let lr = (groupLR[i] ?? self.lr) * factor, wd = groupWD[i] ?? weightDecay
+            switch kind {
+            case let .sgd(momentum, nesterov):
+                if momentum != 0 && first[i] == nil { first[i] = Tensor.zeros(p.shape) }
+                sgdStep(p.data, g.data, first[i]?.data, p.count, lr: lr, momentum: momentum, weightDecay: wd, nesterov: nesterov)
+            case let .adam(b1, b2, eps), let .adamw(b1, b2, eps):
+                if first[i] == nil { first[i] = Tensor.zeros(p.shape); second[i] = Tensor.zeros(p.shape) }
+                guard let m = first[i], let v = second[i] else { continue }
+                let t = Float(stepCount)
+                adamStep(p.data, g.data, m.data, v.data, p.count, lr: lr, beta1: b1, beta2: b2, eps: eps,
+                         weightDecay: wd, decoupled: { if case .adamw = kind { return true } else { return false } }(),
+                         c1: 1 - Float(libmPow(Double(b1), Double(t))), c2: 1 - Float(libmPow(Double(b2), Double(t))))
+            }
+        }
+    }
+
+    /// Clears every parameter's gradient.
+    public func zeroGrad() { for p in params { p.grad = nil } }
+
+    /// The optimizer state of a parameter (momentum or Adam moments), so that pruning can zero
+    /// the entries of removed weights.
+    public func state(of name: String) -> [Tensor] {
+        guard let i = names.firstIndex(of: name) else { return [] }
+        return [first[i], second[i]].compactMap { $0 }
+    }
+}
+
+/// Scales all gradients so that their global L2 norm is at most `maxNorm`; returns the norm
+/// before clipping.
+@discardableResult
+public func clipGradNorm(_ params: [Tensor], maxNorm: Float) -> Float {
+    let total = params.reduce(0.0) { acc, p in acc + (p.grad.map { sumOfSquares($0.data, $0.count) } ?? 0) }
+    let norm = Float(total.squareRoot())
+    if norm > maxNorm, norm > 0 {
+        let s = maxNorm / norm
+        for p in params { if let g = p.grad { scale(g.data, s, g.data, g.count) } }
+    }
+    return norm
+}
+
+/// Freezes (or unfreezes) every parameter whose dotted name matches `pattern`; returns the names.
+@discardableResult
+public func freeze(_ model: Module, matching pattern: String, frozen: Bool = true) -> [String] {
+    var hit: [String] = []
+    for (name, p) in model.namedParameters() where globMatch(name, pattern) {
+        p.requiresGrad = !frozen
+        if frozen { p.grad = nil }
+        hit.append(name)
+    }
+    return hit
+}
+
+/// Glob match over dotted names: `*` matches any run of characters (dots included), `?` one.
+public func globMatch(_ name: String, _ pattern: String) -> Bool {
+    let s = Array(name.utf8), p = Array(pattern.utf8)
+    var i = 0, j = 0, star = -1, mark = 0
+    while i < s.count {
+        if j < p.count && (p[j] == UInt8(ascii: "?") || p[j] == s[i]) { i += 1; j += 1 }
+        else if j < p.count && p[j] == UInt8(ascii: "*") { star = j; mark = i; j += 1 }
+        else if star >= 0 { j = star + 1; mark += 1; i = mark }
+        else { return false }
+    }
+    while j < p.count && p[j] == UInt8(ascii: "*") { j += 1 }
+    return j == p.count
+}

@@ -1,0 +1,181 @@
+// The training and evaluation loops, with per-epoch history, progress on stderr and
+// cooperative Ctrl-C.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Engine
+
+/// Anything that yields labelled batches: datasets conform to this in the Data module.
+public protocol BatchSource {
+    /// Number of samples.
+    var count: Int { get }
+    /// The shape of one sample, e.g. [1, 28, 28].
+    var sampleShape: [Int] { get }
+    /// Number of classes.
+    var classes: Int { get }
+    /// Batches of (inputs [B, ...], labels), shuffled with `rng` when asked.
+    func makeBatches(size: Int, shuffle: Bool, rng: RNG) -> AnySequence<(x: Tensor, y: [Int])>
+}
+
+/// What happened in one epoch.
+public struct EpochRecord: Sendable {
+    public var epoch: Int
+    public var loss: Double
+    public var accuracy: Double
+    public var validationLoss: Double?
+    public var validationAccuracy: Double?
+    public var seconds: Double
+    public var samplesPerSecond: Double
+}
+
+/// The per-epoch record of a training run.
+public struct History: Sendable {
+    public var epochs: [EpochRecord] = []
+    /// True when Ctrl-C stopped the run early (after a complete step).
+    public var interrupted = false
+    public var steps = 0
+    public init() {}
+}
+
+/// Settings for `fit`.
+public struct TrainConfig: Sendable {
+    public var epochs: Int = 1
+    public var batchSize: Int = 128
+    public var shuffle = true
+    public var seed: UInt64 = 0
+    public var labelSmoothing: Float = 0
+    /// Clip the global gradient norm to this value before each step.
+    public var clipNorm: Float? = nil
+    /// Stop after this many samples (for quick runs and benchmarks); nil = full epochs.
+    public var maxSamplesPerEpoch: Int? = nil
+    /// Show a progress line on stderr (only when stderr is a terminal).
+    public var progress = true
+    public init(epochs: Int = 1, batchSize: Int = 128) { self.epochs = epochs; self.batchSize = batchSize }
+}
+
+/// Accuracy of logits [B, C] against labels: the number correct.
+public func correctCount(_ logits: Tensor, _ labels: [Int]) -> Int {
+    let c = logits.shape.last ?? 1
+    var correct = 0
+    for (r, y) in labels.enumerated() {
+        let row = logits.data + r * c
+        var best = 0
+        for j in 1..<max(c, 1) where row[j] > row[best] { best = j }
+        if best == y { correct += 1 }
+    }
+    return correct
+}
+
+/// Trains `model` on `data` with cross-entropy (or `lossFn` when given, which receives the
+/// logits and labels). Calls `afterStep` after every optimizer step (pruners hook in there).
+@discardableResult
+public func fit(_ model: Module, on data: BatchSource, optimizer: Optimizer, config: TrainConfig,
+                validation: BatchSource? = nil,
+                lossFn: ((Tensor, [Int]) throws -> Tensor)? = nil,
+                afterStep: ((Int) throws -> Void)? = nil) throws -> History {
+    guard config.epochs >= 0, config.batchSize > 0 else {
+        throw EngineError("train: epochs must be ≥ 0 and batch size > 0 (got \(config.epochs), \(config.batchSize))")
+    }
+    guard data.count > 0 else { throw EngineError("train: the dataset is empty") }
+    let rng = RNG(seed: config.seed)
+    let progress = ProgressLine(enabled: config.progress && isatty(2) != 0)
+    var history = History()
+    model.train()
+    defer { model.eval() }
+    let perEpoch = min(config.maxSamplesPerEpoch ?? data.count, data.count)
+    for epoch in 1...max(config.epochs, 1) where config.epochs > 0 {
+        let start = monotonicSeconds()
+        var seen = 0, correct = 0
+        var lossSum = 0.0
+        for (x, y) in data.makeBatches(size: config.batchSize, shuffle: config.shuffle, rng: rng) {
+            if seen >= perEpoch { break }
+            let logits = try model(x)
+            let loss = try lossFn?(logits, y) ?? logits.crossEntropy(labels: y, smoothing: config.labelSmoothing)
+            guard loss.item.isFinite else {
+                throw EngineError("train: the loss became \(loss.item) at epoch \(epoch), step \(history.steps + 1); try a smaller learning rate")
+            }
+            optimizer.zeroGrad()
+            try loss.backward()
+            if let c = config.clipNorm { clipGradNorm(optimizer.params, maxNorm: c) }
+            GradMode.noGrad { optimizer.step() }
+            history.steps += 1
+            try afterStep?(history.steps)
+            lossSum += Double(loss.item) * Double(y.count)
+            correct += correctCount(logits, y)
+            seen += y.count
+            progress.update(epoch: epoch, of: config.epochs, done: seen, total: perEpoch,
+                            loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen),
+                            elapsed: monotonicSeconds() - start)
+            if Interrupt.requested { history.interrupted = true; break }
+        }
+        let seconds = monotonicSeconds() - start
+        var record = EpochRecord(epoch: epoch, loss: lossSum / Double(max(seen, 1)), accuracy: Double(correct) / Double(max(seen, 1)),
+                                 seconds: seconds, samplesPerSecond: Double(seen) / max(seconds, 1e-9))
+        if let validation, !history.interrupted {
+            let v = try evaluate(model, on: validation)
+            record.validationLoss = v.loss; record.validationAccuracy = v.accuracy
+            model.train()
+        }
+        progress.finish()
+        history.epochs.append(record)
+        if history.interrupted { break }
+    }
+    return history
+}
+
+/// Mean cross-entropy and accuracy on `data`, in evaluation mode and without recording.
+public func evaluate(_ model: Module, on data: BatchSource, batchSize: Int = 500) throws -> (loss: Double, accuracy: Double) {
+    let wasTraining = model.training
+    model.eval()
+    defer { model.train(wasTraining) }
+    var lossSum = 0.0, correct = 0, seen = 0
+    try GradMode.noGrad {
+        for (x, y) in data.makeBatches(size: batchSize, shuffle: false, rng: RNG(seed: 0)) {
+            let logits = try model(x)
+            lossSum += Double(try logits.crossEntropy(labels: y).item) * Double(y.count)
+            correct += correctCount(logits, y)
+            seen += y.count
+        }
+    }
+    return (lossSum / Double(max(seen, 1)), Double(correct) / Double(max(seen, 1)))
+}
+
+/// A single self-overwriting status line on stderr, redrawn at most ten times a second.
+final class ProgressLine {
+    let enabled: Bool
+    var lastDraw = 0.0
+    var drawn = false
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func update(epoch: Int, of epochs: Int, done: Int, total: Int, loss: Double, accuracy: Double, elapsed: Double) {
+        guard enabled else { return }
+        let now = monotonicSeconds()
+        guard now - lastDraw >= 0.1 || done >= total else { return }
+        lastDraw = now
+        let rate = Double(done) / max(elapsed, 1e-9)
+        let eta = Double(total - done) / max(rate, 1e-9)
+        let width = 24, filled = total > 0 ? width * done / total : width
+        let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+        let line = "epoch \(epoch)/\(epochs) \(bar) \(done)/\(total)  loss \(fmt(loss, 4))  acc \(fmt(accuracy, 3))  \(Int(rate)) samples/s  ETA \(fmt(eta, 1))s"
+        fputs("\r\u{1B}[K" + line, stderr)
+        drawn = true
+    }
+
+    func finish() {
+        if drawn { fputs("\r\u{1B}[K", stderr); drawn = false }
+    }
+}
+
+/// Fixed-point formatting without Foundation.
+public func fmt(_ x: Double, _ digits: Int) -> String {
+    guard x.isFinite else { return String(x) }
+    var p = 1.0
+    for _ in 0..<digits { p *= 10 }
+    let r = (abs(x) * p).rounded()
+    let whole = Int(r / p), frac = Int(r.truncatingRemainder(dividingBy: p))
+    var fs = String(frac)
+    while fs.count < digits { fs = "0" + fs }
+    return (x < 0 && r != 0 ? "-" : "") + String(whole) + (digits > 0 ? "." + fs : "")
+}

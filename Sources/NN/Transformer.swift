@@ -1,0 +1,89 @@
+// Transformer pieces: LayerNorm, Embedding, multi-head self-attention and a pre-norm block.
+import Engine
+
+/// Layer normalisation over the last axis, with a learned scale and shift.
+public final class LayerNorm: Module {
+    public let weight: Tensor, bias: Tensor
+    public let features: Int, eps: Float
+    public init(_ features: Int, eps: Float = 1e-5) {
+        self.features = features; self.eps = eps
+        weight = Tensor.ones([features]).requiringGrad()
+        bias = Tensor.zeros([features]).requiringGrad()
+    }
+    public override func forward(_ x: Tensor) throws -> Tensor { try Tensor.layerNorm(x, weight: weight, bias: bias, eps: eps) }
+    public override var localParameters: [(String, Tensor)] { [("weight", weight), ("bias", bias)] }
+    public override var typeName: String { "LayerNorm(\(features))" }
+}
+
+/// A lookup table: integer indices (stored as floats) → rows of `weight` [count, dim].
+public final class Embedding: Module {
+    public let weight: Tensor
+    public let count: Int, dim: Int
+    public init(_ count: Int, _ dim: Int, rng: RNG) {
+        self.count = count; self.dim = dim
+        weight = Tensor.randn([count, dim], rng: rng).requiringGrad()
+    }
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        var idx = [Int](); idx.reserveCapacity(x.count)
+        for i in 0..<x.count {
+            let v = x.data[i]
+            guard v.isFinite, v == v.rounded() else { throw EngineError("embedding: index \(v) is not an integer") }
+            idx.append(Int(v))
+        }
+        return try Tensor.embedding(idx, shape: x.shape, weight: weight)
+    }
+    public override var localParameters: [(String, Tensor)] { [("weight", weight)] }
+    public override var typeName: String { "Embedding(\(count), \(dim))" }
+}
+
+/// Multi-head self-attention over [B, T, D]: one projection to q, k, v; softmax(q·kᵀ/√d)·v per
+/// head; an output projection.
+public final class MultiHeadSelfAttention: Module {
+    public let qkv: Linear, proj: Linear
+    public let dim: Int, heads: Int
+
+    public init(dim: Int, heads: Int, rng: RNG) throws {
+        guard heads > 0, dim % heads == 0 else { throw EngineError("attention: dim \(dim) is not divisible by \(heads) heads") }
+        self.dim = dim; self.heads = heads
+        qkv = Linear(dim, 3 * dim, rng: rng)
+        proj = Linear(dim, dim, rng: rng)
+    }
+
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        guard x.rank == 3, x.shape[2] == dim else {
+            throw EngineError("attention: expects [batch, tokens, \(dim)], got \(describe(shape: x.shape))")
+        }
+        let b = x.shape[0], t = x.shape[1], dh = dim / heads
+        // [B, T, 3, H, dh] → [3, B, H, T, dh]
+        let q3 = try qkv(x).reshaped([b, t, 3, heads, dh]).permuted([2, 0, 3, 1, 4])
+        let q = try q3.sliced(axis: 0, start: 0, end: 1).reshaped([b * heads, t, dh])
+        let k = try q3.sliced(axis: 0, start: 1, end: 2).reshaped([b * heads, t, dh])
+        let v = try q3.sliced(axis: 0, start: 2, end: 3).reshaped([b * heads, t, dh])
+        let scores = try q.matmul(k.transposed()) * (1 / Float(dh).squareRoot())
+        let attended = try scores.softmax().matmul(v)                          // [B·H, T, dh]
+        let merged = try attended.reshaped([b, heads, t, dh]).permuted([0, 2, 1, 3]).reshaped([b, t, dim])
+        return try proj(merged)
+    }
+    public override var children: [(String, Module)] { [("qkv", qkv), ("proj", proj)] }
+    public override var typeName: String { "MultiHeadSelfAttention(\(dim), heads \(heads))" }
+}
+
+/// Pre-norm transformer block: x + attn(LN(x)), then x + MLP(LN(x)) with a GELU MLP.
+public final class TransformerBlock: Module {
+    public let ln1: LayerNorm, attn: MultiHeadSelfAttention, ln2: LayerNorm, fc1: Linear, fc2: Linear
+    public init(dim: Int, heads: Int, hidden: Int, rng: RNG) throws {
+        ln1 = LayerNorm(dim)
+        attn = try MultiHeadSelfAttention(dim: dim, heads: heads, rng: rng)
+        ln2 = LayerNorm(dim)
+        fc1 = Linear(dim, hidden, rng: rng)
+        fc2 = Linear(hidden, dim, rng: rng)
+    }
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        let h = try x + attn(ln1(x))
+        return try h + fc2(fc1(ln2(h)).gelu())
+    }
+    public override var children: [(String, Module)] {
+        [("ln1", ln1), ("attn", attn), ("ln2", ln2), ("fc1", fc1), ("fc2", fc2)]
+    }
+    public override var typeName: String { "TransformerBlock(\(attn.dim), heads \(attn.heads), mlp \(fc1.outFeatures))" }
+}

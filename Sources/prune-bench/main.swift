@@ -1,0 +1,86 @@
+// prune-bench: training and inference throughput of the ready models on Fashion-MNIST, and the
+// machine's sgemm peak, printed as `<workload> <metric> <value>` lines for scripts/bench.
+import Data
+import Engine
+import NN
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func arg(_ name: String) -> String? {
+    let a = CommandLine.arguments
+    guard let i = a.firstIndex(of: name), i + 1 < a.count else { return nil }
+    return a[i + 1]
+}
+
+let threads = Int(arg("--threads") ?? "2") ?? 2
+let workloads = (arg("--workloads") ?? "mlp,cnn,vit").split(separator: ",").map(String.init)
+let trainSamples = arg("--train-samples").flatMap(Int.init)
+BLAS.setThreads(threads)
+
+func emit(_ workload: String, _ metric: String, _ value: Double, digits: Int = 0) {
+    print("\(workload) \(metric) \(digits == 0 ? String(Int(value.rounded())) : fmt(value, digits))")
+    fflush(stdout)
+}
+
+/// The best sgemm rate over a few large square products, in GFLOP/s.
+func sgemmPeak(n: Int = 2048) -> Double {
+    let a = Tensor.uniform([n, n], rng: RNG(seed: 1)), b = Tensor.uniform([n, n], rng: RNG(seed: 2))
+    let c = Tensor.empty([n, n])
+    var best = 0.0
+    for _ in 0..<5 {
+        let t0 = monotonicSeconds()
+        BLAS.gemm(m: n, n: n, k: n, a.data, b.data, c.data)
+        best = max(best, 2 * Double(n * n * n) / (monotonicSeconds() - t0) / 1e9)
+    }
+    return best
+}
+
+func makeModel(_ name: String) throws -> Module {
+    let rng = RNG(seed: 0)
+    switch name {
+    case "mlp": return try Models.mlp([784, 300, 100, 10], rng: rng)
+    case "cnn": return try Models.cnn(rng: rng)
+    case "vit": return try Models.vit(rng: rng)
+    case "resnet": return try Models.resnet(rng: rng)
+    case "lenet5": return try Models.lenet5(rng: rng)
+    default: throw EngineError("unknown workload \(name)")
+    }
+}
+
+do {
+    let peak = sgemmPeak()
+    emit("sgemm", "peak_gflops", peak, digits: 1)
+    let train = try FashionMNIST.load(.train), test = try FashionMNIST.load(.test)
+    for name in workloads {
+        let model = try makeModel(name)
+        let opt = try Optimizer(.sgd(momentum: 0.9), parameters: model.namedParameters(), lr: 0.01)
+        // Warm-up steps (not timed) on a snapshot that is then restored, as the PyTorch side does.
+        let snapshot = model.namedParameters().map { $0.1.copy() }
+        var warm = TrainConfig(epochs: 1, batchSize: 128)
+        warm.maxSamplesPerEpoch = 20 * 128; warm.progress = false
+        try fit(model, on: train, optimizer: opt, config: warm)
+        for (p, s) in zip(model.parameters, snapshot) { try p.assign(s) }
+        for b in model.namedBuffers() { if b.0.hasSuffix("running_var") { b.1.fill(1) } else { b.1.fill(0) } }
+        let timedOpt = try Optimizer(.sgd(momentum: 0.9), parameters: model.namedParameters(), lr: 0.01)
+        var config = TrainConfig(epochs: 1, batchSize: 128)
+        config.maxSamplesPerEpoch = trainSamples
+        config.progress = false
+        let flops0 = BLAS.flops
+        let history = try fit(model, on: train, optimizer: timedOpt, config: config)
+        let rec = history.epochs[0]
+        let gflops = Double(BLAS.flops - flops0) / rec.seconds / 1e9
+        emit(name, "train_samples_per_s", rec.samplesPerSecond)
+        emit(name, "gflops", gflops, digits: 1)
+        emit(name, "peak_fraction", gflops / peak, digits: 3)
+        // Inference over the test set at batch 128.
+        _ = try evaluate(model, on: test, batchSize: 128)
+        let t0 = monotonicSeconds()
+        let (_, acc) = try evaluate(model, on: test, batchSize: 128)
+        emit(name, "infer_samples_per_s", Double(test.count) / (monotonicSeconds() - t0))
+        emit(name, "test_acc", acc, digits: 4)
+    }
+} catch {
+    fputs("prune-bench: error: \(error)\n", stderr)
+    exit(1)
+}

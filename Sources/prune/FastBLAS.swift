@@ -1,0 +1,29 @@
+// Re-executes the process with OPENBLAS_CORETYPE=SKYLAKEX on AVX-512 CPUs: Debian's OpenBLAS
+// 0.3.21 takes unknown AVX-512 CPUs for Haswell, and its SkylakeX kernels are about twice as
+// fast there. The variable is read only when the library loads, hence the re-exec.
+#if canImport(Glibc)
+import Glibc
+
+func reexecWithFastBLASIfNeeded() {
+    guard getenv("OPENBLAS_CORETYPE") == nil, getenv("PRUNE_NO_REEXEC") == nil, cpuHasAVX512() else { return }
+    setenv("OPENBLAS_CORETYPE", "SKYLAKEX", 1)
+    let args = CommandLine.arguments
+    var cargs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) }
+    cargs.append(nil)
+    execv("/proc/self/exe", &cargs)
+    // execv only returns on failure: carry on with the default kernels.
+}
+
+func cpuHasAVX512() -> Bool {
+    guard let f = fopen("/proc/cpuinfo", "r") else { return false }
+    defer { fclose(f) }
+    var line = [CChar](repeating: 0, count: 8192)
+    while fgets(&line, Int32(line.count), f) != nil {
+        let s = String(cString: line)
+        if s.hasPrefix("flags") { return s.contains(" avx512bw") && s.contains(" avx512vl") }
+    }
+    return false
+}
+#else
+func reexecWithFastBLASIfNeeded() {}
+#endif

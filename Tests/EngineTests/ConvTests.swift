@@ -1,0 +1,264 @@
+// Convolution and pooling: forward passes against the reference loops, gradients against
+// finite differences, and the errors users see for bad shapes.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Testing
+@testable import Engine
+
+/// Runs `body` and checks that it throws an EngineError whose message mentions every string in
+/// `parts` (the op and the shapes involved).
+private func expectEngineError(_ parts: [String], sourceLocation: SourceLocation = #_sourceLocation,
+                               _ body: () throws -> Void) {
+    do {
+        try body()
+        Issue.record("expected an EngineError mentioning \(parts)", sourceLocation: sourceLocation)
+    } catch let e as EngineError {
+        for p in parts where !e.message.contains(p) {
+            Issue.record("error \"\(e.message)\" does not mention \"\(p)\"", sourceLocation: sourceLocation)
+        }
+    } catch {
+        Issue.record("expected an EngineError, got \(error)", sourceLocation: sourceLocation)
+    }
+}
+
+/// Distinct values 0.1 apart in shuffled order: a finite-difference step of 0.01 never changes
+/// which element of a pooling window is the maximum.
+private func distinct(_ shape: [Int], seed: UInt64) throws -> Tensor {
+    let n = shape.reduce(1, *)
+    let perm = RNG(seed: seed).permutation(n)
+    return try Tensor(shape: shape, data: perm.map { Float($0) * 0.1 - Float(n) * 0.05 })
+}
+
+struct ConvCase: Sendable, CustomTestStringConvertible {
+    var n, c, h, w, o, k, stride, padding: Int
+    var bias: Bool
+    var testDescription: String {
+        "x [\(n), \(c), \(h), \(w)] * w [\(o), \(c), \(k), \(k)] stride \(stride) pad \(padding)\(bias ? " +bias" : "")"
+    }
+    var xShape: [Int] { [n, c, h, w] }
+    var wShape: [Int] { [o, c, k, k] }
+}
+
+private let convCases: [ConvCase] = [
+    ConvCase(n: 1, c: 1, h: 5, w: 5, o: 1, k: 1, stride: 1, padding: 0, bias: false),
+    ConvCase(n: 2, c: 3, h: 7, w: 5, o: 4, k: 3, stride: 1, padding: 1, bias: true),
+    ConvCase(n: 2, c: 3, h: 7, w: 5, o: 4, k: 3, stride: 2, padding: 1, bias: false),
+    ConvCase(n: 2, c: 3, h: 8, w: 6, o: 4, k: 3, stride: 1, padding: 0, bias: true),
+    ConvCase(n: 2, c: 3, h: 8, w: 6, o: 4, k: 3, stride: 2, padding: 0, bias: true),
+    ConvCase(n: 1, c: 2, h: 9, w: 7, o: 3, k: 5, stride: 1, padding: 0, bias: false),
+    ConvCase(n: 2, c: 2, h: 9, w: 7, o: 3, k: 5, stride: 2, padding: 1, bias: true),
+    ConvCase(n: 3, c: 4, h: 6, w: 11, o: 5, k: 5, stride: 1, padding: 1, bias: true),
+    ConvCase(n: 2, c: 3, h: 5, w: 4, o: 2, k: 1, stride: 2, padding: 0, bias: true),
+    ConvCase(n: 2, c: 3, h: 5, w: 4, o: 2, k: 1, stride: 1, padding: 1, bias: true),
+    ConvCase(n: 1, c: 2, h: 3, w: 3, o: 2, k: 3, stride: 1, padding: 0, bias: true),
+    ConvCase(n: 2, c: 1, h: 28, w: 28, o: 8, k: 3, stride: 1, padding: 1, bias: true),
+    ConvCase(n: 2, c: 32, h: 14, w: 14, o: 16, k: 3, stride: 1, padding: 1, bias: true),
+]
+
+@Test(arguments: convCases)
+func conv2dMatchesReference(_ cs: ConvCase) throws {
+    let x = rand(cs.xShape, seed: 1), w = rand(cs.wShape, seed: 2, scale: 0.3), b = rand([cs.o], seed: 3)
+    let y = try Tensor.conv2d(x, weight: w, bias: cs.bias ? b : nil, stride: cs.stride, padding: cs.padding)
+    let ref = referenceConv2d(x.array, x.shape, weight: w.array, w.shape, bias: cs.bias ? b.array : nil,
+                              stride: cs.stride, padding: cs.padding)
+    #expect(y.shape == ref.shape)
+    assertClose(y.array, ref.values, atol: 1e-4, "conv2d \(cs.testDescription)")
+}
+
+private let convGradCases: [ConvCase] = [
+    ConvCase(n: 2, c: 2, h: 5, w: 4, o: 3, k: 3, stride: 1, padding: 1, bias: true),
+    ConvCase(n: 1, c: 2, h: 6, w: 5, o: 2, k: 3, stride: 2, padding: 0, bias: true),
+    ConvCase(n: 2, c: 1, h: 5, w: 5, o: 2, k: 1, stride: 2, padding: 1, bias: true),
+    ConvCase(n: 1, c: 2, h: 7, w: 6, o: 2, k: 5, stride: 2, padding: 1, bias: true),
+    ConvCase(n: 2, c: 2, h: 4, w: 5, o: 2, k: 3, stride: 1, padding: 0, bias: false),
+]
+
+@Test(arguments: convGradCases)
+func conv2dGradients(_ cs: ConvCase) throws {
+    let x = rand(cs.xShape, seed: 4), w = rand(cs.wShape, seed: 5, scale: 0.5), b = rand([cs.o], seed: 6)
+    let inputs = cs.bias ? [x, w, b] : [x, w]
+    try gradCheck(inputs, "conv2d \(cs.testDescription)") { t in
+        try Tensor.conv2d(t[0], weight: t[1], bias: cs.bias ? t[2] : nil, stride: cs.stride, padding: cs.padding)
+    }
+}
+
+@Test func conv2dComputesOnlyTheGradientsAsked() throws {
+    let x = rand([2, 3, 6, 5], seed: 7), w = rand([4, 3, 3, 3], seed: 8), b = rand([4], seed: 9)
+    let g = rand([2, 4, 6, 5], seed: 10)
+    // Everything trainable: the reference gradients.
+    for t in [x, w, b] { t.requiresGrad = true }
+    try Tensor.conv2d(x, weight: w, bias: b, padding: 1).backward(g)
+    let (gx, gw, gb) = (x.grad?.array ?? [], w.grad?.array ?? [], b.grad?.array ?? [])
+
+    // A network's first layer: the input needs no gradient.
+    x.requiresGrad = false
+    for t in [x, w, b] { t.grad = nil }
+    try Tensor.conv2d(x, weight: w, bias: b, padding: 1).backward(g)
+    #expect(x.grad == nil)
+    assertClose(w.grad?.array ?? [], gw, "weight gradient without input gradient")
+    assertClose(b.grad?.array ?? [], gb, "bias gradient without input gradient")
+
+    // A frozen layer inside a network: only the input gradient flows.
+    x.requiresGrad = true; w.requiresGrad = false; b.requiresGrad = false
+    for t in [x, w, b] { t.grad = nil }
+    try Tensor.conv2d(x, weight: w, bias: b, padding: 1).backward(g)
+    #expect(w.grad == nil && b.grad == nil)
+    assertClose(x.grad?.array ?? [], gx, "input gradient with a frozen layer")
+}
+
+@Test func conv2dErrors() throws {
+    let x = rand([2, 3, 5, 5])
+    expectEngineError(["conv2d", "3 channels", "[2, 3, 5, 5]", "[4, 2, 3, 3]"]) {
+        _ = try Tensor.conv2d(x, weight: rand([4, 2, 3, 3]), bias: nil)
+    }
+    expectEngineError(["conv2d", "larger", "[1, 1, 4, 4]", "[1, 1, 5, 5]"]) {
+        _ = try Tensor.conv2d(rand([1, 1, 4, 4]), weight: rand([1, 1, 5, 5]), bias: nil)
+    }
+    // The same kernel fits once padded.
+    #expect(try Tensor.conv2d(rand([1, 1, 4, 4]), weight: rand([1, 1, 5, 5]), bias: nil, padding: 1).shape == [1, 1, 2, 2])
+    expectEngineError(["conv2d", "bias", "[3]", "4 output channels"]) {
+        _ = try Tensor.conv2d(x, weight: rand([4, 3, 3, 3]), bias: rand([3]))
+    }
+    expectEngineError(["conv2d", "bias", "[1, 4]"]) {
+        _ = try Tensor.conv2d(x, weight: rand([4, 3, 3, 3]), bias: rand([1, 4]))
+    }
+    expectEngineError(["conv2d", "input", "[3, 5, 5]"]) {
+        _ = try Tensor.conv2d(rand([3, 5, 5]), weight: rand([4, 3, 3, 3]), bias: nil)
+    }
+    expectEngineError(["conv2d", "weight", "[4, 27]"]) {
+        _ = try Tensor.conv2d(x, weight: rand([4, 27]), bias: nil)
+    }
+    expectEngineError(["conv2d", "stride", "[2, 3, 5, 5]"]) {
+        _ = try Tensor.conv2d(x, weight: rand([4, 3, 3, 3]), bias: nil, stride: 0)
+    }
+    expectEngineError(["conv2d", "padding", "[2, 3, 5, 5]"]) {
+        _ = try Tensor.conv2d(x, weight: rand([4, 3, 3, 3]), bias: nil, padding: -1)
+    }
+}
+
+struct PoolCase: Sendable, CustomTestStringConvertible {
+    var shape: [Int]
+    var kernel: Int
+    var stride: Int?
+    var padding: Int
+    var testDescription: String {
+        "\(describe(shape: shape)) kernel \(kernel) stride \(stride.map(String.init) ?? "default") pad \(padding)"
+    }
+}
+
+private let poolCases: [PoolCase] = [
+    PoolCase(shape: [2, 3, 8, 8], kernel: 2, stride: nil, padding: 0),
+    PoolCase(shape: [2, 3, 7, 9], kernel: 2, stride: 2, padding: 0),
+    PoolCase(shape: [1, 2, 6, 5], kernel: 3, stride: 1, padding: 1),
+    PoolCase(shape: [2, 2, 7, 6], kernel: 3, stride: 2, padding: 1),
+    PoolCase(shape: [2, 3, 6, 7], kernel: 3, stride: nil, padding: 1),
+    PoolCase(shape: [1, 3, 9, 7], kernel: 5, stride: 2, padding: 2),
+    PoolCase(shape: [1, 1, 5, 5], kernel: 5, stride: nil, padding: 0),
+    PoolCase(shape: [2, 2, 5, 6], kernel: 1, stride: 2, padding: 0),
+    PoolCase(shape: [1, 2, 4, 6], kernel: 4, stride: 2, padding: 2),
+    PoolCase(shape: [2, 2, 6, 6], kernel: 2, stride: 1, padding: 1),
+    PoolCase(shape: [4, 32, 28, 28], kernel: 2, stride: 2, padding: 0),
+]
+
+@Test(arguments: poolCases)
+func maxPoolMatchesReference(_ pc: PoolCase) throws {
+    let x = rand(pc.shape, seed: 11)
+    let y = try x.maxPool2d(kernel: pc.kernel, stride: pc.stride, padding: pc.padding)
+    let ref = referenceMaxPool2d(x.array, x.shape, kernel: pc.kernel, stride: pc.stride ?? pc.kernel, padding: pc.padding)
+    #expect(y.shape == ref.shape)
+    assertClose(y.array, ref.values, atol: 0, rtol: 0, "maxPool2d \(pc.testDescription)")
+}
+
+@Test(arguments: poolCases)
+func avgPoolMatchesReference(_ pc: PoolCase) throws {
+    let x = rand(pc.shape, seed: 12)
+    let y = try x.avgPool2d(kernel: pc.kernel, stride: pc.stride, padding: pc.padding)
+    let ref = referenceAvgPool2d(x.array, x.shape, kernel: pc.kernel, stride: pc.stride ?? pc.kernel, padding: pc.padding)
+    #expect(y.shape == ref.shape)
+    assertClose(y.array, ref.values, "avgPool2d \(pc.testDescription)")
+}
+
+private let poolGradCases: [PoolCase] = [
+    PoolCase(shape: [2, 2, 4, 6], kernel: 2, stride: nil, padding: 0),
+    PoolCase(shape: [1, 2, 5, 5], kernel: 2, stride: 2, padding: 0),
+    PoolCase(shape: [1, 2, 5, 4], kernel: 3, stride: 1, padding: 1),
+    PoolCase(shape: [2, 1, 6, 5], kernel: 3, stride: 2, padding: 1),
+    PoolCase(shape: [1, 1, 7, 6], kernel: 5, stride: 2, padding: 2),
+]
+
+@Test(arguments: poolGradCases)
+func maxPoolGradients(_ pc: PoolCase) throws {
+    let x = try distinct(pc.shape, seed: 13)
+    try gradCheck([x], "maxPool2d \(pc.testDescription)") { t in
+        try t[0].maxPool2d(kernel: pc.kernel, stride: pc.stride, padding: pc.padding)
+    }
+}
+
+@Test(arguments: poolGradCases)
+func avgPoolGradients(_ pc: PoolCase) throws {
+    let x = rand(pc.shape, seed: 14)
+    try gradCheck([x], "avgPool2d \(pc.testDescription)") { t in
+        try t[0].avgPool2d(kernel: pc.kernel, stride: pc.stride, padding: pc.padding)
+    }
+}
+
+@Test func maxPoolPropagatesNaNAndPicksTheFirstMaximum() throws {
+    let x = try Tensor(shape: [1, 1, 2, 4], data: [1, .nan, 3, 3,
+                                                  0, 1, 3, 2])
+    let y = try x.maxPool2d(kernel: 2)
+    #expect(y.array[0].isNaN && y.array[1] == 3)
+    x.requiresGrad = true
+    try x.maxPool2d(kernel: 2).backward(try Tensor(shape: [1, 1, 1, 2], data: [1, 1]))
+    // Ties go to the first element of the window in row-major order.
+    #expect(x.grad?.array == [0, 1, 1, 0, 0, 0, 0, 0])
+}
+
+@Test func globalAvgPoolAveragesEachPlane() throws {
+    let x = rand([2, 3, 4, 5], seed: 15)
+    let y = try x.globalAvgPool()
+    #expect(y.shape == [2, 3])
+    let expected = (0..<6).map { p in x.array[(p * 20)..<(p * 20 + 20)].reduce(0, +) / 20 }
+    assertClose(y.array, expected, "globalAvgPool")
+    try gradCheck([rand([2, 2, 3, 3], seed: 16)], "globalAvgPool") { t in try t[0].globalAvgPool() }
+}
+
+@Test func poolingErrors() throws {
+    let x = rand([2, 3, 5, 5])
+    expectEngineError(["maxPool2d", "[3, 5, 5]"]) { _ = try rand([3, 5, 5]).maxPool2d(kernel: 2) }
+    expectEngineError(["avgPool2d", "[2, 15]"]) { _ = try rand([2, 15]).avgPool2d(kernel: 2) }
+    expectEngineError(["maxPool2d", "larger", "[2, 3, 5, 5]"]) { _ = try x.maxPool2d(kernel: 6) }
+    expectEngineError(["avgPool2d", "larger", "[2, 3, 5, 5]"]) { _ = try x.avgPool2d(kernel: 6) }
+    expectEngineError(["maxPool2d", "padding 2", "[2, 3, 5, 5]"]) { _ = try x.maxPool2d(kernel: 3, padding: 2) }
+    expectEngineError(["avgPool2d", "kernel 0", "[2, 3, 5, 5]"]) { _ = try x.avgPool2d(kernel: 0) }
+    expectEngineError(["maxPool2d", "stride 0", "[2, 3, 5, 5]"]) { _ = try x.maxPool2d(kernel: 2, stride: 0) }
+    expectEngineError(["globalAvgPool", "[2, 3, 5]"]) { _ = try rand([2, 3, 5]).globalAvgPool() }
+}
+
+/// Opt-in timing of the small CNN's convolutional trunk at batch 128 (PRUNE_BENCH_CONV=1).
+@Test(.enabled(if: getenv("PRUNE_BENCH_CONV") != nil))
+func benchSmallCNNTrunk() throws {
+    let rng = RNG(seed: 0)
+    let x = Tensor.uniform([128, 1, 28, 28], rng: rng)
+    let w1 = Tensor.kaimingUniform([32, 1, 3, 3], rng: rng).requiringGrad(), b1 = Tensor.zeros([32]).requiringGrad()
+    let w2 = Tensor.kaimingUniform([64, 32, 3, 3], rng: rng).requiringGrad(), b2 = Tensor.zeros([64]).requiringGrad()
+    let fc = Tensor.kaimingUniform([10, 3136], rng: rng).requiringGrad()
+    func step() throws {
+        let h1 = try Tensor.conv2d(x, weight: w1, bias: b1, padding: 1).relu().maxPool2d(kernel: 2)
+        let h2 = try Tensor.conv2d(h1, weight: w2, bias: b2, padding: 1).relu().maxPool2d(kernel: 2)
+        let y = try Tensor.linear(h2.flattened(), weight: fc, bias: nil)
+        try y.sum().backward()
+        for p in [w1, b1, w2, b2, fc] { p.grad = nil }
+    }
+    for _ in 0..<3 { try step() }
+    var ts = timespec(), te = timespec()
+    let steps = 20
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    for _ in 0..<steps { try step() }
+    clock_gettime(CLOCK_MONOTONIC, &te)
+    let seconds = Double(te.tv_sec - ts.tv_sec) + Double(te.tv_nsec - ts.tv_nsec) * 1e-9
+    let ms = (seconds / Double(steps) * 10_000).rounded() / 10
+    print("small CNN trunk: \(ms) ms/step, \(Int(Double(128 * steps) / seconds)) samples/s")
+}

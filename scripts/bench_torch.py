@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""PyTorch reference side of the prune benchmark (Fashion-MNIST, CPU, float32).
+
+Same workloads as prune's Swift benchmark, so a driver can divide prune's numbers
+by these: mlp (784-300-100-10), cnn (2x conv3x3+pool, 3136-128-10) and vit (16
+7x7 patches, dim 64, 4 pre-norm blocks with explicit 4-head attention, exact GELU,
+mean-pooled head). Batch 128, SGD lr 0.01 momentum 0.9, cross-entropy,
+torch.manual_seed(0), seeded per-epoch permutation, last partial batch included.
+~20 untimed warm-up steps run first; weights and optimizer are then reset so the
+timed epoch starts from the seeded init. Batches are taken inside the timed loop
+with index_select on the permutation from contiguous tensors.
+
+Output (stdout): `<workload> torch_{train_samples_per_s,infer_samples_per_s,test_acc} <v>`.
+Progress goes to stderr. Data dir: $PRUNE_FASHION_MNIST (default
+/usr/share/datasets/fashion-mnist). Exit 3 if torch cannot be imported.
+
+Usage: python3 scripts/bench_torch.py [--workloads mlp,cnn,vit] [--threads 2] [--train-samples K]
+"""
+import argparse
+import copy
+import gzip
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+try:
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+except ImportError as e:  # pragma: no cover
+    print(f"bench_torch: PyTorch is not importable ({e}); install torch to run "
+          "the reference benchmark.", file=sys.stderr)
+    sys.exit(3)
+
+BATCH, LR, MOMENTUM, WARMUP_STEPS = 128, 0.01, 0.9, 20
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+def load_split(root, prefix):
+    x = read_idx(os.path.join(root, f"{prefix}-images-idx3-ubyte.gz"))
+    y = read_idx(os.path.join(root, f"{prefix}-labels-idx1-ubyte.gz"))
+    x = torch.from_numpy(x.astype(np.float32) / 255.0).reshape(-1, 1, 28, 28).contiguous()
+    y = torch.from_numpy(y.astype(np.int64)).contiguous()
+    return x, y
+
+
+def MLP():
+    return nn.Sequential(nn.Flatten(), nn.Linear(784, 300), nn.ReLU(),
+                         nn.Linear(300, 100), nn.ReLU(), nn.Linear(100, 10))
+
+
+def CNN():
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(3136, 128), nn.ReLU(), nn.Linear(128, 10))
+
+
+class Attention(nn.Module):
+    """Plain multi-head self-attention (no fused kernels)."""
+
+    def __init__(self, dim=64, heads=4):
+        super().__init__()
+        self.heads, self.hd = heads, dim // heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        b, t, d = x.shape
+        qkv = self.qkv(x).reshape(b, t, 3, self.heads, self.hd).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]                     # [b, h, t, hd]
+        att = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(self.hd), dim=-1)
+        out = (att @ v).transpose(1, 2).reshape(b, t, d)
+        return self.proj(out)
+
+
+class Block(nn.Module):
+    def __init__(self, dim=64, hidden=128):
+        super().__init__()
+        self.ln1, self.attn = nn.LayerNorm(dim, eps=1e-5), Attention(dim)
+        self.ln2 = nn.LayerNorm(dim, eps=1e-5)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
+
+    def forward(self, x):
+        x = x + self.attn(self.ln1(x))
+        return x + self.mlp(self.ln2(x))
+
+
+class ViT(nn.Module):
+    def __init__(self, dim=64, depth=4):
+        super().__init__()
+        self.embed = nn.Linear(49, dim)
+        self.pos = nn.Parameter(torch.randn(16, dim) * 0.02)
+        self.blocks = nn.Sequential(*[Block(dim) for _ in range(depth)])
+        self.ln = nn.LayerNorm(dim, eps=1e-5)
+        self.head = nn.Linear(dim, 10)
+
+    def forward(self, x):
+        b = x.shape[0]
+        # [b,1,28,28] -> [b,4(pr),7,4(pc),7] -> [b,4,4,7,7] -> [b,16,49]
+        p = x.reshape(b, 4, 7, 4, 7).permute(0, 1, 3, 2, 4).reshape(b, 16, 49)
+        h = self.blocks(self.embed(p) + self.pos)
+        return self.head(self.ln(h).mean(dim=1))
+
+
+MODELS = {"mlp": MLP, "cnn": CNN, "vit": ViT}
+
+
+def train_step(model, opt, xb, yb):
+    opt.zero_grad(set_to_none=True)
+    loss = F.cross_entropy(model(xb), yb)
+    loss.backward()
+    opt.step()
+    return loss
+
+
+def run_workload(name, data, train_samples):
+    xtr, ytr, xte, yte = data
+    torch.manual_seed(0)
+    model = MODELS[name]()
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+    n = xtr.shape[0]
+
+    # Untimed warm-up, then restore the seeded weights and a fresh optimizer.
+    init_state = copy.deepcopy(model.state_dict())
+    model.train()
+    for s in range(WARMUP_STEPS):
+        lo = (s * BATCH) % n
+        train_step(model, opt, xtr[lo:lo + BATCH], ytr[lo:lo + BATCH])
+    model.load_state_dict(init_state)
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM)
+
+    gen = torch.Generator().manual_seed(0)  # epoch 0 permutation
+    perm = torch.randperm(n, generator=gen)
+    limit = min(n, train_samples) if train_samples else n
+    log(f"[{name}] training on {limit} samples ...")
+    model.train()
+    t0 = time.perf_counter()
+    for lo in range(0, limit, BATCH):
+        idx = perm[lo:min(lo + BATCH, limit)]
+        loss = train_step(model, opt, xtr.index_select(0, idx), ytr.index_select(0, idx))
+    train_dt = time.perf_counter() - t0
+    log(f"[{name}] train {train_dt:.2f}s, last loss {loss.item():.4f}")
+
+    model.eval()
+    m = xte.shape[0]
+    with torch.no_grad():
+        for lo in range(0, min(m, 5 * BATCH), BATCH):  # untimed inference warm-up
+            model(xte[lo:lo + BATCH])
+        correct = 0
+        t0 = time.perf_counter()
+        for lo in range(0, m, BATCH):
+            pred = model(xte[lo:lo + BATCH]).argmax(dim=1)
+            correct += int((pred == yte[lo:lo + BATCH]).sum())
+        infer_dt = time.perf_counter() - t0
+    log(f"[{name}] infer {infer_dt:.2f}s")
+    return limit / train_dt, m / infer_dt, correct / m
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--workloads", default="mlp,cnn,vit")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--train-samples", type=int, default=0,
+                    help="time only the first K training samples (default: full epoch)")
+    args = ap.parse_args()
+    names = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    bad = [w for w in names if w not in MODELS]
+    if bad:
+        ap.error(f"unknown workload(s): {', '.join(bad)} (choose from mlp,cnn,vit)")
+
+    torch.set_num_threads(args.threads)
+    root = os.environ.get("PRUNE_FASHION_MNIST", "/usr/share/datasets/fashion-mnist")
+    try:
+        xtr, ytr = load_split(root, "train")
+        xte, yte = load_split(root, "t10k")
+    except OSError as e:
+        print(f"bench_torch: cannot read Fashion-MNIST from {root}: {e}", file=sys.stderr)
+        sys.exit(2)
+    log(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
+        f"train {tuple(xtr.shape)}, test {tuple(xte.shape)}")
+
+    for name in names:
+        train_sps, infer_sps, acc = run_workload(name, (xtr, ytr, xte, yte), args.train_samples)
+        print(f"{name} torch_train_samples_per_s {train_sps:.0f}")
+        print(f"{name} torch_infer_samples_per_s {infer_sps:.0f}")
+        print(f"{name} torch_test_acc {acc:.4f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
