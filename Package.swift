@@ -48,6 +48,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Engine"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN"]),
+        .testTarget(name: "TrainingTests", dependencies: ["NN", "Data", "Engine"]),
         .testTarget(name: "PruneCLITests", dependencies: []),
     ],
     swiftLanguageModes: [.v5]

@@ -4,8 +4,7 @@ import NN
 
 extension Dataset: BatchSource {
     public func makeBatches(size: Int, shuffle: Bool, rng: RNG) -> AnySequence<(x: Tensor, y: [Int])> {
-        // fit() has already rejected batch sizes below 1, the only way Batches can fail.
-        guard let batches = try? Batches(self, batchSize: size, shuffle: shuffle, rng: rng) else { return AnySequence([]) }
-        return AnySequence(batches)
+        // fit() reports batch sizes below 1 to the user; Batches treats them as 1 rather than fail.
+        AnySequence(Batches(self, batchSize: size, shuffle: shuffle, rng: rng))
     }
 }

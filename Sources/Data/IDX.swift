@@ -65,8 +65,10 @@ public enum IDX {
         var length = 0
         while true {
             if length == result.count { result.append(contentsOf: repeatElement(0, count: result.count)) }
-            let got = result.withUnsafeMutableBytes { buffer in
-                systemRead(fd, buffer.baseAddress! + length, buffer.count - length)
+            // The buffer is never empty (at least 64 KiB), so it always has a base address.
+            let got = result.withUnsafeMutableBytes { buffer -> Int in
+                guard let base = buffer.baseAddress else { return 0 }
+                return systemRead(fd, base + length, buffer.count - length)
             }
             if got == 0 { break }
             if got < 0 {
@@ -115,7 +117,8 @@ public enum IDX {
                 if produced == output.count { output.append(contentsOf: repeatElement(0, count: output.count)) }
                 let room = min(output.count - produced, chunk)
                 let status = output.withUnsafeMutableBufferPointer { out -> Int32 in
-                    stream.next_out = out.baseAddress! + produced
+                    guard let start = out.baseAddress else { return Z_MEM_ERROR }  // never: ≥ 64 KiB
+                    stream.next_out = start + produced
                     stream.avail_out = uInt(room)
                     return inflate(&stream, Z_NO_FLUSH)
                 }

@@ -79,8 +79,10 @@ extension Tensor {
 
     /// Adds `g` into `grad` (a new tensor, so gradients handed to several inputs never alias).
     func accumulate(_ g: Tensor) {
+        // The first gradient is copied: backward passes hand the same tensor (or a view of it,
+        // or the caller's seed) to several inputs, and optimizers update `grad` in place.
         let g = g.shape == shape ? g : g.reshaped(unchecked: shape)
-        grad = grad.map { $0.adding(g) } ?? g
+        grad = grad.map { $0.adding(g) } ?? g.copy()
     }
 
     /// Every tensor reachable from this one through recorded nodes, inputs before outputs.

@@ -24,6 +24,12 @@ public enum Interrupt {
     public static func installHandler() {
         _ = flag
         signal(SIGINT) { _ in Interrupt.flag.pointee = 1 }
+        // A blocked signal mask survives exec: a parent that blocks SIGINT (test runners, some
+        // shells' job control) would otherwise make Ctrl-C a no-op here.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 }
 

@@ -7,11 +7,6 @@
 // is allocated or bytes are copied, because a checkpoint may be truncated or come from anywhere.
 // The JSON is handled by a small parser of our own so that output is byte-for-byte deterministic
 // and matches what the reference implementation writes.
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Saves and loads named float32 tensors in the safetensors format.
 ///
@@ -442,7 +437,9 @@ struct JSONParser {
             let key = try parseString()
             // Duplicate keys would make one tensor (or field) silently shadow another.
             guard keys.insert(key).inserted else {
-                throw Failure(reason: "duplicate key '\(key)' at byte \(keyOffset)", isDuplicateKey: true)
+                // Top-level keys of a header are tensor names; say so, since that is the mistake.
+                let what = depth == 0 && key != Safetensors.metadataKey ? "tensor name" : "key"
+                throw Failure(reason: "duplicate \(what) '\(key)' at byte \(keyOffset)", isDuplicateKey: true)
             }
             skipWhitespace()
             try expect(UInt8(ascii: ":"), "':'")

@@ -8,12 +8,19 @@ private func slidingOutput(_ size: Int, kernel: Int, stride: Int, padding: Int) 
 }
 
 extension Tensor {
+    /// Up to this many terms per output (C·kh·kw), conv2d skips the GEMM: the product is then
+    /// memory-bound, and writing NCHW directly saves a reshuffle of the whole output. Measured:
+    /// at 9 terms the direct kernels take about two thirds of the GEMM path's time; by 27 they
+    /// only break even forward and lose on the weight gradient.
+    static let conv2dDirectMaxK = 16
+
     /// 2-D cross-correlation as torch.nn.functional.conv2d: x [N, C, H, W], weight [O, C, kh, kw],
     /// bias [O] → [N, O, Hout, Wout] with Hout = (H + 2·padding − kh) / stride + 1.
     ///
     /// The whole batch is unfolded into one column matrix [C·kh·kw, N·Hout·Wout] so that the
     /// product is a single large GEMM, which OpenBLAS runs far closer to peak than one small GEMM
     /// per image. The column matrix is kept for the weight gradient instead of being rebuilt.
+    /// Layers with very few input terms (a first layer on grey images) use a direct kernel instead.
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) throws -> Tensor {
         let shapes = "input \(describe(shape: x.shape)), weight \(describe(shape: weight.shape))"
         guard x.rank == 4 else {
@@ -41,40 +48,62 @@ extension Tensor {
             throw EngineError("conv2d: bias of shape \(describe(shape: bias.shape)) does not match \(o) output channels (\(shapes))")
         }
 
-        let plane = hOut * wOut, k = c * kh * kw, np = n * plane, chw = c * h * w
+        let plane = hOut * wOut, k = c * kh * kw, np = n * plane
         let col = Tensor.empty([k, np])
-        for img in 0..<n {
-            im2col(x.data + img * chw, channels: c, height: h, width: w, kernelH: kh, kernelW: kw,
-                   stride: stride, padding: padding, outH: hOut, outW: wOut, col.data + img * plane, ldCol: np)
-        }
-        let y = Tensor.empty([o, np])
-        BLAS.gemm(m: o, n: np, k: k, weight.data, col.data, y.data)
+        im2col(x.data, batch: n, channels: c, height: h, width: w, kernelH: kh, kernelW: kw,
+               stride: stride, padding: padding, outH: hOut, outW: wOut, col.data)
         let out = Tensor.empty([n, o, hOut, wOut])
-        channelsToBatch(y.data, batch: n, channels: o, plane: plane, bias: bias?.data, out.data)
+        let direct = k <= conv2dDirectMaxK
+        if direct {
+            convForwardSmallK(col.data, batch: n, plane: plane, k: k, weight.data, outChannels: o,
+                              bias: bias?.data, out.data)
+        } else {
+            let y = Tensor.empty([o, np])
+            BLAS.gemm(m: o, n: np, k: k, weight.data, col.data, y.data)
+            channelsToBatch(y.data, batch: n, channels: o, plane: plane, bias: bias?.data, out.data)
+        }
 
         // Only the weight gradient reads the columns; without it they are freed right away.
         let savedCol: Tensor? = weight.requiresGrad ? col : nil
         let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
         return record("conv2d", out, inputs) { g in
-            let wantBias = bias?.requiresGrad ?? false
-            let gb: Tensor? = wantBias ? Tensor.empty([o]) : nil
-            let gy = Tensor.empty([o, np])
-            batchToChannels(g.data, batch: n, channels: o, plane: plane, gy.data, channelSums: gb?.data)
+            let gb: Tensor? = bias?.requiresGrad == true ? Tensor.empty([o]) : nil
             var gw: Tensor?, gx: Tensor?
-            if let savedCol {
-                let t = Tensor.empty(weight.shape)
-                BLAS.gemm(transB: true, m: o, n: k, k: np, gy.data, savedCol.data, t.data)
-                gw = t
+            // The [O, N·P] layout of the output gradient that the GEMMs need.
+            var gy: Tensor?
+            if direct {
+                if let savedCol {
+                    let t = Tensor.empty(weight.shape)
+                    convWeightGradSmallK(g.data, savedCol.data, batch: n, plane: plane, k: k, outChannels: o,
+                                         t.data, biasGrad: gb?.data)
+                    gw = t
+                } else if let gb {
+                    // Plane sums per (image, channel), then over images.
+                    let perImage = Tensor.empty([n, o])
+                    sumMid(g.data, outer: n * o, mid: plane, inner: 1, perImage.data)
+                    sumMid(perImage.data, outer: 1, mid: n, inner: o, gb.data)
+                }
+                if x.requiresGrad {
+                    let t = Tensor.empty([o, np])
+                    batchToChannels(g.data, batch: n, channels: o, plane: plane, t.data, channelSums: nil)
+                    gy = t
+                }
+            } else {
+                let t = Tensor.empty([o, np])
+                batchToChannels(g.data, batch: n, channels: o, plane: plane, t.data, channelSums: gb?.data)
+                gy = t
+                if let savedCol {
+                    let tw = Tensor.empty(weight.shape)
+                    BLAS.gemm(transB: true, m: o, n: k, k: np, t.data, savedCol.data, tw.data)
+                    gw = tw
+                }
             }
-            if x.requiresGrad {
+            if x.requiresGrad, let gy {
                 let gcol = Tensor.empty([k, np])
                 BLAS.gemm(transA: true, m: k, n: np, k: o, weight.data, gy.data, gcol.data)
                 let t = Tensor.zeros(x.shape)
-                for img in 0..<n {
-                    col2im(gcol.data + img * plane, ldCol: np, channels: c, height: h, width: w,
-                           kernelH: kh, kernelW: kw, stride: stride, padding: padding,
-                           outH: hOut, outW: wOut, t.data + img * chw)
-                }
+                col2im(gcol.data, batch: n, channels: c, height: h, width: w, kernelH: kh, kernelW: kw,
+                       stride: stride, padding: padding, outH: hOut, outW: wOut, t.data)
                 gx = t
             }
             return bias == nil ? [gx, gw] : [gx, gw, gb]
@@ -107,6 +136,9 @@ extension Tensor {
         let s = stride ?? kernel
         let (hOut, wOut) = try poolGeometry("maxPool2d", kernel: kernel, stride: s, padding: padding)
         let n = shape[0], c = shape[1], h = shape[2], w = shape[3]
+        guard h * w <= Int(Int32.max) else {
+            throw EngineError("maxPool2d: planes of \(h)×\(w) are too large (input \(describe(shape: shape)))")
+        }
         let planes = n * c, outPlane = hOut * wOut
         let out = Tensor.empty([n, c, hOut, wOut])
         let index = [Int32](unsafeUninitializedCapacity: planes * outPlane) { buf, count in
@@ -117,10 +149,11 @@ extension Tensor {
             count = planes * outPlane
         }
         return Tensor.record("maxPool2d", out, [self]) { g in
-            let gx = Tensor.zeros(self.shape)
+            let gx = Tensor.empty(self.shape)
             index.withUnsafeBufferPointer { idx in
                 if let base = idx.baseAddress {
-                    maxPool2dBackward(g.data, base, planes: planes, inPlane: h * w, outPlane: outPlane, gx.data)
+                    maxPool2dBackward(g.data, base, planes: planes, inPlane: h * w, outPlane: outPlane,
+                                      overlapping: kernel > s, gx.data)
                 }
             }
             return [gx]

@@ -73,7 +73,6 @@ extension Tensor {
             throw EngineError("batchNorm: training needs more than 1 value per channel, got input \(describe(shape: x.shape))")
         }
 
-        // Per-channel statistics: the mean used for centring and 1/σ.
         var mean = [Float](repeating: 0, count: c), invStd = [Float](repeating: 0, count: c)
         if training {
             var variance = [Float](repeating: 0, count: c)
@@ -99,7 +98,8 @@ extension Tensor {
             }
         }
 
-        // y = x·a + b per channel, with a = γ/σ and b = β − μ·a.
+        // Folding γ, β and the statistics into one scale and shift per channel makes the
+        // normalisation a single pass: y = x·a + b with a = γ/σ and b = β − μ·a.
         var a = [Float](repeating: 0, count: c)
         let out = Tensor.empty(x.shape)
         for ch in 0..<c {
@@ -188,7 +188,7 @@ extension Tensor {
             let gx: Tensor? = x.requiresGrad ? Tensor.empty(x.shape) : nil
             let gw: Tensor? = weight?.requiresGrad == true ? Tensor.zeros([d]) : nil
             let gb: Tensor? = bias?.requiresGrad == true ? Tensor.zeros([d]) : nil
-            // Scratch rows: x̂ and γ·g for the current row.
+            // Per-row scratch, allocated once rather than per row.
             let xhat = Tensor.empty([d]), gh = Tensor.empty([d])
             let xh = xhat.data, ghp = gh.data
             let invD = 1 / Float(d)

@@ -9,10 +9,10 @@ extension Tensor {
         return s
     }
 
-    /// Normalises a possibly negative axis.
+    /// Normalises a possibly negative axis. A scalar has no axes.
     func axis(_ a: Int, _ op: String) throws -> Int {
         let ax = a < 0 ? a + rank : a
-        guard ax >= 0 && ax < Swift.max(rank, 1) else {
+        guard ax >= 0 && ax < rank else {
             throw EngineError("\(op): axis \(a) is out of range for a tensor of shape \(describe(shape: shape))")
         }
         return ax
@@ -42,6 +42,7 @@ extension Tensor {
 
     /// Collapses dimensions from `startAxis` on into one: [N, C, H, W] → [N, C·H·W].
     public func flattened(from startAxis: Int = 1) throws -> Tensor {
+        if rank == 0 && (startAxis == 0 || startAxis == -1) { return reshaped(unchecked: [1]) }
         let a = try axis(startAxis, "flatten")
         return reshaped(unchecked: Array(shape[..<a]) + [shape[a...].reduce(1, *)])
     }
@@ -61,7 +62,9 @@ extension Tensor {
         let src = perm.map { inStrides[$0] }
         let n = count
         if n > 0 {
-            if rank == 2 && perm == [1, 0] {
+            if rank == 0 {
+                out.data[0] = data[0]
+            } else if rank == 2 && perm == [1, 0] {
                 transpose2D(data, rows: shape[0], cols: shape[1], out.data)
             } else {
                 var idx = [Int](repeating: 0, count: rank)
@@ -168,6 +171,9 @@ extension Tensor {
     /// Stacks equally shaped tensors along a new leading axis.
     public static func stack(_ parts: [Tensor]) throws -> Tensor {
         guard let first = parts.first else { throw EngineError("stack: needs at least one tensor") }
+        if let bad = parts.first(where: { $0.shape != first.shape }) {
+            throw EngineError("stack: shapes \(describe(shape: first.shape)) and \(describe(shape: bad.shape)) differ")
+        }
         return try concat(parts.map { try $0.reshaped([1] + first.shape) }, axis: 0)
     }
 

@@ -23,8 +23,16 @@ extension Tensor {
     public func softmax() -> Tensor {
         let c = shape.last ?? 1, rows = count / Swift.max(c, 1)
         let out = Tensor.empty(shape)
-        logSoftmaxRows(data, rows: rows, c: c, out.data)
-        for i in 0..<count { out.data[i] = expf(out.data[i]) }
+        // exp(x − max) / Σ rather than exp(log-softmax): x − max is exact, x − logsumexp is not.
+        for r in 0..<rows {
+            let xr = data + r * c, o = out.data + r * c
+            var m = -Float.infinity
+            for j in 0..<c where xr[j] > m { m = xr[j] }
+            var s: Float = 0
+            for j in 0..<c { o[j] = expf(xr[j] - m); s += o[j] }
+            let inv = 1 / s
+            for j in 0..<c { o[j] *= inv }
+        }
         return Tensor.record("softmax", out, [self]) { g in
             let gi = Tensor.empty(self.shape)
             for r in 0..<rows {

@@ -1,5 +1,6 @@
-// Convolution and pooling loops over NCHW planes: im2col / col2im, layout shuffles around the
-// convolution GEMM, and max / average pooling. Built with -Ounchecked: callers check shapes.
+// Convolution and pooling loops over NCHW planes: im2col / col2im, the layout shuffles around
+// the convolution GEMM, direct kernels for convolutions too small for a GEMM, and max / average
+// pooling. Built with -Ounchecked: callers check shapes.
 
 /// The range of output positions `lo..<hi` whose input coordinate `o·stride − pad + k` falls
 /// inside `0..<size`; everything outside reads the zero padding.
@@ -12,61 +13,108 @@ private func validRange(size: Int, outSize: Int, offset k: Int, stride s: Int, p
     return (min(lo, hi), hi)
 }
 
-/// Unfolds one image `x` [c, h, w] into the columns of `col`: row (ci·kh + ki)·kw + kj, column
-/// oy·outW + ox holds x[ci, oy·stride − pad + ki, ox·stride − pad + kj], or 0 in the padding.
-/// Rows are `ldCol` apart so that every image of a batch writes its own block of columns of one
-/// shared matrix, which then feeds a single large GEMM.
-public func im2col(_ x: UnsafePointer<Float>, channels c: Int, height h: Int, width w: Int,
+/// Unfolds a batch `x` [n, c, h, w] into the column matrix `col` [c·kh·kw, n·outH·outW]: row
+/// (ci·kh + ki)·kw + kj, column img·outH·outW + oy·outW + ox holds
+/// x[img, ci, oy·stride − pad + ki, ox·stride − pad + kj], or 0 in the padding. Images are the
+/// inner loop so that each row of `col` is written front to back, which keeps the stores
+/// streaming instead of jumping between rows a whole matrix width apart.
+public func im2col(_ x: UnsafePointer<Float>, batch n: Int, channels c: Int, height h: Int, width w: Int,
                    kernelH kh: Int, kernelW kw: Int, stride s: Int, padding p: Int,
-                   outH: Int, outW: Int, _ col: UnsafeMutablePointer<Float>, ldCol: Int) {
+                   outH: Int, outW: Int, _ col: UnsafeMutablePointer<Float>) {
+    let plane = outH * outW, ld = n * plane, chw = c * h * w
+    // With stride 1 and "same" width, column oy·w + ox reads input element oy·w + ox + delta for
+    // a fixed delta, so an image's whole row is one contiguous copy followed by zeroing the few
+    // entries that wrapped around a row edge. Short per-row copies would cost more in loop
+    // overhead than in data movement for the small planes of a CNN.
+    let sameWidth = s == 1 && outW == w
     for ci in 0..<c {
-        let plane = x + ci * h * w
         for ki in 0..<kh {
             let (oyLo, oyHi) = validRange(size: h, outSize: outH, offset: ki, stride: s, pad: p)
             for kj in 0..<kw {
-                let row = col + ((ci * kh + ki) * kw + kj) * ldCol
+                let row = col + ((ci * kh + ki) * kw + kj) * ld
                 let (oxLo, oxHi) = validRange(size: w, outSize: outW, offset: kj, stride: s, pad: p)
+                let delta = (ki - p) * w + (kj - p)
+                let qLo = oyLo * w, qHi = oyHi * w
+                let cLo = min(max(qLo, -delta), qHi), cHi = max(min(qHi, h * w - delta), cLo)
                 let span = oxHi - oxLo
-                if oyLo > 0 { row.update(repeating: 0, count: oyLo * outW) }
-                for oy in oyLo..<oyHi {
-                    let dst = row + oy * outW
-                    let src = plane + (oy * s - p + ki) * w + (oxLo * s - p + kj)
-                    for i in 0..<oxLo { dst[i] = 0 }
-                    if s == 1 {
-                        // A shifted input row: one contiguous copy.
-                        for i in 0..<span { dst[oxLo + i] = src[i] }
-                    } else {
-                        for i in 0..<span { dst[oxLo + i] = src[i * s] }
+                for img in 0..<n {
+                    let src = x + img * chw + ci * h * w, dst = row + img * plane
+                    if oyLo > 0 { dst.update(repeating: 0, count: oyLo * outW) }
+                    if oyHi < outH { (dst + oyHi * outW).update(repeating: 0, count: (outH - oyHi) * outW) }
+                    if sameWidth {
+                        for q in qLo..<cLo { dst[q] = 0 }
+                        (dst + cLo).update(from: src + cLo + delta, count: cHi - cLo)
+                        for q in cHi..<qHi { dst[q] = 0 }
+                        if oxLo > 0 || oxHi < outW {
+                            for oy in oyLo..<oyHi {
+                                let r = dst + oy * w
+                                for i in 0..<oxLo { r[i] = 0 }
+                                for i in oxHi..<outW { r[i] = 0 }
+                            }
+                        }
+                        continue
                     }
-                    for i in oxHi..<outW { dst[i] = 0 }
+                    for oy in oyLo..<oyHi {
+                        let d = dst + oy * outW
+                        let sp = src + (oy * s - p + ki) * w + (oxLo * s - p + kj)
+                        for i in 0..<oxLo { d[i] = 0 }
+                        if s == 1 {
+                            for i in 0..<span { d[oxLo + i] = sp[i] }
+                        } else {
+                            for i in 0..<span { d[oxLo + i] = sp[i * s] }
+                        }
+                        for i in oxHi..<outW { d[i] = 0 }
+                    }
                 }
-                if oyHi < outH { (row + oyHi * outW).update(repeating: 0, count: (outH - oyHi) * outW) }
             }
         }
     }
 }
 
-/// The adjoint of `im2col`: adds every column entry back into the input position it was read
-/// from (positions overlap when the kernel is wider than the stride). `dx` [c, h, w] must be
-/// initialised by the caller, usually to zero.
-public func col2im(_ col: UnsafePointer<Float>, ldCol: Int, channels c: Int, height h: Int, width w: Int,
+/// The adjoint of `im2col`: adds every entry of `col` [c·kh·kw, n·outH·outW] back into the
+/// input position of `dx` [n, c, h, w] it was read from (positions overlap when the kernel is
+/// wider than the stride). `dx` must be initialised by the caller, usually to zero. Entries of
+/// `col` that fall in the padding are overwritten with zeros (the matrix is scratch by then).
+public func col2im(_ col: UnsafeMutablePointer<Float>, batch n: Int, channels c: Int, height h: Int, width w: Int,
                    kernelH kh: Int, kernelW kw: Int, stride s: Int, padding p: Int,
                    outH: Int, outW: Int, _ dx: UnsafeMutablePointer<Float>) {
+    let plane = outH * outW, ld = n * plane, chw = c * h * w
+    let sameWidth = s == 1 && outW == w
     for ci in 0..<c {
-        let plane = dx + ci * h * w
         for ki in 0..<kh {
             let (oyLo, oyHi) = validRange(size: h, outSize: outH, offset: ki, stride: s, pad: p)
             for kj in 0..<kw {
-                let row = col + ((ci * kh + ki) * kw + kj) * ldCol
+                let row = col + ((ci * kh + ki) * kw + kj) * ld
                 let (oxLo, oxHi) = validRange(size: w, outSize: outW, offset: kj, stride: s, pad: p)
+                let delta = (ki - p) * w + (kj - p)
+                let qLo = oyLo * w, qHi = oyHi * w
+                let cLo = min(max(qLo, -delta), qHi), cHi = max(min(qHi, h * w - delta), cLo)
                 let span = oxHi - oxLo
-                for oy in oyLo..<oyHi {
-                    let src = row + oy * outW + oxLo
-                    let dst = plane + (oy * s - p + ki) * w + (oxLo * s - p + kj)
-                    if s == 1 {
-                        for i in 0..<span { dst[i] += src[i] }
-                    } else {
-                        for i in 0..<span { dst[i * s] += src[i] }
+                for img in 0..<n {
+                    let src = row + img * plane, dplane = dx + img * chw + ci * h * w
+                    if sameWidth {
+                        // As in im2col, one contiguous add; gradients that belong to the padding
+                        // are zeroed first so that they land harmlessly on wrapped-around
+                        // neighbours.
+                        if oxLo > 0 || oxHi < outW {
+                            for oy in oyLo..<oyHi {
+                                let r = src + oy * w
+                                for i in 0..<oxLo { r[i] = 0 }
+                                for i in oxHi..<outW { r[i] = 0 }
+                            }
+                        }
+                        let d = dplane + delta
+                        for q in cLo..<cHi { d[q] += src[q] }
+                        continue
+                    }
+                    for oy in oyLo..<oyHi {
+                        let sp = src + oy * outW + oxLo
+                        let d = dplane + (oy * s - p + ki) * w + (oxLo * s - p + kj)
+                        if s == 1 {
+                            for i in 0..<span { d[i] += sp[i] }
+                        } else {
+                            for i in 0..<span { d[i * s] += sp[i] }
+                        }
                     }
                 }
             }
@@ -106,6 +154,109 @@ public func batchToChannels(_ g: UnsafePointer<Float>, batch n: Int, channels o:
     }
 }
 
+/// out[img, oc, q] = bias[oc] + Σ_r w[oc, r] · col[r, img·P + q] for a short reduction (small k):
+/// the convolution written straight into NCHW. With so few terms a GEMM is memory-bound and
+/// its [O, N·P] result would still need reshuffling, so doing it here saves a full pass over
+/// the output. Eight columns at a time are gathered once and reused for every output channel.
+public func convForwardSmallK(_ col: UnsafePointer<Float>, batch n: Int, plane p: Int, k: Int,
+                              _ w: UnsafePointer<Float>, outChannels o: Int, bias: UnsafePointer<Float>?,
+                              _ out: UnsafeMutablePointer<Float>) {
+    let ld = n * p
+    withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: max(k, 1)) { buf in
+        guard let cv = buf.baseAddress else { return }
+        for img in 0..<n {
+            let src = col + img * p, dst = out + img * o * p
+            if p < 8 {
+                for oc in 0..<o {
+                    for q in 0..<p {
+                        var acc = bias?[oc] ?? 0
+                        for r in 0..<k { acc += w[oc * k + r] * src[r * ld + q] }
+                        dst[oc * p + q] = acc
+                    }
+                }
+                continue
+            }
+            var q = 0
+            while true {
+                for r in 0..<k { cv[r] = UnsafeRawPointer(src + r * ld + q).loadUnaligned(as: SIMD8<Float>.self) }
+                // Four output channels at a time: four independent accumulation chains keep the
+                // FMA units busy where one chain would wait on each FMA's latency.
+                var oc = 0
+                while oc + 4 <= o {
+                    var a0 = SIMD8<Float>(repeating: bias?[oc] ?? 0), a1 = SIMD8<Float>(repeating: bias?[oc + 1] ?? 0)
+                    var a2 = SIMD8<Float>(repeating: bias?[oc + 2] ?? 0), a3 = SIMD8<Float>(repeating: bias?[oc + 3] ?? 0)
+                    let w0 = w + oc * k, w1 = w0 + k, w2 = w1 + k, w3 = w2 + k
+                    for r in 0..<k {
+                        let v = cv[r]
+                        a0.addProduct(SIMD8(repeating: w0[r]), v); a1.addProduct(SIMD8(repeating: w1[r]), v)
+                        a2.addProduct(SIMD8(repeating: w2[r]), v); a3.addProduct(SIMD8(repeating: w3[r]), v)
+                    }
+                    let d = UnsafeMutableRawPointer(dst + oc * p + q), stride = 4 * p
+                    d.storeBytes(of: a0, as: SIMD8<Float>.self)
+                    d.storeBytes(of: a1, toByteOffset: stride, as: SIMD8<Float>.self)
+                    d.storeBytes(of: a2, toByteOffset: 2 * stride, as: SIMD8<Float>.self)
+                    d.storeBytes(of: a3, toByteOffset: 3 * stride, as: SIMD8<Float>.self)
+                    oc += 4
+                }
+                while oc < o {
+                    var acc = SIMD8<Float>(repeating: bias?[oc] ?? 0)
+                    let wr = w + oc * k
+                    for r in 0..<k { acc.addProduct(SIMD8(repeating: wr[r]), cv[r]) }
+                    UnsafeMutableRawPointer(dst + oc * p + q).storeBytes(of: acc, as: SIMD8<Float>.self)
+                    oc += 1
+                }
+                if q + 8 == p { break }
+                // The last chunk ends at the plane's end and may redo a few columns.
+                q = min(q + 8, p - 8)
+            }
+        }
+    }
+}
+
+/// The weight and bias gradients of `convForwardSmallK`, read straight from the NCHW output
+/// gradient: gw[oc, r] = Σ_img Σ_q g[img, oc, q] · col[r, img·P + q] and, when `biasGrad` is
+/// given, biasGrad[oc] = Σ g[img, oc, ·]. Both are overwritten.
+public func convWeightGradSmallK(_ g: UnsafePointer<Float>, _ col: UnsafePointer<Float>, batch n: Int, plane p: Int,
+                                 k: Int, outChannels o: Int, _ gw: UnsafeMutablePointer<Float>,
+                                 biasGrad: UnsafeMutablePointer<Float>?) {
+    let ld = n * p
+    gw.update(repeating: 0, count: o * k)
+    biasGrad?.update(repeating: 0, count: o)
+    for img in 0..<n {
+        let src = col + img * p
+        for oc in 0..<o {
+            let gr = g + (img * o + oc) * p
+            for r in 0..<k { gw[oc * k + r] += dot(gr, src + r * ld, p) }
+            if let biasGrad { biasGrad[oc] += rowSum(gr, p) }
+        }
+    }
+}
+
+/// Σ a[i]·b[i] with four vector accumulators, so the loop is bound by loads rather than by the
+/// latency of one accumulation chain.
+@inline(__always)
+private func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc0 = SIMD8<Float>(repeating: 0), acc1 = SIMD8<Float>(repeating: 0)
+    var acc2 = SIMD8<Float>(repeating: 0), acc3 = SIMD8<Float>(repeating: 0)
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    var i = 0
+    while i + 32 <= n {
+        let o = 4 * i
+        acc0.addProduct(ra.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self), rb.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self))
+        acc1.addProduct(ra.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self), rb.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self))
+        acc2.addProduct(ra.loadUnaligned(fromByteOffset: o + 64, as: SIMD8<Float>.self), rb.loadUnaligned(fromByteOffset: o + 64, as: SIMD8<Float>.self))
+        acc3.addProduct(ra.loadUnaligned(fromByteOffset: o + 96, as: SIMD8<Float>.self), rb.loadUnaligned(fromByteOffset: o + 96, as: SIMD8<Float>.self))
+        i += 32
+    }
+    while i + 8 <= n {
+        acc0.addProduct(ra.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self), rb.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self))
+        i += 8
+    }
+    var s = ((acc0 + acc1) + (acc2 + acc3)).sum()
+    while i < n { s += a[i] * b[i]; i += 1 }
+    return s
+}
+
 /// Σ x[0..<n] with eight partial sums, so it vectorises.
 @inline(__always)
 private func rowSum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
@@ -127,27 +278,64 @@ public func maxPool2d(_ x: UnsafePointer<Float>, planes: Int, height h: Int, wid
                       kernel k: Int, stride s: Int, padding p: Int, outH: Int, outW: Int,
                       _ out: UnsafeMutablePointer<Float>, _ index: UnsafeMutablePointer<Int32>) {
     let inPlane = h * w, outPlane = outH * outW
-    if k == 2 && s == 2 && p == 0 {
-        // The common 2×2 / stride 2 case, without window clipping.
+    if k == 2 && s == 2 && p == 0 && outW >= 4 {
+        // The common 2×2 / stride 2 case, eight (or four) windows at a time with vector selects:
+        // scalar code compiles to branches, which random activations make unpredictable. A
+        // row's last chunk is aligned to its end and may redo a few windows rather than fall
+        // back to scalar code. A NaN anywhere sends the whole call to the general loop below.
+        var nan8 = SIMDMask<SIMD8<Int32>>(repeating: false)
+        var nan4 = SIMDMask<SIMD4<Int32>>(repeating: false)
+        let w32 = Int32(truncatingIfNeeded: w)
+        let lanes8 = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14), lanes4 = SIMD4<Int32>(0, 2, 4, 6)
         for pl in 0..<planes {
             let src = x + pl * inPlane
             let dst = out + pl * outPlane, idx = index + pl * outPlane
             for oy in 0..<outH {
-                let r0 = src + 2 * oy * w, r1 = r0 + w
-                let base = 2 * oy * w
-                for ox in 0..<outW {
-                    let c = 2 * ox
-                    var best = r0[c], arg = base + c
-                    let v1 = r0[c + 1], v2 = r1[c], v3 = r1[c + 1]
-                    if v1 > best || v1.isNaN { best = v1; arg = base + c + 1 }
-                    if v2 > best || v2.isNaN { best = v2; arg = base + w + c }
-                    if v3 > best || v3.isNaN { best = v3; arg = base + w + c + 1 }
-                    dst[oy * outW + ox] = best
-                    idx[oy * outW + ox] = Int32(truncatingIfNeeded: arg)
+                let r0 = UnsafeRawPointer(src + 2 * oy * w), r1 = UnsafeRawPointer(src + (2 * oy + 1) * w)
+                let o = UnsafeMutableRawPointer(dst + oy * outW), io = UnsafeMutableRawPointer(idx + oy * outW)
+                let base = Int32(truncatingIfNeeded: 2 * oy * w)
+                if outW >= 8 {
+                    var ox = 0
+                    while true {
+                        let a = r0.loadUnaligned(fromByteOffset: 8 * ox, as: SIMD16<Float>.self)
+                        let b = r1.loadUnaligned(fromByteOffset: 8 * ox, as: SIMD16<Float>.self)
+                        let v0 = a.evenHalf, v1 = a.oddHalf, v2 = b.evenHalf, v3 = b.oddHalf
+                        let m01 = v1 .> v0, m23 = v3 .> v2
+                        let b01 = v0.replacing(with: v1, where: m01), b23 = v2.replacing(with: v3, where: m23)
+                        let i01 = SIMD8<Int32>(repeating: 0).replacing(with: 1, where: m01)
+                        let i23 = SIMD8<Int32>(repeating: w32).replacing(with: w32 + 1, where: m23)
+                        let m = b23 .> b01
+                        o.storeBytes(of: b01.replacing(with: b23, where: m), toByteOffset: 4 * ox, as: SIMD8<Float>.self)
+                        let off = i01.replacing(with: i23, where: m) &+ (base + 2 * Int32(truncatingIfNeeded: ox)) &+ lanes8
+                        io.storeBytes(of: off, toByteOffset: 4 * ox, as: SIMD8<Int32>.self)
+                        let sum = v0 + v1 + v2 + v3
+                        nan8 .|= sum .!= sum
+                        if ox + 8 == outW { break }
+                        ox = min(ox + 8, outW - 8)
+                    }
+                } else {
+                    var ox = 0
+                    while true {
+                        let a = r0.loadUnaligned(fromByteOffset: 8 * ox, as: SIMD8<Float>.self)
+                        let b = r1.loadUnaligned(fromByteOffset: 8 * ox, as: SIMD8<Float>.self)
+                        let v0 = a.evenHalf, v1 = a.oddHalf, v2 = b.evenHalf, v3 = b.oddHalf
+                        let m01 = v1 .> v0, m23 = v3 .> v2
+                        let b01 = v0.replacing(with: v1, where: m01), b23 = v2.replacing(with: v3, where: m23)
+                        let i01 = SIMD4<Int32>(repeating: 0).replacing(with: 1, where: m01)
+                        let i23 = SIMD4<Int32>(repeating: w32).replacing(with: w32 + 1, where: m23)
+                        let m = b23 .> b01
+                        o.storeBytes(of: b01.replacing(with: b23, where: m), toByteOffset: 4 * ox, as: SIMD4<Float>.self)
+                        let off = i01.replacing(with: i23, where: m) &+ (base + 2 * Int32(truncatingIfNeeded: ox)) &+ lanes4
+                        io.storeBytes(of: off, toByteOffset: 4 * ox, as: SIMD4<Int32>.self)
+                        let sum = v0 + v1 + v2 + v3
+                        nan4 .|= sum .!= sum
+                        if ox + 4 == outW { break }
+                        ox = min(ox + 4, outW - 4)
+                    }
                 }
             }
         }
-        return
+        if !any(nan8) && !any(nan4) { return }
     }
     for pl in 0..<planes {
         let src = x + pl * inPlane
@@ -171,12 +359,22 @@ public func maxPool2d(_ x: UnsafePointer<Float>, planes: Int, height h: Int, wid
     }
 }
 
-/// Backward of max pooling: dx[plane, index] += g for every output; `dx` must be zeroed first.
+/// Backward of max pooling: dx[plane, index] = Σ g over the windows whose maximum sat there, and
+/// 0 elsewhere. Every element of `dx` is written. `overlapping` says whether windows can share
+/// cells (kernel > stride); without overlap each cell gets at most one value and is stored, not
+/// added.
 public func maxPool2dBackward(_ g: UnsafePointer<Float>, _ index: UnsafePointer<Int32>, planes: Int,
-                              inPlane: Int, outPlane: Int, _ dx: UnsafeMutablePointer<Float>) {
+                              inPlane: Int, outPlane: Int, overlapping: Bool, _ dx: UnsafeMutablePointer<Float>) {
+    // Zeroing plane by plane, just before scattering into it, keeps the plane in L1; zeroing the
+    // whole tensor first would stream it through memory twice.
     for pl in 0..<planes {
         let gp = g + pl * outPlane, ip = index + pl * outPlane, dp = dx + pl * inPlane
-        for i in 0..<outPlane { dp[Int(ip[i])] += gp[i] }
+        dp.update(repeating: 0, count: inPlane)
+        if overlapping {
+            for i in 0..<outPlane { dp[Int(ip[i])] += gp[i] }
+        } else {
+            for i in 0..<outPlane { dp[Int(ip[i])] = gp[i] }
+        }
     }
 }
 

@@ -70,8 +70,12 @@ public final class Dropout: Module {
 
 /// Layers applied in order; children are named `layers.0`, `layers.1`, ….
 public final class Sequential: Module {
-    public private(set) var layers: [Module]
-    public init(_ layers: [Module]) { self.layers = layers }
+    /// The layers, in order.
+    public var layers: [Module] { list.modules }
+    /// The child named `layers`: kept (not rebuilt per call) so that its training mode and
+    /// identity persist like those of every other module in the tree.
+    private let list: ModuleList
+    public init(_ layers: [Module]) { list = ModuleList(layers) }
 
     public override func forward(_ x: Tensor) throws -> Tensor {
         var h = x
@@ -83,20 +87,20 @@ public final class Sequential: Module {
         return h
     }
     public override var children: [(String, Module)] {
-        [("layers", ModuleList(layers))]
+        [("layers", list)]
     }
     public override var typeName: String { "Sequential" }
 
     /// Replaces the layer at `index` (e.g. a new classifier head).
     public func replace(at index: Int, with module: Module) throws {
         guard layers.indices.contains(index) else { throw EngineError("no layer \(index) in a Sequential of \(layers.count)") }
-        layers[index] = module
+        list.modules[index] = module
     }
 }
 
 /// A list of modules named by their index (`0`, `1`, …), as torch.nn.ModuleList.
 public final class ModuleList: Module {
-    public let modules: [Module]
+    public internal(set) var modules: [Module]
     public init(_ modules: [Module]) { self.modules = modules }
     public override var children: [(String, Module)] { modules.enumerated().map { (String($0.offset), $0.element) } }
     public override var typeName: String { "ModuleList" }

@@ -70,11 +70,13 @@ public func correctCount(_ logits: Tensor, _ labels: [Int]) -> Int {
 
 /// Trains `model` on `data` with cross-entropy (or `lossFn` when given, which receives the
 /// logits and labels). Calls `afterStep` after every optimizer step (pruners hook in there).
+/// Stops after the current step when `shouldStop` says so (by default: Ctrl-C was pressed).
 @discardableResult
 public func fit(_ model: Module, on data: BatchSource, optimizer: Optimizer, config: TrainConfig,
                 validation: BatchSource? = nil,
                 lossFn: ((Tensor, [Int]) throws -> Tensor)? = nil,
-                afterStep: ((Int) throws -> Void)? = nil) throws -> History {
+                afterStep: ((Int) throws -> Void)? = nil,
+                shouldStop: () -> Bool = { Interrupt.requested }) throws -> History {
     guard config.epochs >= 0, config.batchSize > 0 else {
         throw EngineError("train: epochs must be ≥ 0 and batch size > 0 (got \(config.epochs), \(config.batchSize))")
     }
@@ -108,7 +110,7 @@ public func fit(_ model: Module, on data: BatchSource, optimizer: Optimizer, con
             progress.update(epoch: epoch, of: config.epochs, done: seen, total: perEpoch,
                             loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen),
                             elapsed: monotonicSeconds() - start)
-            if Interrupt.requested { history.interrupted = true; break }
+            if shouldStop() { history.interrupted = true; break }
         }
         let seconds = monotonicSeconds() - start
         var record = EpochRecord(epoch: epoch, loss: lossSum / Double(max(seen, 1)), accuracy: Double(correct) / Double(max(seen, 1)),

@@ -76,7 +76,8 @@ func runDemo(model name: String, epochs: Int, seed: UInt64, quiet: Bool) throws 
     config.seed = seed
     let history = try fit(model, on: train, optimizer: opt, config: config, validation: test)
     for e in history.epochs {
-        print("epoch \(e.epoch)  loss \(fmt(e.loss, 4))  train acc \(fmt(e.accuracy, 4))  test acc \(fmt(e.validationAccuracy ?? 0, 4))  \(Int(e.samplesPerSecond)) samples/s")
+        let test = e.validationAccuracy.map { fmt($0, 4) } ?? "—"
+        print("epoch \(e.epoch)  loss \(fmt(e.loss, 4))  train acc \(fmt(e.accuracy, 4))  test acc \(test)  \(Int(e.samplesPerSecond)) samples/s")
     }
     if history.interrupted { print("interrupted"); throw ExitCode(130) }
 }

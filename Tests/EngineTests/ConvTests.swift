@@ -54,6 +54,9 @@ private let convCases: [ConvCase] = [
     ConvCase(n: 2, c: 3, h: 5, w: 4, o: 2, k: 1, stride: 2, padding: 0, bias: true),
     ConvCase(n: 2, c: 3, h: 5, w: 4, o: 2, k: 1, stride: 1, padding: 1, bias: true),
     ConvCase(n: 1, c: 2, h: 3, w: 3, o: 2, k: 3, stride: 1, padding: 0, bias: true),
+    ConvCase(n: 2, c: 4, h: 9, w: 8, o: 3, k: 3, stride: 2, padding: 1, bias: true),
+    ConvCase(n: 2, c: 1, h: 9, w: 8, o: 6, k: 3, stride: 2, padding: 1, bias: true),
+    ConvCase(n: 3, c: 1, h: 11, w: 13, o: 7, k: 3, stride: 1, padding: 0, bias: false),
     ConvCase(n: 2, c: 1, h: 28, w: 28, o: 8, k: 3, stride: 1, padding: 1, bias: true),
     ConvCase(n: 2, c: 32, h: 14, w: 14, o: 16, k: 3, stride: 1, padding: 1, bias: true),
 ]
@@ -74,6 +77,9 @@ private let convGradCases: [ConvCase] = [
     ConvCase(n: 2, c: 1, h: 5, w: 5, o: 2, k: 1, stride: 2, padding: 1, bias: true),
     ConvCase(n: 1, c: 2, h: 7, w: 6, o: 2, k: 5, stride: 2, padding: 1, bias: true),
     ConvCase(n: 2, c: 2, h: 4, w: 5, o: 2, k: 3, stride: 1, padding: 0, bias: false),
+    // Few enough input terms (C·kh·kw) for the direct kernels.
+    ConvCase(n: 2, c: 1, h: 6, w: 5, o: 5, k: 3, stride: 1, padding: 1, bias: true),
+    ConvCase(n: 1, c: 1, h: 7, w: 6, o: 2, k: 3, stride: 2, padding: 0, bias: false),
 ]
 
 @Test(arguments: convGradCases)
@@ -85,28 +91,33 @@ func conv2dGradients(_ cs: ConvCase) throws {
     }
 }
 
-@Test func conv2dComputesOnlyTheGradientsAsked() throws {
-    let x = rand([2, 3, 6, 5], seed: 7), w = rand([4, 3, 3, 3], seed: 8), b = rand([4], seed: 9)
+/// Input channels on either side of the direct kernel's limit, so both code paths are covered.
+private let directAndGEMMChannels = [1, 3]
+
+@Test(arguments: directAndGEMMChannels)
+func conv2dComputesOnlyTheGradientsAsked(channels c: Int) throws {
+    let x = rand([2, c, 6, 5], seed: 7), w = rand([4, c, 3, 3], seed: 8), b = rand([4], seed: 9)
     let g = rand([2, 4, 6, 5], seed: 10)
     // Everything trainable: the reference gradients.
     for t in [x, w, b] { t.requiresGrad = true }
     try Tensor.conv2d(x, weight: w, bias: b, padding: 1).backward(g)
-    let (gx, gw, gb) = (x.grad?.array ?? [], w.grad?.array ?? [], b.grad?.array ?? [])
+    let full = [x, w, b].map { $0.grad?.array ?? [] }
 
-    // A network's first layer: the input needs no gradient.
-    x.requiresGrad = false
-    for t in [x, w, b] { t.grad = nil }
-    try Tensor.conv2d(x, weight: w, bias: b, padding: 1).backward(g)
-    #expect(x.grad == nil)
-    assertClose(w.grad?.array ?? [], gw, "weight gradient without input gradient")
-    assertClose(b.grad?.array ?? [], gb, "bias gradient without input gradient")
-
-    // A frozen layer inside a network: only the input gradient flows.
-    x.requiresGrad = true; w.requiresGrad = false; b.requiresGrad = false
-    for t in [x, w, b] { t.grad = nil }
-    try Tensor.conv2d(x, weight: w, bias: b, padding: 1).backward(g)
-    #expect(w.grad == nil && b.grad == nil)
-    assertClose(x.grad?.array ?? [], gx, "input gradient with a frozen layer")
+    // Every other combination, e.g. a first layer (no input gradient) or a frozen one (only the
+    // input gradient): the requested gradients agree and the others are not computed.
+    for mask in 1..<7 {
+        let wanted = [mask & 1 != 0, mask & 2 != 0, mask & 4 != 0]
+        for (t, want) in zip([x, w, b], wanted) { t.requiresGrad = want; t.grad = nil }
+        try Tensor.conv2d(x, weight: w, bias: b, padding: 1).backward(g)
+        for (i, (t, want)) in zip([x, w, b], wanted).enumerated() {
+            if want {
+                assertClose(t.grad?.array ?? [], full[i], "input \(i) with gradients \(wanted)")
+            } else {
+                #expect(t.grad == nil, "input \(i) got a gradient it did not ask for (\(wanted))")
+            }
+        }
+    }
+    #expect((c * 9 <= Tensor.conv2dDirectMaxK) == (c == directAndGEMMChannels[0]))
 }
 
 @Test func conv2dErrors() throws {

@@ -220,6 +220,7 @@ enum CoreRef {
     static let gradShapes: [Shapes] = [
         .init([3, 4], [3, 4]), .init([3, 4], [4]), .init([4], [3, 4]), .init([2, 1, 3], [4, 1]),
         .init([3, 4], []), .init([], [3, 4]), .init([3, 1], [1, 4]), .init([2, 3, 4], [3, 1]),
+        .init([1, 4], [3, 1, 4]),
     ]
 
     @Test(arguments: Op.allCases, forwardShapes)
@@ -328,6 +329,16 @@ enum CoreRef {
         let s = Tensor(1.25)
         #expect(op.apply(s).shape == [])
         assertClose(op.apply(s).array, [op.reference(1.25)], atol: 1e-6, rtol: 1e-5, "\(op) scalar")
+    }
+
+    @Test func powOfNegativeBaseByIntegerConstant() throws {
+        let x = try Tensor(shape: [4], data: [-1.5, -0.5, 0.5, 2])
+        #expect(x.pow(2).array == [2.25, 0.25, 0.25, 4])
+        #expect(x.pow(3).array == [-3.375, -0.125, 0.125, 8])
+        try gradCheck([x], "pow 3 of negatives") { $0[0].pow(3) }
+        x.zeroGrad()
+        try x.pow(2).sum().backward()
+        #expect(x.grad?.array == [-3, -1, 1, 4])
     }
 
     // MARK: Comparisons
@@ -470,7 +481,9 @@ enum CoreRef {
 
     // MARK: clamp
 
-    @Test(arguments: [(Float(-0.6), Float(0.6)), (-Float.infinity, 0.6), (-0.6, Float.infinity), (-Float.infinity, Float.infinity), (0.2, 0.2)])
+    static let clampBounds: [(Float, Float)] = [(-0.6, 0.6), (-.infinity, 0.6), (-0.6, .infinity), (-.infinity, .infinity), (0.2, 0.2)]
+
+    @Test(arguments: clampBounds)
     func clampedForwardAndGradient(lo: Float, hi: Float) throws {
         let x = CoreRef.spaced([4, 5], seed: 21, offset: 0.15)  // ±0.15, ±0.45, …: away from ±0.6
         let y = x.clamped(min: lo, max: hi)

@@ -70,6 +70,8 @@ import Testing
         try gradCheck([rand([2, 3, 4], seed: 4)], "flatten") { try $0[0].flattened() }
         CoreRef.expectError("out of range") { try x.flattened(from: 3) }
         CoreRef.expectError("out of range") { try x.flattened(from: -4) }
+        #expect(try Tensor(3).flattened(from: 0).shape == [1])
+        CoreRef.expectError("out of range") { try Tensor(3).flattened() }
     }
 
     // MARK: permute and transpose
@@ -217,7 +219,7 @@ import Testing
     @Test func concatForwardAndGradient() throws {
         let cases: [([[Int]], Int)] = [
             ([[2, 3], [4, 3]], 0), ([[2, 1, 4], [2, 3, 4], [2, 2, 4]], 1), ([[2, 3], [2, 5]], -1),
-            ([[3, 2]], 0), ([[2, 2, 1], [2, 2, 3]], 2), ([[1], [2], [3]], 0),
+            ([[3, 2]], 0), ([[2, 2, 1], [2, 2, 3]], 2), ([[1], [2], [3]], 0), ([[2, 0], [2, 3], [2, 1]], 1),
         ]
         for (shapes, axis) in cases {
             let parts = shapes.enumerated().map { rand($0.element, seed: UInt64(20 + $0.offset)) }
