@@ -36,9 +36,11 @@ let package = Package(
         .target(name: "NN", dependencies: ["Engine"]),
         // Dataset loaders, splits, batches (datasets are batch sources for NN training).
         .target(name: "Data", dependencies: ["Engine", "NN", "CZlib"]),
-        // The thin command-line front end.
+        // The language: lexer, parser, interpreter, values, the builtins table.
+        .target(name: "Script", dependencies: ["Engine", "NN", "Data"]),
+        // The thin command-line front end: REPL, scripts.
         .executableTarget(name: "prune", dependencies: [
-            "Engine", "NN", "Data", "CReadline", "CPNG",
+            "Engine", "NN", "Data", "Script", "CReadline", "CPNG",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -48,6 +50,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Engine"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN"]),
+        .testTarget(name: "ScriptTests", dependencies: ["Script", "Engine", "NN", "Data"], exclude: ["golden"]),
         .testTarget(name: "TrainingTests", dependencies: ["NN", "Data", "Engine"]),
         .testTarget(name: "PruneCLITests", dependencies: []),
     ],

@@ -1,10 +1,15 @@
 // The one file that calls OpenBLAS.
 import CBLAS
+import Kernels
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Thin wrappers over OpenBLAS, row-major.
 public enum BLAS {
     /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, row-major with leading dimensions
-    /// implied by the (untransposed) storage shapes.
+    /// implied by the (untransposed) storage shapes. Large products are split into `threads`
+    /// independent slabs of C (OpenBLAS itself runs single-threaded; see `setThreads`).
     @inline(__always)
     public static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                             alpha: Float = 1, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
@@ -15,19 +20,68 @@ public enum BLAS {
             if beta == 0 { c.update(repeating: 0, count: m * n) } else { for i in 0..<(m * n) { c[i] *= beta } }
             return
         }
+        let lda = transA ? m : k, ldb = transB ? k : n
+        if splitGEMM && Parallel.threads > 1 && m * n * k >= minSplitWork {
+            gemmSplit(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda, b, ldb, beta: beta, c, n)
+            return
+        }
+        gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
+             beta: beta, c, ldc: n)
+    }
+
+    /// One OpenBLAS call with explicit leading dimensions; not counted in `flops`.
+    @inline(__always)
+    public static func gemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                            alpha: Float = 1, _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
+                            beta: Float = 0, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(transA ? m : k), b, Int32(transB ? k : n),
-                    beta, c, Int32(n))
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// Below this m·n·k a product runs as one call: OpenBLAS's own threshold for threading.
+    static let minSplitWork = 1 << 18
+
+    /// Splits C into slabs of whole rows (when A is the larger operand, so each call packs only
+    /// its rows of A and all of the smaller B) or of whole columns, one call per slab, run
+    /// concurrently. Each element of C sees the same sequence of operations as in one call.
+    static func gemmSplit(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                          _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                          beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+        let byRows = m >= n
+        let extent = byRows ? m : n
+        // Slab edges on multiples of 16, OpenBLAS's register-block width, so that no slab gets
+        // an extra ragged edge; enough slabs that an unlucky thread does not hold the rest up.
+        let blocks = (extent + 15) / 16
+        let parts = Swift.max(1, Swift.min(blocks, Parallel.threads))
+        parallelFor(parts) { i in
+            let lo = Swift.min(extent, blocks * i / parts * 16), hi = Swift.min(extent, blocks * (i + 1) / parts * 16)
+            if hi <= lo { return }
+            if byRows {
+                gemm(transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: alpha,
+                     a + (transA ? lo : lo * lda), lda: lda, b, ldb: ldb, beta: beta, c + lo * ldc, ldc: ldc)
+            } else {
+                gemm(transA: transA, transB: transB, m: m, n: hi - lo, k: k, alpha: alpha,
+                     a, lda: lda, b + (transB ? lo * ldb : lo), ldb: ldb, beta: beta, c + lo, ldc: ldc)
+            }
+        }
     }
 
     /// Floating-point operations issued to GEMM so far (2·m·n·k per call), for benchmarks.
     nonisolated(unsafe) public static var flops = 0
 
-    /// Sets the number of threads OpenBLAS uses.
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(Swift.max(1, n))) }
+    /// Sets the number of threads for all math: the engine's kernels and GEMM. OpenBLAS itself
+    /// runs single-threaded and large products are split by `gemm` instead, so that OpenBLAS's
+    /// workers never spin for CPU time while the engine's own threads run the other kernels.
+    public static func setThreads(_ n: Int) {
+        let n = Swift.max(1, n)
+        Parallel.threads = n
+        openblas_set_num_threads(splitGEMM ? 1 : Int32(n))
+    }
 
-    /// The number of threads OpenBLAS uses.
-    public static var threads: Int { Int(openblas_get_num_threads()) }
+    /// The number of threads the math uses.
+    public static var threads: Int { Parallel.threads }
+
+    nonisolated(unsafe) static var splitGEMM = getenv("PRUNE_OB_THREADS") == nil
 
     /// The kernel family OpenBLAS picked for this CPU (e.g. "Haswell", "SkylakeX").
     public static var coreName: String {

@@ -1,5 +1,8 @@
 // 2-D convolution as one batched im2col GEMM, max / average pooling, and global average pooling.
 import Kernels
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Output extent of a sliding window, or nil when the window does not fit the padded input.
 private func slidingOutput(_ size: Int, kernel: Int, stride: Int, padding: Int) -> Int? {
@@ -48,63 +51,98 @@ extension Tensor {
             throw EngineError("conv2d: bias of shape \(describe(shape: bias.shape)) does not match \(o) output channels (\(shapes))")
         }
 
-        let plane = hOut * wOut, k = c * kh * kw, np = n * plane
-        let col = Tensor.empty([k, np])
-        im2col(x.data, batch: n, channels: c, height: h, width: w, kernelH: kh, kernelW: kw,
-               stride: stride, padding: padding, outH: hOut, outW: wOut, col.data)
-        let out = Tensor.empty([n, o, hOut, wOut])
+        let plane = hOut * wOut, k = c * kh * kw, chw = c * h * w, outImage = o * plane
         let direct = k <= conv2dDirectMaxK
-        if direct {
-            convForwardSmallK(col.data, batch: n, plane: plane, k: k, weight.data, outChannels: o,
-                              bias: bias?.data, out.data)
-        } else {
-            let y = Tensor.empty([o, np])
-            BLAS.gemm(m: o, n: np, k: k, weight.data, col.data, y.data)
-            channelsToBatch(y.data, batch: n, channels: o, plane: plane, bias: bias?.data, out.data)
-        }
-
-        // Only the weight gradient reads the columns; without it they are freed right away.
-        let savedCol: Tensor? = weight.requiresGrad ? col : nil
-        let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
-        return record("conv2d", out, inputs) { g in
-            let gb: Tensor? = bias?.requiresGrad == true ? Tensor.empty([o]) : nil
-            var gw: Tensor?, gx: Tensor?
-            // The [O, N·P] layout of the output gradient that the GEMMs need.
-            var gy: Tensor?
-            if direct {
-                if let savedCol {
-                    let t = Tensor.empty(weight.shape)
-                    convWeightGradSmallK(g.data, savedCol.data, batch: n, plane: plane, k: k, outChannels: o,
-                                         t.data, biasGrad: gb?.data)
-                    gw = t
-                } else if let gb {
-                    // Plane sums per (image, channel), then over images.
-                    let perImage = Tensor.empty([n, o])
-                    sumMid(g.data, outer: n * o, mid: plane, inner: 1, perImage.data)
-                    sumMid(perImage.data, outer: 1, mid: n, inner: o, gb.data)
-                }
-                if x.requiresGrad {
-                    let t = Tensor.empty([o, np])
-                    batchToChannels(g.data, batch: n, channels: o, plane: plane, t.data, channelSums: nil)
-                    gy = t
-                }
-            } else {
-                let t = Tensor.empty([o, np])
-                batchToChannels(g.data, batch: n, channels: o, plane: plane, t.data, channelSums: gb?.data)
-                gy = t
-                if let savedCol {
-                    let tw = Tensor.empty(weight.shape)
-                    BLAS.gemm(transB: true, m: o, n: k, k: np, t.data, savedCol.data, tw.data)
-                    gw = tw
+        let plan = ConvPlan(batch: n, k: k, plane: plane, outChannels: o)
+        let xData = x.data, wData = weight.data, bData = bias?.data
+        let out = Tensor.empty([n, o, hOut, wOut])
+        let outData = out.data
+        if !direct { BLAS.flops &+= 2 * o * k * n * plane }
+        parallelFor(plan.groups) { group in
+            let cols = UnsafeMutablePointer<Float>.allocate(capacity: k * plan.chunk * plane)
+            defer { cols.deallocate() }
+            let ys: UnsafeMutablePointer<Float>? = !direct && plan.chunk > 1
+                ? .allocate(capacity: o * plan.chunk * plane) : nil
+            defer { ys?.deallocate() }
+            for (img0, cn) in plan.chunks(of: group) {
+                let np = cn * plane, dst = outData + img0 * outImage
+                im2col(xData + img0 * chw, batch: cn, channels: c, height: h, width: w, kernelH: kh, kernelW: kw,
+                       stride: stride, padding: padding, outH: hOut, outW: wOut, cols)
+                if direct {
+                    convForwardSmallK(cols, batch: cn, plane: plane, k: k, wData, outChannels: o, bias: bData, dst)
+                } else if let ys {
+                    BLAS.gemm(m: o, n: np, k: k, wData, lda: k, cols, ldb: np, ys, ldc: np)
+                    channelsToBatch(ys, batch: cn, channels: o, plane: plane, bias: bData, dst)
+                } else {
+                    // One image: the [O, P] product is already that image's NCHW block.
+                    BLAS.gemm(m: o, n: np, k: k, wData, lda: k, cols, ldb: np, dst, ldc: np)
+                    if let bData { addRowBias(dst, rows: o, cols: plane, bData) }
                 }
             }
-            if x.requiresGrad, let gy {
-                let gcol = Tensor.empty([k, np])
-                BLAS.gemm(transA: true, m: k, n: np, k: o, weight.data, gy.data, gcol.data)
-                let t = Tensor.zeros(x.shape)
-                col2im(gcol.data, batch: n, channels: c, height: h, width: w, kernelH: kh, kernelW: kw,
-                       stride: stride, padding: padding, outH: hOut, outW: wOut, t.data)
-                gx = t
+        }
+
+        let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
+        return record("conv2d", out, inputs) { g in
+            let needX = x.requiresGrad, needW = weight.requiresGrad, needB = bias?.requiresGrad == true
+            let groups = plan.groups
+            // Per-group partial gradients, summed in group order afterwards, so that the result
+            // does not depend on how many threads ran the groups.
+            let gwParts: UnsafeMutablePointer<Float>? = needW ? .allocate(capacity: groups * o * k) : nil
+            let gbParts: UnsafeMutablePointer<Float>? = needB ? .allocate(capacity: groups * o) : nil
+            defer { gwParts?.deallocate(); gbParts?.deallocate() }
+            let gx: Tensor? = needX ? Tensor.empty(x.shape) : nil
+            let gData = g.data, gxData = gx?.data
+            if !direct { BLAS.flops &+= 2 * o * k * n * plane * ((needW ? 1 : 0) + (needX ? 1 : 0)) }
+            parallelFor(groups) { group in
+                let gw = gwParts.map { $0 + group * o * k }, gb = gbParts.map { $0 + group * o }
+                gw?.update(repeating: 0, count: o * k)
+                gb?.update(repeating: 0, count: o)
+                // The columns (rebuilt here rather than kept from the forward pass, which would
+                // hold a C·kh·kw-fold copy of the input), then reused for the input gradient's.
+                let cols: UnsafeMutablePointer<Float>? = needW || needX ? .allocate(capacity: k * plan.chunk * plane) : nil
+                defer { cols?.deallocate() }
+                let gys: UnsafeMutablePointer<Float>? = (needX || (needW && !direct)) && plan.chunk > 1
+                    ? .allocate(capacity: o * plan.chunk * plane) : nil
+                defer { gys?.deallocate() }
+                for (img0, cn) in plan.chunks(of: group) {
+                    let np = cn * plane, gc = gData + img0 * outImage
+                    // The direct weight-gradient kernel sums the bias gradient in the same pass.
+                    if let gb, !(direct && gw != nil) { addChannelSums(gc, batch: cn, channels: o, plane: plane, gb) }
+                    // The [O, N·P] layout of the output gradient that the GEMMs need.
+                    var gy: UnsafePointer<Float> = UnsafePointer(gc)
+                    if let gys {
+                        batchToChannels(gc, batch: cn, channels: o, plane: plane, gys, channelSums: nil)
+                        gy = UnsafePointer(gys)
+                    }
+                    if let gw, let cols {
+                        im2col(xData + img0 * chw, batch: cn, channels: c, height: h, width: w, kernelH: kh, kernelW: kw,
+                               stride: stride, padding: padding, outH: hOut, outW: wOut, cols)
+                        if direct {
+                            convWeightGradSmallK(gc, cols, batch: cn, plane: plane, k: k, outChannels: o, gw,
+                                                 biasGrad: gb, accumulate: true)
+                        } else {
+                            BLAS.gemm(transB: true, m: o, n: k, k: np, gy, lda: np, cols, ldb: np, beta: 1, gw, ldc: k)
+                        }
+                    }
+                    if let gxData, let cols {
+                        BLAS.gemm(transA: true, m: k, n: np, k: o, wData, lda: k, gy, ldb: np, cols, ldc: np)
+                        let dx = gxData + img0 * chw
+                        dx.update(repeating: 0, count: cn * chw)
+                        col2im(cols, batch: cn, channels: c, height: h, width: w, kernelH: kh, kernelW: kw,
+                               stride: stride, padding: padding, outH: hOut, outW: wOut, dx)
+                    }
+                }
+            }
+            var gw: Tensor?, gb: Tensor?
+            if let gwParts {
+                let t = Tensor.empty(weight.shape)
+                sumParts(gwParts, parts: groups, count: o * k, t.data)
+                gw = t
+            }
+            if let gbParts {
+                let t = Tensor.empty([o])
+                sumParts(gbParts, parts: groups, count: o, t.data)
+                gb = t
             }
             return bias == nil ? [gx, gw] : [gx, gw, gb]
         }
@@ -194,6 +232,34 @@ extension Tensor {
             let gx = Tensor.empty(self.shape)
             spreadPlanes(g.data, scale: scale, planes: planes, size: size, gx.data)
             return [gx]
+        }
+    }
+}
+
+/// How conv2d splits a batch: into chunks of `chunk` images whose column matrix stays in the
+/// core's cache between im2col and its GEMM, and the chunks into `groups` contiguous runs, the
+/// tasks that threads share. Both depend only on the shapes.
+struct ConvPlan {
+    let batch: Int, chunk: Int, chunkCount: Int, groups: Int
+
+    /// Column matrices of up to about this many floats (the L2 cache of one core).
+    nonisolated(unsafe) static var columnBlockFloats = getenv("PRUNE_COLBLOCK").map { Int(atoi($0)) } ?? 64 * 1024
+    /// Groups per batch, when the batch is large enough to be worth splitting.
+    static let maxGroups = 8
+
+    init(batch n: Int, k: Int, plane: Int, outChannels o: Int) {
+        batch = n
+        chunk = max(1, min(n, ConvPlan.columnBlockFloats / max(k * plane, 1)))
+        chunkCount = (n + chunk - 1) / chunk
+        let work = n * plane * max(k, o)
+        groups = work < Parallel.minParallelElements ? 1 : min(chunkCount, ConvPlan.maxGroups)
+    }
+
+    /// The chunks of one group as (first image, images).
+    func chunks(of group: Int) -> [(Int, Int)] {
+        Parallel.range(group, of: groups, count: chunkCount).map { ci in
+            let first = ci * chunk
+            return (first, min(chunk, batch - first))
         }
     }
 }

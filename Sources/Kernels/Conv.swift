@@ -39,12 +39,12 @@ public func im2col(_ x: UnsafePointer<Float>, batch n: Int, channels c: Int, hei
                 let span = oxHi - oxLo
                 for img in 0..<n {
                     let src = x + img * chw + ci * h * w, dst = row + img * plane
-                    if oyLo > 0 { dst.update(repeating: 0, count: oyLo * outW) }
-                    if oyHi < outH { (dst + oyHi * outW).update(repeating: 0, count: (outH - oyHi) * outW) }
                     if sameWidth {
-                        for q in qLo..<cLo { dst[q] = 0 }
-                        (dst + cLo).update(from: src + cLo + delta, count: cHi - cLo)
-                        for q in cHi..<qHi { dst[q] = 0 }
+                        // Inline copies: the rows are short (a few hundred floats), where a
+                        // library call's set-up costs as much as the copy.
+                        zeroFloats(dst, cLo)
+                        copyFloats(dst + cLo, src + cLo + delta, cHi - cLo)
+                        zeroFloats(dst + cHi, plane - cHi)
                         if oxLo > 0 || oxHi < outW {
                             for oy in oyLo..<oyHi {
                                 let r = dst + oy * w
@@ -54,6 +54,8 @@ public func im2col(_ x: UnsafePointer<Float>, batch n: Int, channels c: Int, hei
                         }
                         continue
                     }
+                    zeroFloats(dst, oyLo * outW)
+                    zeroFloats(dst + oyHi * outW, (outH - oyHi) * outW)
                     for oy in oyLo..<oyHi {
                         let d = dst + oy * outW
                         let sp = src + (oy * s - p + ki) * w + (oxLo * s - p + kj)
@@ -69,6 +71,36 @@ public func im2col(_ x: UnsafePointer<Float>, batch n: Int, channels c: Int, hei
             }
         }
     }
+}
+
+/// d[0..<n] = 0, inline.
+@inline(__always)
+private func zeroFloats(_ d: UnsafeMutablePointer<Float>, _ n: Int) {
+    let r = UnsafeMutableRawPointer(d)
+    var i = 0
+    while i + 16 <= n {
+        r.storeBytes(of: SIMD16<Float>(), toByteOffset: 4 * i, as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < n { d[i] = 0; i += 1 }
+}
+
+/// d[0..<n] = s[0..<n] for non-overlapping ranges, inline.
+@inline(__always)
+private func copyFloats(_ d: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float>, _ n: Int) {
+    let rd = UnsafeMutableRawPointer(d), rs = UnsafeRawPointer(s)
+    var i = 0
+    while i + 16 <= n {
+        rd.storeBytes(of: rs.loadUnaligned(fromByteOffset: 4 * i, as: SIMD16<Float>.self), toByteOffset: 4 * i,
+                      as: SIMD16<Float>.self)
+        i += 16
+    }
+    if i + 8 <= n {
+        rd.storeBytes(of: rs.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self), toByteOffset: 4 * i,
+                      as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < n { d[i] = s[i]; i += 1 }
 }
 
 /// The adjoint of `im2col`: adds every entry of `col` [c·kh·kw, n·outH·outW] back into the
@@ -215,13 +247,15 @@ public func convForwardSmallK(_ col: UnsafePointer<Float>, batch n: Int, plane p
 
 /// The weight and bias gradients of `convForwardSmallK`, read straight from the NCHW output
 /// gradient: gw[oc, r] = Σ_img Σ_q g[img, oc, q] · col[r, img·P + q] and, when `biasGrad` is
-/// given, biasGrad[oc] = Σ g[img, oc, ·]. Both are overwritten.
+/// given, biasGrad[oc] = Σ g[img, oc, ·]. Both are overwritten, or added to with `accumulate`.
 public func convWeightGradSmallK(_ g: UnsafePointer<Float>, _ col: UnsafePointer<Float>, batch n: Int, plane p: Int,
                                  k: Int, outChannels o: Int, _ gw: UnsafeMutablePointer<Float>,
-                                 biasGrad: UnsafeMutablePointer<Float>?) {
+                                 biasGrad: UnsafeMutablePointer<Float>?, accumulate: Bool = false) {
     let ld = n * p
-    gw.update(repeating: 0, count: o * k)
-    biasGrad?.update(repeating: 0, count: o)
+    if !accumulate {
+        gw.update(repeating: 0, count: o * k)
+        biasGrad?.update(repeating: 0, count: o)
+    }
     for img in 0..<n {
         let src = col + img * p
         for oc in 0..<o {
@@ -229,6 +263,31 @@ public func convWeightGradSmallK(_ g: UnsafePointer<Float>, _ col: UnsafePointer
             for r in 0..<k { gw[oc * k + r] += dot(gr, src + r * ld, p) }
             if let biasGrad { biasGrad[oc] += rowSum(gr, p) }
         }
+    }
+}
+
+/// sums[ch] += Σ over images and positions of g[img, ch, ·] for g [N, O, P]: a bias gradient.
+public func addChannelSums(_ g: UnsafePointer<Float>, batch n: Int, channels o: Int, plane p: Int,
+                           _ sums: UnsafeMutablePointer<Float>) {
+    for img in 0..<n {
+        for ch in 0..<o { sums[ch] += rowSum(g + (img * o + ch) * p, p) }
+    }
+}
+
+/// x[r, ·] += bias[r] for a [rows, cols] block.
+public func addRowBias(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, _ bias: UnsafePointer<Float>) {
+    for r in 0..<rows {
+        let row = x + r * cols, b = bias[r]
+        for i in 0..<cols { row[i] += b }
+    }
+}
+
+/// out = Σ_i parts[i·count ..< (i+1)·count], added in order of i.
+public func sumParts(_ parts: UnsafePointer<Float>, parts n: Int, count: Int, _ out: UnsafeMutablePointer<Float>) {
+    out.update(from: parts, count: count)
+    for i in 1..<max(n, 1) {
+        let src = parts + i * count
+        for j in 0..<count { out[j] += src[j] }
     }
 }
 
@@ -277,6 +336,16 @@ private func rowSum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
 public func maxPool2d(_ x: UnsafePointer<Float>, planes: Int, height h: Int, width w: Int,
                       kernel k: Int, stride s: Int, padding p: Int, outH: Int, outW: Int,
                       _ out: UnsafeMutablePointer<Float>, _ index: UnsafeMutablePointer<Int32>) {
+    let inPlane = h * w, outPlane = outH * outW
+    splitPlanes(planes, size: inPlane) { lo, hi in
+        maxPool2dPlanes(x + lo * inPlane, planes: hi - lo, height: h, width: w, kernel: k, stride: s, padding: p,
+                        outH: outH, outW: outW, out + lo * outPlane, index + lo * outPlane)
+    }
+}
+
+private func maxPool2dPlanes(_ x: UnsafePointer<Float>, planes: Int, height h: Int, width w: Int,
+                             kernel k: Int, stride s: Int, padding p: Int, outH: Int, outW: Int,
+                             _ out: UnsafeMutablePointer<Float>, _ index: UnsafeMutablePointer<Int32>) {
     let inPlane = h * w, outPlane = outH * outW
     if k == 2 && s == 2 && p == 0 && outW >= 4 {
         // The common 2×2 / stride 2 case, eight (or four) windows at a time with vector selects:
@@ -365,11 +434,19 @@ public func maxPool2d(_ x: UnsafePointer<Float>, planes: Int, height h: Int, wid
 /// added.
 public func maxPool2dBackward(_ g: UnsafePointer<Float>, _ index: UnsafePointer<Int32>, planes: Int,
                               inPlane: Int, outPlane: Int, overlapping: Bool, _ dx: UnsafeMutablePointer<Float>) {
+    splitPlanes(planes, size: inPlane) { lo, hi in
+        maxPool2dBackwardPlanes(g + lo * outPlane, index + lo * outPlane, planes: hi - lo, inPlane: inPlane,
+                                outPlane: outPlane, overlapping: overlapping, dx + lo * inPlane)
+    }
+}
+
+private func maxPool2dBackwardPlanes(_ g: UnsafePointer<Float>, _ index: UnsafePointer<Int32>, planes: Int,
+                                     inPlane: Int, outPlane: Int, overlapping: Bool, _ dx: UnsafeMutablePointer<Float>) {
     // Zeroing plane by plane, just before scattering into it, keeps the plane in L1; zeroing the
     // whole tensor first would stream it through memory twice.
     for pl in 0..<planes {
         let gp = g + pl * outPlane, ip = index + pl * outPlane, dp = dx + pl * inPlane
-        dp.update(repeating: 0, count: inPlane)
+        zeroFloats(dp, inPlane)
         if overlapping {
             for i in 0..<outPlane { dp[Int(ip[i])] += gp[i] }
         } else {
@@ -383,6 +460,16 @@ public func maxPool2dBackward(_ g: UnsafePointer<Float>, _ index: UnsafePointer<
 public func avgPool2d(_ x: UnsafePointer<Float>, planes: Int, height h: Int, width w: Int,
                       kernel k: Int, stride s: Int, padding p: Int, outH: Int, outW: Int,
                       _ out: UnsafeMutablePointer<Float>) {
+    let inPlane = h * w, outPlane = outH * outW
+    splitPlanes(planes, size: inPlane) { lo, hi in
+        avgPool2dPlanes(x + lo * inPlane, planes: hi - lo, height: h, width: w, kernel: k, stride: s, padding: p,
+                        outH: outH, outW: outW, out + lo * outPlane)
+    }
+}
+
+private func avgPool2dPlanes(_ x: UnsafePointer<Float>, planes: Int, height h: Int, width w: Int,
+                             kernel k: Int, stride s: Int, padding p: Int, outH: Int, outW: Int,
+                             _ out: UnsafeMutablePointer<Float>) {
     let inPlane = h * w, outPlane = outH * outW
     let scale = 1 / Float(k * k)
     for pl in 0..<planes {
@@ -407,6 +494,16 @@ public func avgPool2dBackward(_ g: UnsafePointer<Float>, planes: Int, height h: 
                               kernel k: Int, stride s: Int, padding p: Int, outH: Int, outW: Int,
                               _ dx: UnsafeMutablePointer<Float>) {
     let inPlane = h * w, outPlane = outH * outW
+    splitPlanes(planes, size: inPlane) { lo, hi in
+        avgPool2dBackwardPlanes(g + lo * outPlane, planes: hi - lo, height: h, width: w, kernel: k, stride: s,
+                                padding: p, outH: outH, outW: outW, dx + lo * inPlane)
+    }
+}
+
+private func avgPool2dBackwardPlanes(_ g: UnsafePointer<Float>, planes: Int, height h: Int, width w: Int,
+                                     kernel k: Int, stride s: Int, padding p: Int, outH: Int, outW: Int,
+                                     _ dx: UnsafeMutablePointer<Float>) {
+    let inPlane = h * w, outPlane = outH * outW
     let scale = 1 / Float(k * k)
     for pl in 0..<planes {
         let gp = g + pl * outPlane, dp = dx + pl * inPlane
@@ -427,8 +524,26 @@ public func avgPool2dBackward(_ g: UnsafePointer<Float>, planes: Int, height h: 
 /// out[pl, :] = g[pl] · scale over planes of `size` elements: the backward of a plane mean.
 public func spreadPlanes(_ g: UnsafePointer<Float>, scale: Float, planes: Int, size: Int,
                          _ out: UnsafeMutablePointer<Float>) {
-    for pl in 0..<planes {
-        let v = g[pl] * scale, dst = out + pl * size
-        for i in 0..<size { dst[i] = v }
+    splitPlanes(planes, size: size) { lo, hi in
+        for pl in lo..<hi {
+            let v = g[pl] * scale, dst = out + pl * size
+            for i in 0..<size { dst[i] = v }
+        }
+    }
+}
+
+/// Runs `body(lo, hi)` over contiguous runs of whole planes of `size` elements, on several
+/// threads when there is enough data. For per-plane work, so the split never changes a result.
+@inline(__always)
+func splitPlanes(_ planes: Int, size: Int, _ body: (Int, Int) -> Void) {
+    let threads = Parallel.threads
+    if threads <= 1 || planes < 2 || planes * size < Parallel.minParallelElements {
+        body(0, planes)
+        return
+    }
+    let parts = Swift.min(4 * threads, planes)
+    parallelFor(parts) { i in
+        let r = Parallel.range(i, of: parts, count: planes)
+        if !r.isEmpty { body(r.lowerBound, r.upperBound) }
     }
 }

@@ -47,9 +47,35 @@ func binaryLoop<F: BinaryFn>(_: F.Type, _ a: UnsafePointer<Float>, _ sa: Int, _ 
     }
 }
 
+/// Runs `body(lo, hi)` over contiguous pieces of `0..<n`, on several threads when `n` is large.
+/// Piece edges fall on multiples of 16 elements. For loops whose every element is independent,
+/// so the split never changes a result.
+@inline(__always)
+public func splitElementwise(_ n: Int, _ body: (Int, Int) -> Void) {
+    let threads = Parallel.threads
+    if threads <= 1 || n < Parallel.minParallelElements {
+        body(0, n)
+        return
+    }
+    // A few pieces per thread, so that a thread the machine slows down does not hold up the rest.
+    let blocks = (n + 15) / 16
+    let parts = Swift.min(4 * threads, blocks)
+    parallelFor(parts) { i in
+        let lo = Swift.min(n, blocks * i / parts * 16), hi = Swift.min(n, blocks * (i + 1) / parts * 16)
+        if hi > lo { body(lo, hi) }
+    }
+}
+
 /// out[i] = op(a[i·sa], b[i·sb]) for i in 0..<n.
 public func binary(_ op: BinaryOp, _ a: UnsafePointer<Float>, _ sa: Int, _ b: UnsafePointer<Float>, _ sb: Int,
                    _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+    splitElementwise(n) { lo, hi in
+        binarySerial(op, a + lo * sa, sa, b + lo * sb, sb, out + lo, hi - lo)
+    }
+}
+
+func binarySerial(_ op: BinaryOp, _ a: UnsafePointer<Float>, _ sa: Int, _ b: UnsafePointer<Float>, _ sb: Int,
+                  _ out: UnsafeMutablePointer<Float>, _ n: Int) {
     switch op {
     case .add: binaryLoop(AddFn.self, a, sa, b, sb, out, n)
     case .sub: binaryLoop(SubFn.self, a, sa, b, sb, out, n)
@@ -73,6 +99,10 @@ let invSqrt2Pi: Float = 0.39894228040143268
 
 /// out[i] = op(x[i]).
 public func unary(_ op: UnaryOp, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+    splitElementwise(n) { lo, hi in unarySerial(op, x + lo, out + lo, hi - lo) }
+}
+
+func unarySerial(_ op: UnaryOp, _ x: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
     switch op {
     case .neg: for i in 0..<n { out[i] = -x[i] }
     case .exp: for i in 0..<n { out[i] = expf(x[i]) }
@@ -92,6 +122,13 @@ public func unary(_ op: UnaryOp, _ x: UnsafePointer<Float>, _ out: UnsafeMutable
 /// Gradient of a unary op: out = g ⊙ op'(x), given the input x and the forward output y.
 public func unaryBackward(_ op: UnaryOp, x: UnsafePointer<Float>, y: UnsafePointer<Float>,
                           g: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, _ n: Int) {
+    splitElementwise(n) { lo, hi in
+        unaryBackwardSerial(op, x: x + lo, y: y + lo, g: g + lo, out: out + lo, hi - lo)
+    }
+}
+
+func unaryBackwardSerial(_ op: UnaryOp, x: UnsafePointer<Float>, y: UnsafePointer<Float>,
+                         g: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, _ n: Int) {
     switch op {
     case .neg: for i in 0..<n { out[i] = -g[i] }
     case .exp: for i in 0..<n { out[i] = g[i] * y[i] }
@@ -115,31 +152,31 @@ public func unaryBackward(_ op: UnaryOp, x: UnsafePointer<Float>, y: UnsafePoint
 
 /// out[i] = a[i] + b[i].
 public func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
-    for i in 0..<n { out[i] = a[i] + b[i] }
+    splitElementwise(n) { lo, hi in for i in lo..<hi { out[i] = a[i] + b[i] } }
 }
 
 /// y[i] += alpha · x[i].
 public func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-    for i in 0..<n { y[i] += alpha * x[i] }
+    splitElementwise(n) { lo, hi in for i in lo..<hi { y[i] += alpha * x[i] } }
 }
 
 /// out[i] = x[i] · s.
 public func scale(_ x: UnsafePointer<Float>, _ s: Float, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
-    for i in 0..<n { out[i] = x[i] * s }
+    splitElementwise(n) { lo, hi in for i in lo..<hi { out[i] = x[i] * s } }
 }
 
 /// out[i] = x[i] · s + t.
 public func affine(_ x: UnsafePointer<Float>, _ s: Float, _ t: Float, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
-    for i in 0..<n { out[i] = x[i] * s + t }
+    splitElementwise(n) { lo, hi in for i in lo..<hi { out[i] = x[i] * s + t } }
 }
 
 /// out[i] = min(max(x[i], lo), hi).
 public func clamp(_ x: UnsafePointer<Float>, _ lo: Float, _ hi: Float, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
-    for i in 0..<n { out[i] = Swift.min(Swift.max(x[i], lo), hi) }
+    splitElementwise(n) { l, h in for i in l..<h { out[i] = Swift.min(Swift.max(x[i], lo), hi) } }
 }
 
 /// out[i] = c[i] != 0 ? a[i] : b[i].
 public func select(_ c: UnsafePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                    _ out: UnsafeMutablePointer<Float>, _ n: Int) {
-    for i in 0..<n { out[i] = c[i] != 0 ? a[i] : b[i] }
+    splitElementwise(n) { lo, hi in for i in lo..<hi { out[i] = c[i] != 0 ? a[i] : b[i] } }
 }

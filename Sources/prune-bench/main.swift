@@ -48,6 +48,37 @@ func makeModel(_ name: String) throws -> Module {
     }
 }
 
+/// Full-length training runs for the README's accuracy table: each model with its recipe
+/// (batch 128, cosine learning-rate decay), test accuracy after every epoch.
+func accuracyRuns(epochs: Int) throws {
+    let train = try FashionMNIST.load(.train), test = try FashionMNIST.load(.test)
+    for name in workloads {
+        let model = try makeModel(name)
+        let (kind, lr): (OptimizerKind, Float) = name == "vit" ? (.adamw(), 1e-3) : (.sgd(momentum: 0.9), 0.05)
+        let steps = epochs * ((train.count + 127) / 128)
+        let opt = try Optimizer(kind, parameters: model.namedParameters(), lr: lr, weightDecay: name == "vit" ? 0.05 : 0,
+                                schedule: .cosine(total: steps))
+        var config = TrainConfig(epochs: epochs, batchSize: 128)
+        config.progress = false
+        var epoch = 0
+        let history = try fit(model, on: train, optimizer: opt, config: config, validation: test, afterStep: { _ in })
+        for e in history.epochs {
+            epoch = e.epoch
+            emit(name, "epoch\(epoch)_test_acc", e.validationAccuracy ?? 0, digits: 4)
+        }
+        emit(name, "final_test_acc", history.epochs.last?.validationAccuracy ?? 0, digits: 4)
+        emit(name, "best_test_acc", history.epochs.compactMap(\.validationAccuracy).max() ?? 0, digits: 4)
+    }
+}
+
+if CommandLine.arguments.contains("--accuracy") {
+    do { try accuracyRuns(epochs: Int(arg("--epochs") ?? "10") ?? 10) } catch {
+        fputs("prune-bench: error: \(error)\n", stderr)
+        exit(1)
+    }
+    exit(0)
+}
+
 do {
     let peak = sgemmPeak()
     emit("sgemm", "peak_gflops", peak, digits: 1)

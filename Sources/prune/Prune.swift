@@ -1,4 +1,5 @@
-// The `prune` command line: thin glue over the libraries.
+// The `prune` command line: thin glue over the libraries. Parsing lives here; running scripts
+// is in Runner.swift, the prompt in REPL.swift.
 import ArgumentParser
 import Data
 import Engine
@@ -12,15 +13,38 @@ struct Prune: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prune",
         abstract: "A laboratory for pruning neural networks in the transfer-learning regime.",
+        discussion: """
+            With no FILE, prune opens the prune> prompt when stdin is a terminal and otherwise \
+            runs the script read from stdin. Exit status: 0 success, 1 script error, 2 usage \
+            error, 130 interrupted (Ctrl-C).
+            """,
         version: pruneVersion)
 
     static func main() {
         reexecWithFastBLASIfNeeded()
-        main(nil)
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+            Glibc.exit(0)
+        } catch {
+            // ArgumentParser reports bad command lines with EX_USAGE (64); prune's usage errors
+            // exit with 2, like most Unix tools.
+            if exitCode(for: error) == .validationFailure {
+                fputs(fullMessage(for: error) + "\n", stderr)
+                Glibc.exit(ExitStatus.usage)
+            }
+            exit(withError: error)
+        }
     }
 
-    @Argument(help: "A .prune script to run.")
+    @Argument(help: ArgumentHelp("A .prune script to run ('-' reads the script from stdin).", valueName: "FILE"))
     var file: String?
+
+    @Option(name: .customShort("e"), parsing: .unconditional, help: ArgumentHelp("Run CODE and print the value of its expressions, as the prompt does.", valueName: "CODE"))
+    var code: String?
+
+    @Option(name: .customLong("set"), parsing: .unconditionalSingleValue, help: ArgumentHelp("Set a script parameter, read by param(\"name\") (repeatable).", valueName: "name=value"))
+    var settings: [String] = []
 
     @Option(name: .long, help: "Train a ready model on Fashion-MNIST and report test accuracy: mlp, cnn, lenet5, resnet or vit.")
     var demo: String?
@@ -34,8 +58,28 @@ struct Prune: ParsableCommand {
     @Option(name: .long, help: "Random seed.")
     var seed: UInt64 = 0
 
-    @Flag(name: .shortAndLong, help: "Print less.")
+    @Flag(name: .shortAndLong, help: "Print less: no banner at the prompt, no header line for --demo.")
     var quiet = false
+
+    func validate() throws {
+        if code != nil && file != nil { throw ValidationError("give either FILE or -e CODE, not both") }
+        if demo != nil && (code != nil || file != nil) { throw ValidationError("--demo runs on its own; drop FILE and -e") }
+        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if epochs < 1 { throw ValidationError("--epochs must be at least 1") }
+        _ = try parsedSettings()
+    }
+
+    /// `--set name=value` pairs as a dictionary; a later `--set` of the same name wins.
+    func parsedSettings() throws -> [String: String] {
+        var out: [String: String] = [:]
+        for s in settings {
+            guard let eq = s.firstIndex(of: "="), eq != s.startIndex else {
+                throw ValidationError("--set expects name=value, got '\(s)'")
+            }
+            out[String(s[..<eq])] = String(s[s.index(after: eq)...])
+        }
+        return out
+    }
 
     mutating func run() throws {
         BLAS.setThreads(threads)
@@ -43,15 +87,23 @@ struct Prune: ParsableCommand {
         if let demo {
             do { try runDemo(model: demo, epochs: epochs, seed: seed, quiet: quiet) } catch let e as EngineError {
                 fputs("prune: error: \(e.message)\n", stderr)
-                throw ExitCode(1)
+                throw ExitCode(ExitStatus.failure)
             }
             return
         }
-        if let file {
-            fputs("prune: error: \(file): running .prune scripts is not implemented yet (the language is the next milestone); try --demo mlp\n", stderr)
-            throw ExitCode(1)
+        let options = RunOptions(settings: try parsedSettings(), seed: seed, quiet: quiet)
+        let status: Int32
+        if let code {
+            status = runSource(code, name: "<command line>", echo: true, options: options)
+        } else if let file, file != "-" {
+            guard let source = readScriptFile(file) else { throw ExitCode(ExitStatus.usage) }
+            status = runSource(source, name: file, echo: false, options: options)
+        } else if file == nil && isatty(0) != 0 {
+            status = REPL(options: options).run()
+        } else {
+            status = runSource(readAllStdin(), name: "<stdin>", echo: false, options: options)
         }
-        print(Prune.helpMessage())
+        if status != 0 { throw ExitCode(status) }
     }
 }
 
@@ -79,5 +131,5 @@ func runDemo(model name: String, epochs: Int, seed: UInt64, quiet: Bool) throws 
         let test = e.validationAccuracy.map { fmt($0, 4) } ?? "—"
         print("epoch \(e.epoch)  loss \(fmt(e.loss, 4))  train acc \(fmt(e.accuracy, 4))  test acc \(test)  \(Int(e.samplesPerSecond)) samples/s")
     }
-    if history.interrupted { print("interrupted"); throw ExitCode(130) }
+    if history.interrupted { print("interrupted"); throw ExitCode(ExitStatus.interrupted) }
 }

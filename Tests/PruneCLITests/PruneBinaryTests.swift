@@ -48,7 +48,7 @@ func runPrune(_ args: [String], stdin: String? = nil) throws -> RunResult {
 
     @Test func badOptionIsAUsageError() throws {
         let r = try runPrune(["--epochs", "many"])
-        #expect(r.status != 0)
+        #expect(r.status == 2)
         #expect(r.stderr.contains("epochs"))
     }
 

@@ -1,0 +1,176 @@
+// Model builtins: the ready architectures (mlp, cnn, lenet5, resnet, vit), their inspection
+// (summary, params) and checkpoints (save, load).
+import Engine
+import NN
+
+extension EngineArgs {
+    /// A whole-number size argument in 1...limit.
+    static func size(_ args: CallArgs, _ name: String, limit: Int = 100_000) throws -> Int {
+        try int(args, name, in: 1...limit)
+    }
+
+    /// `12345678` → `12,345,678`.
+    static func grouped(_ n: Int) -> String {
+        let digits = Array(String(Swift.abs(n)))
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return (n < 0 ? "-" : "") + out
+    }
+
+    /// The layer table of `model`: one row per layer that holds parameters or has no children,
+    /// with its dotted name, type, parameter shapes and count, then the total.
+    static func summaryText(_ model: Module) -> String {
+        var rows: [[String]] = [["layer", "type", "parameters", "count"]]
+        for (path, m) in model.namedModules() {
+            let local = m.localParameters
+            guard !local.isEmpty || m.children.isEmpty else { continue }
+            let shapes = local.map { "\($0.0) \(describe(shape: $0.1.shape))" }.joined(separator: ", ")
+            let n = local.reduce(0) { $0 + $1.1.count }
+            rows.append([path.isEmpty ? "(model)" : path, m.typeName, shapes.isEmpty ? "-" : shapes, grouped(n)])
+        }
+        var lines = ["\(model.typeName)", String(alignedColumns(rows, rightAligned: [3], rule: true, indent: "  ").dropLast())]
+        let prunable = prunableWeights(model).reduce(0) { $0 + $1.1.count }
+        lines.append("  total: \(grouped(model.parameterCount)) parameters (\(grouped(prunable)) prunable weights in Linear and Conv2d layers)")
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension Builtins {
+    static let models: [Builtin] = [
+        Builtin("mlp", [BuiltinParam("widths", nil, "layer widths, inputs first: [784, 300, 100, 10]"),
+                        BuiltinParam("activation", .string("relu"), "relu, gelu, tanh or sigmoid")],
+                topic: "models", summary: "A multi-layer perceptron over flattened inputs.",
+                help: "mlp([784, 300, 100, 10]) is Flatten, Linear 784→300, ReLU, Linear 300→100, ReLU, Linear 100→10 (LeNet-300-100). Initialised from the session's random generator.",
+                example: "net = mlp([784, 300, 100, 10])\nparams(net)") { args in
+            let widths = try args.ints("widths")
+            guard widths.count >= 2 else {
+                throw BuiltinError("mlp: argument 'widths' needs at least two widths (inputs and outputs), got \(widths.count)")
+            }
+            if let bad = widths.first(where: { $0 < 1 || $0 > 1_000_000 }) {
+                throw BuiltinError("mlp: argument 'widths' must hold widths between 1 and 1000000, got \(bad)")
+            }
+            var weights = 0
+            for i in 0..<(widths.count - 1) { weights += widths[i] * widths[i + 1] }
+            guard weights <= EngineArgs.maxElements else {
+                throw BuiltinError("mlp: widths \(describe(shape: widths)) give \(EngineArgs.grouped(weights)) weights, too many")
+            }
+            let kind = try EngineArgs.choice(args, "activation", ["relu", "gelu", "tanh", "sigmoid"])
+            guard let activation = Activation.Kind(rawValue: kind) else { throw BuiltinError("mlp: unknown activation \(kind)") }
+            return .model(try Models.mlp(widths, activation: activation, rng: args.session.rng))
+        },
+
+        Builtin("cnn", [BuiltinParam("classes", .number(10), "number of output classes")],
+                topic: "models", summary: "The small CNN: conv 32 → pool → conv 64 → pool → FC 128 → FC classes.",
+                help: "For 28×28 grey images. Initialised from the session's random generator.",
+                example: "net = cnn()\nparams(net)") { args in
+            .model(try Models.cnn(classes: try EngineArgs.size(args, "classes"), rng: args.session.rng))
+        },
+
+        Builtin("lenet5", [BuiltinParam("classes", .number(10), "number of output classes")],
+                topic: "models", summary: "LeNet-5 (ReLU, max pooling) for 28×28 grey images.",
+                help: "Two 5×5 convolutions (6 and 16 channels) and three linear layers 400→120→84→classes.",
+                example: "net = lenet5()\nsummary(net)") { args in
+            .model(try Models.lenet5(classes: try EngineArgs.size(args, "classes"), rng: args.session.rng))
+        },
+
+        Builtin("resnet", [BuiltinParam("classes", .number(10), "number of output classes"),
+                           BuiltinParam("widths", .list(ListRef([.number(16), .number(32), .number(64)])), "channels of each stage"),
+                           BuiltinParam("blocks", .number(1), "basic blocks per stage")],
+                topic: "models", summary: "A small ResNet: a 3×3 stem, stages of basic blocks, global pooling, a linear classifier.",
+                help: "Every stage after the first halves the resolution. Has batch normalisation, so train with batches of several samples.",
+                example: "net = resnet(widths=[8, 16], blocks=1)\nparams(net)") { args in
+            let classes = try EngineArgs.size(args, "classes")
+            let widths = try args.ints("widths")
+            guard !widths.isEmpty, widths.allSatisfy({ $0 >= 1 && $0 <= 1024 }) else {
+                throw BuiltinError("resnet: argument 'widths' must be a non-empty list of widths between 1 and 1024, got \(describe(shape: widths))")
+            }
+            let blocks = try EngineArgs.int(args, "blocks", in: 1...64)
+            return .model(try Models.resnet(classes: classes, widths: widths, blocks: blocks, rng: args.session.rng))
+        },
+
+        Builtin("vit", [BuiltinParam("classes", .number(10), "number of output classes"),
+                        BuiltinParam("dim", .number(64), "embedding width"),
+                        BuiltinParam("depth", .number(4), "number of transformer blocks"),
+                        BuiltinParam("heads", .number(4), "attention heads (must divide dim)"),
+                        BuiltinParam("patch", .number(7), "patch size (must divide 28)")],
+                topic: "models", summary: "A tiny vision transformer over non-overlapping patches of 28×28 images.",
+                help: "Patches → linear embedding + learned positions → pre-norm transformer blocks → LayerNorm → mean over tokens → linear classifier.",
+                example: "net = vit(dim=32, depth=2, heads=2)\nparams(net)") { args in
+            let classes = try EngineArgs.size(args, "classes")
+            let dim = try EngineArgs.int(args, "dim", in: 1...1024)
+            let depth = try EngineArgs.int(args, "depth", in: 1...64)
+            let heads = try EngineArgs.int(args, "heads", in: 1...dim)
+            guard dim % heads == 0 else { throw BuiltinError("vit: argument 'heads' (\(heads)) must divide 'dim' (\(dim))") }
+            let patch = try EngineArgs.int(args, "patch", in: 1...28)
+            guard 28 % patch == 0 else { throw BuiltinError("vit: argument 'patch' must divide the image size 28 (1, 2, 4, 7, 14 or 28), got \(patch)") }
+            return .model(try Models.vit(classes: classes, patch: patch, dim: dim, depth: depth, heads: heads, rng: args.session.rng))
+        },
+
+        Builtin("summary", [BuiltinParam("net", nil, "a model")],
+                topic: "models", summary: "Prints the layer table of a model: names, types, parameter shapes and counts, and the total.",
+                example: "summary(mlp([784, 300, 100, 10]))") { args in
+            args.session.write(EngineArgs.summaryText(try EngineArgs.model(args, "net")) + "\n")
+            return .nil_
+        },
+
+        Builtin("params", [BuiltinParam("net", nil, "a model (or a tensor)")],
+                topic: "models", summary: "The number of parameters of a model (or elements of a tensor).",
+                example: "params(mlp([784, 300, 100, 10]))") { args in
+            switch args.value("net") {
+            case .model(let m): return .number(Double(m.parameterCount))
+            case .tensor(let t): return .number(Double(t.count))
+            default: throw args.wrong("net", "a model")
+            }
+        },
+
+        Builtin("save", [BuiltinParam("x", nil, "a model, a tensor, or a record of tensors"),
+                         BuiltinParam("path", nil, "the file to write (.safetensors)")],
+                topic: "models", summary: "Saves a model, a tensor or a record of tensors to a safetensors file.",
+                help: "A model is saved with all its parameters and buffers under their dotted names; a tensor under the name \"tensor\"; a record under its keys. The file is written atomically.",
+                example: "net = mlp([784, 10])\nsave(net, \"/tmp/net.safetensors\")") { args in
+            let path = try args.string("path")
+            guard !path.isEmpty else { throw BuiltinError("save: argument 'path' is empty") }
+            switch args.value("x") {
+            case .model(let m):
+                try Checkpoint.save(m, to: path)
+            case .tensor(let t):
+                try Safetensors.save([(name: "tensor", tensor: t)], metadata: ["producer": "prune"], to: path)
+            case .record(let r):
+                var tensors: [(name: String, tensor: Tensor)] = []
+                for (k, v) in r.pairs {
+                    guard case .tensor(let t) = v else {
+                        throw BuiltinError("save: a record is saved only when every field is a tensor; '\(k)' is a \(v.typeName)")
+                    }
+                    tensors.append((name: k, tensor: t))
+                }
+                try Safetensors.save(tensors, metadata: ["producer": "prune"], to: path)
+            case .table:
+                throw BuiltinError("save: saving tables arrives with CSV export")
+            default:
+                throw args.wrong("x", "a model, a tensor or a record of tensors")
+            }
+            return .nil_
+        },
+
+        Builtin("load", [BuiltinParam("path", nil, "a safetensors file"),
+                         BuiltinParam("into", .nil_, "a model to load the checkpoint into")],
+                topic: "models", summary: "Loads a safetensors file: into a model, or as a record of tensors.",
+                help: "load(path, into=net) checks that every parameter and buffer of net is in the file with the right shape, then copies them in (nothing changes if a check fails) and returns net. load(path) returns a record of name → tensor.",
+                example: "net = mlp([784, 10])\nsave(net, \"/tmp/net.safetensors\")\nload(\"/tmp/net.safetensors\", into=net)") { args in
+            let path = try args.string("path")
+            switch args.value("into") {
+            case .nil_:
+                let (tensors, _) = try Safetensors.load(path)
+                return .record(RecordRef(tensors.map { ($0.name, .tensor($0.tensor)) }))
+            case .model(let m):
+                try Checkpoint.load(m, from: path)
+                return .model(m)
+            default:
+                throw args.wrong("into", "a model")
+            }
+        },
+    ]
+}

@@ -1,0 +1,174 @@
+// Calls: binding arguments to a user function's parameters or to a builtin's table entry,
+// checking them (unknown keywords with a suggestion, missing and surplus arguments), the depth
+// limit, and turning library errors into located script errors.
+import Engine
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension Interpreter {
+    /// Calls a function value.
+    func call(_ callee: Value, _ positional: [Value], _ keywords: [(String, Value)], _ loc: SourceLocation,
+              _ f: Frame, site: CallNode? = nil) throws -> Value {
+        guard case .function(let fn) = callee else {
+            throw f.error(loc, "cannot call a \(callee.typeName) (it is not a function)")
+        }
+        switch fn.body {
+        case .builtin(let b): return try callBuiltin(b, positional, keywords, loc, f, site: site)
+        case .user(let params, let body, let file):
+            guard let code = fn.code else { throw f.error(loc, "function '\(fn.name)' has no code") }
+            if code.owner == ObjectIdentifier(self) { return try callUser(fn, code, positional, keywords, loc, f, site: site) }
+            // Defined in another session: its code names that session's slots.
+            let id = ObjectIdentifier(fn)
+            let mine = foreignCode[id]?.1 ?? Compiler(interp: self, unit: Unit(file: file, source: code.unit.source)).code(fn.name, params, body)
+            foreignCode[id] = (fn, mine)
+            return try callUser(fn, mine, positional, keywords, loc, f, site: site)
+        }
+    }
+
+    func callUser(_ fn: Function, _ code: CompiledFunction, _ positional: [Value], _ keywords: [(String, Value)],
+                  _ loc: SourceLocation, _ caller: Frame, site: CallNode?) throws -> Value {
+        if callDepth >= Interpreter.maxCallDepth {
+            throw caller.error(loc, "stack overflow: more than \(Interpreter.maxCallDepth) nested calls (is '\(fn.name)' recursing without end?)")
+        }
+        try poll(loc, caller)
+        let n = code.paramNames.count
+        let signature = "\(fn.name)(\(code.paramNames.joined(separator: ", ")))"
+        guard positional.count <= n else {
+            throw caller.error(loc, "too many arguments for \(signature): expected at most \(n), got \(positional.count)")
+        }
+        let frame = Frame(interp: self, unit: code.unit, localCount: code.localNames.count, code: code)
+        for (i, v) in positional.enumerated() { frame.locals[i] = v }
+        for (k, v) in keywords {
+            guard let i = code.paramNames.firstIndex(of: k) else {
+                throw caller.error(site?.location(ofKeyword: k) ?? loc,
+                                   "unknown keyword '\(k)' for \(fn.name)" + didYouMean(k, code.paramNames))
+            }
+            if frame.locals[i] != nil {
+                throw caller.error(site?.location(ofKeyword: k) ?? loc, "argument '\(k)' of \(fn.name) given twice")
+            }
+            frame.locals[i] = v
+        }
+        callDepth += 1
+        defer { callDepth -= 1 }
+        do {
+            for i in 0..<n where frame.locals[i] == nil {
+                guard let d = code.defaults[i] else {
+                    throw caller.error(loc, "missing argument '\(code.paramNames[i])' for \(signature)")
+                }
+                frame.locals[i] = try d.eval(frame)
+            }
+            _ = try Interpreter.run(code.body, frame)
+        } catch var e as ScriptError {
+            if e.callChain.count < 30 { e.callChain.insert((function: fn.name, location: loc), at: 0) }
+            throw e
+        }
+        return frame.returnValue
+    }
+
+    func callBuiltin(_ b: Builtin, _ positional: [Value], _ keywords: [(String, Value)], _ loc: SourceLocation,
+                     _ f: Frame, site: CallNode?) throws -> Value {
+        var named: [String: Value] = [:]
+        var rest: [Value] = []
+        var extra: [(String, Value)] = []
+        if positional.count > b.params.count && !b.variadic {
+            let m = b.params.count
+            throw f.error(loc, "too many arguments for \(b.name): expected at most \(m) positional argument\(m == 1 ? "" : "s"), got \(positional.count) — \(b.signature)")
+        }
+        // A variadic builtin's positional arguments fill its parameters only up to the first one
+        // given by keyword, so `randn(2, 3, std=0.1)` reads 2 and 3 as dimensions.
+        let fillable = b.variadic
+            ? (b.params.firstIndex { p in keywords.contains { $0.0 == p.name } } ?? b.params.count)
+            : b.params.count
+        for (i, v) in positional.enumerated() {
+            if i < fillable { named[b.params[i].name] = v } else { rest.append(v) }
+        }
+        for (k, v) in keywords {
+            if b.params.contains(where: { $0.name == k }) {
+                if named[k] != nil {
+                    throw f.error(site?.location(ofKeyword: k) ?? loc, "argument '\(k)' of \(b.name) given twice")
+                }
+                named[k] = v
+            } else if b.extraKeywords {
+                extra.append((k, v))
+            } else {
+                throw f.error(site?.location(ofKeyword: k) ?? loc,
+                              "unknown keyword '\(k)' for \(b.name)" + didYouMean(k, b.params.map(\.name)))
+            }
+        }
+        for p in b.params where named[p.name] == nil {
+            guard let d = p.defaultValue else {
+                throw f.error(loc, "missing argument '\(p.name)' for \(b.signature)")
+            }
+            named[p.name] = d
+        }
+        var args = CallArgs(builtin: b.name, named: named, rest: rest, extra: extra, positional: positional, session: session)
+        do {
+            let result = try b.body(&args)
+            // A builtin that stopped early on Ctrl-C (train) returns normally; the command stops here.
+            if interruptCheck() { throw interrupted(loc, f) }
+            return result
+        } catch let e as ScriptError {
+            throw e
+        } catch let e as ScriptErrors {
+            throw e
+        } catch {
+            if interruptCheck() { throw interrupted(loc, f) }
+            let message: String
+            switch error {
+            case let e as BuiltinError: message = e.message
+            case let e as EngineError: message = e.message.hasPrefix(b.name) ? e.message : "\(b.name): \(e.message)"
+            default: message = "\(b.name): \(error)"
+            }
+            throw f.error(loc, message)
+        }
+    }
+
+    /// `time(expr)`: evaluates its argument, prints how long it took, returns its value.
+    func timeSpecialForm(_ call: CallNode, _ f: Frame) throws -> Value {
+        guard call.args.count == 1, call.args[0].name == nil else {
+            throw f.error(call.loc, "time takes one expression, e.g. time(train(net, data))")
+        }
+        let start = monotonicSeconds()
+        let v = try call.args[0].value.eval(f)
+        session.write("time: \(cFormat("%.3f", monotonicSeconds() - start)) s\n")
+        return v
+    }
+}
+
+/// ` (did you mean 'net'?)` when one of `candidates` is a likely misspelling of `name`, else "".
+func didYouMean(_ name: String, _ candidates: [String]) -> String {
+    guard let best = closest(name, candidates) else { return "" }
+    return " (did you mean '\(best)'?)"
+}
+
+/// The candidate nearest to `name` by edit distance, when it is close enough to be a typo.
+func closest(_ name: String, _ candidates: [String]) -> String? {
+    let limit = name.count <= 3 ? 1 : (name.count <= 6 ? 2 : 3)
+    var best: (Int, String)?
+    for c in Set(candidates).sorted() where c != name {
+        if Swift.abs(c.count - name.count) > limit { continue }
+        let d = levenshtein(name, c)
+        if d <= limit && d < name.count && (best.map { d < $0.0 } ?? true) { best = (d, c) }
+    }
+    return best?.1
+}
+
+/// The edit distance between two strings (insertions, deletions, substitutions).
+func levenshtein(_ a: String, _ b: String) -> Int {
+    let x = Array(a.unicodeScalars), y = Array(b.unicodeScalars)
+    if x.isEmpty { return y.count }
+    if y.isEmpty { return x.count }
+    var prev = Array(0...y.count)
+    var cur = [Int](repeating: 0, count: y.count + 1)
+    for i in 1...x.count {
+        cur[0] = i
+        for j in 1...y.count {
+            cur[j] = Swift.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
+        }
+        swap(&prev, &cur)
+    }
+    return prev[y.count]
+}

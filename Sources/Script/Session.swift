@@ -1,0 +1,196 @@
+// A session: the globals, settings and random generator one user (a REPL, a script run, a test)
+// works in, and the entry point that parses and runs source text.
+import Engine
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where prune code runs.
+///
+///     let s = Session()
+///     _ = try s.execute("x = 1 + 2\nx * 10", file: "demo.prune", echo: true)   // prints 30
+public final class Session {
+    /// Receives everything the session prints (`print`, echoed values, `time`, progress lines).
+    public var output: (String) -> Void
+    /// Values for `param(name, default)`, from `--set name=value`.
+    public var settings: [String: String]
+    /// The session's random generator (models, data shuffles); `seed(n)` reseeds it.
+    public let rng: RNG
+    /// Polled between loop iterations and calls: returning true stops the running code with an
+    /// "interrupted" error (`ScriptError.isInterrupt`). Tests swap in a step budget.
+    public var interruptCheck: () -> Bool {
+        get { interp.interruptCheck }
+        set { interp.interruptCheck = newValue }
+    }
+    lazy var interp = Interpreter(session: self)
+
+    public init(output: @escaping (String) -> Void = { print($0, terminator: "") }, settings: [String: String] = [:], seed: UInt64 = 0) {
+        self.output = output
+        self.settings = settings
+        self.rng = RNG(seed: seed)
+    }
+
+    /// Writes text to the session's output.
+    public func write(_ text: String) { output(text) }
+
+    /// The user's variables (builtins not included). Setting it replaces them all.
+    public var globals: [String: Value] {
+        get {
+            var d: [String: Value] = [:]
+            for i in interp.globals.indices { if let v = interp.globals[i] { d[interp.globalNames[i]] = v } }
+            return d
+        }
+        set {
+            for i in interp.globals.indices { interp.globals[i] = nil }
+            for (k, v) in newValue { interp.globals[interp.globalSlot(k)] = v }
+        }
+    }
+
+    /// Names of the user's variables in the order they were first assigned.
+    public var globalNames: [String] { interp.globalNames.indices.filter { interp.globals[$0] != nil }.map { interp.globalNames[$0] } }
+
+    /// Parses and runs `source`. Syntax errors are thrown together as `ScriptErrors` (nothing
+    /// runs); a runtime error is thrown as a `ScriptError`. With `echo`, the value of each
+    /// top-level expression statement not ended by `;` (and not nil) is written to the output,
+    /// as the prompt shows it. Returns the value of the last statement when it is an expression.
+    @discardableResult
+    public func execute(_ source: String, file: String = "<input>", echo: Bool = false) throws -> Value? {
+        return try onLargeStack {
+            let (program, errors) = Parser.parse(source, file: file)
+            if !errors.isEmpty { throw ScriptErrors(errors) }
+            let unit = Unit(file: file, source: source)
+            let nodes = Compiler(interp: interp, unit: unit).compileProgram(program)
+            let frame = Frame(interp: interp, unit: unit, localCount: 0, code: nil)
+            var last: Value?
+            for node in nodes {
+                if let e = node as? ExprStmtNode {
+                    let v = try e.expr.eval(frame)
+                    last = v
+                    if echo && !e.silent {
+                        if case .nil_ = v {} else { output(display(v) + "\n") }
+                    }
+                } else {
+                    _ = try node.exec(frame)
+                    last = nil
+                }
+            }
+            return last
+        }
+    }
+
+    /// True when `source` stops inside a block, a bracket or a string, or after an operator
+    /// (the prompt then reads another line instead of reporting an error).
+    public static func isIncomplete(_ source: String) -> Bool {
+        let errors = (try? onLargeStack { Parser.parse(source, file: "<input>").errors }) ?? []
+        return !errors.isEmpty && errors.allSatisfy(\.isIncompleteInput)
+    }
+
+    /// Calls a function value (a builtin or a user function) from Swift, e.g. a callback
+    /// passed to a builtin.
+    public func call(_ function: Value, _ positional: [Value], keywords: [(String, Value)] = []) throws -> Value {
+        let unit = Unit(file: "<call>", source: "")
+        let frame = Frame(interp: interp, unit: unit, localCount: 0, code: nil)
+        return try interp.call(function, positional, keywords, SourceLocation(line: 0, column: 0), frame)
+    }
+
+    /// Nested lists, ranges and numbers (or a tensor) as a tensor; `what` names the value in
+    /// the error (`tensor: argument 'data' must be a rectangular list of numbers …`).
+    public func tensor(from value: Value, what: String) throws -> Tensor {
+        try interp.tensor(from: value, what: what, nil, nil)
+    }
+
+    /// A setting's value parsed as the language would read it: a number, true/false, or text.
+    public func setting(_ name: String) -> Value? {
+        guard let s = settings[name] else { return nil }
+        let t = s.trimmingSpaces
+        if let x = Double(t) { return .number(x) }
+        if t == "true" { return .bool(true) }
+        if t == "false" { return .bool(false) }
+        if t == "nil" { return .nil_ }
+        if t.count >= 2, t.hasPrefix("\""), t.hasSuffix("\"") { return .string(String(t.dropFirst().dropLast())) }
+        return .string(s)
+    }
+
+    /// Limits used by the fuzz test: the largest list or string an operation may build.
+    var maxElements: Int {
+        get { interp.maxElements }
+        set { interp.maxElements = newValue; interp.maxWalk = newValue }
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while let c = s.first, c == " " || c == "\t" || c == "\n" || c == "\r" { s.removeFirst() }
+        while let c = s.last, c == " " || c == "\t" || c == "\n" || c == "\r" { s.removeLast() }
+        return String(s)
+    }
+}
+
+// MARK: - A deep stack
+
+/// Runs `body` on a thread with a large stack, so that deep (but bounded) recursion in user
+/// code, nested expressions and nested blocks never overflows the caller's small stack (test
+/// runners and dispatch threads have 512 KiB–8 MiB). Nested calls run inline.
+func onLargeStack<T>(_ body: () throws -> T) throws -> T {
+    #if os(Linux)
+    if LargeStack.isCurrent { return try body() }
+    return try withoutActuallyEscaping(body) { escapable -> T in
+        var result: Result<T, Error>?
+        let job = LargeStack.Job {
+            LargeStack.isCurrent = true
+            result = Result { try escapable() }
+        }
+        if !LargeStack.run(job) { return try escapable() }
+        guard let result else { return try escapable() }
+        return try result.get()
+    }
+    #else
+    return try body()
+    #endif
+}
+
+#if os(Linux)
+enum LargeStack {
+    static let size = 256 << 20
+    /// Marks the threads this file starts.
+    nonisolated(unsafe) static var key: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k, nil)
+        return k
+    }()
+    static var isCurrent: Bool {
+        get { pthread_getspecific(key) != nil }
+        set { pthread_setspecific(key, newValue ? UnsafeRawPointer(bitPattern: 1) : nil) }
+    }
+
+    final class Job {
+        let work: () -> Void
+        init(_ work: @escaping () -> Void) { self.work = work }
+    }
+
+    /// Runs the job on a new thread and waits for it; false when no thread could be started.
+    static func run(_ job: Job) -> Bool {
+        var attr = pthread_attr_t()
+        pthread_attr_init(&attr)
+        defer { pthread_attr_destroy(&attr) }
+        pthread_attr_setstacksize(&attr, size)
+        let ctx = Unmanaged.passRetained(job).toOpaque()
+        var tid = pthread_t()
+        let rc = pthread_create(&tid, &attr, { ctx in
+            guard let ctx else { return nil }
+            let job = Unmanaged<Job>.fromOpaque(ctx).takeRetainedValue()
+            job.work()
+            return nil
+        }, ctx)
+        if rc != 0 {
+            Unmanaged<Job>.fromOpaque(ctx).release()
+            return false
+        }
+        pthread_join(tid, nil)
+        return true
+    }
+}
+#endif

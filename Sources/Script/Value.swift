@@ -1,0 +1,119 @@
+// Values of the prune language. Lists, records and tables are references (as in Python):
+// `b = a` shares, `copy(a)` duplicates.
+import Engine
+import NN
+import Data
+
+/// A growable list shared by reference.
+public final class ListRef { public var items: [Value]; public init(_ items: [Value]) { self.items = items } }
+
+/// An ordered record `{lr: 0.1, epochs: 3}` shared by reference.
+public final class RecordRef {
+    public var keys: [String]
+    public var values: [String: Value]
+    public init(_ pairs: [(String, Value)] = []) {
+        keys = []; values = [:]
+        for (k, v) in pairs { self[k] = v }
+    }
+    public subscript(key: String) -> Value? {
+        get { values[key] }
+        set {
+            if let newValue {
+                if values[key] == nil { keys.append(key) }
+                values[key] = newValue
+            } else if values.removeValue(forKey: key) != nil {
+                keys.removeAll { $0 == key }
+            }
+        }
+    }
+    public var pairs: [(String, Value)] { keys.compactMap { k in values[k].map { (k, $0) } } }
+}
+
+/// A results table: named columns, rows of values (missing cells are nil).
+public final class Table {
+    public var columns: [String] = []
+    public var rows: [[String: Value]] = []
+    public init() {}
+    /// Appends a row, adding any new columns in the order they first appear.
+    public func add(_ row: [(String, Value)]) {
+        var r: [String: Value] = [:]
+        for (k, v) in row {
+            if !columns.contains(k) { columns.append(k) }
+            r[k] = v
+        }
+        rows.append(r)
+    }
+}
+
+/// Extension point for values that later parts of prune add (pruners, figures, …).
+public protocol ScriptObject: AnyObject {
+    /// The type name shown to users, e.g. "pruner".
+    var typeName: String { get }
+    /// The concise display of the value.
+    var display: String { get }
+    /// Field access `obj.name`, or nil when there is no such field.
+    func field(_ name: String) -> Value?
+    /// Field names, for completion after `.`.
+    var fieldNames: [String] { get }
+}
+
+/// A callable: a user-defined function or a builtin.
+public final class Function {
+    public enum Body {
+        case user(params: [Parameter], body: [Stmt], file: String)
+        case builtin(Builtin)
+    }
+    public let name: String
+    public let body: Body
+    /// The interpreter's compiled form of a user function (set when `def` is compiled).
+    var code: CompiledFunction?
+    public init(name: String, body: Body) { self.name = name; self.body = body }
+}
+
+/// A value in the language.
+public enum Value {
+    case number(Double)
+    case string(String)
+    case bool(Bool)
+    case nil_
+    case list(ListRef)
+    case record(RecordRef)
+    /// Inclusive integer range `lo:hi`.
+    case range(Int, Int)
+    case tensor(Tensor)
+    case model(Module)
+    case dataset(Dataset)
+    case table(Table)
+    case function(Function)
+    case object(ScriptObject)
+
+    /// The type name used in messages: "number", "string", "list", ….
+    public var typeName: String {
+        switch self {
+        case .number: "number"
+        case .string: "string"
+        case .bool: "bool"
+        case .nil_: "nil"
+        case .list: "list"
+        case .record: "record"
+        case .range: "range"
+        case .tensor: "tensor"
+        case .model: "model"
+        case .dataset: "dataset"
+        case .table: "table"
+        case .function: "function"
+        case .object(let o): o.typeName
+        }
+    }
+
+    /// Truthiness for `if`/`while`/`and`/`or`: false and nil are false; everything else is true
+    /// except the number 0.
+    public var isTruthy: Bool {
+        switch self {
+        case .bool(let b): b
+        case .nil_: false
+        case .number(let x): x != 0
+        default: true
+        }
+    }
+}

@@ -1,0 +1,197 @@
+// Running scripts: -e, files, `-` and piped stdin; --set; exit statuses; error reports.
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs prune with extra environment variables.
+func runPrune(_ args: [String], stdin: String? = nil, env: [String: String]) throws -> RunResult {
+    let p = Process()
+    p.executableURL = pruneBinary()
+    p.arguments = args
+    var environment = ProcessInfo.processInfo.environment
+    for (k, v) in env { environment[k] = v }
+    p.environment = environment
+    let out = Pipe(), err = Pipe(), inp = Pipe()
+    p.standardOutput = out; p.standardError = err; p.standardInput = inp
+    try p.run()
+    if let stdin { inp.fileHandleForWriting.write(stdin.data(using: .utf8) ?? Data()) }
+    try inp.fileHandleForWriting.close()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return RunResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+/// Writes `text` to a fresh temporary `name` and returns its path.
+func tempScript(_ text: String, name: String = "script.prune") throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("prune-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let url = dir.appendingPathComponent(name)
+    try text.write(to: url, atomically: true, encoding: .utf8)
+    return url.path
+}
+
+@Suite struct PruneScripts {
+    @Test func dashEEchoesExpressionValues() throws {
+        let r = try runPrune(["-e", "1+2"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        #expect(r.stdout == "3\n")
+    }
+
+    @Test func dashECodeMayStartWithADash() throws {
+        let r = try runPrune(["-e", "-1 - 2"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        #expect(r.stdout == "-3\n")
+    }
+
+    @Test func dashESilencedByASemicolonAndPrints() throws {
+        let r = try runPrune(["-e", "x = 2; print(\"x is\", x); x * 10"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        #expect(r.stdout == "x is 2\n20\n", "stdout: \(r.stdout)")
+        let s = try runPrune(["-e", "x = 2; x * 10;"])
+        #expect(s.status == 0)
+        #expect(s.stdout.isEmpty, "a trailing ; silences: \(s.stdout)")
+    }
+
+    @Test func fileRunsAndEchoesOnlyPrint() throws {
+        let path = try tempScript("""
+            # a comment
+            x = 6
+            x * 7
+            print("answer", x * 7)
+            """)
+        let r = try runPrune([path])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        #expect(r.stdout == "answer 42\n", "stdout: \(r.stdout)")
+    }
+
+    @Test func dashReadsTheScriptFromStdin() throws {
+        let r = try runPrune(["-"], stdin: "y = 5\nprint(y + 1)\n")
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        #expect(r.stdout == "6\n")
+    }
+
+    @Test func pipedStdinRunsAsAScript() throws {
+        let r = try runPrune([], stdin: "for i in 1:3\n  print(i)\nend\n")
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        #expect(r.stdout == "1\n2\n3\n")
+        #expect(!r.stdout.contains("prune>"))
+    }
+
+    @Test func setReachesParam() throws {
+        let path = try tempScript("print(param(\"lr\", 0.1))\nprint(param(\"name\", \"none\"))\n")
+        let r = try runPrune([path, "--set", "lr=0.5", "--set", "name=mlp"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        #expect(r.stdout.contains("0.5"), "stdout: \(r.stdout)")
+        #expect(r.stdout.contains("mlp"), "stdout: \(r.stdout)")
+        let d = try runPrune([path])
+        #expect(d.status == 0, "stderr: \(d.stderr)")
+        #expect(d.stdout.contains("0.1"), "defaults without --set: \(d.stdout)")
+    }
+
+    @Test func runtimeErrorShowsFileLineColumnAndCaret() throws {
+        let path = try tempScript("x = 1\ny = x + undefined_thing\nprint(\"not reached\")\n", name: "bad.prune")
+        let r = try runPrune([path], env: ["NO_COLOR": ""])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("bad.prune:2:9: error:"), "stderr: \(r.stderr)")
+        #expect(r.stderr.contains("y = x + undefined_thing\n        ^"), "stderr: \(r.stderr)")
+        #expect(!r.stdout.contains("not reached"))
+        #expect(!r.stderr.contains("\u{1B}["), "no colour when stderr is not a terminal")
+    }
+
+    @Test func syntaxErrorExitsOne() throws {
+        let path = try tempScript("x = (1 + \nprint(x)\n", name: "syntax.prune")
+        let r = try runPrune([path])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("syntax.prune:"), "stderr: \(r.stderr)")
+        #expect(r.stderr.contains("error:"))
+        #expect(r.stderr.contains("^"))
+    }
+
+    @Test func dashEErrorsAreReported() throws {
+        let r = try runPrune(["-e", "1 +* 2"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("error:"), "stderr: \(r.stderr)")
+        #expect(r.stderr.contains("^"))
+    }
+
+    @Test func noColorIsRespected() throws {
+        let r = try runPrune(["-e", "nosuch"], env: ["NO_COLOR": "1"])
+        #expect(r.status == 1)
+        #expect(!r.stderr.contains("\u{1B}["), "stderr: \(r.stderr)")
+    }
+
+    @Test func usageErrorsExitTwo() throws {
+        for args in [["--no-such-flag"], ["--threads", "many"], ["--set", "novalue", "-e", "1"],
+                     ["-e", "1", "x.prune"], ["a.prune", "b.prune"], ["--threads", "0", "-e", "1"]] {
+            let r = try runPrune(args)
+            #expect(r.status == 2, "\(args): status \(r.status), stderr: \(r.stderr)")
+            #expect(r.stderr.contains("Error:") || r.stderr.contains("error:"), "\(args): \(r.stderr)")
+        }
+    }
+
+    @Test func missingFileIsAUsageError() throws {
+        let r = try runPrune(["/nonexistent/script.prune"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("/nonexistent/script.prune"), "stderr: \(r.stderr)")
+    }
+
+    @Test func helpAndVersionExitZero() throws {
+        let h = try runPrune(["--help"])
+        #expect(h.status == 0)
+        #expect(h.stdout.contains("-e"))
+        #expect(h.stdout.contains("--set"))
+        let v = try runPrune(["--version"])
+        #expect(v.status == 0)
+    }
+
+    @Test func seedMakesRunsRepeatable() throws {
+        let code = "print(randn([3]))"
+        let a = try runPrune(["--seed", "7", "-e", code]), b = try runPrune(["--seed", "7", "-e", code])
+        let c = try runPrune(["--seed", "8", "-e", code])
+        #expect(a.status == 0, "stderr: \(a.stderr)")
+        #expect(a.stdout == b.stdout)
+        #expect(a.stdout != c.stdout)
+    }
+
+    @Test func threadsOptionIsAccepted() throws {
+        let r = try runPrune(["--threads", "1", "-e", "2 * 3"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        #expect(r.stdout == "6\n")
+    }
+}
+
+@Suite struct PruneScriptInterrupt {
+    /// SIGINT during a script stops it; the process exits 130.
+    @Test func sigintDuringAScriptExits130() throws {
+        let p = Process()
+        p.executableURL = pruneBinary()
+        p.arguments = ["-e", "print(\"started\"); while true; x = 1; end"]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        // The first output means the handler is installed and the loop is about to run.
+        let first = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
+        #expect(first.contains("started"))
+        Thread.sleep(forTimeInterval: 0.2)
+        p.interrupt()
+        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationReason == .exit)
+        #expect(p.terminationStatus == 130, "stderr: \(e)")
+        #expect(e.contains("interrupted"))
+    }
+}
+
+@Suite struct PruneAcceptance {
+    /// The issue's acceptance command.
+    @Test func trainsAnMLPFromTheCommandLine() throws {
+        let r = try runPrune(["-e", "net = mlp([784, 300, 100, 10]); train(net, fashion_mnist(\"train\"), epochs=1); print(accuracy(net, fashion_mnist(\"test\")))"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let last = r.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        let acc = Double(last.trimmingCharacters(in: .whitespaces)) ?? 0
+        #expect(acc > 0.8, "stdout: \(r.stdout)")
+    }
+}

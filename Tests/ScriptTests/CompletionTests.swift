@@ -1,0 +1,62 @@
+// Tab completion from the session: builtins, variables, keyword names in a call, fields, paths.
+import Foundation
+import Testing
+@testable import Script
+
+@Suite struct CompletionTests {
+    func complete(_ s: Session, _ line: String) -> [String] { s.completions(for: line, cursor: line.count) }
+
+    @Test func builtinsAndVariables() throws {
+        let s = Session(output: { _ in })
+        try s.execute("myvalue = 1\ndef myfunc(); end")
+        #expect(complete(s, "pri") == ["print("])
+        #expect(complete(s, "my") == ["myfunc(", "myvalue"])
+        #expect(complete(s, "x = myv") == ["myvalue"])
+        #expect(complete(s, "whi") == ["while"])
+        #expect(complete(s, "# pri").isEmpty)
+    }
+
+    @Test func keywordsInsideACall() throws {
+        let s = Session(output: { _ in })
+        #expect(complete(s, "range(1, st") == ["step=", "str("])
+        #expect(complete(s, "range(1, step=2, ").contains("b="))
+        #expect(!complete(s, "range(1, step=2, ").contains("step="))
+        try s.execute("def f(alpha, beta=1); end")
+        #expect(complete(s, "f(1, be") == ["beta="])
+        if Builtins.named("train") != nil {
+            #expect(complete(s, "train(net, ep").contains("epochs="))
+        }
+    }
+
+    @Test func fieldsAfterADot() throws {
+        let s = Session(output: { _ in })
+        try s.execute("r = {lr: 0.1, epochs: 3, inner: {depth: 2}}\nt = tensor([1, 2])")
+        #expect(complete(s, "r.l") == ["lr"])
+        #expect(complete(s, "r.inner.d") == ["depth"])
+        #expect(complete(s, "t.sh") == ["shape"])
+        #expect(complete(s, "nothing.x").isEmpty)
+        if Builtins.named("mlp") != nil {
+            try s.execute("net = mlp([2, 2])")
+            #expect(complete(s, "net.lay") == ["layers"])
+        }
+    }
+
+    @Test func pathsInsideAString() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("prune-completion-\(getpid())")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("sub"), withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: dir.appendingPathComponent("model.safetensors").path, contents: Data())
+        FileManager.default.createFile(atPath: dir.appendingPathComponent("mask.safetensors").path, contents: Data())
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let s = Session(output: { _ in })
+        let base = dir.path + "/"
+        #expect(complete(s, "load(\"\(base)mo") == [base + "model.safetensors"])
+        #expect(complete(s, "load(\"\(base)") == [base + "mask.safetensors", base + "model.safetensors", base + "sub/"])
+        #expect(complete(s, "x = \"\(base)su") == [base + "sub/"])
+    }
+
+    @Test func cursorInTheMiddle() {
+        let s = Session(output: { _ in })
+        #expect(s.completions(for: "pri + 1", cursor: 3) == ["print("])
+        #expect(s.completions(for: "", cursor: 100).contains("print("))
+    }
+}
