@@ -126,10 +126,9 @@ extension Tensor {
                     }
                     if let gxData, let cols {
                         BLAS.gemm(transA: true, m: k, n: np, k: o, wData, lda: k, gy, ldb: np, cols, ldc: np)
-                        let dx = gxData + img0 * chw
-                        dx.update(repeating: 0, count: cn * chw)
                         col2im(cols, batch: cn, channels: c, height: h, width: w, kernelH: kh, kernelW: kw,
-                               stride: stride, padding: padding, outH: hOut, outW: wOut, dx)
+                               stride: stride, padding: padding, outH: hOut, outW: wOut, gxData + img0 * chw,
+                               accumulate: false)
                     }
                 }
             }

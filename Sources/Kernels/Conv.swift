@@ -21,6 +21,11 @@ private func validRange(size: Int, outSize: Int, offset k: Int, stride s: Int, p
 public func im2col(_ x: UnsafePointer<Float>, batch n: Int, channels c: Int, height h: Int, width w: Int,
                    kernelH kh: Int, kernelW kw: Int, stride s: Int, padding p: Int,
                    outH: Int, outW: Int, _ col: UnsafeMutablePointer<Float>) {
+    if s == 1 && outW == w && h > 0 && w > 0 {
+        im2colSameWidth(x, batch: n, channels: c, height: h, width: w, kernelH: kh, kernelW: kw, padding: p,
+                        outH: outH, col)
+        return
+    }
     let plane = outH * outW, ld = n * plane, chw = c * h * w
     // With stride 1 and "same" width, column oy·w + ox reads input element oy·w + ox + delta for
     // a fixed delta, so an image's whole row is one contiguous copy followed by zeroing the few
@@ -103,14 +108,113 @@ private func copyFloats(_ d: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Flo
     while i < n { d[i] = s[i]; i += 1 }
 }
 
+/// im2col for stride 1 and an unchanged width (so kw = 2·pad + 1), the usual "same" convolution.
+/// Each image is first copied into a scratch plane per channel with `pad` zero rows above and
+/// below. Column oy·w + ox of row (ci, ki, kj) then reads scratch element (oy + ki)·w + ox + kj − pad:
+/// one contiguous copy of the whole output plane per row, after which the entries that wrapped
+/// around a row edge (ox + kj − pad outside 0..<w) are zeroed. No bounds are checked per element.
+private func im2colSameWidth(_ x: UnsafePointer<Float>, batch n: Int, channels c: Int, height h: Int, width w: Int,
+                             kernelH kh: Int, kernelW kw: Int, padding p: Int, outH: Int,
+                             _ col: UnsafeMutablePointer<Float>) {
+    let plane = outH * w, ld = n * plane, chw = c * h * w
+    let padded = (h + 2 * p) * w
+    // p floats of slack on either side: the first and last copies start or end that far outside
+    // a channel's scratch plane, in entries that the wrap-around fix-up overwrites.
+    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: c * padded + 2 * p + 16)
+    defer { scratch.deallocate() }
+    zeroFloats(scratch, p)
+    zeroFloats(scratch + p + c * padded, p + 16)
+    for img in 0..<n {
+        let src = x + img * chw
+        for ci in 0..<c {
+            let sp = scratch + p + ci * padded
+            zeroFloats(sp, p * w)
+            copyFloats(sp + p * w, src + ci * h * w, h * w)
+            zeroFloats(sp + (p + h) * w, p * w)
+        }
+        for ci in 0..<c {
+            let sp = scratch + p + ci * padded
+            for ki in 0..<kh {
+                for kj in 0..<kw {
+                    let dst = col + ((ci * kh + ki) * kw + kj) * ld + img * plane
+                    copyFloats(dst, sp + ki * w + kj - p, plane)
+                    if kj < p {
+                        for oy in 0..<outH { zeroFloats(dst + oy * w, p - kj) }
+                    } else if kj > p {
+                        for oy in 0..<outH { zeroFloats(dst + oy * w + w - (kj - p), kj - p) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// col2im for the cases of `im2colSameWidth`, through the same padded scratch planes: each row's
+/// wrapped-around entries are zeroed, then the row is added to the scratch in one contiguous pass.
+private func col2imSameWidth(_ col: UnsafeMutablePointer<Float>, batch n: Int, channels c: Int, height h: Int,
+                             width w: Int, kernelH kh: Int, kernelW kw: Int, padding p: Int, outH: Int,
+                             _ dx: UnsafeMutablePointer<Float>, accumulate: Bool) {
+    let plane = outH * w, ld = n * plane, chw = c * h * w
+    let padded = (h + 2 * p) * w
+    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: c * padded + 2 * p + 16)
+    defer { scratch.deallocate() }
+    for img in 0..<n {
+        zeroFloats(scratch, c * padded + 2 * p)
+        for ci in 0..<c {
+            let sp = scratch + p + ci * padded
+            for ki in 0..<kh {
+                for kj in 0..<kw {
+                    let src = col + ((ci * kh + ki) * kw + kj) * ld + img * plane
+                    if kj < p {
+                        for oy in 0..<outH { zeroFloats(src + oy * w, p - kj) }
+                    } else if kj > p {
+                        for oy in 0..<outH { zeroFloats(src + oy * w + w - (kj - p), kj - p) }
+                    }
+                    addFloats(sp + ki * w + kj - p, src, plane)
+                }
+            }
+        }
+        let dst = dx + img * chw
+        for ci in 0..<c {
+            let sp = scratch + p + ci * padded + p * w
+            if accumulate {
+                addFloats(dst + ci * h * w, sp, h * w)
+            } else {
+                copyFloats(dst + ci * h * w, sp, h * w)
+            }
+        }
+    }
+}
+
+/// d[0..<n] += s[0..<n], inline.
+@inline(__always)
+private func addFloats(_ d: UnsafeMutablePointer<Float>, _ s: UnsafePointer<Float>, _ n: Int) {
+    let rd = UnsafeMutableRawPointer(d), rs = UnsafeRawPointer(s)
+    var i = 0
+    while i + 8 <= n {
+        let v = rd.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+            + rs.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+        rd.storeBytes(of: v, toByteOffset: 4 * i, as: SIMD8<Float>.self)
+        i += 8
+    }
+    while i < n { d[i] += s[i]; i += 1 }
+}
+
 /// The adjoint of `im2col`: adds every entry of `col` [c·kh·kw, n·outH·outW] back into the
 /// input position of `dx` [n, c, h, w] it was read from (positions overlap when the kernel is
-/// wider than the stride). `dx` must be initialised by the caller, usually to zero. Entries of
-/// `col` that fall in the padding are overwritten with zeros (the matrix is scratch by then).
+/// wider than the stride). `dx` must be initialised by the caller, usually to zero, unless
+/// `accumulate` is false: then it is overwritten. Entries of `col` that fall in the padding may
+/// be overwritten with zeros (the matrix is scratch by then).
 public func col2im(_ col: UnsafeMutablePointer<Float>, batch n: Int, channels c: Int, height h: Int, width w: Int,
                    kernelH kh: Int, kernelW kw: Int, stride s: Int, padding p: Int,
-                   outH: Int, outW: Int, _ dx: UnsafeMutablePointer<Float>) {
+                   outH: Int, outW: Int, _ dx: UnsafeMutablePointer<Float>, accumulate: Bool = true) {
+    if s == 1 && outW == w && h > 0 && w > 0 {
+        col2imSameWidth(col, batch: n, channels: c, height: h, width: w, kernelH: kh, kernelW: kw, padding: p,
+                        outH: outH, dx, accumulate: accumulate)
+        return
+    }
     let plane = outH * outW, ld = n * plane, chw = c * h * w
+    if !accumulate { dx.update(repeating: 0, count: n * chw) }
     let sameWidth = s == 1 && outW == w
     for ci in 0..<c {
         for ki in 0..<kh {
@@ -256,12 +360,51 @@ public func convWeightGradSmallK(_ g: UnsafePointer<Float>, _ col: UnsafePointer
         gw.update(repeating: 0, count: o * k)
         biasGrad?.update(repeating: 0, count: o)
     }
+    let p8 = p & ~7
     for img in 0..<n {
         let src = col + img * p
         for oc in 0..<o {
-            let gr = g + (img * o + oc) * p
-            for r in 0..<k { gw[oc * k + r] += dot(gr, src + r * ld, p) }
-            if let biasGrad { biasGrad[oc] += rowSum(gr, p) }
+            let gr = UnsafeRawPointer(g + (img * o + oc) * p)
+            // Four columns of `col` at a time against one row of g: each load of g feeds four
+            // FMAs, and the bias gradient rides along with the first four.
+            var r0 = 0
+            while r0 < k {
+                let rn = min(4, k - r0)
+                let c0 = UnsafeRawPointer(src + r0 * ld)
+                let c1 = UnsafeRawPointer(src + (r0 + min(1, rn - 1)) * ld)
+                let c2 = UnsafeRawPointer(src + (r0 + min(2, rn - 1)) * ld)
+                let c3 = UnsafeRawPointer(src + (r0 + min(3, rn - 1)) * ld)
+                var a0 = SIMD8<Float>(), a1 = SIMD8<Float>(), a2 = SIMD8<Float>(), a3 = SIMD8<Float>()
+                var ab = SIMD8<Float>()
+                var q = 0
+                while q < p8 {
+                    let o4 = 4 * q
+                    let gv = gr.loadUnaligned(fromByteOffset: o4, as: SIMD8<Float>.self)
+                    a0.addProduct(gv, c0.loadUnaligned(fromByteOffset: o4, as: SIMD8<Float>.self))
+                    a1.addProduct(gv, c1.loadUnaligned(fromByteOffset: o4, as: SIMD8<Float>.self))
+                    a2.addProduct(gv, c2.loadUnaligned(fromByteOffset: o4, as: SIMD8<Float>.self))
+                    a3.addProduct(gv, c3.loadUnaligned(fromByteOffset: o4, as: SIMD8<Float>.self))
+                    if r0 == 0 { ab += gv }
+                    q += 8
+                }
+                var s0 = a0.sum(), s1 = a1.sum(), s2 = a2.sum(), s3 = a3.sum(), sb = ab.sum()
+                let gs = g + (img * o + oc) * p
+                for t in p8..<p {
+                    let gt = gs[t]
+                    s0 += gt * src[r0 * ld + t]
+                    s1 += gt * src[(r0 + min(1, rn - 1)) * ld + t]
+                    s2 += gt * src[(r0 + min(2, rn - 1)) * ld + t]
+                    s3 += gt * src[(r0 + min(3, rn - 1)) * ld + t]
+                    sb += gt
+                }
+                let dst = gw + oc * k + r0
+                dst[0] += s0
+                if rn > 1 { dst[1] += s1 }
+                if rn > 2 { dst[2] += s2 }
+                if rn > 3 { dst[3] += s3 }
+                if r0 == 0, let biasGrad { biasGrad[oc] += sb }
+                r0 += 4
+            }
         }
     }
 }

@@ -171,14 +171,21 @@ func conv2dAgreesAcrossThreadCountsAndWithTheReference(_ cs: ConvCase) throws {
 }
 
 @Test func splitGEMMAgreesWithOneCall() throws {
-    // Shapes of the MLP's and the CNN's linear layers, and a tall and a wide one.
+    // Shapes of the MLP's and the CNN's linear layers, and a tall and a wide one. Split and
+    // single calls may round differently (OpenBLAS blocks the halves on their own), so they are
+    // compared within float tolerance; bit-exact repeatability at a fixed thread count is checked
+    // by the training determinism tests.
     for (m, k, n) in [(128, 784, 300), (128, 3136, 128), (1000, 64, 40), (40, 64, 1000)] {
         let a = rand([m, k], seed: 61), b = rand([k, n], seed: 62), g = rand([m, n], seed: 63)
-        try expectSameOnThreads("matmul \(m)×\(k)×\(n)") {
+        func run() throws -> [[Float]] {
             let x = a.detached().requiringGrad(), y = b.detached().requiringGrad()
             let c = try x.matmul(y)
             try c.backward(g)
             return [c.array, x.grad?.array ?? [], y.grad?.array ?? []]
+        }
+        let one = try withKernelThreads(1, run), two = try withKernelThreads(2, run)
+        for (i, (p, q)) in zip(one, two).enumerated() {
+            assertClose(q, p, atol: 1e-3, rtol: 1e-4, "matmul \(m)×\(k)×\(n) output \(i), 2 threads vs 1")
         }
         let c = try withKernelThreads(2) { try a.matmul(b) }
         assertClose(c.array, referenceMatmul(a.array, b.array, m: m, k: k, n: n), atol: 1e-3, "matmul \(m)×\(k)×\(n)")
