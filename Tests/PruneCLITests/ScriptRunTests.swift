@@ -195,3 +195,17 @@ func tempScript(_ text: String, name: String = "script.prune") throws -> String 
         #expect(acc > 0.8, "stdout: \(r.stdout)")
     }
 }
+
+@Suite struct Tutorials {
+    /// The README's first command runs this tutorial; the suite runs its quick mode.
+    @Test func quickstartRunsInQuickMode() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let path = root.appendingPathComponent("tutorials/01-quickstart.prune").path
+        let r = try runPrune([path, "--set", "quick=true"], env: [:])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        #expect(r.stdout.contains("parameters: 266610"))
+        let line = r.stdout.split(separator: "\n").first { $0.hasPrefix("test accuracy:") }
+        let acc = line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+        #expect(acc > 0.5, "quick-mode accuracy in: \(line ?? "")")
+    }
+}
