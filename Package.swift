@@ -36,8 +36,10 @@ let package = Package(
         .target(name: "NN", dependencies: ["Engine"]),
         // Dataset loaders, splits, batches (datasets are batch sources for NN training).
         .target(name: "Data", dependencies: ["Engine", "NN", "CZlib"]),
+        // Masks, pruners, schedules, reports, pruned training.
+        .target(name: "Pruning", dependencies: ["Engine", "Kernels", "NN"]),
         // The language: lexer, parser, interpreter, values, the builtins table.
-        .target(name: "Script", dependencies: ["Engine", "NN", "Data"]),
+        .target(name: "Script", dependencies: ["Engine", "NN", "Data", "Pruning"]),
         // The thin command-line front end: REPL, scripts.
         .executableTarget(name: "prune", dependencies: [
             "Engine", "NN", "Data", "Script", "CReadline", "CPNG",
@@ -51,6 +53,7 @@ let package = Package(
         .testTarget(name: "NNTests", dependencies: ["NN", "Engine"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN"]),
         .testTarget(name: "ScriptTests", dependencies: ["Script", "Engine", "NN", "Data"], exclude: ["golden"]),
+        .testTarget(name: "PruningTests", dependencies: ["Pruning", "NN", "Data", "Engine", "Kernels"]),
         .testTarget(name: "TrainingTests", dependencies: ["NN", "Data", "Engine"]),
         .testTarget(name: "PruneCLITests", dependencies: []),
     ],

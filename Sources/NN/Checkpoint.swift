@@ -3,14 +3,24 @@ import Engine
 
 public enum Checkpoint {
     /// Saves every parameter and buffer of `model` to `path` (atomically), with `metadata`.
+    /// Pruning masks and scores go beside their parameter as `<name>.mask` and `<name>.scores`.
     public static func save(_ model: Module, to path: String, metadata: [String: String] = [:]) throws {
-        let tensors = (model.namedParameters() + model.namedBuffers()).map { (name: $0.0, tensor: $0.1) }
+        var tensors = (model.namedParameters() + model.namedBuffers()).map { (name: $0.0, tensor: $0.1) }
+        for (name, gate) in model.namedGates() {
+            tensors.append((name: name + ".mask", tensor: gate.mask))
+            if let s = gate.scores { tensors.append((name: name + ".scores", tensor: s)) }
+        }
+        var metadata = metadata
+        for (name, gate) in model.namedGates() {
+            if let r = gate.requestedSparsity { metadata["sparsity." + name] = String(r) }
+        }
         try Safetensors.save(tensors, metadata: metadata.merging(["format": "pt", "producer": "prune"]) { a, _ in a }, to: path)
     }
 
     /// Loads parameters and buffers saved by `save` into `model`, in place. Every tensor of the
     /// model must be in the file with the same shape; extra tensors in the file are an error
-    /// unless `strict` is false. Nothing is changed when any check fails.
+    /// unless `strict` is false. Masks in the file (`<name>.mask`, with `<name>.scores`) become
+    /// the model's fixed masks, replacing any it had. Nothing is changed when any check fails.
     @discardableResult
     public static func load(_ model: Module, from path: String, strict: Bool = true) throws -> [String: String] {
         let (tensors, metadata) = try Safetensors.load(path)
@@ -28,12 +38,34 @@ public enum Checkpoint {
         if !missing.isEmpty {
             throw EngineError("\(file): missing \(missing.count) tensor(s) the model needs: \(missing.prefix(5).joined(separator: ", "))\(missing.count > 5 ? ", …" : "")")
         }
-        let known = Set(targets.map(\.0))
+        // Masks and scores of parameters the model has, checked before anything changes.
+        let paramShapes = Dictionary(model.namedParameters().map { ($0.0, $0.1.shape) }, uniquingKeysWith: { a, _ in a })
+        var gates: [(String, WeightGate)] = []
+        var known = Set(targets.map(\.0))
+        for (name, shape) in paramShapes.sorted(by: { $0.key < $1.key }) {
+            guard let mask = byName[name + ".mask"] else { continue }
+            guard mask.shape == shape else {
+                throw EngineError("\(file): '\(name).mask' has shape \(describe(shape: mask.shape)) but the parameter has \(describe(shape: shape))")
+            }
+            for i in 0..<mask.count where mask.data[i] != 0 && mask.data[i] != 1 {
+                throw EngineError("\(file): '\(name).mask' holds \(mask.data[i]); a mask holds only 0 and 1")
+            }
+            let scores = byName[name + ".scores"]
+            if let scores, scores.shape != shape {
+                throw EngineError("\(file): '\(name).scores' has shape \(describe(shape: scores.shape)) but the parameter has \(describe(shape: shape))")
+            }
+            let gate = WeightGate(kind: .fixed, mask: mask.copy(), scores: scores?.copy(), method: "loaded")
+            gate.requestedSparsity = Double(metadata["sparsity." + name] ?? "")
+            gates.append((name, gate))
+            known.insert(name + ".mask"); if scores != nil { known.insert(name + ".scores") }
+        }
         let extra = tensors.map(\.name).filter { !known.contains($0) }
         if strict && !extra.isEmpty {
             throw EngineError("\(file): \(extra.count) tensor(s) the model does not have: \(extra.prefix(5).joined(separator: ", "))\(extra.count > 5 ? ", …" : "")")
         }
         for (name, t) in targets { if let src = byName[name] { try t.assign(src) } }
+        for (name, _) in model.namedGates() { try model.setGate(nil, for: name) }
+        for (name, gate) in gates { try model.setGate(gate, for: name) }
         return metadata
     }
 }

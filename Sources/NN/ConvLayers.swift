@@ -18,7 +18,10 @@ public final class Conv2d: Module {
     }
 
     public override func forward(_ x: Tensor) throws -> Tensor {
-        try Tensor.conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
+        let y = try Tensor.conv2d(x, weight: effective("weight", weight), bias: bias.map { try effective("bias", $0) },
+                                  stride: stride, padding: padding)
+        if y.rank == 4 { positionsPerSample = y.shape[2] * y.shape[3] }
+        return y
     }
     public override var localParameters: [(String, Tensor)] {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
@@ -73,7 +76,7 @@ public final class BatchNorm: Module {
     }
 
     public override func forward(_ x: Tensor) throws -> Tensor {
-        try Tensor.batchNorm(x, weight: weight, bias: bias, runningMean: runningMean, runningVar: runningVar,
+        try Tensor.batchNorm(x, weight: effective("weight", weight), bias: effective("bias", bias), runningMean: runningMean, runningVar: runningVar,
                              training: training, momentum: momentum, eps: eps)
     }
     public override var localParameters: [(String, Tensor)] { [("weight", weight), ("bias", bias)] }

@@ -16,7 +16,10 @@ public final class Linear: Module {
         super.init()
     }
 
-    public override func forward(_ x: Tensor) throws -> Tensor { try Tensor.linear(x, weight: weight, bias: bias) }
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        if x.rank >= 2 { positionsPerSample = x.count / max(x.shape[0] * inFeatures, 1) }
+        return try Tensor.linear(x, weight: effective("weight", weight), bias: bias.map { try effective("bias", $0) })
+    }
     public override var localParameters: [(String, Tensor)] {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
     }

@@ -120,7 +120,7 @@ public final class ViT: Module {
         // [B, C, g, p, g, p] → [B, g, g, C, p, p] → [B, tokens, C·p·p]
         let patches = try x.reshaped([b, channels, g, patch, g, patch]).permuted([0, 2, 4, 1, 3, 5])
             .reshaped([b, g * g, channels * patch * patch])
-        var h = try patchEmbed(patches) + posEmbed
+        var h = try patchEmbed(patches) + effective("pos_embed", posEmbed)
         for block in blocks.modules { h = try block(h) }
         return try head(norm(h).mean(axes: [1]))
     }

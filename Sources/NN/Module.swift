@@ -7,6 +7,13 @@ open class Module: CustomStringConvertible {
     /// Training mode (dropout active, batch norm uses batch statistics) or evaluation mode.
     public private(set) var training = true
 
+    /// Masks on this module's own parameters, by local name ("weight"); see `WeightGate`.
+    public var gates: [String: WeightGate] = [:]
+
+    /// Evaluation positions per sample seen in the last forward pass (tokens for a Linear on
+    /// [B, T, D], output pixels for a convolution): FLOP counts in pruning reports use it.
+    public var positionsPerSample: Int?
+
     public init() {}
 
     /// The layer's computation.

@@ -59,6 +59,9 @@ public final class Optimizer {
     let groupLR: [Float?], groupWD: [Float?]
     /// Per-parameter state: momentum (SGD) or first moments (Adam), and second moments (Adam).
     var first: [Tensor?], second: [Tensor?]
+    /// Fixed pruning masks by parameter: masked entries of the weights and of their state end
+    /// every step at exactly 0. See `bindMasks(_:)`.
+    public var masks: [Tensor?]
 
     public init(_ kind: OptimizerKind, parameters: [(String, Tensor)], lr: Float, weightDecay: Float = 0,
                 groups: [ParamGroup] = [], schedule: LRSchedule = .constant) throws {
@@ -75,6 +78,21 @@ public final class Optimizer {
         groupLR = glr; groupWD = gwd
         first = Array(repeating: nil, count: params.count)
         second = Array(repeating: nil, count: params.count)
+        masks = Array(repeating: nil, count: params.count)
+    }
+
+    /// Takes the fixed masks of `model` (matched by dotted name) so that every step keeps the
+    /// pruned weights, their momentum and their Adam moments at exactly 0; zeroes them now.
+    /// Call again whenever masks are installed, removed or change kind.
+    public func bindMasks(_ model: Module) {
+        let gates = Dictionary(model.namedGates(), uniquingKeysWith: { a, _ in a })
+        for (i, name) in names.enumerated() {
+            guard let gate = gates[name], gate.kind == .fixed else { masks[i] = nil; continue }
+            masks[i] = gate.mask
+            params[i].maskInPlace(by: gate.mask)
+            first[i]?.maskInPlace(by: gate.mask)
+            second[i]?.maskInPlace(by: gate.mask)
+        }
     }
 
     /// The learning rate the next step uses (base × schedule).
@@ -91,14 +109,16 @@ public final class Optimizer {
             switch kind {
             case let .sgd(momentum, nesterov):
                 if momentum != 0 && first[i] == nil { first[i] = Tensor.zeros(p.shape) }
-                sgdStep(p.data, g.data, first[i]?.data, p.count, lr: lr, momentum: momentum, weightDecay: wd, nesterov: nesterov)
+                sgdStep(p.data, g.data, first[i]?.data, p.count, lr: lr, momentum: momentum, weightDecay: wd, nesterov: nesterov,
+                        mask: masks[i].map { UnsafePointer($0.data) })
             case let .adam(b1, b2, eps), let .adamw(b1, b2, eps):
                 if first[i] == nil { first[i] = Tensor.zeros(p.shape); second[i] = Tensor.zeros(p.shape) }
                 guard let m = first[i], let v = second[i] else { continue }
                 let t = Float(stepCount)
                 adamStep(p.data, g.data, m.data, v.data, p.count, lr: lr, beta1: b1, beta2: b2, eps: eps,
                          weightDecay: wd, decoupled: { if case .adamw = kind { return true } else { return false } }(),
-                         c1: 1 - Float(libmPow(Double(b1), Double(t))), c2: 1 - Float(libmPow(Double(b2), Double(t))))
+                         c1: 1 - Float(libmPow(Double(b1), Double(t))), c2: 1 - Float(libmPow(Double(b2), Double(t))),
+                         mask: masks[i].map { UnsafePointer($0.data) })
             }
         }
     }

@@ -55,6 +55,36 @@ public struct TrainConfig: Sendable {
     public init(epochs: Int = 1, batchSize: Int = 128) { self.epochs = epochs; self.batchSize = batchSize }
 }
 
+/// Code that takes part in training: pruners (masks on a schedule, learned scores, penalties)
+/// and distillation. `fit` calls each hook in order at these points of every step.
+public protocol TrainingHook: AnyObject {
+    /// Before the first step; `totalSteps` is the planned length of the run.
+    func begin(model: Module, optimizer: Optimizer, totalSteps: Int) throws
+    /// The loss to minimise, given the task loss (add a penalty, mix in a teacher's).
+    func loss(_ loss: Tensor, x: Tensor, logits: Tensor, labels: [Int], step: Int) throws -> Tensor
+    /// After backward, before the optimizer step (gradients are available).
+    func afterBackward(step: Int) throws
+    /// After the optimizer step; `step` counts from 1.
+    func afterStep(step: Int) throws
+    /// After the last step, also when the run was interrupted.
+    func end() throws
+}
+
+extension TrainingHook {
+    public func begin(model: Module, optimizer: Optimizer, totalSteps: Int) throws {}
+    public func loss(_ loss: Tensor, x: Tensor, logits: Tensor, labels: [Int], step: Int) throws -> Tensor { loss }
+    public func afterBackward(step: Int) throws {}
+    public func afterStep(step: Int) throws {}
+    public func end() throws {}
+}
+
+/// The number of optimizer steps `fit` takes with this data and configuration.
+public func plannedSteps(samples: Int, config: TrainConfig) -> Int {
+    let perEpoch = min(config.maxSamplesPerEpoch ?? samples, samples)
+    let batches = (perEpoch + config.batchSize - 1) / max(config.batchSize, 1)
+    return batches * max(config.epochs, 0)
+}
+
 /// Accuracy of logits [B, C] against labels: the number correct.
 public func correctCount(_ logits: Tensor, _ labels: [Int]) -> Int {
     let c = logits.shape.last ?? 1
@@ -75,6 +105,7 @@ public func correctCount(_ logits: Tensor, _ labels: [Int]) -> Int {
 public func fit(_ model: Module, on data: BatchSource, optimizer: Optimizer, config: TrainConfig,
                 validation: BatchSource? = nil,
                 lossFn: ((Tensor, [Int]) throws -> Tensor)? = nil,
+                hooks: [TrainingHook] = [],
                 afterStep: ((Int) throws -> Void)? = nil,
                 shouldStop: () -> Bool = { Interrupt.requested }) throws -> History {
     guard config.epochs >= 0, config.batchSize > 0 else {
@@ -86,6 +117,12 @@ public func fit(_ model: Module, on data: BatchSource, optimizer: Optimizer, con
     var history = History()
     model.train()
     defer { model.eval() }
+    optimizer.bindMasks(model)
+    let totalSteps = plannedSteps(samples: data.count, config: config)
+    for h in hooks { try h.begin(model: model, optimizer: optimizer, totalSteps: totalSteps) }
+    // Hooks end even when a step throws, so that masks are left consistent.
+    var ended = false
+    defer { if !ended { for h in hooks { try? h.end() } } }
     let perEpoch = min(config.maxSamplesPerEpoch ?? data.count, data.count)
     for epoch in 1...max(config.epochs, 1) where config.epochs > 0 {
         let start = monotonicSeconds()
@@ -94,17 +131,21 @@ public func fit(_ model: Module, on data: BatchSource, optimizer: Optimizer, con
         for (x, y) in data.makeBatches(size: config.batchSize, shuffle: config.shuffle, rng: rng) {
             if seen >= perEpoch { break }
             let logits = try model(x)
-            let loss = try lossFn?(logits, y) ?? logits.crossEntropy(labels: y, smoothing: config.labelSmoothing)
+            let taskLoss = try lossFn?(logits, y) ?? logits.crossEntropy(labels: y, smoothing: config.labelSmoothing)
+            var loss = taskLoss
+            for h in hooks { loss = try h.loss(loss, x: x, logits: logits, labels: y, step: history.steps + 1) }
             guard loss.item.isFinite else {
                 throw EngineError("train: the loss became \(loss.item) at epoch \(epoch), step \(history.steps + 1); try a smaller learning rate")
             }
             optimizer.zeroGrad()
             try loss.backward()
+            for h in hooks { try h.afterBackward(step: history.steps + 1) }
             if let c = config.clipNorm { clipGradNorm(optimizer.params, maxNorm: c) }
             GradMode.noGrad { optimizer.step() }
             history.steps += 1
+            for h in hooks { try h.afterStep(step: history.steps) }
             try afterStep?(history.steps)
-            lossSum += Double(loss.item) * Double(y.count)
+            lossSum += Double(taskLoss.item) * Double(y.count)
             correct += correctCount(logits, y)
             seen += y.count
             progress.update(epoch: epoch, of: config.epochs, done: seen, total: perEpoch,
@@ -124,6 +165,8 @@ public func fit(_ model: Module, on data: BatchSource, optimizer: Optimizer, con
         history.epochs.append(record)
         if history.interrupted { break }
     }
+    ended = true
+    for h in hooks { try h.end() }
     return history
 }
 
@@ -131,6 +174,7 @@ public func fit(_ model: Module, on data: BatchSource, optimizer: Optimizer, con
 public func evaluate(_ model: Module, on data: BatchSource, batchSize: Int = 500) throws -> (loss: Double, accuracy: Double) {
     let wasTraining = model.training
     model.eval()
+    model.applyMasks()
     defer { model.train(wasTraining) }
     var lossSum = 0.0, correct = 0, seen = 0
     try GradMode.noGrad {

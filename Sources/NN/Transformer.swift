@@ -10,7 +10,7 @@ public final class LayerNorm: Module {
         weight = Tensor.ones([features]).requiringGrad()
         bias = Tensor.zeros([features]).requiringGrad()
     }
-    public override func forward(_ x: Tensor) throws -> Tensor { try Tensor.layerNorm(x, weight: weight, bias: bias, eps: eps) }
+    public override func forward(_ x: Tensor) throws -> Tensor { try Tensor.layerNorm(x, weight: effective("weight", weight), bias: effective("bias", bias), eps: eps) }
     public override var localParameters: [(String, Tensor)] { [("weight", weight), ("bias", bias)] }
     public override var typeName: String { "LayerNorm(\(features))" }
 }
@@ -30,7 +30,7 @@ public final class Embedding: Module {
             guard v.isFinite, v == v.rounded() else { throw EngineError("embedding: index \(v) is not an integer") }
             idx.append(Int(v))
         }
-        return try Tensor.embedding(idx, shape: x.shape, weight: weight)
+        return try Tensor.embedding(idx, shape: x.shape, weight: effective("weight", weight))
     }
     public override var localParameters: [(String, Tensor)] { [("weight", weight)] }
     public override var typeName: String { "Embedding(\(count), \(dim))" }

@@ -265,6 +265,12 @@ extension Builtins {
             try b.1.assign(a.1)
             b.1.requiresGrad = a.1.requiresGrad
         }
+        for (name, g) in m.namedGates() {
+            let c = WeightGate(kind: g.kind, mask: g.mask.copy(), scores: g.scores.map { $0.copy().requiringGrad($0.requiresGrad) }, method: g.method)
+            c.frozen = g.frozen; c.requestedSparsity = g.requestedSparsity
+            c.rng = g.rng.map { RNG(seed: $0.next()) }
+            try clone.setGate(c, for: name)
+        }
         if !m.training { clone.eval() }
         return clone
     }

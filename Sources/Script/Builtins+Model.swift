@@ -2,6 +2,7 @@
 // (summary, params) and checkpoints (save, load).
 import Engine
 import NN
+import Pruning
 
 extension EngineArgs {
     /// A whole-number size argument in 1...limit.
@@ -32,8 +33,11 @@ extension EngineArgs {
             rows.append([path.isEmpty ? "(model)" : path, m.typeName, shapes.isEmpty ? "-" : shapes, grouped(n)])
         }
         var lines = ["\(model.typeName)", String(alignedColumns(rows, rightAligned: [3], rule: true, indent: "  ").dropLast())]
-        let prunable = prunableWeights(model).reduce(0) { $0 + $1.1.count }
-        lines.append("  total: \(grouped(model.parameterCount)) parameters (\(grouped(prunable)) prunable weights in Linear and Conv2d layers)")
+        let prunable = Masks.report(model)
+        lines.append("  total: \(grouped(model.parameterCount)) parameters (\(grouped(prunable.parameters)) prunable: Linear and Conv2d weights but the classifier)")
+        if !model.namedGates().isEmpty {
+            lines.append("  masks: \(model.namedGates().count), sparsity \(fmt(prunable.achieved, 4)) (\(grouped(prunable.nonzeros)) non-zero)")
+        }
         return lines.joined(separator: "\n")
     }
 }

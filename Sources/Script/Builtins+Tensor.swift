@@ -2,6 +2,7 @@
 // sparsity, topk) and reductions (sum, mean, max, min, abs).
 import Engine
 import NN
+import Pruning
 import Data
 
 /// Argument conversions shared by the engine builtins (tensors, models, data, training).
@@ -122,16 +123,6 @@ enum EngineArgs {
 
     static func numberList(_ xs: [Double]) -> Value { .list(ListRef(xs.map { .number($0) })) }
     static func intList(_ xs: [Int]) -> Value { .list(ListRef(xs.map { .number(Double($0)) })) }
-
-    /// The weights pruning acts on: those of Linear and Conv2d layers, with their dotted names.
-    static func prunableWeights(_ model: Module) -> [(String, Tensor)] {
-        model.namedModules().compactMap { path, m in
-            let name = path.isEmpty ? "weight" : path + ".weight"
-            if let l = m as? Linear { return (name, l.weight) }
-            if let c = m as? Conv2d { return (name, c.weight) }
-            return nil
-        }
-    }
 
     /// Exact zeros and total elements of `t`.
     static func zeroCount(_ t: Tensor) -> (zeros: Int, total: Int) {
@@ -269,16 +260,11 @@ extension Builtins {
 
         Builtin("sparsity", [BuiltinParam("x", nil, "a tensor or a model")],
                 topic: "tensors", summary: "The fraction of elements that are exactly zero.",
-                help: "For a model: over its prunable weights, the weights of its Linear and Conv2d layers (biases and normalisation parameters are not counted).",
+                help: "For a model: over its prunable weights (the weights of its Linear and Conv2d layers except the classifier, and any other masked parameter), as the total of report(net).",
                 example: "sparsity(tensor([0, 1, 0, 2]))") { args in
             switch args.value("x") {
             case .model(let m):
-                var zeros = 0, total = 0
-                for (_, w) in EngineArgs.prunableWeights(m) {
-                    let c = EngineArgs.zeroCount(w)
-                    zeros += c.zeros; total += c.total
-                }
-                return .number(total > 0 ? Double(zeros) / Double(total) : 0)
+                return .number(Masks.sparsity(m))
             case .tensor, .list, .range:
                 let c = EngineArgs.zeroCount(try args.tensor("x"))
                 return .number(c.total > 0 ? Double(c.zeros) / Double(c.total) : 0)

@@ -3,6 +3,7 @@
 import Engine
 import NN
 import Data
+import Pruning
 
 extension EngineArgs {
     static let optimizers = ["sgd", "adam", "adamw"]
@@ -86,17 +87,20 @@ extension Builtins {
                           BuiltinParam("label_smoothing", .number(0), "label smoothing in [0, 1)"),
                           BuiltinParam("seed", .nil_, "seed of the shuffling (nil: drawn from the session's generator)"),
                           BuiltinParam("validation", .nil_, "a dataset evaluated after every epoch"),
+                          BuiltinParam("pruner", .nil_, "prune while training (see help(\"pruner\"))"),
+                          BuiltinParam("teacher", .nil_, "distil from this model: loss = α·T²·KL + (1 − α)·CE"),
+                          BuiltinParam("temperature", .number(2), "distillation temperature T"),
+                          BuiltinParam("alpha", .number(0.5), "distillation weight α"),
                           BuiltinParam("quiet", .bool(false), "no progress line")],
                 topic: "training", summary: "Trains a model with cross-entropy; returns a table with one row per epoch.",
-                help: "Columns: epoch, loss, acc (on the training batches), val_loss and val_acc (with validation=), seconds, samples_per_s. A progress line shows on a terminal. Ctrl-C stops after the current step: the table then holds the partial run. The learning-rate schedules are computed from the run's total number of steps.",
+                help: "Columns: epoch, loss, acc (on the training batches), val_loss and val_acc (with validation=), seconds, samples_per_s. A progress line shows on a terminal. Ctrl-C stops after the current step: the table then holds the partial run. The learning-rate schedules are computed from the run's total number of steps. With pruner=, masks follow the pruner's schedule and are fixed at the end (pruned weights exactly 0); a model that already has masks keeps them fixed in any training. A lottery pruner trains rounds+1 times (the table has every round's epochs).",
                 example: "net = mlp([784, 100, 10])\nhistory = train(net, fashion_mnist(\"train\", limit=2000), epochs=1, lr=0.05)") { args in
             let net = try EngineArgs.model(args, "net")
             let data = try EngineArgs.dataset(args, "data")
             let epochs = try EngineArgs.int(args, "epochs", in: 0...1_000_000)
             let batch = try EngineArgs.int(args, "batch", in: 1...1_000_000)
             guard data.count > 0 else { throw BuiltinError("train: the dataset is empty") }
-            let steps = epochs * ((data.count + batch - 1) / batch)
-            let optimizer = try EngineArgs.optimizer(args, net: net, totalSteps: steps)
+            _ = try EngineArgs.optimizer(args, net: net, totalSteps: 1)     // checks the settings first
             var config = TrainConfig(epochs: epochs, batchSize: batch)
             if args.has("clip") {
                 let c = try args.number("clip")
@@ -112,9 +116,19 @@ extension Builtins {
             config.progress = !(try args.bool("quiet"))
             var validation: Dataset?
             if args.has("validation") { validation = try EngineArgs.dataset(args, "validation") }
+            var pruner: Pruner?
+            if args.has("pruner") { pruner = try Pruner(try EngineArgs.pruner(args, "pruner")) }
+            var hooks: [TrainingHook] = []
+            if args.has("teacher") {
+                let teacher = try EngineArgs.model(args, "teacher")
+                guard teacher !== net else { throw BuiltinError("train: the teacher must be another model (copy(net) before pruning it)") }
+                hooks.append(try Distillation(teacher: teacher, temperature: try args.float("temperature"), alpha: try args.float("alpha")))
+            }
             let session = args.session
-            let history = try fit(net, on: data, optimizer: optimizer, config: config, validation: validation,
-                                  shouldStop: { session.interruptCheck() })
+            let history = try PrunedTraining.train(net, on: data, pruner: pruner,
+                                                   makeOptimizer: { steps in try EngineArgs.optimizer(args, net: net, totalSteps: steps) },
+                                                   config: config, validation: validation, hooks: hooks,
+                                                   shouldStop: { session.interruptCheck() })
             if history.interrupted {
                 session.write("interrupted: training stopped in epoch \(history.epochs.count) of \(epochs), after \(history.steps) steps\n")
             }

@@ -1,10 +1,10 @@
 // The builtins registry: every builtin of the language, from the per-topic tables
-// (Builtins+Core, +Tensor, +Model, +Data, +Train). Help, completion, argument checking and the
+// (Builtins+Core, +Tensor, +Model, +Data, +Train, +Pruning). Help, completion, argument checking and the
 // reference page all read this one list.
 
 public enum Builtins {
     /// Every builtin, core first.
-    public static var all: [Builtin] { core + tensors + models + data + training }
+    public static var all: [Builtin] { core + tensors + models + data + training + pruning }
 
     /// The builtin called `name`.
     public static func named(_ name: String) -> Builtin? { byName[name] }

@@ -165,13 +165,14 @@ struct BuiltinsEngineTensorTests {
         let t = try #require(tensorOf(try call("tensor", [nums([0, 1, 0, 2])])))
         #expect(numberOf(try call("sparsity", [.tensor(t)])) == 0.5)
         #expect(numberOf(try call("sparsity", [nums([0, 0, 0, 1])])) == 0.75)
-        let net = try call("mlp", [nums([4, 3, 2])])
+        let net = try call("mlp", [nums([4, 3, 3, 2])])
         #expect(numberOf(try call("sparsity", [net])) == 0)
         let m = try #require(modelOf(net))
-        // Zero the first layer's weight (12 of the 12 + 6 prunable weights); biases do not count.
+        // Zero the first layer's weight (12 of the 12 + 9 prunable weights); biases and the
+        // classifier do not count.
         let w = try #require(m.namedParameters().first { $0.0 == "layers.1.weight" }?.1)
         w.fill(0)
-        #expect(numberOf(try call("sparsity", [net])) == 12.0 / 18.0)
+        #expect(numberOf(try call("sparsity", [net])) == 12.0 / 21.0)
         #expect(message { try call("sparsity", [.string("x")]) }.contains("tensor or a model"))
     }
 }

@@ -1,0 +1,68 @@
+// Masked weights for pruning: w ⊙ m with a straight-through gradient to scores, and the
+// hard-concrete gate of L0 regularisation.
+import Kernels
+
+extension Tensor {
+    /// w ⊙ mask, where `mask` is a constant 0/1 tensor. With `scores`, the mask is taken to be a
+    /// binarisation of the scores whose backward is the identity (straight-through, as in
+    /// Movement Pruning): the scores receive ∂L/∂(w⊙m) ⊙ w, the weights ∂L/∂(w⊙m) ⊙ m.
+    public static func gated(_ w: Tensor, mask: Tensor, scores: Tensor? = nil) throws -> Tensor {
+        guard mask.shape == w.shape, scores.map({ $0.shape == w.shape }) ?? true else {
+            throw EngineError("mask: weight \(describe(shape: w.shape)), mask \(describe(shape: mask.shape))"
+                + (scores.map { ", scores \(describe(shape: $0.shape))" } ?? ""))
+        }
+        let out = Tensor.empty(w.shape)
+        gateForward(w.data, mask.data, out.data, w.count)
+        let inputs = scores.map { [w, $0] } ?? [w]
+        return Tensor.record("gated", out, inputs) { g in
+            let dw = w.requiresGrad ? Tensor.empty(w.shape) : nil
+            let ds = (scores?.requiresGrad ?? false) ? Tensor.empty(w.shape) : nil
+            gateBackward(g.data, w.data, mask.data, dw?.data, ds?.data, w.count)
+            return scores == nil ? [dw] : [dw, ds]
+        }
+    }
+
+    /// w ⊙ m with the hard-concrete gate m = min(1, max(0, (r − l)·s + l)) of logits `a`:
+    /// s = σ((log u − log(1 − u) + a)/β) for noise u in (0, 1) during training, s = σ(a) at test
+    /// time (`noise` nil). Gradients reach w (through m) and a (through s, where m is not clamped).
+    public static func hardConcreteGated(_ w: Tensor, logits a: Tensor, noise: Tensor?, l: Float, r: Float,
+                                         beta: Float) throws -> Tensor {
+        guard a.shape == w.shape, noise.map({ $0.shape == w.shape }) ?? true else {
+            throw EngineError("hard concrete: weight \(describe(shape: w.shape)), logits \(describe(shape: a.shape))")
+        }
+        let n = w.count
+        let m = Tensor.empty(w.shape), dm = Tensor.empty(w.shape)
+        hardConcrete(a.data, noise.map { UnsafePointer($0.data) }, n, l: l, r: r, beta: beta, m.data, dm.data)
+        let out = Tensor.empty(w.shape)
+        gateForward(w.data, m.data, out.data, n)
+        return Tensor.record("hardConcreteGated", out, [w, a]) { g in
+            let dw = w.requiresGrad ? Tensor.empty(w.shape) : nil
+            let da = a.requiresGrad ? Tensor.empty(w.shape) : nil
+            if let dw { gateForward(g.data, m.data, dw.data, n) }
+            if let da { for i in 0..<n { da.data[i] = g.data[i] * w.data[i] * dm.data[i] } }
+            return [dw, da]
+        }
+    }
+
+    /// The deterministic hard-concrete gate min(1, max(0, (r − l)·σ(a) + l)), without recording.
+    public static func hardConcreteMask(logits a: Tensor, l: Float, r: Float) -> Tensor {
+        let m = Tensor.empty(a.shape)
+        hardConcrete(a.data, nil, a.count, l: l, r: r, beta: 1, m.data, nil)
+        return m
+    }
+
+    /// Zeroes (as +0.0) the entries where `mask` is 0, in place, without recording.
+    public func maskInPlace(by mask: Tensor) {
+        guard mask.count == count else { return }
+        applyMask(data, mask.data, count)
+    }
+
+    /// self ⊙= other, in place (same shape, no recording).
+    public func multiplyInPlace(by other: Tensor) {
+        guard other.count == count else { return }
+        gateForward(data, other.data, data, count)
+    }
+
+    /// The number of entries different from zero.
+    public var nonzeroCount: Int { countNonzero(data, count) }
+}

@@ -1,0 +1,115 @@
+// Pruning kernels: gated weights forward and backward, hard-concrete gates, exact top-k masks
+// by radix selection, and counting.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// out = w ⊙ m.
+public func gateForward(_ w: UnsafePointer<Float>, _ m: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
+    for i in 0..<n { out[i] = w[i] * m[i] }
+}
+
+/// x = x where m ≠ 0, +0.0 where m = 0 (a product would leave −0.0 for negative x).
+public func applyMask(_ x: UnsafeMutablePointer<Float>, _ m: UnsafePointer<Float>, _ n: Int) {
+    for i in 0..<n { x[i] = m[i] != 0 ? x[i] : 0 }
+}
+
+/// The straight-through backward of w ⊙ m: dw = g ⊙ m and, when asked, ds = g ⊙ w (the
+/// gradient a score behind the mask receives when the binarisation is treated as identity).
+public func gateBackward(_ g: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ m: UnsafePointer<Float>,
+                         _ dw: UnsafeMutablePointer<Float>?, _ ds: UnsafeMutablePointer<Float>?, _ n: Int) {
+    switch (dw, ds) {
+    case let (dw?, ds?): for i in 0..<n { let gi = g[i]; dw[i] = gi * m[i]; ds[i] = gi * w[i] }
+    case let (dw?, nil): for i in 0..<n { dw[i] = g[i] * m[i] }
+    case let (nil, ds?): for i in 0..<n { ds[i] = g[i] * w[i] }
+    case (nil, nil): break
+    }
+}
+
+/// Hard-concrete gate (Louizos et al.): s = σ((log u − log(1 − u) + a) / β) with noise u, or
+/// s = σ(a) without; z = (r − l)·s + l; m = min(1, max(0, z)). Writes m and, for the backward,
+/// dm/da (0 where the gate is clamped).
+public func hardConcrete(_ a: UnsafePointer<Float>, _ u: UnsafePointer<Float>?, _ n: Int, l: Float, r: Float, beta: Float,
+                         _ m: UnsafeMutablePointer<Float>, _ dm: UnsafeMutablePointer<Float>?) {
+    let span = r - l
+    for i in 0..<n {
+        var t = a[i], b: Float = 1
+        if let u {
+            let ui = u[i]
+            t = (logf(ui) - logf(1 - ui) + t) / beta
+            b = beta
+        }
+        let s = 1 / (1 + expf(-t))
+        let z = span * s + l
+        m[i] = z <= 0 ? 0 : (z >= 1 ? 1 : z)
+        if let dm { dm[i] = (z > 0 && z < 1) ? span * s * (1 - s) / b : 0 }
+    }
+}
+
+/// Number of entries different from zero.
+public func countNonzero(_ x: UnsafePointer<Float>, _ n: Int) -> Int {
+    var c = 0
+    for i in 0..<n where x[i] != 0 { c += 1 }
+    return c
+}
+
+/// A float's bits mapped to an unsigned key with the same order (−∞ smallest, NaN largest).
+@inline(__always)
+public func orderedKey(_ x: Float) -> UInt32 {
+    let b = x.bitPattern
+    return b & 0x8000_0000 != 0 ? ~b : b | 0x8000_0000
+}
+
+/// Writes 1 into `masks` at the `k` largest entries of `values`, taken as one sequence across
+/// all buffers (in buffer order, then index), and 0 elsewhere. Entries where `allowed` is 0 are
+/// never kept; `k` is capped at the number allowed. Ties at the threshold go to the earliest
+/// entries, so the result is deterministic and keeps exactly `k`. Linear time: a 16-bit radix
+/// histogram finds the threshold's bucket, and the few candidates in it are sorted.
+public func topKMasks(values: [(UnsafePointer<Float>, Int)], allowed: [UnsafePointer<Float>?], k: Int,
+                      masks: [UnsafeMutablePointer<Float>]) {
+    var hist = [Int](repeating: 0, count: 1 << 16)
+    var available = 0
+    for (b, (v, n)) in values.enumerated() {
+        let allow = allowed[b]
+        for i in 0..<n where allow.map({ $0[i] != 0 }) ?? true {
+            hist[Int(orderedKey(v[i]) >> 16)] += 1
+            available += 1
+        }
+    }
+    let k = min(max(k, 0), available)
+    guard k > 0 else {
+        for (b, (_, n)) in values.enumerated() { for i in 0..<n { masks[b][i] = 0 } }
+        return
+    }
+    // The bucket holding the k-th largest key, and how many keys lie above that bucket.
+    var above = 0, bucket = (1 << 16) - 1
+    while bucket > 0 && above + hist[bucket] < k { above += hist[bucket]; bucket -= 1 }
+    var candidates: [UInt32] = []
+    for (b, (v, n)) in values.enumerated() {
+        let allow = allowed[b]
+        for i in 0..<n where allow.map({ $0[i] != 0 }) ?? true {
+            let key = orderedKey(v[i])
+            if Int(key >> 16) == bucket { candidates.append(key) }
+        }
+    }
+    candidates.sort(by: >)
+    let need = k - above                      // 1 ≤ need ≤ candidates.count
+    let threshold = candidates[need - 1]
+    var ties = need - candidates.prefix(need).filter { $0 > threshold }.count
+    for (b, (v, n)) in values.enumerated() {
+        let allow = allowed[b], m = masks[b]
+        for i in 0..<n {
+            if let allow, allow[i] == 0 { m[i] = 0; continue }
+            let key = orderedKey(v[i])
+            if key > threshold {
+                m[i] = 1
+            } else if key == threshold && ties > 0 {
+                m[i] = 1; ties -= 1
+            } else {
+                m[i] = 0
+            }
+        }
+    }
+}

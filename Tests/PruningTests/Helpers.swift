@@ -1,0 +1,72 @@
+// Shared fixtures for the pruning tests: a learnable synthetic task, small models, counting.
+import Foundation
+import Testing
+import Engine
+import NN
+@testable import Pruning
+
+/// Gaussian clusters: `classes` centres in `dim` dimensions, `perClass` noisy samples each.
+final class Clusters: BatchSource {
+    let x: Tensor
+    let y: [Int]
+    let classes: Int
+    let dim: Int
+    init(classes: Int = 4, dim: Int = 20, perClass: Int = 50, seed: UInt64 = 0) {
+        self.classes = classes; self.dim = dim
+        let rng = RNG(seed: seed), centres = RNG(seed: 1234)
+        let c = (0..<classes * dim).map { _ in centres.normal() * 2 }
+        let n = classes * perClass
+        x = Tensor.empty([n, dim])
+        var labels: [Int] = []
+        for s in 0..<n {
+            let k = s % classes
+            labels.append(k)
+            for j in 0..<dim { x.data[s * dim + j] = c[k * dim + j] + rng.normal() }
+        }
+        y = labels
+    }
+    var count: Int { y.count }
+    var sampleShape: [Int] { [dim] }
+    func makeBatches(size: Int, shuffle: Bool, rng: RNG) -> AnySequence<(x: Tensor, y: [Int])> {
+        var order = Array(0..<count)
+        var g = rng
+        if shuffle { order.shuffle(using: &g) }
+        let dim = self.dim
+        return AnySequence(stride(from: 0, to: count, by: size).lazy.map { start in
+            let idx = order[start..<min(start + size, order.count)]
+            let b = Tensor.empty([idx.count, dim])
+            for (r, i) in idx.enumerated() { for j in 0..<dim { b.data[r * dim + j] = self.x.data[i * dim + j] } }
+            return (x: b, y: idx.map { self.y[$0] })
+        })
+    }
+}
+
+func model(_ widths: [Int] = [20, 64, 32, 4], seed: UInt64 = 0) throws -> Sequential {
+    try Models.mlp(widths, rng: RNG(seed: seed))
+}
+
+func sgd(_ net: Module, lr: Float = 0.05, momentum: Float = 0.9, weightDecay: Float = 0) throws -> Optimizer {
+    try Optimizer(.sgd(momentum: momentum), parameters: net.namedParameters(), lr: lr, weightDecay: weightDecay)
+}
+
+func quiet(_ epochs: Int, batch: Int = 32) -> TrainConfig {
+    var c = TrainConfig(epochs: epochs, batchSize: batch)
+    c.progress = false
+    return c
+}
+
+/// The message of the error `body` throws, or nil.
+func errorMessage(_ body: () throws -> Void) -> String? {
+    do { try body() } catch let e as EngineError { return e.message } catch { return "\(error)" }
+    return nil
+}
+
+/// Zeros in a tensor.
+func zeros(_ t: Tensor) -> Int { t.count - t.nonzeroCount }
+
+/// A unique temporary directory.
+func tempDirectory() throws -> String {
+    let path = NSTemporaryDirectory() + "prune-pruning-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
