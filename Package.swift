@@ -47,7 +47,7 @@ let package = Package(
         ]),
 
         // Throughput benchmarks behind scripts/bench.
-        .executableTarget(name: "prune-bench", dependencies: ["Engine", "NN", "Data"]),
+        .executableTarget(name: "prune-bench", dependencies: ["Engine", "NN", "Data", "Pruning"]),
 
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Engine"]),

@@ -11,9 +11,11 @@ public func gateForward(_ w: UnsafePointer<Float>, _ m: UnsafePointer<Float>, _ 
     for i in 0..<n { out[i] = w[i] * m[i] }
 }
 
-/// x = x where m ≠ 0, +0.0 where m = 0 (a product would leave −0.0 for negative x).
+/// x = x ⊙ m for a 0/1 mask, with +0.0 where m = 0 (adding +0 turns the −0.0 of a negative x
+/// times 0 into +0.0; arithmetic rather than a select, which would compile to slow masked
+/// memory operations).
 public func applyMask(_ x: UnsafeMutablePointer<Float>, _ m: UnsafePointer<Float>, _ n: Int) {
-    for i in 0..<n { x[i] = m[i] != 0 ? x[i] : 0 }
+    for i in 0..<n { x[i] = x[i] * m[i] + 0 }
 }
 
 /// The straight-through backward of w ⊙ m: dw = g ⊙ m and, when asked, ds = g ⊙ w (the

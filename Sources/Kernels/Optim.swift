@@ -13,17 +13,27 @@ public func sgdStep(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
     if let mask {
         // A fixed pruning mask: pruned weights and their momentum end the step at exactly 0, in
         // the same pass (a separate re-zeroing pass would stream the weights again).
-        // A select, not a product: a pruned weight is +0.0, never −0.0.
+        // x·m + 0 rather than a select: it stays plain vector arithmetic (a select compiles to
+        // masked loads and stores, which are slow on AMD), and adding +0 turns the −0.0 of a
+        // negative weight times 0 into +0.0, so pruned weights are exactly +0.0.
         if let v, momentum != 0 {
-            for i in 0..<n {
-                let keep = mask[i] != 0
-                let gi = g[i] + weightDecay * w[i]
-                let vi = keep ? momentum * v[i] + gi : 0
-                v[i] = vi
-                w[i] = keep ? w[i] - lr * (nesterov ? gi + momentum * vi : vi) : 0
+            if nesterov {
+                for i in 0..<n {
+                    let m = mask[i], gi = g[i] + weightDecay * w[i]
+                    let vi = (momentum * v[i] + gi) * m + 0
+                    v[i] = vi
+                    w[i] = (w[i] - lr * (gi + momentum * vi)) * m + 0
+                }
+            } else {
+                for i in 0..<n {
+                    let m = mask[i]
+                    let vi = (momentum * v[i] + g[i] + weightDecay * w[i]) * m + 0
+                    v[i] = vi
+                    w[i] = (w[i] - lr * vi) * m + 0
+                }
             }
         } else {
-            for i in 0..<n { w[i] = mask[i] != 0 ? w[i] - lr * (g[i] + weightDecay * w[i]) : 0 }
+            for i in 0..<n { w[i] = (w[i] - lr * (g[i] + weightDecay * w[i])) * mask[i] + 0 }
         }
         return
     }
@@ -55,24 +65,40 @@ public func adamStep(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>
     let step = lr / c1, inv2 = 1 / c2.squareRoot()
     let l2: Float = decoupled ? 0 : weightDecay
     let shrink: Float = decoupled ? 1 - lr * weightDecay : 1
-    if let mask {
-        // Pruned weights and both moments end the step at exactly 0 (see sgdStep).
-        for i in 0..<n {
-            let keep = mask[i] != 0
-            let gi = g[i] + l2 * w[i]
-            let mi = keep ? beta1 * m[i] + (1 - beta1) * gi : 0
-            let vi = keep ? beta2 * v[i] + (1 - beta2) * gi * gi : 0
-            m[i] = mi; v[i] = vi
-            w[i] = keep ? w[i] * shrink - step * mi / (vi.squareRoot() * inv2 + eps) : 0
+    // Written on SIMD8 lanes: the compiler leaves the scalar loop unvectorised (square root and
+    // four possibly aliasing pointers). With a mask, pruned weights and both moments end at
+    // exactly +0.0: x·m + 0 is plain arithmetic and turns −0.0 into +0.0 (see sgdStep).
+    typealias V = SIMD8<Float>
+    let b1 = V(repeating: beta1), b2 = V(repeating: beta2), nb1 = V(repeating: 1 - beta1), nb2 = V(repeating: 1 - beta2)
+    let vl2 = V(repeating: l2), vshrink = V(repeating: shrink), vstep = V(repeating: step)
+    let vinv2 = V(repeating: inv2), veps = V(repeating: eps), zero = V(repeating: 0)
+    let rw = UnsafeMutableRawPointer(w), rg = UnsafeRawPointer(g), rm = UnsafeMutableRawPointer(m), rv = UnsafeMutableRawPointer(v)
+    let rk = mask.map { UnsafeRawPointer($0) }
+    var i = 0
+    while i + 8 <= n {
+        let o = 4 * i
+        let wi = rw.loadUnaligned(fromByteOffset: o, as: V.self)
+        let gi = rg.loadUnaligned(fromByteOffset: o, as: V.self) + vl2 * wi
+        var mi = b1 * rm.loadUnaligned(fromByteOffset: o, as: V.self) + nb1 * gi
+        var vi = b2 * rv.loadUnaligned(fromByteOffset: o, as: V.self) + nb2 * gi * gi
+        var wn = wi * vshrink - vstep * mi / (vi.squareRoot() * vinv2 + veps)
+        if let rk {
+            let k = rk.loadUnaligned(fromByteOffset: o, as: V.self)
+            mi = mi * k + zero; vi = vi * k + zero; wn = wn * k + zero
         }
-        return
+        rm.storeBytes(of: mi, toByteOffset: o, as: V.self)
+        rv.storeBytes(of: vi, toByteOffset: o, as: V.self)
+        rw.storeBytes(of: wn, toByteOffset: o, as: V.self)
+        i += 8
     }
-    for i in 0..<n {
+    while i < n {
+        let k: Float = mask?[i] ?? 1
         let gi = g[i] + l2 * w[i]
-        let mi = beta1 * m[i] + (1 - beta1) * gi
-        let vi = beta2 * v[i] + (1 - beta2) * gi * gi
+        let mi = (beta1 * m[i] + (1 - beta1) * gi) * k + 0
+        let vi = (beta2 * v[i] + (1 - beta2) * gi * gi) * k + 0
         m[i] = mi; v[i] = vi
-        w[i] = w[i] * shrink - step * mi / (vi.squareRoot() * inv2 + eps)
+        w[i] = (w[i] * shrink - step * mi / (vi.squareRoot() * inv2 + eps)) * k + 0
+        i += 1
     }
 }
 

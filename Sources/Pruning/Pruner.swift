@@ -109,6 +109,8 @@ public final class Pruner: TrainingHook {
     var allowed: [Tensor?] = []
     /// Random importance, drawn once so that gradual random masks are nested.
     var randomScores: [Tensor] = []
+    /// Scratch space for |w|.
+    var magnitudes: [Tensor] = []
     /// Taylor importance accumulated since the last mask update.
     var accumulated: [Tensor] = []
     weak var model: Module?
@@ -259,15 +261,16 @@ public final class Pruner: TrainingHook {
         }
         lastKeep = keep
         let importance = try self.importance()
-        // Gradual methods on fixed masks only remove weights: the current mask bounds the next.
+        // Gradual methods on fixed masks only remove weights: the current mask bounds the next
+        // (selection reads each entry's bound before writing it, so the mask is its own bound).
         let monotone = !config.method.learnsScores
-        let allowed = zip(gates, self.allowed).map { g, a in monotone ? g.mask.copy() : a?.copy() }
-        select(importance, keep: keep, allowed: allowed)
+        select(importance, keep: keep, allowed: zip(gates, allowed).map { g, a in monotone ? g.mask : a })
         for (t, g) in zip(targets, gates) {
             g.requestedSparsity = 1 - keep
+            // The optimizer holds these same mask tensors and zeroes the state of newly pruned
+            // weights in its next step; the weights must be 0 before the next forward pass.
             if g.kind == .fixed { t.weight.maskInPlace(by: g.mask) }
         }
-        if let model { optimizer?.bindMasks(model) }
         if config.method == .taylor { for a in accumulated { a.fill(0) } }
     }
 
@@ -276,7 +279,11 @@ public final class Pruner: TrainingHook {
     /// Higher is more important.
     func importance() throws -> [Tensor] {
         switch config.method {
-        case .magnitude, .lottery: return targets.map { $0.weight.abs() }
+        case .magnitude, .lottery:
+            // |w| into buffers kept between updates.
+            if magnitudes.count != targets.count { magnitudes = targets.map { Tensor.empty($0.weight.shape) } }
+            for (t, m) in zip(targets, magnitudes) { for i in 0..<m.count { m.data[i] = Swift.abs(t.weight.data[i]) } }
+            return magnitudes
         case .random: return randomScores
         case .taylor: return accumulated
         case .movement: return gates.map { $0.scores ?? Tensor.zeros($0.mask.shape) }

@@ -71,6 +71,14 @@ func accuracyRuns(epochs: Int) throws {
     }
 }
 
+if CommandLine.arguments.contains("--pruning") {
+    do { try pruningOverhead(repeats: Int(arg("--repeat") ?? "5") ?? 5, samples: trainSamples) } catch {
+        fputs("prune-bench: error: \(error)\n", stderr)
+        exit(1)
+    }
+    exit(0)
+}
+
 if CommandLine.arguments.contains("--accuracy") {
     do { try accuracyRuns(epochs: Int(arg("--epochs") ?? "10") ?? 10) } catch {
         fputs("prune-bench: error: \(error)\n", stderr)

@@ -1,0 +1,34 @@
+// The cost of pruning while training: one epoch of the MLP dense, with gradual magnitude
+// pruning, and with movement pruning (cubic schedule, masks every 10 steps), interleaved and
+// repeated so that the machine's noise hits all three alike; medians and ratios to dense.
+import Data
+import Engine
+import NN
+import Pruning
+
+func pruningOverhead(repeats: Int, samples: Int?) throws {
+    let train = try FashionMNIST.load(.train)
+    var methods: [PruneMethod?] = [nil, .magnitude, .movement]
+    if let only = arg("--methods") { methods = [nil] + only.split(separator: ",").map { PruneMethod(rawValue: String($0)) } }
+    var times: [[Double]] = Array(repeating: [], count: methods.count)
+    for round in 0...repeats {
+        for (i, method) in methods.enumerated() {
+            let model = try Models.mlp([784, 300, 100, 10], rng: RNG(seed: 0))
+            let opt = try Optimizer(.sgd(momentum: 0.9), parameters: model.namedParameters(), lr: 0.01)
+            var config = TrainConfig(epochs: 1, batchSize: 128)
+            config.maxSamplesPerEpoch = samples
+            config.progress = false
+            let hooks: [TrainingHook] = try method.map { [try Pruner(PrunerConfig($0, keep: 0.1))] } ?? []
+            let history = try fit(model, on: train, optimizer: opt, config: config, hooks: hooks)
+            if round > 0 { times[i].append(history.epochs[0].seconds) }     // round 0 warms up
+        }
+    }
+    func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
+    let dense = median(times[0])
+    emit("pruning", "mlp_epoch_dense_s", dense, digits: 3)
+    for (i, method) in methods.enumerated().dropFirst() {
+        let name = method?.rawValue ?? "dense"
+        emit("pruning", "mlp_epoch_\(name)_s", median(times[i]), digits: 3)
+        emit("pruning", "mlp_epoch_\(name)_overhead", median(times[i]) / dense - 1, digits: 3)
+    }
+}
