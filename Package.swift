@@ -27,6 +27,8 @@ let package = Package(
         .systemLibrary(name: "CReadline", path: "Sources/CReadline",
                        providers: [.apt(["libreadline-dev"])]),
         .target(name: "CPNG", path: "Sources/CPNG", linkerSettings: [.linkedLibrary("png")]),
+        .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo",
+                       providers: [.apt(["libcairo2-dev"])]),
 
         // Raw-buffer kernels: the hot loops, built unchecked.
         .target(name: "Kernels", swiftSettings: kernelFlags),
@@ -38,6 +40,8 @@ let package = Package(
         .target(name: "Data", dependencies: ["Engine", "NN", "CZlib"]),
         // Masks, pruners, schedules, reports, pruned training.
         .target(name: "Pruning", dependencies: ["Engine", "Kernels", "NN"]),
+        // Figures: model, layout, cairo rendering to PNG/SVG/PDF, text previews.
+        .target(name: "Plot", dependencies: ["CCairo", "CPNG"]),
         // The language: lexer, parser, interpreter, values, the builtins table.
         .target(name: "Script", dependencies: ["Engine", "NN", "Data", "Pruning"]),
         // The thin command-line front end: REPL, scripts.
@@ -47,13 +51,14 @@ let package = Package(
         ]),
 
         // Throughput benchmarks behind scripts/bench.
-        .executableTarget(name: "prune-bench", dependencies: ["Engine", "NN", "Data", "Pruning"]),
+        .executableTarget(name: "prune-bench", dependencies: ["Engine", "NN", "Data", "Pruning", "Plot"]),
 
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Engine"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN"]),
         .testTarget(name: "ScriptTests", dependencies: ["Script", "Engine", "NN", "Data"], exclude: ["golden"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "NN", "Data", "Engine", "Kernels"]),
+        .testTarget(name: "PlotTests", dependencies: ["Plot", "CPNG"], exclude: ["golden"]),
         .testTarget(name: "TrainingTests", dependencies: ["NN", "Data", "Engine"]),
         .testTarget(name: "PruneCLITests", dependencies: []),
     ],

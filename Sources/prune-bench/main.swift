@@ -88,10 +88,11 @@ if CommandLine.arguments.contains("--accuracy") {
 }
 
 do {
+    if arg("--workloads") == nil || workloads.contains("plot") { print(plotBenchLine()); fflush(stdout) }
     let peak = sgemmPeak()
     emit("sgemm", "peak_gflops", peak, digits: 1)
     let train = try FashionMNIST.load(.train), test = try FashionMNIST.load(.test)
-    for name in workloads {
+    for name in workloads where name != "plot" {
         let model = try makeModel(name)
         let opt = try Optimizer(.sgd(momentum: 0.9), parameters: model.namedParameters(), lr: 0.01)
         // Warm-up steps (not timed) on a snapshot that is then restored, as the PyTorch side does.

@@ -1,0 +1,139 @@
+// Builders for the other plot kinds: bars over categories, overlaid histograms on shared bins,
+// scatter clouds, heatmaps of matrices with a colour bar, and grids of grayscale images.
+
+extension Figure {
+    /// Bars of `y` per category in `x` (grouped side by side by `by`); repeated rows become
+    /// their mean with error bars.
+    ///
+    ///     try Figure.bar(rows: report, x: "layer", y: "sparsity", by: "method")
+    public static func bar(rows: [String: PlotColumn], x: String, y: String, by: String? = nil,
+                           err: Dispersion = .sd, logY: Bool = false, title: String? = nil,
+                           xLabel: String? = nil, yLabel: String? = nil) throws -> Figure {
+        let n = try Stats.rowCount(rows, [x, y] + (by.map { [$0] } ?? []))
+        let ys = try Stats.numbers(rows, y, count: n)
+        try checkLog(logY, ys, y, "y")
+        // Categories keep the table's order (layers in network order); numbers sort.
+        let categories = try Stats.groups(rows, by: x, count: n)
+        var category = [Int](repeating: 0, count: n)
+        for (i, c) in categories.enumerated() { for r in c.rows { category[r] = i } }
+        var panel = Panel(title: title)
+        panel.x = Axis(label: xLabel ?? x)
+        panel.x.categories = categories.map(\.label)
+        panel.y = Axis(label: yLabel ?? y, scale: logY ? .log : .linear)
+        var aggregated = false
+        for (k, g) in try Stats.groups(rows, by: by, count: n).enumerated() {
+            var perCategory = [[Double]](repeating: [], count: categories.count)
+            for r in g.rows { perCategory[category[r]].append(ys[r]) }
+            let summaries = perCategory.map { Summary($0) }
+            guard summaries.contains(where: { $0 != nil }) else { continue }
+            let points = summaries.compactMap { $0 }.map { AggregatedPoint(x: 0, summary: $0) }
+            let suffix = Stats.countSuffix(points)
+            var s = BarSeries(label: by == nil ? "" : g.label + suffix, values: summaries.map { $0?.mean ?? .nan }, style: k)
+            if err != .none && !suffix.isEmpty {
+                aggregated = true
+                s.lower = summaries.map { $0.map { $0.mean - $0.spread(err) } ?? .nan }
+                s.upper = summaries.map { $0.map { $0.mean + $0.spread(err) } ?? .nan }
+            }
+            panel.marks.append(.bar(s))
+        }
+        guard !panel.marks.isEmpty else { throw PlotError("column '\(y)' has no finite values to plot") }
+        if let by { panel.legendTitle = aggregated ? "\(by) (mean ± \(err.rawValue))" : by }
+        return Figure(panel)
+    }
+
+    /// One bar per label.
+    ///
+    ///     try Figure.bar(labels: ["fc1", "fc2", "fc3"], values: [0.9, 0.8, 0.5], yLabel: "sparsity")
+    public static func bar(labels: [String], values: [Double], title: String? = nil,
+                           xLabel: String? = nil, yLabel: String? = nil) throws -> Figure {
+        guard labels.count == values.count else {
+            throw PlotError("bar: \(labels.count) labels but \(values.count) values")
+        }
+        return try bar(rows: ["label": .strings(labels), "value": .numbers(values)], x: "label", y: "value",
+                       err: .none, title: title, xLabel: xLabel ?? "", yLabel: yLabel ?? "")
+    }
+
+    /// Overlaid, semi-transparent histograms of several groups of values on shared bins.
+    ///
+    ///     try Figure.histogram([("before", w0), ("after", w1)], bins: 50, xLabel: "weight")
+    public static func histogram(_ groups: [(label: String, values: [Double])], bins: Int? = nil,
+                                 range: ClosedRange<Double>? = nil, density: Bool = false, logY: Bool = false,
+                                 title: String? = nil, xLabel: String? = nil, yLabel: String? = nil) throws -> Figure {
+        let finite = groups.map { $0.values.filter { $0.isFinite } }
+        guard let lo0 = finite.compactMap({ $0.min() }).min(), let hi0 = finite.compactMap({ $0.max() }).max() else {
+            throw PlotError("histogram: no finite values to plot")
+        }
+        if let b = bins, b < 1 || b > 10_000 { throw PlotError("histogram: bins must be between 1 and 10000, got \(b)") }
+        var lo = range?.lowerBound ?? lo0, hi = range?.upperBound ?? hi0
+        guard lo.isFinite, hi.isFinite else { throw PlotError("histogram: the range must be finite") }
+        if hi <= lo { lo -= 0.5; hi += 0.5 }
+        let largest = finite.map(\.count).max() ?? 1
+        let count = bins ?? Swift.min(60, Swift.max(10, Int(Double(largest).squareRoot())))
+        let width = (hi - lo) / Double(count)
+        let edges = (0...count).map { lo + Double($0) * width }
+        var panel = Panel(title: title)
+        panel.x = Axis(label: xLabel ?? "value")
+        panel.y = Axis(label: yLabel ?? (density ? "density" : "count"), scale: logY ? .log : .linear)
+        for (k, values) in finite.enumerated() {
+            var counts = [Double](repeating: 0, count: count)
+            for v in values where v >= lo && v <= hi {
+                counts[Swift.min(count - 1, Int((v - lo) / width))] += 1
+            }
+            if density, !values.isEmpty { counts = counts.map { $0 / (Double(values.count) * width) } }
+            panel.marks.append(.histogram(HistogramSeries(label: groups[k].label, edges: edges, counts: counts, style: k)))
+        }
+        panel.x.minorTicks = false
+        return Figure(panel)
+    }
+
+    /// A histogram of one column, one overlaid group per value of `by`.
+    public static func histogram(rows: [String: PlotColumn], x: String, by: String? = nil, bins: Int? = nil,
+                                 density: Bool = false, logY: Bool = false, title: String? = nil,
+                                 xLabel: String? = nil, yLabel: String? = nil) throws -> Figure {
+        let n = try Stats.rowCount(rows, [x] + (by.map { [$0] } ?? []))
+        let xs = try Stats.numbers(rows, x, count: n)
+        let groups = try Stats.groups(rows, by: by, count: n).map { (label: $0.label, values: $0.rows.map { xs[$0] }) }
+        var fig = try histogram(groups, bins: bins, density: density, logY: logY, title: title,
+                                xLabel: xLabel ?? x, yLabel: yLabel)
+        fig.panels[0].legendTitle = by
+        return fig
+    }
+
+    /// Points of `y` against `x`, one colour per value of `by`; markers shrink and turn more
+    /// transparent as the points grow in number, so that dense regions read as dark.
+    ///
+    ///     try Figure.scatter(rows: w, x: "weight", y: "score", alpha: 0.1)
+    public static func scatter(rows: [String: PlotColumn], x: String, y: String, by: String? = nil,
+                               logX: Bool = false, logY: Bool = false, size: Double? = nil, alpha: Double? = nil,
+                               title: String? = nil, xLabel: String? = nil, yLabel: String? = nil) throws -> Figure {
+        let n = try Stats.rowCount(rows, [x, y] + (by.map { [$0] } ?? []))
+        let xs = try Stats.numbers(rows, x, count: n), ys = try Stats.numbers(rows, y, count: n)
+        try checkLog(logX, xs, x, "x")
+        try checkLog(logY, ys, y, "y")
+        let shown = zip(xs, ys).filter { $0.0.isFinite && $0.1.isFinite }.count
+        guard shown > 0 else { throw PlotError("scatter: no row has finite '\(x)' and '\(y)'") }
+        if let a = alpha, !(a > 0 && a <= 1) { throw PlotError("scatter: alpha must be in (0, 1], got \(Ticks.format(a))") }
+        if let s = size, !(s > 0 && s <= 50) { throw PlotError("scatter: size must be in (0, 50] points, got \(Ticks.format(s))") }
+        let autoSize = shown <= 300 ? 4.5 : shown <= 3000 ? 3 : 1.6
+        let autoAlpha = Swift.min(0.8, Swift.max(0.04, 25 / Double(shown).squareRoot()))
+        var panel = Panel(title: title)
+        panel.x = Axis(label: xLabel ?? x, scale: logX ? .log : .linear)
+        panel.y = Axis(label: yLabel ?? y, scale: logY ? .log : .linear)
+        for (k, g) in try Stats.groups(rows, by: by, count: n).enumerated() {
+            panel.marks.append(.scatter(ScatterSeries(label: by == nil ? "" : g.label, x: g.rows.map { xs[$0] },
+                                                      y: g.rows.map { ys[$0] }, style: k, size: size ?? autoSize,
+                                                      alpha: alpha ?? autoAlpha)))
+        }
+        panel.legendTitle = by
+        return Figure(panel)
+    }
+
+    /// Scatter of two arrays.
+    public static func scatter(x: [Double], y: [Double], logX: Bool = false, logY: Bool = false, alpha: Double? = nil,
+                               title: String? = nil, xLabel: String? = nil, yLabel: String? = nil) throws -> Figure {
+        guard x.count == y.count else { throw PlotError("scatter: x has \(x.count) values but y has \(y.count)") }
+        guard !x.isEmpty else { throw PlotError("scatter: no points to plot") }
+        return try scatter(rows: ["x": .numbers(x), "y": .numbers(y)], x: "x", y: "y", logX: logX, logY: logY,
+                           alpha: alpha, title: title, xLabel: xLabel ?? "", yLabel: yLabel ?? "")
+    }
+}
