@@ -8,25 +8,27 @@ import Darwin
 
 /// out = w ⊙ m.
 public func gateForward(_ w: UnsafePointer<Float>, _ m: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
-    for i in 0..<n { out[i] = w[i] * m[i] }
+    splitElementwise(n) { lo, hi in for i in lo..<hi { out[i] = w[i] * m[i] } }
 }
 
 /// x = x ⊙ m for a 0/1 mask, with +0.0 where m = 0 (adding +0 turns the −0.0 of a negative x
 /// times 0 into +0.0; arithmetic rather than a select, which would compile to slow masked
 /// memory operations).
 public func applyMask(_ x: UnsafeMutablePointer<Float>, _ m: UnsafePointer<Float>, _ n: Int) {
-    for i in 0..<n { x[i] = x[i] * m[i] + 0 }
+    splitElementwise(n) { lo, hi in for i in lo..<hi { x[i] = x[i] * m[i] + 0 } }
 }
 
 /// The straight-through backward of w ⊙ m: dw = g ⊙ m and, when asked, ds = g ⊙ w (the
 /// gradient a score behind the mask receives when the binarisation is treated as identity).
 public func gateBackward(_ g: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ m: UnsafePointer<Float>,
                          _ dw: UnsafeMutablePointer<Float>?, _ ds: UnsafeMutablePointer<Float>?, _ n: Int) {
-    switch (dw, ds) {
-    case let (dw?, ds?): for i in 0..<n { let gi = g[i]; dw[i] = gi * m[i]; ds[i] = gi * w[i] }
-    case let (dw?, nil): for i in 0..<n { dw[i] = g[i] * m[i] }
-    case let (nil, ds?): for i in 0..<n { ds[i] = g[i] * w[i] }
-    case (nil, nil): break
+    splitElementwise(n) { lo, hi in
+        switch (dw, ds) {
+        case let (dw?, ds?): for i in lo..<hi { let gi = g[i]; dw[i] = gi * m[i]; ds[i] = gi * w[i] }
+        case let (dw?, nil): for i in lo..<hi { dw[i] = g[i] * m[i] }
+        case let (nil, ds?): for i in lo..<hi { ds[i] = g[i] * w[i] }
+        case (nil, nil): break
+        }
     }
 }
 
@@ -67,17 +69,24 @@ public func orderedKey(_ x: Float) -> UInt32 {
 /// Writes 1 into `masks` at the `k` largest entries of `values`, taken as one sequence across
 /// all buffers (in buffer order, then index), and 0 elsewhere. Entries where `allowed` is 0 are
 /// never kept; `k` is capped at the number allowed. Ties at the threshold go to the earliest
-/// entries, so the result is deterministic and keeps exactly `k`. Linear time: a 16-bit radix
-/// histogram finds the threshold's bucket, and the few candidates in it are sorted.
+/// entries, so the result is deterministic and keeps exactly `k`. `allowed` may be the mask
+/// itself (each entry's bound is read before it is written).
+///
+/// Linear time in two passes: a histogram of the top 16 bits of each order-preserving key finds
+/// the bucket holding the k-th largest; the second pass writes every entry outside that bucket
+/// and collects the few inside it, which are sorted to place the threshold exactly.
 public func topKMasks(values: [(UnsafePointer<Float>, Int)], allowed: [UnsafePointer<Float>?], k: Int,
                       masks: [UnsafeMutablePointer<Float>]) {
-    var hist = [Int](repeating: 0, count: 1 << 16)
+    var hist = [UInt32](repeating: 0, count: 1 << 16)
     var available = 0
-    for (b, (v, n)) in values.enumerated() {
-        let allow = allowed[b]
-        for i in 0..<n where allow.map({ $0[i] != 0 }) ?? true {
-            hist[Int(orderedKey(v[i]) >> 16)] += 1
-            available += 1
+    hist.withUnsafeMutableBufferPointer { h in
+        for (b, (v, n)) in values.enumerated() {
+            if let allow = allowed[b] {
+                for i in 0..<n where allow[i] != 0 { h[Int(orderedKey(v[i]) >> 16)] &+= 1; available += 1 }
+            } else {
+                for i in 0..<n { h[Int(orderedKey(v[i]) >> 16)] &+= 1 }
+                available += n
+            }
         }
     }
     let k = min(max(k, 0), available)
@@ -87,31 +96,21 @@ public func topKMasks(values: [(UnsafePointer<Float>, Int)], allowed: [UnsafePoi
     }
     // The bucket holding the k-th largest key, and how many keys lie above that bucket.
     var above = 0, bucket = (1 << 16) - 1
-    while bucket > 0 && above + hist[bucket] < k { above += hist[bucket]; bucket -= 1 }
-    var candidates: [UInt32] = []
-    for (b, (v, n)) in values.enumerated() {
-        let allow = allowed[b]
-        for i in 0..<n where allow.map({ $0[i] != 0 }) ?? true {
-            let key = orderedKey(v[i])
-            if Int(key >> 16) == bucket { candidates.append(key) }
-        }
-    }
-    candidates.sort(by: >)
-    let need = k - above                      // 1 ≤ need ≤ candidates.count
-    let threshold = candidates[need - 1]
-    var ties = need - candidates.prefix(need).filter { $0 > threshold }.count
+    while bucket > 0 && above + Int(hist[bucket]) < k { above += Int(hist[bucket]); bucket -= 1 }
+    let need = k - above                      // 1 ≤ need ≤ entries in the bucket
+    var candidates: [(key: UInt32, buffer: Int32, index: Int32)] = []
+    candidates.reserveCapacity(Int(hist[bucket]))
+    let b32 = UInt32(bucket)
     for (b, (v, n)) in values.enumerated() {
         let allow = allowed[b], m = masks[b]
         for i in 0..<n {
-            if let allow, allow[i] == 0 { m[i] = 0; continue }
-            let key = orderedKey(v[i])
-            if key > threshold {
-                m[i] = 1
-            } else if key == threshold && ties > 0 {
-                m[i] = 1; ties -= 1
-            } else {
-                m[i] = 0
-            }
+            let key = orderedKey(v[i]), top = key >> 16
+            let ok = allow.map { $0[i] != 0 } ?? true
+            if ok && top == b32 { candidates.append((key, Int32(b), Int32(i))) }
+            m[i] = ok && top > b32 ? 1 : 0
         }
     }
+    // Largest keys first; equal keys in sequence order (buffer, then index).
+    candidates.sort { $0.key != $1.key ? $0.key > $1.key : ($0.buffer != $1.buffer ? $0.buffer < $1.buffer : $0.index < $1.index) }
+    for c in candidates.prefix(need) { masks[Int(c.buffer)][Int(c.index)] = 1 }
 }

@@ -10,6 +10,16 @@ import Darwin
 public func sgdStep(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ v: UnsafeMutablePointer<Float>?,
                     _ n: Int, lr: Float, momentum: Float, weightDecay: Float, nesterov: Bool,
                     mask: UnsafePointer<Float>? = nil) {
+    // Every element is independent: large parameters are updated on both threads.
+    splitElementwise(n) { lo, hi in
+        sgdStepSerial(w + lo, g + lo, v.map { $0 + lo }, hi - lo, lr: lr, momentum: momentum, weightDecay: weightDecay,
+                      nesterov: nesterov, mask: mask.map { $0 + lo })
+    }
+}
+
+private func sgdStepSerial(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ v: UnsafeMutablePointer<Float>?,
+                           _ n: Int, lr: Float, momentum: Float, weightDecay: Float, nesterov: Bool,
+                           mask: UnsafePointer<Float>?) {
     if let mask {
         // A fixed pruning mask: pruned weights and their momentum end the step at exactly 0, in
         // the same pass (a separate re-zeroing pass would stream the weights again).
@@ -62,6 +72,15 @@ public func sgdStep(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
 public func adamStep(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>,
                      _ v: UnsafeMutablePointer<Float>, _ n: Int, lr: Float, beta1: Float, beta2: Float, eps: Float,
                      weightDecay: Float, decoupled: Bool, c1: Float, c2: Float, mask: UnsafePointer<Float>? = nil) {
+    splitElementwise(n) { lo, hi in
+        adamStepSerial(w + lo, g + lo, m + lo, v + lo, hi - lo, lr: lr, beta1: beta1, beta2: beta2, eps: eps,
+                       weightDecay: weightDecay, decoupled: decoupled, c1: c1, c2: c2, mask: mask.map { $0 + lo })
+    }
+}
+
+private func adamStepSerial(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ m: UnsafeMutablePointer<Float>,
+                            _ v: UnsafeMutablePointer<Float>, _ n: Int, lr: Float, beta1: Float, beta2: Float, eps: Float,
+                            weightDecay: Float, decoupled: Bool, c1: Float, c2: Float, mask: UnsafePointer<Float>?) {
     let step = lr / c1, inv2 = 1 / c2.squareRoot()
     let l2: Float = decoupled ? 0 : weightDecay
     let shrink: Float = decoupled ? 1 - lr * weightDecay : 1
