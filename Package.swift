@@ -43,7 +43,7 @@ let package = Package(
         // Figures: model, layout, cairo rendering to PNG/SVG/PDF, text previews.
         .target(name: "Plot", dependencies: ["CCairo", "CPNG"]),
         // The language: lexer, parser, interpreter, values, the builtins table.
-        .target(name: "Script", dependencies: ["Engine", "NN", "Data", "Pruning"]),
+        .target(name: "Script", dependencies: ["Engine", "NN", "Data", "Pruning", "Plot"]),
         // The thin command-line front end: REPL, scripts.
         .executableTarget(name: "prune", dependencies: [
             "Engine", "NN", "Data", "Script", "CReadline", "CPNG",

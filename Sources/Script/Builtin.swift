@@ -64,6 +64,8 @@ public struct CallArgs {
     public var positional: [Value]
     /// The session the call runs in (globals, output, random generator, settings).
     public unowned let session: Session
+    /// Where the call is, `file:line` (figures record it as their source).
+    public var location: String = ""
 
     public init(builtin: String, named: [String: Value], rest: [Value], extra: [(String, Value)], positional: [Value], session: Session) {
         self.builtin = builtin; self.named = named; self.rest = rest; self.extra = extra; self.positional = positional; self.session = session

@@ -130,9 +130,10 @@ extension Builtins {
             }
         },
 
-        Builtin("save", [BuiltinParam("x", nil, "a model, a tensor, or a record of tensors"),
-                         BuiltinParam("path", nil, "the file to write (.safetensors)")],
-                topic: "models", summary: "Saves a model, a tensor or a record of tensors to a safetensors file.",
+        Builtin("save", [BuiltinParam("x", nil, "a model, a tensor, a record of tensors, or a figure"),
+                         BuiltinParam("path", nil, "the file to write (.safetensors; .png, .svg or .pdf for a figure)"),
+                         BuiltinParam("dpi", .nil_, "a figure's resolution in PNG (default 150)")],
+                topic: "models", summary: "Saves a model, a tensor or a record of tensors to a safetensors file, or a figure to PNG/SVG/PDF.",
                 help: "A model is saved with all its parameters and buffers under their dotted names; a tensor under the name \"tensor\"; a record under its keys. The file is written atomically.",
                 example: "net = mlp([784, 10])\nsave(net, \"/tmp/net.safetensors\")") { args in
             let path = try args.string("path")
@@ -153,6 +154,9 @@ extension Builtins {
                 try Safetensors.save(tensors, metadata: ["producer": "prune"], to: path)
             case .table:
                 throw BuiltinError("save: saving tables arrives with CSV export")
+            case .object(let o as FigureObject):
+                try EngineArgs.write(o, path: path, dpi: args.has("dpi") ? try args.number("dpi") : nil, args)
+                return .object(o)
             default:
                 throw args.wrong("x", "a model, a tensor or a record of tensors")
             }

@@ -105,6 +105,7 @@ extension Interpreter {
             named[p.name] = d
         }
         var args = CallArgs(builtin: b.name, named: named, rest: rest, extra: extra, positional: positional, session: session)
+        args.location = "\(f.unit.file):\(loc.line)"
         do {
             let result = try b.body(&args)
             // A builtin that stopped early on Ctrl-C (train) returns normally; the command stops here.
