@@ -16,32 +16,48 @@ static void on_error(png_structp png, png_const_charp msg) {
 }
 static void on_warning(png_structp png, png_const_charp msg) { (void)png; (void)msg; }
 
-int prune_png_write(const char *path, const uint8_t *pixels, int width, int height,
-                    int channels, double dpi, const char *const *keys,
-                    const char *const *values, int ntext, char *err, size_t errlen) {
+/* A growing buffer that libpng writes into. */
+typedef struct { uint8_t *data; size_t len, cap; } membuf;
+
+static void on_write(png_structp png, png_bytep bytes, png_size_t n) {
+    membuf *m = (membuf *)png_get_io_ptr(png);
+    if (m->len + n > m->cap) {
+        size_t cap = m->cap ? m->cap : 65536;
+        while (cap < m->len + n) cap *= 2;
+        uint8_t *grown = realloc(m->data, cap);
+        if (!grown) png_error(png, "out of memory");
+        m->data = grown; m->cap = cap;
+    }
+    memcpy(m->data + m->len, bytes, n);
+    m->len += n;
+}
+static void on_flush(png_structp png) { (void)png; }
+
+int prune_png_encode(const uint8_t *pixels, int width, int height, int channels, double dpi,
+                     const char *const *keys, const char *const *values, int ntext,
+                     uint8_t **out, size_t *outlen, char *err, size_t errlen) {
+    *out = NULL; *outlen = 0;
     if (width <= 0 || height <= 0 || channels < 1 || channels > 4 || channels == 2) {
         snprintf(err, errlen, "invalid image %dx%d with %d channels", width, height, channels);
         return -1;
     }
-    FILE *f = fopen(path, "wb");
-    if (!f) { snprintf(err, errlen, "cannot open '%s' for writing: %s", path, strerror(errno)); return -1; }
     guard g; g.err = err; g.errlen = errlen;
+    membuf m = { NULL, 0, 0 };
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &g, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     png_textp text = NULL;
     if (!png || !info) {
         snprintf(err, errlen, "libpng: out of memory");
         if (png) png_destroy_write_struct(&png, NULL);
-        fclose(f);
         return -1;
     }
     if (setjmp(g.jmp)) {
         png_destroy_write_struct(&png, &info);
         free(text);
-        fclose(f);
+        free(m.data);
         return -1;
     }
-    png_init_io(png, f);
+    png_set_write_fn(png, &m, on_write, on_flush);
     int type = channels == 1 ? PNG_COLOR_TYPE_GRAY : channels == 3 ? PNG_COLOR_TYPE_RGB
                                                                   : PNG_COLOR_TYPE_RGBA;
     png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, type,
@@ -66,12 +82,7 @@ int prune_png_write(const char *path, const uint8_t *pixels, int width, int heig
     png_write_end(png, info);
     png_destroy_write_struct(&png, &info);
     free(text);
-    if (fflush(f) != 0 || ferror(f)) {
-        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
-        fclose(f);
-        return -1;
-    }
-    if (fclose(f) != 0) { snprintf(err, errlen, "cannot close '%s': %s", path, strerror(errno)); return -1; }
+    *out = m.data; *outlen = m.len;
     return 0;
 }
 

@@ -1,7 +1,7 @@
 // AtomicWrite: figure files appear whole or not at all. The encoder writes a temporary file in
 // the target's directory (same file system, so the rename is atomic), which is synced and then
 // renamed over the target; any failure removes it. Plot does not depend on Engine, whose
-// AtomicFile does the same for byte arrays; here the PNG encoder needs a path to write to.
+// AtomicFile does the same for byte arrays.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -93,14 +93,6 @@ enum AtomicWrite {
             // Devices that cannot sync (EINVAL) are fine; a real I/O error is not.
             if fsync(fd) != 0, errno != EINVAL, errno != EROFS, errno != ENOTSUP { throw PlotError("fsync failed: \(lastError())") }
         }
-    }
-
-    /// Whether `path` (after links) is an existing device, FIFO or socket.
-    static func isDevice(_ path: String) -> Bool {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return false }
-        let kind = info.st_mode & S_IFMT
-        return kind != S_IFREG && kind != S_IFDIR
     }
 
     /// The directory ("." when none) and the last component of a path.

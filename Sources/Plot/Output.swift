@@ -37,19 +37,9 @@ extension Figure {
     }
 
     func write(to path: String, dpi: Double?, source: String?, timestamp: Bool, fault: AtomicWrite.Fault?) throws {
+        // Every format is encoded in memory and written by one atomic writer.
         let format = try PlotFormat(path: path)
-        try validate(dpi: dpi ?? self.dpi)
-        switch format {
-        case .png where AtomicWrite.isDevice(path):
-            // Written through our own write(2) loop, so that a full device reports why.
-            try AtomicWrite.write(try encoded(as: .png, dpi: dpi, source: source, timestamp: timestamp), to: path, fault: fault)
-        case .png:
-            let image = try rasterize(dpi: dpi ?? self.dpi)
-            let text = metadata(source: source, timestamp: timestamp)
-            try AtomicWrite.write(to: path, fault: fault) { file in try image.writePNG(to: file, text: text) }
-        case .svg, .pdf:
-            try AtomicWrite.write(try encoded(as: format, source: source, timestamp: timestamp), to: path, fault: fault)
-        }
+        try AtomicWrite.write(try encoded(as: format, dpi: dpi, source: source, timestamp: timestamp), to: path, fault: fault)
     }
 
     /// The bytes of the figure as a file of `format` (for embedding in documents).
@@ -57,19 +47,7 @@ extension Figure {
         try validate(dpi: dpi ?? self.dpi)
         switch format {
         case .png:
-            let image = try rasterize(dpi: dpi ?? self.dpi)
-            let dir = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
-            var template = Array((dir + "/prune-figure-XXXXXX").utf8CString)
-            let fd = template.withUnsafeMutableBufferPointer { buffer -> Int32 in
-                guard let base = buffer.baseAddress else { return -1 }
-                return mkstemp(base)
-            }
-            guard fd >= 0 else { throw PlotError("cannot create a temporary file in '\(dir)': \(AtomicWrite.lastError())") }
-            _ = close(fd)
-            let file = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            defer { _ = unlink(file) }
-            try image.writePNG(to: file, text: metadata(source: source, timestamp: timestamp))
-            return try readFile(file)
+            return try rasterize(dpi: dpi ?? self.dpi).encodePNG(text: metadata(source: source, timestamp: timestamp))
         case .svg: return try vector(svg: true, source: source)
         case .pdf: return try vector(svg: false, source: source, timestamp: timestamp)
         }
@@ -175,19 +153,6 @@ private let collect: cairo_write_func_t = { closure, data, length in
 private func check(_ status: cairo_status_t, _ what: String) throws {
     guard status != CAIRO_STATUS_SUCCESS else { return }
     throw PlotError("\(what): \(String(cString: cairo_status_to_string(status)))")
-}
-
-private func readFile(_ path: String) throws -> [UInt8] {
-    guard let f = fopen(path, "rb") else { throw PlotError("cannot read '\(path)': \(AtomicWrite.lastError())") }
-    defer { fclose(f) }
-    var out: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
-        if n == 0 { break }
-        out.append(contentsOf: chunk[0..<n])
-    }
-    if ferror(f) != 0 { throw PlotError("cannot read '\(path)'") }
-    return out
 }
 
 /// "Tue, 15 Nov 1994 08:12:31 GMT" (RFC 1123, as the PNG specification recommends), in

@@ -48,31 +48,29 @@ struct RasterImage {
     }
 
     /// Writes the image as PNG to `path` with pHYs = dpi and the given tEXt chunks.
-    func writePNG(to path: String, text: [(String, String)]) throws {
+    func encodePNG(text: [(String, String)]) throws -> [UInt8] {
         // libpng wants Latin-1 text; keep printable ASCII and replace the rest, so that a
         // source path with other characters still yields a valid chunk.
         let latin = text.map { (k, v) in (k, String(v.unicodeScalars.map { $0.isASCII && $0.value >= 32 ? Character($0) : "?" })) }
         let keys = latin.map { strdupArray($0.0) }, values = latin.map { strdupArray($0.1) }
         var err = [CChar](repeating: 0, count: 512)
-        errno = 0
+        var out: UnsafeMutablePointer<UInt8>?
+        var count = 0
         let status: Int32 = keys.withPointers { k in
             values.withPointers { v in
                 pixels.withUnsafeBufferPointer { px in
                     err.withUnsafeMutableBufferPointer { e in
-                        prune_png_write(path, px.baseAddress, Int32(width), Int32(height), Int32(channels), dpi,
-                                        k, v, Int32(latin.count), e.baseAddress, e.count)
+                        prune_png_encode(px.baseAddress, Int32(width), Int32(height), Int32(channels), dpi,
+                                         k, v, Int32(latin.count), &out, &count, e.baseAddress, e.count)
                     }
                 }
             }
         }
-        if status != 0 {
-            var message = String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            // libpng's own "Write Error" hides the reason, which the failed write left in errno.
-            if message.hasSuffix("Write Error"), errno != 0, let reason = strerror(errno) {
-                message += ": " + String(cString: reason)
-            }
-            throw PlotError(message)
+        defer { prune_png_free(out) }
+        guard status == 0, let out else {
+            throw PlotError(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
+        return Array(UnsafeBufferPointer(start: out, count: count))
     }
 }
 

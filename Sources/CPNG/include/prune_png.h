@@ -5,11 +5,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/// Writes an 8-bit image (channels 1 gray, 3 RGB, 4 RGBA, rows top to bottom) to `path`.
-/// `dpi` > 0 writes a pHYs chunk; `keys`/`values` are `ntext` tEXt chunks.
-int prune_png_write(const char *path, const uint8_t *pixels, int width, int height,
-                    int channels, double dpi, const char *const *keys,
-                    const char *const *values, int ntext, char *err, size_t errlen);
+/// Encodes an 8-bit image (channels 1 gray, 3 RGB, 4 RGBA, rows top to bottom) as PNG into
+/// memory: `*out` (free with prune_png_free) holds `*outlen` bytes. `dpi` > 0 writes a pHYs
+/// chunk; `keys`/`values` are `ntext` tEXt chunks. Callers write the bytes to files themselves
+/// (atomically), so that every format goes through one file writer.
+int prune_png_encode(const uint8_t *pixels, int width, int height, int channels, double dpi,
+                     const char *const *keys, const char *const *values, int ntext,
+                     uint8_t **out, size_t *outlen, char *err, size_t errlen);
 
 /// Facts read back from a PNG file (for tests and `load`).
 typedef struct {
