@@ -6,12 +6,10 @@ public enum Checkpoint {
     /// Pruning masks and scores go beside their parameter as `<name>.mask` and `<name>.scores`.
     public static func save(_ model: Module, to path: String, metadata: [String: String] = [:]) throws {
         var tensors = (model.namedParameters() + model.namedBuffers()).map { (name: $0.0, tensor: $0.1) }
+        var metadata = metadata
         for (name, gate) in model.namedGates() {
             tensors.append((name: name + ".mask", tensor: gate.mask))
             if let s = gate.scores { tensors.append((name: name + ".scores", tensor: s)) }
-        }
-        var metadata = metadata
-        for (name, gate) in model.namedGates() {
             if let r = gate.requestedSparsity { metadata["sparsity." + name] = String(r) }
         }
         try Safetensors.save(tensors, metadata: metadata.merging(["format": "pt", "producer": "prune"]) { a, _ in a }, to: path)

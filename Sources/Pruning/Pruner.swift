@@ -171,12 +171,12 @@ public final class Pruner: TrainingHook {
         self.totalSteps = totalSteps
         let scores = zip(targets, gates).compactMap { t, g in g.scores.map { (t.name + ".scores", $0) } }
         scoreOptimizer = scores.isEmpty ? nil : try Optimizer(config.scoreOptimizer, parameters: scores, lr: config.scoreLR)
-        if config.schedule.kind == .oneshot && !config.method.learnsScores && lastKeep == nil {
-            guard config.method != .taylor && config.method != .snip else {
+        // The mask at step 0: one-shot pruning happens here unless prune() already did it
+        // (methods that learn scores never run one-shot, see `validate`).
+        if config.schedule.kind != .oneshot || lastKeep == nil {
+            if config.schedule.kind == .oneshot && (config.method == .taylor || config.method == .snip) {
                 throw EngineError("\(config.method.rawValue) with schedule \"oneshot\" needs data: prune(net, p, data=...) before training")
             }
-            try updateMasks(keep: config.keep ?? 1)
-        } else if config.method.learnsScores || config.schedule.kind != .oneshot {
             try updateMasks(keep: keep(at: 0))
         }
         optimizer.bindMasks(model)
@@ -211,11 +211,7 @@ public final class Pruner: TrainingHook {
 
     public func afterBackward(step: Int) throws {
         guard config.method == .taylor else { return }
-        for (t, acc) in zip(targets, accumulated) {
-            guard let g = t.weight.grad else { continue }
-            let w = t.weight.data, gd = g.data, a = acc.data
-            for i in 0..<acc.count { a[i] += Swift.abs(w[i] * gd[i]) }
-        }
+        for (t, acc) in zip(targets, accumulated) { addSaliency(t.weight, into: acc) }
     }
 
     public func afterStep(step: Int) throws {
@@ -390,20 +386,18 @@ public final class Pruner: TrainingHook {
             if config.method == .taylor { model.zeroGrad() }
             let loss = try model(x).crossEntropy(labels: y)
             try loss.backward()
-            if config.method == .taylor {
-                for (t, a) in zip(targets, acc) {
-                    guard let g = t.weight.grad else { continue }
-                    for i in 0..<a.count { a.data[i] += Swift.abs(t.weight.data[i] * g.data[i]) }
-                }
-            }
+            if config.method == .taylor { for (t, a) in zip(targets, acc) { addSaliency(t.weight, into: a) } }
             seen += 1
         }
-        if config.method == .snip {
-            for (t, a) in zip(targets, acc) {
-                guard let g = t.weight.grad else { continue }
-                for i in 0..<a.count { a.data[i] = Swift.abs(t.weight.data[i] * g.data[i]) }
-            }
-        }
+        // SNIP: the gradient summed over the batches, once.
+        if config.method == .snip { for (t, a) in zip(targets, acc) { addSaliency(t.weight, into: a) } }
         return acc
     }
+}
+
+/// acc += |w ⊙ ∂L/∂w|, the first-order saliency of each weight (nothing without a gradient).
+func addSaliency(_ w: Tensor, into acc: Tensor) {
+    guard let g = w.grad else { return }
+    let wd = w.data, gd = g.data, a = acc.data
+    for i in 0..<acc.count { a[i] += Swift.abs(wd[i] * gd[i]) }
 }
