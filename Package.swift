@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "ScriptTests", dependencies: ["Script", "Engine", "NN", "Data"], exclude: ["golden"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "NN", "Data", "Engine", "Kernels"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "CPNG"], exclude: ["golden"]),
-        .testTarget(name: "TrainingTests", dependencies: ["NN", "Data", "Engine"]),
+        .testTarget(name: "TrainingTests", dependencies: ["NN", "Data", "Engine", "Pruning"]),
         .testTarget(name: "PruneCLITests", dependencies: []),
     ],
     swiftLanguageModes: [.v5]

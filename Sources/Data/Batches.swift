@@ -41,7 +41,10 @@ public struct Batches: Sequence {
         let order = shuffle ? rng.permutation(dataset.count) : Array(0..<dataset.count)
         // With dropLast the tail that cannot fill a batch is simply never reached.
         let end = dropLast ? count * batchSize : dataset.count
-        return Iterator(dataset: dataset, order: order, batchSize: batchSize, end: end)
+        // Augmentation draws from its own generator seeded from the batch generator, so the
+        // order of the samples is the same with and without it.
+        let augmenter = shuffle ? dataset.augmentation.map { ($0, RNG(seed: rng.next())) } : nil
+        return Iterator(dataset: dataset, order: order, batchSize: batchSize, end: end, augmenter: augmenter)
     }
 
     /// Walks one epoch's order `batchSize` indices at a time.
@@ -50,6 +53,7 @@ public struct Batches: Sequence {
         let order: [Int]
         let batchSize: Int
         let end: Int
+        let augmenter: (Augmentation, RNG)?
         var position = 0
 
         public mutating func next() -> (x: Tensor, y: [Int])? {
@@ -58,7 +62,9 @@ public struct Batches: Sequence {
             let indices = Array(order[position..<stop])
             position = stop
             // The indices are a permutation of 0..<count, so the unchecked gather is safe.
-            return dataset.gatherUnchecked(indices)
+            let batch = dataset.gatherUnchecked(indices)
+            if let (augmentation, rng) = augmenter { augmentation.apply(to: batch.x, rng: rng) }
+            return batch
         }
     }
 }

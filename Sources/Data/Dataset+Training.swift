@@ -7,4 +7,5 @@ extension Dataset: BatchSource {
         // fit() reports batch sizes below 1 to the user; Batches treats them as 1 rather than fail.
         AnySequence(Batches(self, batchSize: size, shuffle: shuffle, rng: rng))
     }
+    public var augments: Bool { augmentation != nil }
 }

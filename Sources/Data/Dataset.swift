@@ -21,10 +21,14 @@ public final class Dataset: CustomStringConvertible, @unchecked Sendable {
     public let classes: Int
     /// A readable name per class.
     public let classNames: [String]
+    /// Random transformations applied to training batches (shuffled batches only, so
+    /// evaluation sees the samples unchanged); nil for none. Derived datasets drop it.
+    public let augmentation: Augmentation?
 
     /// Wraps samples and labels, checking that they agree. `classes` defaults to the number of
     /// `classNames`, else to the largest label plus one; names default to "0", "1", ….
-    public init(name: String, images: Tensor, labels: [Int], classes: Int? = nil, classNames: [String]? = nil) throws {
+    public init(name: String, images: Tensor, labels: [Int], classes: Int? = nil, classNames: [String]? = nil,
+                augmentation: Augmentation? = nil) throws {
         guard images.rank >= 2 else {
             throw EngineError("dataset \(name): images need a sample dimension and at least one more, got shape \(describe(shape: images.shape))")
         }
@@ -44,6 +48,15 @@ public final class Dataset: CustomStringConvertible, @unchecked Sendable {
         self.labels = labels
         self.classes = k
         self.classNames = names
+        self.augmentation = augmentation
+        if let augmentation { try augmentation.check(sampleShape: Array(images.shape.dropFirst()), dataset: name) }
+    }
+
+    /// The same samples with `augmentation` applied to training batches (nil removes it). The
+    /// images tensor is shared, not copied.
+    public func augmented(_ augmentation: Augmentation?) throws -> Dataset {
+        try Dataset(name: name, images: images, labels: labels, classes: classes, classNames: classNames,
+                    augmentation: augmentation)
     }
 
     /// The number of samples.

@@ -17,6 +17,13 @@ public protocol BatchSource {
     var classes: Int { get }
     /// Batches of (inputs [B, ...], labels), shuffled with `rng` when asked.
     func makeBatches(size: Int, shuffle: Bool, rng: RNG) -> AnySequence<(x: Tensor, y: [Int])>
+    /// Whether shuffled (training) batches are randomly transformed, so that the same sample
+    /// differs between epochs (features cannot then be computed once).
+    var augments: Bool { get }
+}
+
+extension BatchSource {
+    public var augments: Bool { false }
 }
 
 /// What happened in one epoch.

@@ -57,7 +57,11 @@ public struct PrunerConfig: Sendable {
 
     public init(_ method: PruneMethod, keep: Double?) {
         self.method = method; self.keep = keep
-        schedule = PruneSchedule(method == .snip ? .oneshot : .cubic)
+        // Movement's scores move every step, so its authors recompute Top_v at every forward
+        // pass; with masks held for 10 steps, fine-tuning on little data ends visibly worse
+        // (see tutorials/02). Magnitude follows Zhu & Gupta's Δt of several steps.
+        schedule = PruneSchedule(method == .snip ? .oneshot : .cubic,
+                                 every: method == .movement || method == .softMovement ? 1 : 10)
         scoreLR = method == .l0 ? 0.1 : 1e-2
         scoreInit = method == .l0 ? 2.197 : 0
         lambda = method == .l0 ? 1 : 400

@@ -252,62 +252,9 @@ extension Builtins {
         }
     }
 
-    /// A structurally identical model with copied parameters and buffers, for the layer types
-    /// that can be rebuilt from their sizes.
+    /// A structurally identical model with copied parameters, buffers and masks.
     static func copyModel(_ m: Module) throws -> Module {
-        guard let clone = rebuild(m) else {
-            throw BuiltinError("copy of a model of type \(m.typeName) is not supported yet")
-        }
-        let src = m.namedParameters() + m.namedBuffers(), dst = clone.namedParameters() + clone.namedBuffers()
-        guard src.count == dst.count else { throw BuiltinError("copy of a model of type \(m.typeName) is not supported yet") }
-        for (a, b) in zip(src, dst) {
-            guard a.0 == b.0 else { throw BuiltinError("copy of a model of type \(m.typeName) is not supported yet") }
-            try b.1.assign(a.1)
-            b.1.requiresGrad = a.1.requiresGrad
-        }
-        for (name, g) in m.namedGates() {
-            let c = WeightGate(kind: g.kind, mask: g.mask.copy(), scores: g.scores.map { $0.copy().requiringGrad($0.requiresGrad) }, method: g.method)
-            c.frozen = g.frozen; c.requestedSparsity = g.requestedSparsity
-            c.rng = g.rng.map { RNG(seed: $0.next()) }
-            try clone.setGate(c, for: name)
-        }
-        if !m.training { clone.eval() }
-        return clone
-    }
-
-    /// A fresh module of the same structure, or nil for layer types it does not know.
-    static func rebuild(_ m: Module) -> Module? {
-        let rng = RNG(seed: 0)
-        switch m {
-        case let s as Sequential:
-            var layers: [Module] = []
-            for l in s.layers { guard let c = rebuild(l) else { return nil }; layers.append(c) }
-            return Sequential(layers)
-        case let l as ModuleList:
-            var modules: [Module] = []
-            for x in l.modules { guard let c = rebuild(x) else { return nil }; modules.append(c) }
-            return ModuleList(modules)
-        case let r as Residual:
-            guard let body = rebuild(r.body) else { return nil }
-            if let s = r.shortcut {
-                guard let sc = rebuild(s) else { return nil }
-                return Residual(body, shortcut: sc)
-            }
-            return Residual(body)
-        case let l as Linear: return Linear(l.inFeatures, l.outFeatures, bias: l.bias != nil, rng: rng)
-        case let c as Conv2d:
-            return Conv2d(c.inChannels, c.outChannels, kernel: c.kernel, stride: c.stride, padding: c.padding, bias: c.bias != nil, rng: rng)
-        case let b as BatchNorm: return BatchNorm(b.features, momentum: b.momentum, eps: b.eps)
-        case let n as LayerNorm: return LayerNorm(n.features, eps: n.eps)
-        case let p as MaxPool2d: return MaxPool2d(p.kernel, stride: p.stride, padding: p.padding)
-        case let p as AvgPool2d: return AvgPool2d(p.kernel, stride: p.stride, padding: p.padding)
-        case is GlobalAvgPool: return GlobalAvgPool()
-        case let b as BasicBlock: return BasicBlock(b.conv1.inChannels, b.conv1.outChannels, stride: b.conv1.stride, rng: rng)
-        case let a as Activation: return Activation(a.kind)
-        case is Flatten: return Flatten()
-        case let d as Dropout: return Dropout(d.p, rng: rng)
-        default: return nil
-        }
+        do { return try m.clone() } catch let e as EngineError { throw BuiltinError("copy: " + e.message) }
     }
 }
 

@@ -130,11 +130,11 @@ extension Builtins {
             }
         },
 
-        Builtin("save", [BuiltinParam("x", nil, "a model, a tensor, a record of tensors, or a figure"),
-                         BuiltinParam("path", nil, "the file to write (.safetensors; .png, .svg or .pdf for a figure)"),
+        Builtin("save", [BuiltinParam("x", nil, "a model, a tensor, a record of tensors, a table or a figure"),
+                         BuiltinParam("path", nil, "the file to write (.safetensors; .csv for a table; .png, .svg or .pdf for a figure)"),
                          BuiltinParam("dpi", .nil_, "a figure's resolution in PNG (default 150)")],
-                topic: "models", summary: "Saves a model, a tensor or a record of tensors to a safetensors file, or a figure to PNG/SVG/PDF.",
-                help: "A model is saved with all its parameters and buffers under their dotted names; a tensor under the name \"tensor\"; a record under its keys. The file is written atomically.",
+                topic: "models", summary: "Saves a model, a tensor or a record of tensors to a safetensors file, a table to CSV, or a figure to PNG/SVG/PDF.",
+                help: "A model is saved with all its parameters and buffers under their dotted names; a tensor under the name \"tensor\"; a record under its keys; a table as CSV with a header row (text that would read back as a number is quoted). The file is written atomically.",
                 example: "net = mlp([784, 10])\nsave(net, \"/tmp/net.safetensors\")") { args in
             let path = try args.string("path")
             guard !path.isEmpty else { throw BuiltinError("save: argument 'path' is empty") }
@@ -152,23 +152,28 @@ extension Builtins {
                     tensors.append((name: k, tensor: t))
                 }
                 try Safetensors.save(tensors, metadata: ["producer": "prune"], to: path)
-            case .table:
-                throw BuiltinError("save: saving tables arrives with CSV export")
+            case .table(let t):
+                guard path.lowercased().hasSuffix(".csv") else { throw BuiltinError("save: a table is saved as CSV; give a path ending in .csv") }
+                try t.save(csv: path)
             case .object(let o as FigureObject):
                 try EngineArgs.write(o, path: path, dpi: args.has("dpi") ? try args.number("dpi") : nil, args)
                 return .object(o)
             default:
-                throw args.wrong("x", "a model, a tensor or a record of tensors")
+                throw args.wrong("x", "a model, a tensor, a record of tensors, a table or a figure")
             }
             return .nil_
         },
 
-        Builtin("load", [BuiltinParam("path", nil, "a safetensors file"),
+        Builtin("load", [BuiltinParam("path", nil, "a safetensors file, or a .csv table"),
                          BuiltinParam("into", .nil_, "a model to load the checkpoint into")],
-                topic: "models", summary: "Loads a safetensors file: into a model, or as a record of tensors.",
+                topic: "models", summary: "Loads a safetensors file (into a model, or as a record of tensors) or a CSV file as a table.",
                 help: "load(path, into=net) checks that every parameter and buffer of net is in the file with the right shape, then copies them in (nothing changes if a check fails) and returns net. load(path) returns a record of name → tensor.",
                 example: "net = mlp([784, 10])\nsave(net, \"/tmp/net.safetensors\")\nload(\"/tmp/net.safetensors\", into=net)") { args in
             let path = try args.string("path")
+            if path.lowercased().hasSuffix(".csv") {
+                guard !args.has("into") else { throw BuiltinError("load: a CSV file is a table; into= is for model checkpoints") }
+                return .table(try Table.load(csv: path))
+            }
             switch args.value("into") {
             case .nil_:
                 let (tensors, _) = try Safetensors.load(path)

@@ -95,7 +95,7 @@ extension Builtins {
                            BuiltinParam("sparsity", .nil_, "or the fraction removed, 1 − keep"),
                            BuiltinParam("schedule", .nil_, "\"oneshot\", \"constant\", \"linear\" or \"cubic\" (default: cubic; oneshot for snip)"),
                            BuiltinParam("scope", .string("layer"), "\"layer\" (each matrix keeps its share) or \"global\" (one threshold)"),
-                           BuiltinParam("every", .number(10), "recompute masks every this many steps"),
+                           BuiltinParam("every", .nil_, "recompute masks every this many steps (default 1 for movement and soft_movement, as their authors, else 10)"),
                            BuiltinParam("warmup", .number(0.1), "fraction of training before pruning starts"),
                            BuiltinParam("cooldown", .number(0.2), "fraction of training at the target at the end"),
                            BuiltinParam("include", .nil_, "name patterns of parameters to prune (default: Linear and Conv weights but the classifier)"),
@@ -134,7 +134,7 @@ extension Builtins {
                 config.schedule.kind = PruneSchedule.Kind(rawValue: s) ?? .cubic
             }
             config.scope = PruneScope(rawValue: try EngineArgs.choice(args, "scope", PruneScope.allCases.map(\.rawValue))) ?? .layer
-            config.schedule.every = try EngineArgs.int(args, "every", in: 1...1_000_000)
+            if args.has("every") { config.schedule.every = try EngineArgs.int(args, "every", in: 1...1_000_000) }
             config.schedule.warmup = try EngineArgs.fraction(args, "warmup")
             config.schedule.cooldown = try EngineArgs.fraction(args, "cooldown")
             config.include = try EngineArgs.patterns(args, "include")

@@ -50,6 +50,48 @@ extension EngineArgs {
         return try Optimizer(kind, parameters: net.namedParameters(), lr: Float(lr), weightDecay: Float(wd), schedule: schedule)
     }
 
+    /// What `train` and `transfer` share: the loop settings, validation set, pruner and
+    /// distillation hook read from the call's arguments (checked before anything runs).
+    static func trainingRun(_ args: CallArgs, data: Dataset, student: Module?) throws
+        -> (config: TrainConfig, validation: Dataset?, pruner: Pruner?, hooks: [TrainingHook]) {
+        let fn = args.builtin
+        let epochs = try int(args, "epochs", in: 0...1_000_000)
+        let batch = try int(args, "batch", in: 1...1_000_000)
+        guard data.count > 0 else { throw BuiltinError("\(fn): the dataset is empty") }
+        if let student { _ = try optimizer(args, net: student, totalSteps: 1) }     // checks the settings first
+        var config = TrainConfig(epochs: epochs, batchSize: batch)
+        if args.has("clip") {
+            let c = try args.number("clip")
+            guard c.isFinite, c > 0 else { throw BuiltinError("\(fn): argument 'clip' must be a number > 0, got \(display(args.value("clip")))") }
+            config.clipNorm = Float(c)
+        }
+        let smoothing = try args.number("label_smoothing")
+        guard smoothing >= 0, smoothing < 1 else {
+            throw BuiltinError("\(fn): argument 'label_smoothing' must be in [0, 1), got \(display(args.value("label_smoothing")))")
+        }
+        config.labelSmoothing = Float(smoothing)
+        config.seed = args.has("seed") ? try seed(args) : args.session.rng.next()
+        config.progress = !(try args.bool("quiet"))
+        var validation: Dataset?
+        if args.has("validation") { validation = try dataset(args, "validation") }
+        var pruner: Pruner?
+        if args.has("pruner") { pruner = try Pruner(try EngineArgs.pruner(args, "pruner")) }
+        var hooks: [TrainingHook] = []
+        if args.has("teacher") {
+            let teacher = try model(args, "teacher")
+            guard teacher !== student else { throw BuiltinError("\(fn): the teacher must be another model (copy(net) before pruning it)") }
+            hooks.append(try Distillation(teacher: teacher, temperature: try args.float("temperature"), alpha: try args.float("alpha")))
+        }
+        return (config, validation, pruner, hooks)
+    }
+
+    /// Says on the session's output that Ctrl-C stopped a run early.
+    static func announceInterrupt(_ history: History, _ args: CallArgs) {
+        guard history.interrupted else { return }
+        let epochs = (try? args.int("epochs")) ?? history.epochs.count
+        args.session.write("interrupted: training stopped in epoch \(history.epochs.count) of \(epochs), after \(history.steps) steps\n")
+    }
+
     /// The per-epoch table of a training run.
     static func historyTable(_ history: History, validation: Bool) -> Table {
         let table = Table()
@@ -97,42 +139,14 @@ extension Builtins {
                 example: "net = mlp([784, 100, 10])\nhistory = train(net, fashion_mnist(\"train\", limit=2000), epochs=1, lr=0.05)") { args in
             let net = try EngineArgs.model(args, "net")
             let data = try EngineArgs.dataset(args, "data")
-            let epochs = try EngineArgs.int(args, "epochs", in: 0...1_000_000)
-            let batch = try EngineArgs.int(args, "batch", in: 1...1_000_000)
-            guard data.count > 0 else { throw BuiltinError("train: the dataset is empty") }
-            _ = try EngineArgs.optimizer(args, net: net, totalSteps: 1)     // checks the settings first
-            var config = TrainConfig(epochs: epochs, batchSize: batch)
-            if args.has("clip") {
-                let c = try args.number("clip")
-                guard c.isFinite, c > 0 else { throw BuiltinError("train: argument 'clip' must be a number > 0, got \(display(args.value("clip")))") }
-                config.clipNorm = Float(c)
-            }
-            let smoothing = try args.number("label_smoothing")
-            guard smoothing >= 0, smoothing < 1 else {
-                throw BuiltinError("train: argument 'label_smoothing' must be in [0, 1), got \(display(args.value("label_smoothing")))")
-            }
-            config.labelSmoothing = Float(smoothing)
-            config.seed = args.has("seed") ? try EngineArgs.seed(args) : args.session.rng.next()
-            config.progress = !(try args.bool("quiet"))
-            var validation: Dataset?
-            if args.has("validation") { validation = try EngineArgs.dataset(args, "validation") }
-            var pruner: Pruner?
-            if args.has("pruner") { pruner = try Pruner(try EngineArgs.pruner(args, "pruner")) }
-            var hooks: [TrainingHook] = []
-            if args.has("teacher") {
-                let teacher = try EngineArgs.model(args, "teacher")
-                guard teacher !== net else { throw BuiltinError("train: the teacher must be another model (copy(net) before pruning it)") }
-                hooks.append(try Distillation(teacher: teacher, temperature: try args.float("temperature"), alpha: try args.float("alpha")))
-            }
+            let run = try EngineArgs.trainingRun(args, data: data, student: net)
             let session = args.session
-            let history = try PrunedTraining.train(net, on: data, pruner: pruner,
+            let history = try PrunedTraining.train(net, on: data, pruner: run.pruner,
                                                    makeOptimizer: { steps in try EngineArgs.optimizer(args, net: net, totalSteps: steps) },
-                                                   config: config, validation: validation, hooks: hooks,
+                                                   config: run.config, validation: run.validation, hooks: run.hooks,
                                                    shouldStop: { session.interruptCheck() })
-            if history.interrupted {
-                session.write("interrupted: training stopped in epoch \(history.epochs.count) of \(epochs), after \(history.steps) steps\n")
-            }
-            return .table(EngineArgs.historyTable(history, validation: validation != nil))
+            EngineArgs.announceInterrupt(history, args)
+            return .table(EngineArgs.historyTable(history, validation: run.validation != nil))
         },
 
         Builtin("evaluate", [BuiltinParam("net", nil, "a model"),

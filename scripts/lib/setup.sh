@@ -3,7 +3,7 @@
 # Idempotent: with everything present it only runs an incremental build.
 
 PRUNE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-PRUNE_APT_PACKAGES="libopenblas-dev libreadline-dev libpng-dev zlib1g-dev dataset-fashion-mnist libcairo2-dev fonts-dejavu-core"
+PRUNE_APT_PACKAGES="libopenblas-dev libreadline-dev libpng-dev zlib1g-dev dataset-fashion-mnist libcairo2-dev fonts-dejavu-core python3-sklearn"
 
 prune_log() { printf '%s\n' "$*" >&2; }
 
