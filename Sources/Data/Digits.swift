@@ -27,6 +27,7 @@ public enum Digits {
         let file = resolvePath(path)
         guard size >= 1, size <= 1024 else { throw EngineError("digits: size must be in 1…1024, got \(size)") }
         let bytes = try IDX.gunzip(try IDX.readFile(file, hint: installHint), file: file)
+        FileReads.record(file)
         let (pixels, labels) = try parse(bytes, file: file)
         let n = labels.count
         let x = Tensor.empty([n, 1, size, size])

@@ -56,6 +56,10 @@ public enum FashionMNIST {
         let dir = resolveDirectory(directory)
         // Key on the canonical path so "dir" and "dir/" (or a symlink) share one entry.
         let key = canonical(dir) + "#" + split.rawValue
+        // A notebook cell that loads the split depends on its files, even from the cache.
+        let (imagesFile, labelsFile) = files(split, directory: dir)
+        FileReads.record(imagesFile)
+        FileReads.record(labelsFile)
         return try cache.value(for: key) {
             let (images, labels) = files(split, directory: dir)
             return try IDX.dataset(images: images, labels: labels, name: "fashion_mnist/\(split.rawValue)",

@@ -23,6 +23,16 @@ public final class RNG: RandomNumberGenerator, @unchecked Sendable {
         s0 = splitmix(); s1 = splitmix(); s2 = splitmix(); s3 = splitmix()
     }
 
+    /// The generator's whole state (four words), to save and later restore a stream exactly
+    /// (notebook cell caches).
+    public var state: [UInt64] {
+        get { [s0, s1, s2, s3] }
+        set {
+            guard newValue.count == 4 else { return }
+            s0 = newValue[0]; s1 = newValue[1]; s2 = newValue[2]; s3 = newValue[3]
+        }
+    }
+
     public func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
         let t = s1 << 17

@@ -26,6 +26,7 @@ public enum Safetensors {
     /// for anything malformed.
     public static func load(_ path: String) throws -> (tensors: [(name: String, tensor: Tensor)], metadata: [String: String]) {
         let bytes = try AtomicFile.readAll(path)
+        FileReads.record(path)
         do {
             return try parse(bytes)
         } catch let error as FormatError {

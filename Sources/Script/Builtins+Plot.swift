@@ -91,6 +91,7 @@ extension EngineArgs {
             throw BuiltinError("\(args.builtin): \(e.message)")
         }
         object.path = path
+        NotebookCapture.figureWritten(object, session: args.session)
     }
 
     static func figureParams(_ extra: [BuiltinParam]) -> [BuiltinParam] {

@@ -44,7 +44,8 @@ public final class Session {
         }
         set {
             for i in interp.globals.indices { interp.globals[i] = nil }
-            for (k, v) in newValue { interp.globals[interp.globalSlot(k)] = v }
+            // The slot first: creating one may move the slots' buffer.
+            for (k, v) in newValue { let slot = interp.globalSlot(k); interp.globals[slot] = v }
         }
     }
 

@@ -15,13 +15,14 @@ struct Prune: ParsableCommand {
         abstract: "A laboratory for pruning neural networks in the transfer-learning regime.",
         discussion: """
             With no FILE, prune opens the prune> prompt when stdin is a terminal and otherwise \
-            runs the script read from stdin. Exit status: 0 success, 1 script error, 2 usage \
+            runs the script read from stdin. 'prune render FILE -o out.html' renders a notebook             (see 'prune render --help'); 'prune cache clear' empties its cell cache. Exit status: 0 success, 1 script error, 2 usage \
             error, 130 interrupted (Ctrl-C).
             """,
         version: pruneVersion)
 
     static func main() {
         reexecWithFastBLASIfNeeded()
+        _ = runSubcommandIfAsked()
         do {
             var command = try parseAsRoot()
             try command.run()

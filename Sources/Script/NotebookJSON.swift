@@ -1,0 +1,256 @@
+// A small JSON value with a deterministic writer and a checked parser, for notebook cache
+// entries (the readable half of a stored session; tensors go to safetensors files).
+
+/// A JSON value; objects keep their key order.
+indirect enum NJSON: Equatable {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([NJSON])
+    case object([(String, NJSON)])
+
+    static func == (a: NJSON, b: NJSON) -> Bool {
+        switch (a, b) {
+        case (.null, .null): return true
+        case let (.bool(x), .bool(y)): return x == y
+        case let (.number(x), .number(y)): return x == y
+        case let (.string(x), .string(y)): return x == y
+        case let (.array(x), .array(y)): return x == y
+        case let (.object(x), .object(y)): return x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        default: return false
+        }
+    }
+
+    subscript(key: String) -> NJSON? {
+        guard case .object(let pairs) = self else { return nil }
+        return pairs.first { $0.0 == key }?.1
+    }
+    var string: String? { if case .string(let s) = self { return s } else { return nil } }
+    var number: Double? { if case .number(let x) = self { return x } else { return nil } }
+    var int: Int? { number.flatMap { $0 == $0.rounded() && abs($0) < 9e15 ? Int($0) : nil } }
+    var bool: Bool? { if case .bool(let b) = self { return b } else { return nil } }
+    var array: [NJSON]? { if case .array(let a) = self { return a } else { return nil } }
+    var pairs: [(String, NJSON)]? { if case .object(let p) = self { return p } else { return nil } }
+
+    /// Compact text, one line per top-level member for readability.
+    var text: String {
+        var out = ""
+        write(&out, indent: 0)
+        return out
+    }
+
+    private func write(_ out: inout String, indent: Int) {
+        switch self {
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .number(let x):
+            if x.isFinite && x == x.rounded() && abs(x) < 9e15 { out += String(Int64(x)) } else if x.isFinite { out += "\(x)" } else { out += "null" }
+        case .string(let s): NJSON.quote(s, into: &out)
+        case .array(let items):
+            out += "["
+            for (i, v) in items.enumerated() { if i > 0 { out += "," }; v.write(&out, indent: indent + 1) }
+            out += "]"
+        case .object(let pairs):
+            out += "{"
+            for (i, (k, v)) in pairs.enumerated() {
+                if i > 0 { out += "," }
+                if indent == 0 { out += "\n " }
+                NJSON.quote(k, into: &out)
+                out += ":"
+                v.write(&out, indent: indent + 1)
+            }
+            if indent == 0 && !pairs.isEmpty { out += "\n" }
+            out += "}"
+        }
+    }
+
+    static func quote(_ s: String, into out: inout String) {
+        out += "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 {
+                    let h = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        out += "\""
+    }
+
+    /// Parses JSON text; nil when it is malformed.
+    static func parse(_ text: String) -> NJSON? {
+        var p = Parser(Array(text.utf8))
+        guard let v = p.value(depth: 0) else { return nil }
+        p.skipSpace()
+        return p.pos == p.bytes.count ? v : nil
+    }
+
+    private struct Parser {
+        let bytes: [UInt8]
+        var pos = 0
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+        mutating func skipSpace() {
+            while pos < bytes.count, bytes[pos] == 0x20 || bytes[pos] == 0x0A || bytes[pos] == 0x0D || bytes[pos] == 0x09 { pos += 1 }
+        }
+        mutating func literal(_ word: String) -> Bool {
+            let w = Array(word.utf8)
+            guard pos + w.count <= bytes.count, Array(bytes[pos..<pos + w.count]) == w else { return false }
+            pos += w.count
+            return true
+        }
+        mutating func value(depth: Int) -> NJSON? {
+            guard depth < 512 else { return nil }
+            skipSpace()
+            guard pos < bytes.count else { return nil }
+            switch bytes[pos] {
+            case UInt8(ascii: "n"): return literal("null") ? .null : nil
+            case UInt8(ascii: "t"): return literal("true") ? .bool(true) : nil
+            case UInt8(ascii: "f"): return literal("false") ? .bool(false) : nil
+            case UInt8(ascii: "\""): return string().map { .string($0) }
+            case UInt8(ascii: "["):
+                pos += 1
+                var items: [NJSON] = []
+                skipSpace()
+                if pos < bytes.count, bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(items) }
+                while true {
+                    guard let v = value(depth: depth + 1) else { return nil }
+                    items.append(v)
+                    skipSpace()
+                    guard pos < bytes.count else { return nil }
+                    if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
+                    if bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(items) }
+                    return nil
+                }
+            case UInt8(ascii: "{"):
+                pos += 1
+                var pairs: [(String, NJSON)] = []
+                skipSpace()
+                if pos < bytes.count, bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(pairs) }
+                while true {
+                    skipSpace()
+                    guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\""), let k = string() else { return nil }
+                    skipSpace()
+                    guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else { return nil }
+                    pos += 1
+                    guard let v = value(depth: depth + 1) else { return nil }
+                    pairs.append((k, v))
+                    skipSpace()
+                    guard pos < bytes.count else { return nil }
+                    if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
+                    if bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(pairs) }
+                    return nil
+                }
+            default:
+                let start = pos
+                while pos < bytes.count, let c = Optional(bytes[pos]),
+                      (c >= 0x30 && c <= 0x39) || c == UInt8(ascii: "-") || c == UInt8(ascii: "+") || c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") {
+                    pos += 1
+                }
+                guard pos > start, let x = Double(String(decoding: bytes[start..<pos], as: UTF8.self)) else { return nil }
+                return .number(x)
+            }
+        }
+        mutating func hex4() -> UInt32? {
+            guard pos + 4 <= bytes.count, let v = UInt32(String(decoding: bytes[pos..<pos + 4], as: UTF8.self), radix: 16) else { return nil }
+            pos += 4
+            return v
+        }
+        mutating func string() -> String? {
+            pos += 1
+            var scalars = String.UnicodeScalarView()
+            var raw: [UInt8] = []
+            func flush() { scalars.append(contentsOf: String(decoding: raw, as: UTF8.self).unicodeScalars); raw.removeAll() }
+            while pos < bytes.count {
+                let c = bytes[pos]
+                pos += 1
+                if c == UInt8(ascii: "\"") { flush(); return String(scalars) }
+                if c != UInt8(ascii: "\\") { raw.append(c); continue }
+                guard pos < bytes.count else { return nil }
+                let e = bytes[pos]
+                pos += 1
+                flush()
+                switch e {
+                case UInt8(ascii: "n"): scalars.append("\n")
+                case UInt8(ascii: "r"): scalars.append("\r")
+                case UInt8(ascii: "t"): scalars.append("\t")
+                case UInt8(ascii: "b"): scalars.append("\u{08}")
+                case UInt8(ascii: "f"): scalars.append("\u{0C}")
+                case UInt8(ascii: "/"): scalars.append("/")
+                case UInt8(ascii: "\\"): scalars.append("\\")
+                case UInt8(ascii: "\""): scalars.append("\"")
+                case UInt8(ascii: "u"):
+                    guard var v = hex4() else { return nil }
+                    if v >= 0xD800 && v < 0xDC00, pos + 6 <= bytes.count, bytes[pos] == UInt8(ascii: "\\"), bytes[pos + 1] == UInt8(ascii: "u") {
+                        pos += 2
+                        guard let lo = hex4() else { return nil }
+                        v = 0x10000 + ((v - 0xD800) << 10) + (lo &- 0xDC00)
+                    }
+                    scalars.append(Unicode.Scalar(v) ?? "\u{FFFD}")
+                default: return nil
+                }
+            }
+            return nil
+        }
+    }
+}
+
+/// A 128-bit content hash (two independent 64-bit multiply–rotate lanes), fast enough to
+/// fingerprint a few hundred megabytes of tensors per cell. Not cryptographic: it names cache
+/// entries and blobs, where an accidental collision is the only concern.
+struct ContentHash {
+    private var a: UInt64 = 0x9E37_79B9_7F4A_7C15
+    private var b: UInt64 = 0xC2B2_AE3D_27D4_EB4F
+    private var length: UInt64 = 0
+
+    @inline(__always) private mutating func word(_ w: UInt64) {
+        a = ((a ^ (w &* 0x87C3_7B91_1142_53D5)) << 31 | (a ^ (w &* 0x87C3_7B91_1142_53D5)) >> 33) &* 0x4CF5_AD43_2745_937F
+        b = ((b ^ (w &* 0x52DC_E729_DA3E_D1A7)) << 27 | (b ^ (w &* 0x52DC_E729_DA3E_D1A7)) >> 37) &* 0x9FB2_1C65_1E98_DF25 &+ a
+    }
+
+    mutating func add(_ bytes: UnsafeRawBufferPointer) {
+        length &+= UInt64(bytes.count)
+        guard let base = bytes.baseAddress else { return }
+        let words = bytes.count / 8
+        for i in 0..<words { word(base.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) }
+        var tail: UInt64 = 0
+        for i in (words * 8)..<bytes.count { tail |= UInt64(bytes[i]) << (8 * UInt64(i - words * 8)) }
+        word(tail ^ 0xFF)
+    }
+
+    mutating func add(_ text: String) {
+        var t = text
+        t.withUTF8 { add(UnsafeRawBufferPointer($0)) }
+    }
+
+    mutating func add(_ x: UInt64) { word(x); length &+= 8 }
+
+    private static func mix(_ x: UInt64) -> UInt64 {
+        var z = x
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// 32 lowercase hex digits.
+    var hex: String {
+        let x = ContentHash.mix(a ^ length), y = ContentHash.mix(b &+ ContentHash.mix(a) ^ length)
+        func h(_ v: UInt64) -> String { let s = String(v, radix: 16); return String(repeating: "0", count: 16 - s.count) + s }
+        return h(x) + h(y)
+    }
+
+    static func of(_ parts: [String]) -> String {
+        var h = ContentHash()
+        for p in parts { h.add(p); h.add(0x1F) }
+        return h.hex
+    }
+}

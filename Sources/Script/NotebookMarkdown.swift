@@ -1,0 +1,176 @@
+// A small Markdown-to-HTML converter for notebook text cells: headings, paragraphs, emphasis,
+// code spans and blocks, bullet and numbered lists, block quotes, rules and links. Everything
+// is HTML-escaped first, so a text cell can never inject markup.
+
+enum Markdown {
+    /// The HTML of a Markdown text.
+    static func html(_ text: String) -> String {
+        var out = ""
+        var paragraph: [String] = []
+        var list: (ordered: Bool, items: [String])?
+        var quote: [String] = []
+        var code: [String]?
+
+        func flushParagraph() {
+            if !paragraph.isEmpty { out += "<p>" + inline(paragraph.joined(separator: "\n")) + "</p>\n" }
+            paragraph = []
+        }
+        func flushList() {
+            if let l = list {
+                let tag = l.ordered ? "ol" : "ul"
+                out += "<\(tag)>\n" + l.items.map { "<li>" + inline($0) + "</li>\n" }.joined() + "</\(tag)>\n"
+            }
+            list = nil
+        }
+        func flushQuote() {
+            if !quote.isEmpty { out += "<blockquote>" + html(quote.joined(separator: "\n")) + "</blockquote>\n" }
+            quote = []
+        }
+        func flushAll() { flushParagraph(); flushList(); flushQuote() }
+
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            let line = String(raw)
+            let trimmed = line.trimmingSpaces
+            if var c = code {
+                if trimmed.hasPrefix("```") {
+                    out += "<pre class=\"md-code\"><code>" + escape(c.joined(separator: "\n")) + "</code></pre>\n"
+                    code = nil
+                } else {
+                    c.append(line)
+                    code = c
+                }
+                continue
+            }
+            if trimmed.hasPrefix("```") { flushAll(); code = []; continue }
+            if trimmed.isEmpty { flushAll(); continue }
+            if trimmed.hasPrefix(">") {
+                flushParagraph(); flushList()
+                var q = trimmed.dropFirst()
+                if q.hasPrefix(" ") { q = q.dropFirst() }
+                quote.append(String(q))
+                continue
+            }
+            flushQuote()
+            if let (level, title) = heading(trimmed) {
+                flushAll()
+                out += "<h\(level)>" + inline(title) + "</h\(level)>\n"
+                continue
+            }
+            if trimmed.count >= 3, Set(trimmed.filter { $0 != " " }).count == 1, let c = trimmed.first, "-*_".contains(c),
+               trimmed.filter({ $0 == c }).count >= 3 {
+                flushAll()
+                out += "<hr>\n"
+                continue
+            }
+            if let item = listItem(trimmed) {
+                flushParagraph()
+                if let l = list, l.ordered != item.ordered { flushList() }
+                if list == nil { list = (item.ordered, []) }
+                list?.items.append(item.text)
+                continue
+            }
+            if list != nil, line.hasPrefix("  "), var l = list, !l.items.isEmpty {
+                // An indented line continues the previous item.
+                l.items[l.items.count - 1] += "\n" + trimmed
+                list = l
+                continue
+            }
+            flushList()
+            paragraph.append(trimmed)
+        }
+        if let c = code { out += "<pre class=\"md-code\"><code>" + escape(c.joined(separator: "\n")) + "</code></pre>\n" }
+        flushAll()
+        return out
+    }
+
+    private static func heading(_ line: String) -> (Int, String)? {
+        let hashes = line.prefix(while: { $0 == "#" }).count
+        guard hashes >= 1, hashes <= 6 else { return nil }
+        let rest = line.dropFirst(hashes)
+        guard rest.isEmpty || rest.hasPrefix(" ") else { return nil }
+        return (hashes, String(rest).trimmingSpaces)
+    }
+
+    private static func listItem(_ line: String) -> (ordered: Bool, text: String)? {
+        if line.hasPrefix("- ") || line.hasPrefix("* ") || line.hasPrefix("+ ") { return (false, String(line.dropFirst(2))) }
+        let digits = line.prefix(while: { $0.isNumber })
+        if !digits.isEmpty, digits.count <= 9 {
+            let rest = line.dropFirst(digits.count)
+            if rest.hasPrefix(". ") || rest.hasPrefix(") ") { return (true, String(rest.dropFirst(2))) }
+        }
+        return nil
+    }
+
+    /// HTML-escapes text for element content and attribute values.
+    static func escape(_ s: String) -> String {
+        var out = ""
+        out.reserveCapacity(s.utf8.count)
+        for c in s {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+
+    /// Inline markup: `code`, **strong**, *em* / _em_, [text](url), <https://autolinks>.
+    static func inline(_ s: String) -> String {
+        let chars = Array(s)
+        var out = ""
+        var i = 0
+        func find(_ needle: [Character], from: Int) -> Int? {
+            guard needle.count > 0, from + needle.count <= chars.count else { return nil }
+            var j = from
+            while j + needle.count <= chars.count {
+                if Array(chars[j..<j + needle.count]) == needle { return j }
+                j += 1
+            }
+            return nil
+        }
+        while i < chars.count {
+            let c = chars[i]
+            if c == "\\", i + 1 < chars.count, "\\`*_[]()#+-.!<>".contains(chars[i + 1]) {
+                out += escape(String(chars[i + 1])); i += 2; continue
+            }
+            if c == "`", let end = find(["`"], from: i + 1) {
+                out += "<code>" + escape(String(chars[(i + 1)..<end])) + "</code>"
+                i = end + 1; continue
+            }
+            if (c == "*" || c == "_"), i + 1 < chars.count, chars[i + 1] == c, let end = find([c, c], from: i + 2), end > i + 2 {
+                out += "<strong>" + inline(String(chars[(i + 2)..<end])) + "</strong>"
+                i = end + 2; continue
+            }
+            if (c == "*" || c == "_"), i + 1 < chars.count, chars[i + 1] != " ", let end = find([c], from: i + 1), end > i + 1,
+               c == "*" || i == 0 || !(chars[i - 1].isLetter || chars[i - 1].isNumber) {
+                out += "<em>" + inline(String(chars[(i + 1)..<end])) + "</em>"
+                i = end + 1; continue
+            }
+            if c == "[", let close = find(["]", "("], from: i + 1), let end = find([")"], from: close + 2) {
+                let label = String(chars[(i + 1)..<close]), url = String(chars[(close + 2)..<end])
+                out += "<a href=\"" + escape(safeURL(url)) + "\">" + inline(label) + "</a>"
+                i = end + 1; continue
+            }
+            if c == "<", let end = find([">"], from: i + 1) {
+                let url = String(chars[(i + 1)..<end])
+                if url.hasPrefix("http://") || url.hasPrefix("https://") {
+                    out += "<a href=\"" + escape(url) + "\">" + escape(url) + "</a>"
+                    i = end + 1; continue
+                }
+            }
+            out += escape(String(c))
+            i += 1
+        }
+        return out
+    }
+
+    /// Links may not run script.
+    private static func safeURL(_ url: String) -> String {
+        let lower = url.trimmingSpaces.lowercased()
+        return lower.hasPrefix("javascript:") || lower.hasPrefix("data:") || lower.hasPrefix("vbscript:") ? "#" : url.trimmingSpaces
+    }
+}

@@ -1,0 +1,135 @@
+// `prune render` and `prune cache clear` through the built binary: HTML and Markdown documents,
+// figures beside the document or embedded, a failing cell, usage errors, the cache on disk, and
+// (when Chromium is installed) a look at the page in a headless browser.
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fresh directory holding `nb.prune`.
+private func notebookDir(_ source: String) throws -> String {
+    let path = try tempScript(source, name: "nb.prune")
+    return (path as NSString).deletingLastPathComponent
+}
+
+private func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+
+private let sample = """
+    # %% [markdown]
+    # # Sample
+    # A *tiny* notebook.
+    # %% Data
+    t = table()
+    add(t, x=1, y=0.5)
+    add(t, x=2, y=0.7)
+    print("rows:", len(t.rows))
+    # %% Figure
+    plot(t, x="x", y="y", title="y by x")
+    """
+
+@Suite struct RenderTests {
+    @Test func rendersHTMLWithFiguresBesideIt() throws {
+        let dir = try notebookDir(sample)
+        let r = try runPrune(["render", dir + "/nb.prune", "-o", dir + "/out.html"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let html = read(dir + "/out.html")
+        #expect(html.hasPrefix("<!DOCTYPE html>"))
+        #expect(html.contains("<h1>Sample</h1>") && html.contains("<em>tiny</em>"))
+        #expect(html.contains("rows: 2"))
+        #expect(html.contains("<img src=\"out_files/cell-3-1.png\""))
+        #expect(FileManager.default.fileExists(atPath: dir + "/out_files/cell-3-1.png"))
+        #expect(r.stderr.contains("render: cell 2 (Data): ran"))
+        // Again: everything from the cache.
+        let again = try runPrune(["render", dir + "/nb.prune", "-o", dir + "/out.html"])
+        #expect(again.status == 0)
+        #expect(again.stderr.contains("0 cells ran, 2 from the cache"), "\(again.stderr)")
+        #expect(read(dir + "/out.html").contains("(cached)"))
+    }
+
+    @Test func rendersMarkdownAndEmbedsFigures() throws {
+        let dir = try notebookDir(sample)
+        let md = try runPrune(["render", dir + "/nb.prune", "-o", dir + "/out.md", "--no-cache", "-q"])
+        #expect(md.status == 0, "stderr: \(md.stderr)")
+        #expect(md.stderr.isEmpty)
+        let text = read(dir + "/out.md")
+        #expect(text.contains("# Sample") && text.contains("```prune\nt = table()"))
+        #expect(text.contains("![figure 1 of cell 3](out_files/cell-3-1.png)"))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/.prune-cache"))
+        let embedded = try runPrune(["render", dir + "/nb.prune", "-o", dir + "/e.html", "--embed", "--no-cache"])
+        #expect(embedded.status == 0)
+        #expect(read(dir + "/e.html").contains("src=\"data:image/png;base64,iVBORw0KGgo"))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/e_files"))
+    }
+
+    @Test func aFailingCellStillWritesTheDocumentAndExitsWithOne() throws {
+        let dir = try notebookDir("# %% Fine\nprint(\"fine\")\n# %% Broken\nx = undefined_name + 1\n# %% Later\nprint(\"later\")\n")
+        let r = try runPrune(["render", dir + "/nb.prune", "-o", dir + "/out.html"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("nb.prune:4:5: error:"), "\(r.stderr)")
+        let html = read(dir + "/out.html")
+        #expect(html.contains("fine"))
+        #expect(html.contains("<pre class=\"error\">") && html.contains("undefined_name"))
+        #expect(html.contains("cell code not-run"))
+        #expect(!html.contains(">later\n"))
+    }
+
+    @Test func settingsReachTheScript() throws {
+        let dir = try notebookDir("# %% A\nprint(\"n =\", param(\"n\", 1))\n")
+        let r = try runPrune(["render", dir + "/nb.prune", "-o", dir + "/o.md", "--set", "n=7"])
+        #expect(r.status == 0)
+        #expect(read(dir + "/o.md").contains("n = 7"))
+    }
+
+    @Test func usageErrorsExitWithTwo() throws {
+        let dir = try notebookDir("x = 1\n")
+        #expect(try runPrune(["render", dir + "/nb.prune", "-o", dir + "/out.txt"]).status == 2)
+        #expect(try runPrune(["render"]).status == 2)
+        #expect(try runPrune(["render", dir + "/missing.prune"]).status == 2)
+        #expect(try runPrune(["cache", "flush"]).status == 2)
+    }
+
+    @Test func cacheClearRemovesTheCacheBesideAScript() throws {
+        let dir = try notebookDir(sample)
+        #expect(try runPrune(["render", dir + "/nb.prune", "-q"]).status == 0)
+        #expect(FileManager.default.fileExists(atPath: dir + "/nb.html"))
+        #expect(FileManager.default.fileExists(atPath: dir + "/.prune-cache/entries"))
+        let r = try runPrune(["cache", "clear", dir + "/nb.prune"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/.prune-cache"))
+    }
+
+    @Test func plainRunsIgnoreCells() throws {
+        let dir = try notebookDir(sample)
+        let r = try runPrune([dir + "/nb.prune"])
+        #expect(r.status == 0)
+        #expect(r.stdout == "rows: 2\n")
+    }
+
+    /// The documented browser check: Chromium opens the page headless and takes a screenshot,
+    /// which must be a real image of the page (not blank). Skipped where Chromium is absent.
+    @Test(.enabled(if: chromium() != nil, "needs chromium (apt-get install chromium)"))
+    func htmlDisplaysInAHeadlessBrowser() throws {
+        guard let browser = chromium() else { return }
+        let dir = try notebookDir(sample)
+        #expect(try runPrune(["render", dir + "/nb.prune", "-o", dir + "/out.html", "-q"]).status == 0)
+        let shot = dir + "/shot.png"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: browser)
+        p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1000,1400",
+                       "--screenshot=" + shot, "file://" + dir + "/out.html"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        let png = try Data(contentsOf: URL(fileURLWithPath: shot))
+        #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+        // A blank page compresses to a few kilobytes; text, code and a figure do not.
+        #expect(png.count > 30_000, "screenshot of \(png.count) bytes at \(shot)")
+    }
+}
+
+/// The Chromium binary, if installed.
+private func chromium() -> String? {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first { FileManager.default.isExecutableFile(atPath: $0) }
+}

@@ -1,0 +1,142 @@
+// Storing a session's state: every storable kind of value round-trips, sharing is kept, models
+// come back with their architecture, weights and masks; what cannot be stored is named.
+import Testing
+import Engine
+import NN
+@testable import Script
+
+/// Encodes the session's globals and decodes them into a fresh session, blobs kept in memory.
+private func roundTrip(_ s: Session, definitions: DefinitionTable = DefinitionTable()) throws -> (Session, [(String, String)]) {
+    var enc = StateEncoder(definitions: definitions)
+    let names = s.globalNames, g = s.globals
+    let (json, dropped) = enc.encode(globals: names.compactMap { n in g[n].map { (n, $0) } }, rng: s.rng)
+    var blobs: [String: [String: Tensor]] = [:]
+    for b in enc.blobs { blobs[b.hash] = Dictionary(b.tensors.map { ($0.name, $0.tensor.copy()) }, uniquingKeysWith: { a, _ in a }) }
+    // Through text, as the cache stores it.
+    guard let parsed = NJSON.parse(json.text) else { throw BuiltinError("state JSON does not parse") }
+    let t = Session(output: { _ in })
+    var dec = StateDecoder(session: t, definitions: definitions) { h in
+        guard let b = blobs[h] else { throw BuiltinError("no blob \(h)") }
+        return b
+    }
+    let (globals, rng, _) = try dec.decode(parsed)
+    t.globals = Dictionary(globals, uniquingKeysWith: { a, _ in a })
+    t.rng.state = rng
+    return (t, dropped)
+}
+
+private func eval(_ s: Session, _ code: String) throws -> String {
+    guard let v = try s.execute(code, file: "t.prune") else { return "" }
+    return display(v)
+}
+
+@Suite struct NotebookStateTests {
+    @Test func plainValuesAndSharingRoundTrip() throws {
+        let s = Session(output: { _ in })
+        try s.execute("""
+            n = 1.5
+            big = 1e300 * 1e300
+            s = "text"
+            b = true
+            z = nil
+            r = 2:5
+            xs = [1, "a", [2, 3]]
+            ys = xs
+            rec = {lr: 0.1, tags: xs}
+            t = table()
+            add(t, a=1, b="x")
+            add(t, a=2)
+            """, file: "t.prune")
+        let (u, dropped) = try roundTrip(s)
+        #expect(dropped.isEmpty)
+        for name in ["n", "big", "s", "b", "r", "xs", "rec", "t"] {
+            #expect(try eval(u, name) == eval(s, name), "\(name)")
+        }
+        try u.execute("push(ys, 4)", file: "t.prune")
+        #expect(try eval(u, "len(xs)") == "4")
+        #expect(try eval(u, "len(rec.tags)") == "4")
+        #expect(u.globalNames.contains("z") || u.globals["z"] == nil)
+    }
+
+    @Test func tensorsModelsMasksAndLayersRoundTrip() throws {
+        let s = Session(output: { _ in })
+        try s.execute("""
+            seed(3)
+            d = fashion_mnist("test", limit=50)
+            net = mlp([784, 16, 10])
+            prune(net, pruner("magnitude", keep=0.3))
+            first = net.layers[1]
+            w = first.weight
+            """, file: "t.prune")
+        let (u, dropped) = try roundTrip(s)
+        #expect(dropped.isEmpty)
+        #expect(try eval(u, "accuracy(net, d)") == eval(s, "accuracy(net, d)"))
+        #expect(try eval(u, "sum(net.layers[3].weight)") == eval(s, "sum(net.layers[3].weight)"))
+        #expect(try eval(u, "sparsity(net)") == eval(s, "sparsity(net)"))
+        // The layer and the weight still belong to the restored model.
+        try u.execute("w[0, 0] = 100", file: "t.prune")
+        #expect(try eval(u, "net.layers[1].weight[0, 0]") == "100")
+        #expect(try eval(u, "first.weight[0, 0]") == "100")
+        guard case .model(let m)? = u.globals["net"], case .model(let original)? = s.globals["net"] else { Issue.record("no model"); return }
+        #expect(!m.namedGates().isEmpty)
+        #expect(m.namedGates().map(\.0) == original.namedGates().map(\.0))
+        #expect(m.namedGates().map { $0.1.mask.array } == original.namedGates().map { $0.1.mask.array })
+        #expect(s.rng.state == u.rng.state)
+    }
+
+    @Test func datasetsRoundTrip() throws {
+        let s = Session(output: { _ in })
+        try s.execute("d = fashion_mnist(\"test\", classes=[5, 7], limit=30)", file: "t.prune")
+        let (u, _) = try roundTrip(s)
+        #expect(try eval(u, "d") == eval(s, "d"))
+        #expect(try eval(u, "sum(d.images)") == eval(s, "sum(d.images)"))
+        #expect(try eval(u, "d.class_names") == eval(s, "d.class_names"))
+    }
+
+    @Test func functionsAreStoredBySource() throws {
+        let cell = Notebook.cells("# %% A\ndef twice(v)\n  return 2 * v\nend\nf = twice\n")[0]
+        let s = Session(output: { _ in })
+        try s.execute(cell.runnableSource, file: "nb.prune")
+        var defs = DefinitionTable()
+        defs.record(cell: cell, file: "nb.prune")
+        let (u, dropped) = try roundTrip(s, definitions: defs)
+        #expect(dropped.isEmpty)
+        #expect(try eval(u, "twice(21)") == "42")
+        #expect(try eval(u, "f(4)") == "8")
+        #expect(try eval(u, "print") == eval(s, "print"))
+    }
+
+    @Test func unstorableValuesAreNamedNotFatal() throws {
+        let s = Session(output: { _ in })
+        try s.execute("""
+            p = pruner("magnitude", keep=0.5)
+            kept = [1, 2]
+            mixed = [kept, p]
+            """, file: "t.prune")
+        let (u, dropped) = try roundTrip(s)
+        #expect(Set(dropped.map(\.0)) == ["p", "mixed"])
+        #expect(try eval(u, "kept") == "[1, 2]")
+    }
+
+    @Test func moduleCodecRebuildsEveryReadyModel() throws {
+        let rng = RNG(seed: 1)
+        let models: [Module] = [try Models.mlp([784, 20, 10], rng: rng), try Models.cnn(rng: rng), try Models.lenet5(rng: rng),
+                                try Models.resnet(widths: [4, 8], blocks: 2, rng: rng),
+                                try Models.vit(dim: 16, depth: 2, heads: 2, rng: rng),
+                                Sequential([Dropout(0.2, rng: rng), Residual(Linear(4, 4, rng: rng)), LayerNorm(4), Embedding(3, 4, rng: rng), AvgPool2d(2)])]
+        for m in models {
+            let spec = try ModuleCodec.describe(m)
+            let rebuilt = try ModuleCodec.build(spec, rng: RNG(seed: 9), dropoutRNG: rng)
+            #expect(try ModuleCodec.describe(rebuilt) == spec)
+            #expect(rebuilt.namedParameters().map(\.0) == m.namedParameters().map(\.0))
+            #expect(rebuilt.namedParameters().map(\.1.shape) == m.namedParameters().map(\.1.shape))
+            #expect(rebuilt.namedBuffers().map(\.0) == m.namedBuffers().map(\.0))
+            #expect(StateStore.spec(StateStore.specJSON(spec)) == spec)
+        }
+    }
+
+    @Test func unknownLayersAreRefused() {
+        final class Custom: Module {}
+        #expect(throws: EngineError.self) { try ModuleCodec.describe(Sequential([Custom()])) }
+    }
+}

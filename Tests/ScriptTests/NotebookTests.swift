@@ -1,0 +1,113 @@
+// Notebook cells (jupytext percent format), the Markdown converter, the highlighter, the JSON
+// of cache entries and the content hash.
+import Testing
+@testable import Script
+
+@Suite struct NotebookCellTests {
+    @Test func markersSplitCodeAndMarkdownCells() {
+        let cells = Notebook.cells("""
+            # %% [markdown]
+            # # Title
+            #
+            # Text with `code`.
+
+            # %% Load data
+            x = 1
+
+            # %%
+            y = x + 1
+            """)
+        #expect(cells.count == 3)
+        #expect(cells[0].kind == .markdown)
+        #expect(cells[0].text == "# Title\n\nText with `code`.")
+        #expect(cells[1].kind == .code && cells[1].title == "Load data" && cells[1].text == "x = 1")
+        #expect(cells[1].markerLine == 6 && cells[1].firstLine == 7)
+        #expect(cells[2].title == nil && cells[2].text == "y = x + 1")
+        #expect(cells[2].runnableSource == String(repeating: "\n", count: 9) + "y = x + 1")
+    }
+
+    @Test func aFileWithoutMarkersIsOneCell() {
+        let cells = Notebook.cells("x = 1\n# a comment\ny = 2\n")
+        #expect(cells.count == 1)
+        #expect(cells[0].kind == .code && cells[0].text == "x = 1\n# a comment\ny = 2" && cells[0].firstLine == 1)
+    }
+
+    @Test func textBeforeTheFirstMarkerIsACellUnlessBlank() {
+        #expect(Notebook.cells("x = 1\n# %% B\ny = 2").map(\.text) == ["x = 1", "y = 2"])
+        #expect(Notebook.cells("\n# just a comment\n# %% B\ny = 2").map(\.text) == ["y = 2"])
+    }
+
+    @Test func markerVariants() {
+        #expect(Notebook.parseMarker("#%% T")?.title == "T")
+        #expect(Notebook.parseMarker("# %% [md] Notes")?.kind == .markdown)
+        #expect(Notebook.parseMarker("# %% [markdown] Notes")?.title == "Notes")
+        #expect(Notebook.parseMarker("# %%% not a marker") == nil)
+        #expect(Notebook.parseMarker("x = 1 # %%") == nil)
+        #expect(Notebook.parseMarker("  # %% indented") == nil)
+    }
+
+    @Test func plainRunsIgnoreTheMarkers() throws {
+        var out = ""
+        let s = Session(output: { out += $0 })
+        try s.execute("# %% [markdown]\n# text\n# %% A\nprint(1)\n# %% B\nprint(2)\n", file: "n.prune")
+        #expect(out == "1\n2\n")
+    }
+}
+
+@Suite struct NotebookMarkdownTests {
+    @Test func headingsParagraphsListsAndInlineMarkup() {
+        let html = Markdown.html("# Title\n\nSome *em*, **strong**, `x < y` and [a link](https://e.org).\n\n- one\n- two\n\n1. first\n2. second")
+        #expect(html.contains("<h1>Title</h1>"))
+        #expect(html.contains("<p>Some <em>em</em>, <strong>strong</strong>, <code>x &lt; y</code> and <a href=\"https://e.org\">a link</a>.</p>"))
+        #expect(html.contains("<ul>\n<li>one</li>\n<li>two</li>\n</ul>"))
+        #expect(html.contains("<ol>\n<li>first</li>\n<li>second</li>\n</ol>"))
+    }
+
+    @Test func htmlIsEscapedAndScriptLinksAreDropped() {
+        let html = Markdown.html("<script>alert(1)</script> & [x](javascript:alert(1))")
+        #expect(!html.contains("<script>"))
+        #expect(html.contains("&lt;script&gt;") && html.contains("&amp;"))
+        #expect(html.contains("href=\"#\""))
+    }
+
+    @Test func fencedCodeIsKeptVerbatim() {
+        let html = Markdown.html("```\na = <b>\n```")
+        #expect(html == "<pre class=\"md-code\"><code>a = &lt;b&gt;</code></pre>\n")
+    }
+
+    @Test func snakeCaseNamesAreNotEmphasis() {
+        #expect(Markdown.inline("per_class and fashion_mnist") == "per_class and fashion_mnist")
+    }
+}
+
+@Suite struct NotebookHighlightTests {
+    @Test func tokensGetClassesAndTextIsEscaped() {
+        let html = Highlight.html("def f(x) # note <b>\n  return print(\"a<b\", 1e-3)\nend")
+        #expect(html.contains("<span class=\"kw\">def</span> <span class=\"def\">f</span>"))
+        #expect(html.contains("<span class=\"com\"># note &lt;b&gt;</span>"))
+        #expect(html.contains("<span class=\"bi\">print</span>"))
+        #expect(html.contains("<span class=\"str\">&quot;a&lt;b&quot;</span>"))
+        #expect(html.contains("<span class=\"num\">1e-3</span>"))
+    }
+
+    @Test func unterminatedStringsDoNotSwallowTheFile() {
+        let html = Highlight.html("s = \"open\nx = 1")
+        #expect(html.contains("x = <span class=\"num\">1</span>"))
+    }
+}
+
+@Suite struct NotebookJSONTests {
+    @Test func roundTripsValues() {
+        let v = NJSON.object([("a", .number(1.5)), ("b", .array([.null, .bool(true), .string("q\"\\\n\u{1}é😀")])), ("c", .number(-3))])
+        #expect(NJSON.parse(v.text) == v)
+        #expect(NJSON.parse("{\"a\": [1, 2,]}") == nil)
+        #expect(NJSON.parse("\"\\ud83d\\ude00\"") == .string("😀"))
+    }
+
+    @Test func contentHashDependsOnEveryPart() {
+        #expect(ContentHash.of(["a", "b"]) == ContentHash.of(["a", "b"]))
+        #expect(ContentHash.of(["a", "b"]) != ContentHash.of(["ab"]))
+        #expect(ContentHash.of(["a", "b"]) != ContentHash.of(["a", "c"]))
+        #expect(ContentHash.of(["x"]).count == 32)
+    }
+}
