@@ -55,8 +55,10 @@ public enum PrunedTraining {
             return try fit(model, on: data, optimizer: makeOptimizer(steps), config: config, validation: validation,
                            hooks: hooks, shouldStop: shouldStop)
         default:
+            // The pruner's penalty comes after distillation has mixed the losses:
+            // α·KD + (1 − α)·CE + λ·R, not ((CE + λ·R)·(1 − α) + α·KD).
             return try fit(model, on: data, optimizer: makeOptimizer(steps), config: config, validation: validation,
-                           hooks: [pruner] + hooks, shouldStop: shouldStop)
+                           hooks: hooks + [pruner], shouldStop: shouldStop)
         }
     }
 

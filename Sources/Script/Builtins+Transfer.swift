@@ -221,6 +221,34 @@ extension Builtins {
             if let clash = y.first(where: { by.contains($0) }) { throw BuiltinError("group: column '\(clash)' is both grouped by and summarised") }
             return .table(EngineArgs.grouped(t, by: by, y: y))
         },
+        Builtin("round", [BuiltinParam("x", nil, "a number"), BuiltinParam("digits", .number(0), "digits after the decimal point")],
+                topic: "core", summary: "x rounded to a number of decimal digits (halves away from zero).",
+                example: "round(0.91666, 3)") { args in
+            let x = try args.number("x")
+            let d = try EngineArgs.int(args, "digits", in: 0...15)
+            var p = 1.0
+            for _ in 0..<d { p *= 10 }
+            return .number((x * p).rounded() / p)
+        },
+        Builtin("where", [BuiltinParam("t", nil, "a table")], extraKeywords: true,
+                topic: "tables", summary: "The rows of a table whose columns equal the given values: where(t, method=\"movement\", distil=false).",
+                help: "A new table with the same columns; the rows are shared values, not copies. A list value matches any of its items: where(t, keep=[0.1, 0.03]).",
+                example: "t = table(); add(t, m=\"a\", acc=1); add(t, m=\"b\", acc=2)\nwhere(t, m=\"b\")") { args in
+            let t = try EngineArgs.table(args, "t")
+            for (k, _) in args.extra where !t.columns.contains(k) {
+                throw BuiltinError("where: no column '\(k)' in the table" + didYouMean(k, t.columns))
+            }
+            let out = Table()
+            out.columns = t.columns
+            out.rows = t.rows.filter { row in
+                args.extra.allSatisfy { k, v in
+                    let cell = row[k] ?? .nil_
+                    if case .list(let l) = v { return l.items.contains { EngineArgs.sameKey([cell], [$0]) } }
+                    return EngineArgs.sameKey([cell], [v])
+                }
+            }
+            return .table(out)
+        },
         Builtin("repeat", [BuiltinParam("f", nil, "a function of the seed returning a record (one row), a list of records or a table"),
                            BuiltinParam("seeds", .number(3), "run f for seeds 0, 1, …, seeds − 1")],
                 topic: "tables", summary: "Runs f(seed) for every seed and collects what it returns into one table, with a seed column.",

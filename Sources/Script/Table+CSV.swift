@@ -130,6 +130,7 @@ extension Table {
     public static func load(csv path: String) throws -> Table {
         let bytes: [UInt8]
         do { bytes = try AtomicFile.readAll(path) } catch let e as EngineError { throw BuiltinError("load: " + e.message) }
+        FileReads.record(path)
         guard let text = String(validating: bytes, as: UTF8.self) else { throw BuiltinError("load: \(path) is not UTF-8 text") }
         return try parseCSV(text, file: path)
     }

@@ -115,3 +115,22 @@ import NN
         #expect(vit?.contains("not supported yet") == true)
     }
 }
+
+@Suite struct DistillationWithPenaltyTests {
+    /// With α = 1 the task loss vanishes, but a penalty added before the mix would vanish too:
+    /// soft movement must still prune under pure distillation.
+    @Test func penaltyIsNotScaledByDistillation() throws {
+        let task = Clusters(classes: 3, seed: 5)
+        let teacher = try model([20, 64, 32, 3], seed: 1)
+        try fit(teacher, on: task, optimizer: sgd(teacher), config: quiet(2))
+        let student = try model([20, 64, 32, 3], seed: 2)
+        var c = PrunerConfig(.softMovement, keep: nil)
+        c.lambda = 2000
+        c.scoreLR = 0.5
+        let distil = try Distillation(teacher: teacher, temperature: 2, alpha: 1)
+        _ = try PrunedTraining.train(student, on: task, pruner: try Pruner(c),
+                                     makeOptimizer: { _ in try Optimizer(.adam(), parameters: student.namedParameters(), lr: 1e-3) },
+                                     config: quiet(10), hooks: [distil])
+        #expect(Masks.sparsity(student) > 0.5, "soft movement pruned only \(Masks.sparsity(student)) under pure distillation")
+    }
+}
