@@ -208,4 +208,35 @@ func tempScript(_ text: String, name: String = "script.prune") throws -> String 
         let acc = line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
         #expect(acc > 0.5, "quick-mode accuracy in: \(line ?? "")")
     }
+
+    func runQuick(_ name: String) throws -> (RunResult, String) {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("prune-tutorial-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let r = try runPrune([root.appendingPathComponent("tutorials/\(name)").path, "--set", "quick=true", "--set", "out=\(out)"], env: [:])
+        return (r, out)
+    }
+
+    /// Tutorial 02's quick mode: every method prunes while fine-tuning and the figures are written.
+    @Test func movementPruningRunsInQuickMode() throws {
+        let (r, out) = try runQuick("02-movement-pruning.prune")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        for method in ["magnitude", "movement", "soft_movement", "l0"] {
+            #expect(r.stdout.contains("false   \(method)"), "no \(method) row in: \(r.stdout)")
+        }
+        for file in ["movement_pruning.csv", "movement_pruning.png", "movement_weights_hist.png", "movement_scores_scatter.png"] {
+            #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file) missing")
+        }
+    }
+
+    /// Tutorial 03's quick mode: upstream-pruned models transfer, and full fine-tuning never
+    /// changes their masks.
+    @Test func sparseTransferRunsInQuickMode() throws {
+        let (r, out) = try runQuick("03-sparse-transfer.prune")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        #expect(r.stdout.contains("mask entries changed by full fine-tuning, over all runs: 0"), "stdout: \(r.stdout)")
+        #expect(FileManager.default.fileExists(atPath: out + "/sparse_transfer.png"))
+    }
 }
