@@ -114,3 +114,22 @@ import NN
         #expect(engineErrorMessage { _ = try base.augmented(Augmentation(shift: 3)) }?.contains("not smaller") == true)
     }
 }
+
+/// Loaders report the files they read, so that a notebook cell that loaded data re-runs when
+/// the data changes (also when the data came from the in-memory cache).
+@Suite struct LoaderFileReadsTests {
+    @Test func fashionMNISTAndDigitsRecordTheirFiles() throws {
+        let dir = try makeTempDirectory()
+        defer { removeDirectory(dir) }
+        try writeIDXPair(dir, n: 5)
+        let (images, labels) = FashionMNIST.files(.train, directory: dir)
+        for _ in 0..<2 {     // the second load is served from the cache and still records
+            let (_, read) = try FileReads.collect { try FashionMNIST.load(.train, directory: dir) }
+            #expect(read == [images, labels])
+        }
+        let digits = dir + "/digits.csv.gz"
+        try writeGzip(Array((Array(repeating: "0", count: 64).joined(separator: ",") + ",1\n").utf8), to: digits)
+        let (_, read) = try FileReads.collect { try Digits.load(path: digits) }
+        #expect(read == [digits])
+    }
+}
