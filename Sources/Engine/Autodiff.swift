@@ -59,30 +59,47 @@ extension Tensor {
         }
         let order = topologicalOrder()
         var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]
+        // How many gradients waiting in `grads` carry each storage (a backward may pass its
+        // incoming gradient on, to several inputs, or as a reshaped view). A leaf may keep its
+        // gradient as its own only when no other waiting gradient shares the storage and nothing
+        // else refers to the tensor; the seed is the caller's, so it counts one extra throughout.
+        var carriers: [ObjectIdentifier: Int] = [ObjectIdentifier(seed.storage): 2]
         GradMode.noGrad {
             for t in order.reversed() {
-                guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
+                guard var g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
+                let id = ObjectIdentifier(g.storage)
+                let sharers = carriers[id] ?? 0
+                carriers[id] = sharers - 1
                 guard let node = t.node else {
-                    t.accumulate(g)
+                    let owned = sharers == 1 && isKnownUniquelyReferenced(&g)
+                    t.accumulate(g, owned: owned)
                     continue
                 }
                 let inputGrads = node.backward(g)
                 for (input, ig) in zip(node.inputs, inputGrads) {
                     guard let ig, input.requiresGrad else { continue }
                     let key = ObjectIdentifier(input)
-                    if let prev = grads[key] { grads[key] = prev.adding(ig) } else { grads[key] = ig }
+                    var stored = ig
+                    if let prev = grads[key] {
+                        stored = prev.adding(ig)
+                        carriers[ObjectIdentifier(prev.storage), default: 0] -= 1
+                    }
+                    grads[key] = stored
+                    carriers[ObjectIdentifier(stored.storage), default: 0] += 1
                 }
             }
         }
         for t in order where t.node != nil { t.node = nil; t.requiresGrad = false }
     }
 
-    /// Adds `g` into `grad` (a new tensor, so gradients handed to several inputs never alias).
-    func accumulate(_ g: Tensor) {
-        // The first gradient is copied: backward passes hand the same tensor (or a view of it,
-        // or the caller's seed) to several inputs, and optimizers update `grad` in place.
+    /// Adds `g` into `grad`. The first gradient becomes `grad` itself when `owned` (nothing else
+    /// refers to its storage), and is copied otherwise: backward passes may hand the same tensor
+    /// (or a view of it, or the caller's seed) to several inputs, and optimizers and clipping
+    /// update `grad` in place, so gradients must never alias. Owning saves a pass over every
+    /// parameter per step.
+    func accumulate(_ g: Tensor, owned: Bool = false) {
         let g = g.shape == shape ? g : g.reshaped(unchecked: shape)
-        grad = grad.map { $0.adding(g) } ?? g.copy()
+        grad = grad.map { $0.adding(g) } ?? (owned ? g : g.copy())
     }
 
     /// Every tensor reachable from this one through recorded nodes, inputs before outputs.

@@ -5,6 +5,9 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+#if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+import _Builtin_intrinsics.intel
+#endif
 
 /// out = w ⊙ m.
 public func gateForward(_ w: UnsafePointer<Float>, _ m: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ n: Int) {
@@ -59,6 +62,17 @@ public func countNonzero(_ x: UnsafePointer<Float>, _ n: Int) -> Int {
     return c
 }
 
+/// 1 when x ≠ 0 (−0.0 counts as 0, NaN as not), else 0, without a branch.
+@inline(__always)
+func nonzeroBit(_ x: Float) -> UInt32 { ((x.bitPattern & 0x7FFF_FFFF) &+ 0x7FFF_FFFF) >> 31 }
+
+/// 1 when a > b, else 0, without a branch, for a, b < 2³¹.
+@inline(__always)
+func greaterBit(_ a: UInt32, _ b: UInt32) -> UInt32 { (b &- a) >> 31 }
+
+/// The bits of 1.0.
+let oneBits: UInt32 = 0x3F80_0000
+
 /// A float's bits mapped to an unsigned key with the same order (−∞ smallest, NaN largest).
 @inline(__always)
 public func orderedKey(_ x: Float) -> UInt32 {
@@ -66,51 +80,304 @@ public func orderedKey(_ x: Float) -> UInt32 {
     return b & 0x8000_0000 != 0 ? ~b : b | 0x8000_0000
 }
 
+/// Where the last top-k threshold was, so that the next selection over values that moved a
+/// little (learned scores between two steps) can be made in one pass. The result never depends
+/// on the hint, only the time it takes.
+public struct TopKHint: Sendable {
+    /// The order-preserving key (`orderedKey`) of the last threshold: the k-th largest value.
+    public var threshold: UInt32?
+    /// Half-width of the window of keys searched around `threshold` next time.
+    public var width: UInt32 = 1 << 8
+    /// Selections made in one pass around the threshold, and with the full two-pass histogram.
+    public private(set) var windowed = 0, full = 0
+    public init() {}
+
+    /// Records where the threshold went and sizes the next window to twice the last move
+    /// (growing at once, shrinking by half a step at a time).
+    mutating func moved(to key: UInt32?, windowHit: Bool) {
+        if windowHit { windowed += 1 } else { full += 1 }
+        guard let key else { return }
+        if let old = threshold {
+            let move = key > old ? key - old : old - key
+            let wanted = move > UInt32.max / 4 ? UInt32.max / 2 : Swift.max(2 * move, 1 << 6)
+            width = windowHit ? Swift.max(wanted, width / 2) : Swift.max(wanted, width < UInt32.max / 4 ? 2 * width : width)
+        }
+        threshold = key
+    }
+}
+
 /// Writes 1 into `masks` at the `k` largest entries of `values`, taken as one sequence across
 /// all buffers (in buffer order, then index), and 0 elsewhere. Entries where `allowed` is 0 are
 /// never kept; `k` is capped at the number allowed. Ties at the threshold go to the earliest
 /// entries, so the result is deterministic and keeps exactly `k`. `allowed` may be the mask
 /// itself (each entry's bound is read before it is written).
-///
-/// Linear time in two passes: a histogram of the top 16 bits of each order-preserving key finds
-/// the bucket holding the k-th largest; the second pass writes every entry outside that bucket
-/// and collects the few inside it, which are sorted to place the threshold exactly.
 public func topKMasks(values: [(UnsafePointer<Float>, Int)], allowed: [UnsafePointer<Float>?], k: Int,
                       masks: [UnsafeMutablePointer<Float>]) {
-    var hist = [UInt32](repeating: 0, count: 1 << 16)
-    var available = 0
-    hist.withUnsafeMutableBufferPointer { h in
-        for (b, (v, n)) in values.enumerated() {
-            if let allow = allowed[b] {
-                for i in 0..<n where allow[i] != 0 { h[Int(orderedKey(v[i]) >> 16)] &+= 1; available += 1 }
-            } else {
-                for i in 0..<n { h[Int(orderedKey(v[i]) >> 16)] &+= 1 }
-                available += n
+    var hint = TopKHint()
+    topKMasks(values: values, allowed: allowed, k: k, masks: masks, hint: &hint)
+}
+
+/// `topKMasks` with a hint from the previous selection over the same buffers. When the new
+/// threshold lies within `hint.width` keys of the old one, one pass writes the mask of every
+/// entry above the window and collects the few inside it, among which the threshold is placed
+/// exactly; otherwise (or when `allowed` is a mask being written) the two-pass histogram runs.
+/// Either way the result is the same.
+public func topKMasks(values: [(UnsafePointer<Float>, Int)], allowed: [UnsafePointer<Float>?], k: Int,
+                      masks: [UnsafeMutablePointer<Float>], hint: inout TopKHint) {
+    let total = values.reduce(0) { $0 + $1.1 }
+    precondition(total < Int(UInt32.max), "topKMasks: more than 2³² − 1 entries")
+    precondition(values.count == allowed.count && values.count == masks.count, "topKMasks: one allowed and one mask per buffer")
+    if k <= 0 || total == 0 {
+        for (b, (_, n)) in values.enumerated() { masks[b].update(repeating: 0, count: n) }
+        return
+    }
+    if k >= total && allowed.allSatisfy({ $0 == nil }) {
+        for (b, (_, n)) in values.enumerated() { masks[b].update(repeating: 1, count: n) }
+        return
+    }
+    // The one-pass selection writes masks before it knows whether the window held the
+    // threshold, so it needs the bounds intact; when a bound is a mask being written (gradual
+    // magnitude pruning: the mask bounds the next), the window pass only counts, and a second
+    // pass writes.
+    let aliased = allowed.indices.contains { c in
+        guard let a = allowed[c].map(UnsafeRawPointer.init), values[c].1 > 0 else { return false }
+        return values.indices.contains { b in
+            let m = UnsafeRawPointer(masks[b])
+            return values[b].1 > 0 && a < m + 4 * values[b].1 && m < a + 4 * values[c].1
+        }
+    }
+    if let t = hint.threshold {
+        let lo = t > hint.width ? t - hint.width : 1       // ≥ 1: the pass compares with lo − 1
+        let hi = UInt32.max - t >= hint.width ? t + hint.width : UInt32.max
+        if let cut = topKWindow(values: values, allowed: allowed, k: k, masks: masks, lo: lo, hi: hi, writing: !aliased) {
+            hint.moved(to: cut, windowHit: true)
+            return
+        }
+    }
+    hint.moved(to: topKHistogram(values: values, allowed: allowed, k: k, masks: masks), windowHit: false)
+}
+
+/// One pass: masks get 1 where the key is above `hi` (and allowed), 0 elsewhere, and the allowed
+/// entries with keys in [lo, hi] are collected. If the k-th largest lies in the window, the
+/// right ones among those are set and the threshold key is returned; otherwise nil (the masks
+/// are then left half written). Without `writing`, the pass leaves the masks alone and a second
+/// one writes them once the window is known to hold the threshold.
+func topKWindow(values: [(UnsafePointer<Float>, Int)], allowed: [UnsafePointer<Float>?], k: Int,
+                masks: [UnsafeMutablePointer<Float>], lo: UInt32, hi: UInt32, writing: Bool) -> UInt32? {
+    var candidates = [UInt64]()
+    var above = 0, available = 0, offset = 0
+    for (b, (v, n)) in values.enumerated() {
+        let allow = allowed[b], m = masks[b]
+        // Large buffers in parts on the pool's threads, each collecting its own candidates;
+        // joined in part order, they stay in sequence order.
+        let parts = Parallel.taskCount(n)
+        if parts == 1 {
+            let (a, c) = windowPass(v, allow, m, n, lo: lo, hi: hi, offset: offset, writing: writing, into: &candidates)
+            above += a; available += c
+        } else {
+            let found = UnsafeMutablePointer<[UInt64]>.allocate(capacity: parts)
+            found.initialize(repeating: [], count: parts)
+            let counts = UnsafeMutablePointer<(Int, Int)>.allocate(capacity: parts)
+            counts.initialize(repeating: (0, 0), count: parts)
+            defer { found.deinitialize(count: parts); found.deallocate(); counts.deallocate() }
+            parallelFor(parts) { i in
+                let r = Parallel.range(i, of: parts, count: n / 8)
+                let start = 8 * r.lowerBound, end = i == parts - 1 ? n : 8 * r.upperBound
+                counts[i] = windowPass(v + start, allow.map { $0 + start }, m + start, end - start, lo: lo, hi: hi,
+                                       offset: offset + start, writing: writing, into: &found[i])
             }
+            for i in 0..<parts { above += counts[i].0; available += counts[i].1; candidates += found[i] }
+        }
+        offset += n
+    }
+    let k = min(k, available)
+    guard k > 0, above <= k, above + candidates.count >= k else { return nil }
+    if !writing {
+        // Every entry above the window is kept: an empty window (lo = hi + 1) only writes.
+        var none = [UInt64]()
+        for (b, (v, n)) in values.enumerated() {
+            _ = windowPass(v, allowed[b], masks[b], n, lo: hi &+ 1, hi: hi, offset: 0, writing: true, into: &none)
+        }
+    }
+    if above == k { return hi }
+    let cut = largest(candidates, k - above)
+    setKept(candidates, from: cut, values: values, masks: masks)
+    return UInt32(truncatingIfNeeded: cut >> 32)
+}
+
+/// The window pass over one buffer; returns (entries above the window, entries allowed).
+func windowPass(_ v: UnsafePointer<Float>, _ allow: UnsafePointer<Float>?, _ m: UnsafeMutablePointer<Float>, _ n: Int,
+                lo: UInt32, hi: UInt32, offset: Int, writing: Bool, into candidates: inout [UInt64]) -> (Int, Int) {
+    var above = 0, available = allow == nil ? n : 0
+    var i = 0
+    #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+    // Eight lanes at a time on the signed form of the key (key ^ 2³¹, which AVX2 compares);
+    // counts accumulate in vector lanes (a true comparison is −1), and lanes inside the window
+    // (a few in a thousand) are collected out of line.
+    let low31 = _mm256_set1_epi32(0x7FFF_FFFF), one = _mm256_set1_epi32(Int32(bitPattern: oneBits))
+    let vhi = _mm256_set1_epi32(Int32(bitPattern: hi ^ 0x8000_0000))
+    let vlo = _mm256_set1_epi32(Int32(bitPattern: (lo ^ 0x8000_0000) &- 1))     // key ≥ lo ⇔ key > lo − 1
+    let end = n & ~7
+    var countAbove = _mm256_setzero_si256(), countAllowed = _mm256_setzero_si256()
+    if let allow {
+        let zero = _mm256_setzero_si256()
+        while i < end {
+            let x = _mm256_castps_si256(_mm256_loadu_ps(v + i))
+            let key = _mm256_xor_si256(x, _mm256_and_si256(_mm256_srai_epi32(x, 31), low31))
+            let no = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(_mm256_loadu_ps(allow + i)), low31), zero)
+            let gt = _mm256_andnot_si256(no, _mm256_cmpgt_epi32(key, vhi))
+            if writing { _mm256_storeu_ps(m + i, _mm256_castsi256_ps(_mm256_and_si256(gt, one))) }
+            countAbove = _mm256_sub_epi32(countAbove, gt)
+            countAllowed = _mm256_sub_epi32(countAllowed, _mm256_andnot_si256(no, _mm256_cmpeq_epi32(zero, zero)))
+            let inside = _mm256_andnot_si256(_mm256_or_si256(no, gt), _mm256_cmpgt_epi32(key, vlo))
+            let lanes = _mm256_movemask_ps(_mm256_castsi256_ps(inside))
+            if lanes != 0 { collectLanes(v, i, UInt32(lanes), offset, &candidates) }
+            i += 8
+        }
+    } else {
+        while i < end {
+            let x = _mm256_castps_si256(_mm256_loadu_ps(v + i))
+            let key = _mm256_xor_si256(x, _mm256_and_si256(_mm256_srai_epi32(x, 31), low31))
+            let gt = _mm256_cmpgt_epi32(key, vhi)
+            if writing { _mm256_storeu_ps(m + i, _mm256_castsi256_ps(_mm256_and_si256(gt, one))) }
+            countAbove = _mm256_sub_epi32(countAbove, gt)
+            let inside = _mm256_andnot_si256(gt, _mm256_cmpgt_epi32(key, vlo))
+            let lanes = _mm256_movemask_ps(_mm256_castsi256_ps(inside))
+            if lanes != 0 { collectLanes(v, i, UInt32(lanes), offset, &candidates) }
+            i += 8
+        }
+    }
+    above = horizontalSum(countAbove)
+    if allow != nil { available = horizontalSum(countAllowed) }
+    #endif
+    while i < n {
+        let ok = allow.map { $0[i] != 0 } ?? true
+        let key = orderedKey(v[i])
+        if writing { m[i] = ok && key > hi ? 1 : 0 }
+        if ok {
+            if allow != nil { available += 1 }
+            if key > hi { above += 1 } else if key >= lo { collectLanes(v, i, 1, offset, &candidates) }
+        }
+        i += 1
+    }
+    return (above, available)
+}
+
+/// Appends the entries at i + (set bits of `lanes`) as candidates (key << 32 | ~position).
+@inline(never)
+func collectLanes(_ v: UnsafePointer<Float>, _ i: Int, _ lanes: UInt32, _ offset: Int, _ candidates: inout [UInt64]) {
+    var lanes = lanes
+    while lanes != 0 {
+        let j = i + lanes.trailingZeroBitCount
+        candidates.append(UInt64(orderedKey(v[j])) << 32 | UInt64(~UInt32(truncatingIfNeeded: offset + j)))
+        lanes &= lanes &- 1
+    }
+}
+
+#if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+/// The sum of eight 32-bit lanes.
+@inline(__always)
+func horizontalSum(_ x: __m256i) -> Int {
+    let s = unsafeBitCast(x, to: SIMD8<Int32>.self)
+    var t = 0
+    for j in 0..<8 { t += Int(s[j]) }
+    return t
+}
+#endif
+
+/// The two-pass selection: a histogram of the top 16 bits of each order-preserving key finds
+/// the bucket holding the k-th largest; the second pass writes every entry outside that bucket
+/// and collects the entries inside it (in sequence order), among which the threshold is placed
+/// exactly. Both passes are branch-free per entry (a mask of scattered zeros would otherwise
+/// mispredict on every other entry). Returns the threshold key (nil when nothing is kept).
+func topKHistogram(values: [(UnsafePointer<Float>, Int)], allowed: [UnsafePointer<Float>?], k: Int,
+                   masks: [UnsafeMutablePointer<Float>]) -> UInt32? {
+    let bins = 1 << 16
+    // Entries that are not allowed are counted in 8 spare bins in rotation, so that a run of them
+    // is not one long chain of increments of the same counter.
+    let hist = UnsafeMutablePointer<UInt32>.allocate(capacity: bins + 8)
+    defer { hist.deallocate() }
+    hist.initialize(repeating: 0, count: bins + 8)
+    var available = 0
+    for (b, (v, n)) in values.enumerated() {
+        if let allow = allowed[b] {
+            var count = 0
+            for i in 0..<n {
+                let ok = nonzeroBit(allow[i]), all = 0 &- ok
+                let bin = (orderedKey(v[i]) >> 16) & all | (UInt32(bins) + UInt32(i & 7)) & ~all
+                hist[Int(bin)] &+= 1
+                count &+= Int(ok)
+            }
+            available += count
+        } else {
+            for i in 0..<n { hist[Int(orderedKey(v[i]) >> 16)] &+= 1 }
+            available += n
         }
     }
     let k = min(max(k, 0), available)
     guard k > 0 else {
-        for (b, (_, n)) in values.enumerated() { for i in 0..<n { masks[b][i] = 0 } }
-        return
+        for (b, (_, n)) in values.enumerated() { masks[b].update(repeating: 0, count: n) }
+        return nil
     }
     // The bucket holding the k-th largest key, and how many keys lie above that bucket.
-    var above = 0, bucket = (1 << 16) - 1
+    var above = 0, bucket = bins - 1
     while bucket > 0 && above + Int(hist[bucket]) < k { above += Int(hist[bucket]); bucket -= 1 }
-    let need = k - above                      // 1 ≤ need ≤ entries in the bucket
-    var candidates: [(key: UInt32, buffer: Int32, index: Int32)] = []
+    var candidates = [UInt64]()
     candidates.reserveCapacity(Int(hist[bucket]))
     let b32 = UInt32(bucket)
+    var offset = 0
     for (b, (v, n)) in values.enumerated() {
-        let allow = allowed[b], m = masks[b]
-        for i in 0..<n {
+        let m = masks[b]
+        @inline(__always) func visit(_ i: Int, _ ok: UInt32) {
             let key = orderedKey(v[i]), top = key >> 16
-            let ok = allow.map { $0[i] != 0 } ?? true
-            if ok && top == b32 { candidates.append((key, Int32(b), Int32(i))) }
-            m[i] = ok && top > b32 ? 1 : 0
+            m[i] = Float(bitPattern: (ok & greaterBit(top, b32)) &* oneBits)
+            if ok & (top == b32 ? 1 : 0) != 0 {
+                candidates.append(UInt64(key) << 32 | UInt64(~UInt32(truncatingIfNeeded: offset + i)))
+            }
         }
+        if let allow = allowed[b] { for i in 0..<n { visit(i, nonzeroBit(allow[i])) } } else { for i in 0..<n { visit(i, 1) } }
+        offset += n
     }
-    // Largest keys first; equal keys in sequence order (buffer, then index).
-    candidates.sort { $0.key != $1.key ? $0.key > $1.key : ($0.buffer != $1.buffer ? $0.buffer < $1.buffer : $0.index < $1.index) }
-    for c in candidates.prefix(need) { masks[Int(c.buffer)][Int(c.index)] = 1 }
+    let cut = largest(candidates, k - above)
+    setKept(candidates, from: cut, values: values, masks: masks)
+    return UInt32(truncatingIfNeeded: cut >> 32)
+}
+
+/// The `need`-th largest of `candidates` (1 ≤ need ≤ count), each key << 32 | ~position, listed
+/// in sequence order. All differ (positions do), so the `need` largest are exactly those ≥ the
+/// result: larger keys first, and among equal keys the earliest. Narrowed by histograms of the
+/// keys (about one bin per candidate, at most 2¹⁶), keeping the order, until few are left to sort.
+func largest(_ candidates: [UInt64], _ need: Int) -> UInt64 {
+    var c = candidates, need = need
+    while c.count > 64 {
+        var lo = UInt32.max, hi: UInt32 = 0
+        for x in c { let key = UInt32(truncatingIfNeeded: x >> 32); lo = min(lo, key); hi = max(hi, key) }
+        // One key: the earliest `need` in sequence order.
+        if lo == hi { return c[need - 1] }
+        let span = hi - lo
+        let bits = min(16, Int.bitWidth - c.count.leadingZeroBitCount)
+        let shift = UInt32(Swift.max(0, (UInt32.bitWidth - span.leadingZeroBitCount) - bits))
+        var hist = [UInt32](repeating: 0, count: Int(span >> shift) + 1)
+        for x in c { hist[Int((UInt32(truncatingIfNeeded: x >> 32) - lo) >> shift)] &+= 1 }
+        var bucket = hist.count - 1, above = 0
+        while above + Int(hist[bucket]) < need { above += Int(hist[bucket]); bucket -= 1 }
+        need -= above
+        let b = UInt32(bucket)
+        c = c.filter { (UInt32(truncatingIfNeeded: $0 >> 32) - lo) >> shift == b }
+    }
+    c.sort(by: >)
+    return c[need - 1]
+}
+
+/// Sets the mask of every candidate ≥ `cut`.
+func setKept(_ candidates: [UInt64], from cut: UInt64, values: [(UnsafePointer<Float>, Int)],
+             masks: [UnsafeMutablePointer<Float>]) {
+    var starts = [Int](), start = 0
+    for (_, n) in values { starts.append(start); start += n }
+    for c in candidates where c >= cut {
+        let position = Int(~UInt32(truncatingIfNeeded: c))
+        var b = starts.count - 1
+        while starts[b] > position { b -= 1 }
+        masks[b][position - starts[b]] = 1
+    }
 }

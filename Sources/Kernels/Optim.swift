@@ -4,6 +4,35 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+#if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+import _Builtin_intrinsics.intel
+#endif
+
+/// Eight-lane arithmetic for the hand-vectorised kernels. On x86-64 these are the AVX
+/// instructions themselves: `SIMD8.squareRoot()` (like `Float.squareRoot()`) compiles to a scalar
+/// sqrtss per lane plus a call to libm's sqrtf for negative inputs (errno), and LLVM's lowering of
+/// the generic SIMD8 operators around it splits vectors into shuffled halves, which made Adam
+/// ten times slower than its memory traffic. Every operation is a single IEEE operation (no
+/// fused multiply-add), so the results are identical to the scalar code's.
+typealias F8 = SIMD8<Float>
+
+#if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+@inline(__always) func add8(_ a: F8, _ b: F8) -> F8 { _mm256_add_ps(a, b) }
+@inline(__always) func sub8(_ a: F8, _ b: F8) -> F8 { _mm256_sub_ps(a, b) }
+@inline(__always) func mul8(_ a: F8, _ b: F8) -> F8 { _mm256_mul_ps(a, b) }
+@inline(__always) func div8(_ a: F8, _ b: F8) -> F8 { _mm256_div_ps(a, b) }
+@inline(__always) func sqrt8(_ a: F8) -> F8 { _mm256_sqrt_ps(a) }
+@inline(__always) func load8(_ p: UnsafePointer<Float>) -> F8 { _mm256_loadu_ps(p) }
+@inline(__always) func store8(_ p: UnsafeMutablePointer<Float>, _ x: F8) { _mm256_storeu_ps(p, x) }
+#else
+@inline(__always) func add8(_ a: F8, _ b: F8) -> F8 { a + b }
+@inline(__always) func sub8(_ a: F8, _ b: F8) -> F8 { a - b }
+@inline(__always) func mul8(_ a: F8, _ b: F8) -> F8 { a * b }
+@inline(__always) func div8(_ a: F8, _ b: F8) -> F8 { a / b }
+@inline(__always) func sqrt8(_ a: F8) -> F8 { a.squareRoot() }
+@inline(__always) func load8(_ p: UnsafePointer<Float>) -> F8 { UnsafeRawPointer(p).loadUnaligned(as: F8.self) }
+@inline(__always) func store8(_ p: UnsafeMutablePointer<Float>, _ x: F8) { UnsafeMutableRawPointer(p).storeBytes(of: x, as: F8.self) }
+#endif
 
 /// SGD with momentum μ, optional Nesterov and L2 weight decay:
 /// g' = g + wd·w; v = μ·v + g'; w −= lr·(nesterov ? g' + μ·v : v). With μ = 0, v is unused.
@@ -84,31 +113,35 @@ private func adamStepSerial(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer
     let step = lr / c1, inv2 = 1 / c2.squareRoot()
     let l2: Float = decoupled ? 0 : weightDecay
     let shrink: Float = decoupled ? 1 - lr * weightDecay : 1
-    // Written on SIMD8 lanes: the compiler leaves the scalar loop unvectorised (square root and
-    // four possibly aliasing pointers). With a mask, pruned weights and both moments end at
-    // exactly +0.0: x·m + 0 is plain arithmetic and turns −0.0 into +0.0 (see sgdStep).
-    typealias V = SIMD8<Float>
-    let b1 = V(repeating: beta1), b2 = V(repeating: beta2), nb1 = V(repeating: 1 - beta1), nb2 = V(repeating: 1 - beta2)
-    let vl2 = V(repeating: l2), vshrink = V(repeating: shrink), vstep = V(repeating: step)
-    let vinv2 = V(repeating: inv2), veps = V(repeating: eps), zero = V(repeating: 0)
-    let rw = UnsafeMutableRawPointer(w), rg = UnsafeRawPointer(g), rm = UnsafeMutableRawPointer(m), rv = UnsafeMutableRawPointer(v)
-    let rk = mask.map { UnsafeRawPointer($0) }
+    // Written on eight lanes (see `F8`): the compiler leaves the scalar loop unvectorised (square
+    // root and four possibly aliasing pointers). The same operations in the same order as the
+    // scalar tail, so every element gets the same result wherever it falls. With a mask, pruned
+    // weights and both moments end at exactly +0.0: x·m + 0 is plain arithmetic and turns −0.0
+    // into +0.0 (see sgdStep).
+    let b1 = F8(repeating: beta1), b2 = F8(repeating: beta2), nb1 = F8(repeating: 1 - beta1), nb2 = F8(repeating: 1 - beta2)
+    let vl2 = F8(repeating: l2), vshrink = F8(repeating: shrink), vstep = F8(repeating: step)
+    let vinv2 = F8(repeating: inv2), veps = F8(repeating: eps), zero = F8(repeating: 0)
     var i = 0
-    while i + 8 <= n {
-        let o = 4 * i
-        let wi = rw.loadUnaligned(fromByteOffset: o, as: V.self)
-        let gi = rg.loadUnaligned(fromByteOffset: o, as: V.self) + vl2 * wi
-        var mi = b1 * rm.loadUnaligned(fromByteOffset: o, as: V.self) + nb1 * gi
-        var vi = b2 * rv.loadUnaligned(fromByteOffset: o, as: V.self) + nb2 * gi * gi
-        var wn = wi * vshrink - vstep * mi / (vi.squareRoot() * vinv2 + veps)
-        if let rk {
-            let k = rk.loadUnaligned(fromByteOffset: o, as: V.self)
-            mi = mi * k + zero; vi = vi * k + zero; wn = wn * k + zero
+    @inline(__always) func lanes(_ i: Int) -> (m: F8, v: F8, w: F8) {
+        let wi = load8(w + i)
+        let gi = add8(load8(g + i), mul8(vl2, wi))
+        let mi = add8(mul8(b1, load8(m + i)), mul8(nb1, gi))
+        let vi = add8(mul8(b2, load8(v + i)), mul8(mul8(nb2, gi), gi))
+        let wn = sub8(mul8(wi, vshrink), div8(mul8(vstep, mi), add8(mul8(sqrt8(vi), vinv2), veps)))
+        return (mi, vi, wn)
+    }
+    if let mask {
+        while i + 8 <= n {
+            let (mi, vi, wn) = lanes(i), k = load8(mask + i)
+            store8(m + i, add8(mul8(mi, k), zero)); store8(v + i, add8(mul8(vi, k), zero)); store8(w + i, add8(mul8(wn, k), zero))
+            i += 8
         }
-        rm.storeBytes(of: mi, toByteOffset: o, as: V.self)
-        rv.storeBytes(of: vi, toByteOffset: o, as: V.self)
-        rw.storeBytes(of: wn, toByteOffset: o, as: V.self)
-        i += 8
+    } else {
+        while i + 8 <= n {
+            let (mi, vi, wn) = lanes(i)
+            store8(m + i, mi); store8(v + i, vi); store8(w + i, wn)
+            i += 8
+        }
     }
     while i < n {
         let k: Float = mask?[i] ?? 1

@@ -123,6 +123,9 @@ public final class Pruner: TrainingHook {
     var totalSteps = 0
     /// The last kept fraction applied (to skip recomputing an unchanged magnitude mask).
     var lastKeep: Double?
+    /// Where each selection's threshold was last time (one per matrix, or one for global scope):
+    /// scores move little between steps, so the next top-k is found in one pass around it.
+    var hints: [TopKHint] = []
     public private(set) var currentKeep: Double = 1
 
     public init(_ config: PrunerConfig) throws {
@@ -165,6 +168,7 @@ public final class Pruner: TrainingHook {
         self.allowed = allowed; self.randomScores = randomScores
         accumulated = config.method == .taylor ? targets.map { Tensor.zeros($0.weight.shape) } : []
         lastKeep = nil; currentKeep = 1
+        hints = []
     }
 
     // MARK: Training hook
@@ -296,17 +300,20 @@ public final class Pruner: TrainingHook {
     func select(_ importance: [Tensor], keep: Double, allowed: [Tensor?]) {
         switch config.scope {
         case .layer:
+            if hints.count != gates.count { hints = Array(repeating: TopKHint(), count: gates.count) }
             for (i, g) in gates.enumerated() {
                 let n = g.mask.count
                 let k = Swift.max(1, Int((keep * Double(n)).rounded()))
                 topKMasks(values: [(UnsafePointer(importance[i].data), n)], allowed: [allowed[i].map { UnsafePointer($0.data) }],
-                          k: k, masks: [g.mask.data])
+                          k: k, masks: [g.mask.data], hint: &hints[i])
             }
         case .global:
+            if hints.count != 1 { hints = [TopKHint()] }
             let total = gates.reduce(0) { $0 + $1.mask.count }
             let k = Swift.max(1, Int((keep * Double(total)).rounded()))
             topKMasks(values: zip(importance, gates).map { (UnsafePointer($0.data), $1.mask.count) },
-                      allowed: allowed.map { $0.map { UnsafePointer($0.data) } }, k: k, masks: gates.map { $0.mask.data })
+                      allowed: allowed.map { $0.map { UnsafePointer($0.data) } }, k: k, masks: gates.map { $0.mask.data },
+                      hint: &hints[0])
         }
     }
 

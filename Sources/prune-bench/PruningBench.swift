@@ -1,6 +1,7 @@
 // The cost of pruning while training: one epoch of the MLP dense, with gradual magnitude
-// pruning, and with movement pruning (cubic schedule, masks every 10 steps), interleaved and
-// repeated so that the machine's noise hits all three alike; medians and ratios to dense.
+// pruning, and with movement pruning (cubic schedule to keep 0.1, each method's default mask
+// interval: magnitude every 10 steps, movement every step), interleaved and repeated so that
+// the machine's noise hits all three alike; medians and ratios to dense.
 import Data
 import Engine
 import NN
@@ -18,7 +19,11 @@ func pruningOverhead(repeats: Int, samples: Int?) throws {
             var config = TrainConfig(epochs: 1, batchSize: 128)
             config.maxSamplesPerEpoch = samples
             config.progress = false
-            let hooks: [TrainingHook] = try method.map { [try Pruner(PrunerConfig($0, keep: 0.1))] } ?? []
+            let hooks: [TrainingHook] = try method.map { m in
+                var pc = PrunerConfig(m, keep: 0.1)
+                if let every = arg("--every").flatMap(Int.init) { pc.schedule.every = every }     // mask interval override
+                return [try Pruner(pc)]
+            } ?? []
             let history = try fit(model, on: train, optimizer: opt, config: config, hooks: hooks)
             if round > 0 { times[i].append(history.epochs[0].seconds) }     // round 0 warms up
         }

@@ -126,4 +126,89 @@ import Kernels
             #expect(m == expected, "k = \(k)")
         }
     }
+
+    /// The reference selection: allowed entries ranked by order-preserving key (NaN largest),
+    /// ties to the earliest position, across buffers in order.
+    private func referenceTopK(_ values: [[Float]], _ allowed: [[Float]?], _ k: Int) -> [[Float]] {
+        var entries: [(key: UInt32, b: Int, i: Int)] = []
+        for (b, v) in values.enumerated() {
+            for (i, x) in v.enumerated() where (allowed[b]?[i] ?? 1) != 0 { entries.append((orderedKey(x), b, i)) }
+        }
+        entries.sort { $0.key != $1.key ? $0.key > $1.key : ($0.b != $1.b ? $0.b < $1.b : $0.i < $1.i) }
+        var masks = values.map { [Float](repeating: 0, count: $0.count) }
+        for e in entries.prefix(max(k, 0)) { masks[e.b][e.i] = 1 }
+        return masks
+    }
+
+    /// Runs `topKMasks` with a hint on Swift arrays (masks are in/out: they may be the bound).
+    private func topK(_ values: [[Float]], _ allowed: [[Float]?], _ k: Int, masks: inout [[Float]],
+                      hint: inout TopKHint?, boundIsMask: Bool) {
+        let n = values.map(\.count)
+        let v = values.map { x -> UnsafeMutablePointer<Float> in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(x.count, 1)); p.initialize(from: x, count: x.count); return p
+        }
+        let a = allowed.map { x -> UnsafeMutablePointer<Float>? in
+            x.map { x in let p = UnsafeMutablePointer<Float>.allocate(capacity: max(x.count, 1)); p.initialize(from: x, count: x.count); return p }
+        }
+        let m = masks.map { x -> UnsafeMutablePointer<Float> in
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(x.count, 1)); p.initialize(from: x, count: x.count); return p
+        }
+        defer { for p in v + m { p.deallocate() }; for p in a { p?.deallocate() } }
+        let bounds: [UnsafePointer<Float>?] = boundIsMask ? m.map { UnsafePointer($0) } : a.map { $0.map { UnsafePointer($0) } }
+        let vp = zip(v, n).map { (UnsafePointer($0), $1) }
+        if hint != nil {
+            topKMasks(values: vp, allowed: bounds, k: k, masks: m, hint: &hint!)
+        } else {
+            topKMasks(values: vp, allowed: bounds, k: k, masks: m)
+        }
+        masks = zip(m, n).map { Array(UnsafeBufferPointer(start: $0, count: $1)) }
+    }
+
+    /// Values that drift a little between selections (learned scores from step to step) while
+    /// k shrinks (a pruning schedule): the window selection must give exactly the reference
+    /// result, with ties, NaNs, bounds that are separate or the mask itself (counted in one
+    /// pass, written in a second).
+    @Test(arguments: [0, 1, 2])
+    func topKWithHintMatchesTheReferenceWhileValuesDrift(boundKind: Int) {
+        let rng = RNG(seed: UInt64(10 + boundKind))
+        let sizes = [3000, 0, 1700]
+        // A coarse grid makes many exact ties.
+        var values = sizes.map { n in (0..<n).map { _ in Float(Int((rng.uniform() - 0.5) * 4000)) / 8000 } }
+        let bound: [[Float]?] = boundKind == 1 ? sizes.map { n in (0..<n).map { _ in rng.uniform() < 0.25 ? 0 : 1 } } : sizes.map { _ in nil }
+        var masks = sizes.map { [Float](repeating: 1, count: $0) }
+        var hint: TopKHint? = TopKHint()
+        let total = sizes.reduce(0, +)
+        var k = total
+        for step in 0..<60 {
+            for b in values.indices { for i in values[b].indices where rng.uniform() < 0.5 { values[b][i] += Float(Int((rng.uniform() - 0.5) * 8)) / 8000 } }
+            if step == 30 { values[0][7] = .nan; values[2][5] = -.infinity; values[2][6] = .infinity }
+            k -= Int(rng.uniform() * Float(total / 40))
+            let expected = referenceTopK(values, boundKind == 2 ? masks : bound, k)
+            topK(values, bound, k, masks: &masks, hint: &hint, boundIsMask: boundKind == 2)
+            #expect(masks == expected, "step \(step), k \(k)")
+        }
+        #expect(hint!.windowed > 30, "the window selection ran \(hint!.windowed) times")
+    }
+
+    /// One large buffer (split into parts for the pool) and candidates that fill one histogram
+    /// bucket: a few thousand values within a few units in the last place, with exact ties.
+    @Test func topKWithHintOnLargeBuffersAndCrowdedThresholds() {
+        let rng = RNG(seed: 21)
+        let n = 140_000
+        var values = [(0..<n).map { _ in 1 + Float(Int(rng.uniform() * 40)) * Float(1).ulp }]
+        var masks = [[Float](repeating: 1, count: n)]
+        var hint: TopKHint? = TopKHint()
+        for (step, k) in [n, n / 2, n / 2 - 300, n / 3, n / 3 + 5, 1000, 999].enumerated() {
+            if step > 0 { for i in 0..<n where rng.uniform() < 0.1 { values[0][i] += Float(1).ulp } }
+            topK(values, [nil], k, masks: &masks, hint: &hint, boundIsMask: false)
+            #expect(masks == referenceTopK(values, [nil], k), "k \(k)")
+        }
+        // All equal: the earliest k.
+        let same = [[Float](repeating: 0.25, count: 5000)]
+        var m = [[Float](repeating: 0, count: 5000)]
+        var none: TopKHint? = nil
+        topK(same, [nil], 1234, masks: &m, hint: &none, boundIsMask: false)
+        #expect(m[0] == (0..<5000).map { $0 < 1234 ? 1 : 0 })
+    }
 }
+

@@ -328,4 +328,76 @@ private func run(_ kind: OptimizerKind, lr: Float, weightDecay: Float = 0, steps
             #expect(globMatch(name, pattern) == expected, "globMatch(\"\(name)\", \"\(pattern)\")")
         }
     }
+
+    // MARK: The vectorised Adam and gradient ownership
+
+    /// Adam's kernel runs eight lanes at a time with a scalar tail; both must give, bit for bit,
+    /// the update written out in Float in the order the kernel documents, with and without a
+    /// pruning mask, for Adam and AdamW (1003 elements: vector lanes and a tail).
+    @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
+    func adamLanesMatchTheScalarUpdateExactly(decoupled: Bool, masked: Bool) throws {
+        let n = 1003, lr: Float = 0.003, wd: Float = 0.01, b1: Float = 0.9, b2: Float = 0.999, eps: Float = 1e-8
+        let rng = RNG(seed: 3)
+        var w = (0..<n).map { _ in rng.uniform() - 0.5 }
+        let mask: [Float] = (0..<n).map { _ in rng.uniform() < 0.3 ? 0 : 1 }
+        let p = try Tensor(shape: [n], data: w).requiringGrad()
+        let opt = try Optimizer(decoupled ? .adamw() : .adam(), parameters: [("p", p)], lr: lr, weightDecay: wd)
+        if masked { opt.masks = [try Tensor(shape: [n], data: mask)] }
+        var m = [Float](repeating: 0, count: n), v = [Float](repeating: 0, count: n)
+        for t in 1...6 {
+            let g = (0..<n).map { i in (rng.uniform() - 0.5) * (i % 7 == 0 ? 1e-6 : 1) }
+            p.grad = try Tensor(shape: [n], data: g)
+            opt.step()
+            let c1 = 1 - Float(pow(Double(b1), Double(t))), c2 = 1 - Float(pow(Double(b2), Double(t)))
+            let step = lr / c1, inv2 = 1 / c2.squareRoot()
+            let l2: Float = decoupled ? 0 : wd, shrink: Float = decoupled ? 1 - lr * wd : 1
+            for i in 0..<n {
+                let k: Float = masked ? mask[i] : 1
+                let gi = g[i] + l2 * w[i]
+                var mi = b1 * m[i] + (1 - b1) * gi
+                var vi = b2 * v[i] + (1 - b2) * gi * gi
+                var wi = w[i] * shrink - step * mi / (vi.squareRoot() * inv2 + eps)
+                if masked { mi = mi * k + 0; vi = vi * k + 0; wi = wi * k + 0 }
+                m[i] = mi; v[i] = vi; w[i] = wi
+            }
+            #expect(p.array.map(\.bitPattern) == w.map(\.bitPattern), "weights at step \(t)")
+            let state = opt.state(of: "p")
+            #expect(state[0].array.map(\.bitPattern) == m.map(\.bitPattern), "first moments at step \(t)")
+            #expect(state[1].array.map(\.bitPattern) == v.map(\.bitPattern), "second moments at step \(t)")
+        }
+    }
+
+    /// Leaves keep the gradient a backward pass computed for them without copying it when
+    /// nothing else holds it; wherever a gradient is shared (one tensor handed to two inputs,
+    /// views of one buffer, the caller's seed) each leaf still gets its own, since clipping and
+    /// optimizers change gradients in place.
+    @Test func leafGradientsNeverAlias() throws {
+        let a = try Tensor(shape: [2, 3], data: [1, 2, 3, 4, 5, 6]).requiringGrad()
+        let b = try Tensor(shape: [2, 3], data: [6, 5, 4, 3, 2, 1]).requiringGrad()
+        let c = try Tensor(shape: [3, 2], data: [1, 1, 2, 2, 3, 3]).requiringGrad()
+        // add hands its gradient to both inputs; the reshapes pass views of one buffer on.
+        let y = try (a + b).reshaped([3, 2]) + c.reshaped([3, 2])
+        let seed = try Tensor(shape: [3, 2], data: [1, 2, 3, 4, 5, 6])
+        try y.backward(seed)
+        let ga = try #require(a.grad), gb = try #require(b.grad), gc = try #require(c.grad)
+        #expect(ga.array == [1, 2, 3, 4, 5, 6] && gb.array == ga.array && gc.array == ga.array)
+        #expect(ga.storage !== gb.storage && ga.storage !== gc.storage && gb.storage !== gc.storage)
+        #expect(ga.storage !== seed.storage && gc.storage !== seed.storage)
+        clipGradNorm([a], maxNorm: 1e-3)
+        #expect(gb.array == [1, 2, 3, 4, 5, 6] && seed.array == [1, 2, 3, 4, 5, 6])
+        // A leaf's own backward gets a copy of the seed.
+        let x = try Tensor(shape: [2], data: [1, 2]).requiringGrad()
+        let s = try Tensor(shape: [2], data: [3, 4])
+        try x.backward(s)
+        #expect(x.grad?.storage !== s.storage && x.grad?.array == [3, 4])
+        // A later backward adds into the gradient (a new tensor), leaving the first untouched.
+        let w = try Tensor(shape: [2, 2], data: [1, 2, 3, 4]).requiringGrad()
+        let input = try Tensor(shape: [1, 2], data: [1, 1])
+        try input.matmul(w).sum().backward()
+        let first = try #require(w.grad)
+        #expect(first.array == [1, 1, 1, 1])
+        try input.matmul(w).sum().backward()
+        #expect(w.grad?.array == [2, 2, 2, 2] && first.array == [1, 1, 1, 1])
+    }
 }
+

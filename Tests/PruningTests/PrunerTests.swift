@@ -3,6 +3,7 @@
 import Testing
 import Engine
 import NN
+import Kernels
 @testable import Pruning
 
 @Suite struct PrunerTests {
@@ -47,6 +48,39 @@ import NN
             try fit(net, on: data, optimizer: try sgd(net), config: quiet(1, batch: 4), hooks: [p])
             expectExact(net, p, sparsity: s, method)
         }
+    }
+
+    /// Movement recomputes Top_v(S) every step with a one-pass selection around the last
+    /// threshold; the masks it ends with must be exactly a fresh top-k of the final scores.
+    @Test(arguments: [PruneScope.layer, .global])
+    func movementMasksAreTheExactTopKOfTheScores(scope: PruneScope) throws {
+        let data = Clusters(dim: 100, perClass: 10)
+        let net = try model([100, 200, 50, 4])
+        var config = PrunerConfig(.movement, keep: 0.2)
+        config.schedule = PruneSchedule(.cubic, warmup: 0.1, cooldown: 0.2, every: 1)
+        config.scope = scope
+        let p = try Pruner(config)
+        try fit(net, on: data, optimizer: try sgd(net), config: quiet(2, batch: 4), hooks: [p])
+        #expect(p.hints.contains { $0.windowed > 0 }, "the one-pass selection was used")
+        let scores = p.gates.map { $0.scores! }
+        let counts = scores.map(\.count)
+        var expected = counts.map { [Float](repeating: 0, count: $0) }
+        let pointers = expected.map { e -> UnsafeMutablePointer<Float> in
+            let q = UnsafeMutablePointer<Float>.allocate(capacity: e.count); q.initialize(from: e, count: e.count); return q
+        }
+        defer { for q in pointers { q.deallocate() } }
+        switch scope {
+        case .layer:
+            for (i, s) in scores.enumerated() {
+                topKMasks(values: [(UnsafePointer(s.data), s.count)], allowed: [nil], k: Int((0.2 * Double(s.count)).rounded()),
+                          masks: [pointers[i]])
+            }
+        case .global:
+            topKMasks(values: scores.map { (UnsafePointer($0.data), $0.count) }, allowed: scores.map { _ in nil },
+                      k: Int((0.2 * Double(counts.reduce(0, +))).rounded()), masks: pointers)
+        }
+        for i in scores.indices { expected[i] = Array(UnsafeBufferPointer(start: pointers[i], count: counts[i])) }
+        #expect(p.gates.map { $0.mask.array } == expected)
     }
 
     @Test func globalScopeMeetsTheTotalAndSharesOneThreshold() throws {
