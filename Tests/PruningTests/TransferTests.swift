@@ -44,7 +44,11 @@ import NN
         var row = 0
         for (x, _) in task.makeBatches(size: 4, shuffle: false, rng: RNG(seed: 0)) {
             let f = try GradMode.noGrad { try body(x) }
-            for i in 0..<f.count { #expect(cached.features.data[row * 32 + i] == f.data[i]) }
+            // BLAS may block a 500-row batch differently from a 4-row one: equal to rounding.
+            for i in 0..<f.count {
+                let a = cached.features.data[row * 32 + i], b = f.data[i]
+                #expect(abs(a - b) <= 1e-5 * max(1, abs(b)), "feature \(i) of row \(row): \(a) vs \(b)")
+            }
             row += x.shape[0]
         }
     }
