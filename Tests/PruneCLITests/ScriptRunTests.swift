@@ -199,10 +199,10 @@ func tempScript(_ text: String, name: String = "script.prune") throws -> String 
 @Suite struct Tutorials {
     /// The README's first command runs this tutorial; the suite runs its quick mode.
     @Test func quickstartRunsInQuickMode() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let path = root.appendingPathComponent("tutorials/01-quickstart.prune").path
-        let r = try runPrune([path, "--set", "quick=true"], env: [:])
+        let (r, out) = try runQuick("01-quickstart.prune")
+        defer { try? FileManager.default.removeItem(atPath: out) }
         #expect(r.status == 0, "stderr: \(r.stderr)")
+        #expect(FileManager.default.fileExists(atPath: out + "/quickstart_hist.png"))
         #expect(r.stdout.contains("parameters: 266610"))
         let line = r.stdout.split(separator: "\n").first { $0.hasPrefix("test accuracy:") }
         let acc = line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
