@@ -21,6 +21,9 @@ public enum Digits {
         return defaultPath
     }
 
+    /// Whether the digits file is where `load()` looks.
+    public static var installed: Bool { access(resolvePath(), R_OK) == 0 }
+
     /// All 1797 digits as [N, 1, size, size] floats in [0, 1] (the 0…16 intensities divided by
     /// 16, then resampled bilinearly from 8×8), labels 0…9. `size` 8 keeps the original grid.
     public static func load(path: String? = nil, size: Int = 28) throws -> Dataset {
@@ -98,9 +101,4 @@ public enum Digits {
             }
         }
     }
-}
-
-extension Digits {
-    /// Whether the digits file is where `load()` looks.
-    public static var installed: Bool { access(resolvePath(), R_OK) == 0 }
 }

@@ -62,7 +62,7 @@ extension Builtins {
         },
         Builtin("copy", [BuiltinParam("x", nil, "the value to copy")], topic: "core",
                 summary: "A deep copy: lists, records and tables are duplicated, tensors copied.",
-                help: "Lists, records and tables are shared when assigned (b = a); copy(a) makes an independent one. Tensors are copied (detached from autodiff). Models built from the standard layers (mlp, cnn, lenet5, resnet) are copied with their parameters and buffers.",
+                help: "Lists, records and tables are shared when assigned (b = a); copy(a) makes an independent one. Tensors are copied (detached from autodiff). Models (every ready model, and any built from the standard layers) are copied with their parameters, buffers and masks.",
                 example: "a = [1, [2, 3]]; b = copy(a); b[1][0] = 9; a") { args in
             var memo: [ObjectIdentifier: Value] = [:]
             var budget = args.session.interp.maxWalk

@@ -138,3 +138,21 @@ import NN
         #expect(Masks.sparsity(student) > 0.5, "soft movement pruned only \(Masks.sparsity(student)) under pure distillation")
     }
 }
+
+@Suite struct CloneTests {
+    /// A copy has the same outputs and is independent of the original, for every ready model.
+    @Test func copiesEveryReadyModel() throws {
+        let rng = RNG(seed: 3)
+        let models: [Module] = [try Models.mlp([784, 32, 10], rng: rng), try Models.cnn(rng: rng),
+                                try Models.resnet(widths: [4, 8, 8], rng: rng), try Models.vit(dim: 16, depth: 1, heads: 2, rng: rng)]
+        let x = Tensor.uniform([2, 1, 28, 28], low: 0, high: 1, rng: rng)
+        for m in models {
+            m.eval()
+            let c = try m.clone()
+            let a = try GradMode.noGrad { try m(x) }, b = try GradMode.noGrad { try c(x) }
+            #expect(a.array == b.array, "\(m.typeName)")
+            c.parameters[0].fill(0)
+            #expect(m.parameters[0].array.contains { $0 != 0 }, "\(m.typeName) shares storage with its copy")
+        }
+    }
+}
