@@ -131,7 +131,8 @@ extension Tensor {
     }
 
     // Non-throwing helpers for backward passes, where shapes are known to agree.
-    func adding(_ o: Tensor) -> Tensor { Tensor.binaryUnchecked(.add, self, o, broadcastShape(shape, o.shape) ?? shape) }
+    /// self + o, unrecorded, for shapes known to agree (gradients being summed).
+    public func adding(_ o: Tensor) -> Tensor { Tensor.binaryUnchecked(.add, self, o, broadcastShape(shape, o.shape) ?? shape) }
     func multiplying(_ o: Tensor) -> Tensor { Tensor.binaryUnchecked(.mul, self, o, broadcastShape(shape, o.shape) ?? shape) }
     func negated() -> Tensor { unaryUnchecked(.neg) }
     func broadcastTo(_ s: [Int]) -> Tensor { shape == s ? self : Tensor.broadcastApply(.add, self, Tensor(0), s) }

@@ -22,6 +22,21 @@ extension Tensor {
         }
     }
 
+    /// w ⊙ m already computed (`maskedWeight`, kept up to date by a fused update): the output
+    /// shares its storage. The backward hands ∂L/∂(w⊙m) to `receive` instead of producing
+    /// gradients for `w` and `scores`; whoever receives it updates both.
+    public static func gated(_ w: Tensor, scores: Tensor?, maskedWeight: Tensor,
+                             receive: @escaping (Tensor) -> Void) throws -> Tensor {
+        guard maskedWeight.shape == w.shape, scores.map({ $0.shape == w.shape }) ?? true else {
+            throw EngineError("mask: weight \(describe(shape: w.shape)), masked weight \(describe(shape: maskedWeight.shape))")
+        }
+        let out = Tensor(shape: w.shape, storage: maskedWeight.storage)
+        return Tensor.record("gated", out, scores.map { [w, $0] } ?? [w]) { g in
+            receive(g)
+            return scores == nil ? [nil] : [nil, nil]
+        }
+    }
+
     /// w ⊙ m with the hard-concrete gate m = min(1, max(0, (r − l)·s + l)) of logits `a`:
     /// s = σ((log u − log(1 − u) + a)/β) for noise u in (0, 1) during training, s = σ(a) at test
     /// time (`noise` nil). Gradients reach w (through m) and a (through s, where m is not clamped).

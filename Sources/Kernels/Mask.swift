@@ -90,6 +90,10 @@ public struct TopKHint: Sendable {
     public var width: UInt32 = 1 << 8
     /// Selections made in one pass around the threshold, and with the full two-pass histogram.
     public private(set) var windowed = 0, full = 0
+    /// The last selection as one number: an entry with order-preserving key `key` at sequence
+    /// position `p` was kept iff key << 32 | ~p ≥ cut (so 0 keeps everything). Nil when that
+    /// does not describe it (nothing kept, or some entries were not allowed).
+    public internal(set) var cut: UInt64?
     public init() {}
 
     /// Records where the threshold went and sizes the next window to twice the last move
@@ -127,12 +131,15 @@ public func topKMasks(values: [(UnsafePointer<Float>, Int)], allowed: [UnsafePoi
     let total = values.reduce(0) { $0 + $1.1 }
     precondition(total < Int(UInt32.max), "topKMasks: more than 2³² − 1 entries")
     precondition(values.count == allowed.count && values.count == masks.count, "topKMasks: one allowed and one mask per buffer")
+    let unbounded = allowed.allSatisfy { $0 == nil }
     if k <= 0 || total == 0 {
         for (b, (_, n)) in values.enumerated() { masks[b].update(repeating: 0, count: n) }
+        hint.cut = nil
         return
     }
-    if k >= total && allowed.allSatisfy({ $0 == nil }) {
+    if k >= total && unbounded {
         for (b, (_, n)) in values.enumerated() { masks[b].update(repeating: 1, count: n) }
+        hint.cut = 0
         return
     }
     // The one-pass selection writes masks before it knows whether the window held the
@@ -146,24 +153,27 @@ public func topKMasks(values: [(UnsafePointer<Float>, Int)], allowed: [UnsafePoi
             return values[b].1 > 0 && a < m + 4 * values[b].1 && m < a + 4 * values[c].1
         }
     }
-    if let t = hint.threshold {
-        let lo = t > hint.width ? t - hint.width : 1       // ≥ 1: the pass compares with lo − 1
-        let hi = UInt32.max - t >= hint.width ? t + hint.width : UInt32.max
-        if let cut = topKWindow(values: values, allowed: allowed, k: k, masks: masks, lo: lo, hi: hi, writing: !aliased) {
-            hint.moved(to: cut, windowHit: true)
+    if let window = hint.window {
+        if let (key, cut) = topKWindow(values: values, allowed: allowed, k: k, masks: masks, lo: window.lo, hi: window.hi,
+                                       writing: !aliased) {
+            hint.moved(to: key, windowHit: true)
+            hint.cut = unbounded ? cut : nil
             return
         }
     }
-    hint.moved(to: topKHistogram(values: values, allowed: allowed, k: k, masks: masks), windowHit: false)
+    let cut = topKHistogram(values: values, allowed: allowed, k: k, masks: masks)
+    hint.moved(to: cut.map { UInt32(truncatingIfNeeded: $0 >> 32) }, windowHit: false)
+    hint.cut = unbounded ? cut : nil
 }
 
 /// One pass: masks get 1 where the key is above `hi` (and allowed), 0 elsewhere, and the allowed
 /// entries with keys in [lo, hi] are collected. If the k-th largest lies in the window, the
-/// right ones among those are set and the threshold key is returned; otherwise nil (the masks
+/// right ones among those are set and the threshold key and the cut (see `TopKHint.cut`) are
+/// returned; otherwise nil (the masks
 /// are then left half written). Without `writing`, the pass leaves the masks alone and a second
 /// one writes them once the window is known to hold the threshold.
 func topKWindow(values: [(UnsafePointer<Float>, Int)], allowed: [UnsafePointer<Float>?], k: Int,
-                masks: [UnsafeMutablePointer<Float>], lo: UInt32, hi: UInt32, writing: Bool) -> UInt32? {
+                masks: [UnsafeMutablePointer<Float>], lo: UInt32, hi: UInt32, writing: Bool) -> (UInt32, UInt64)? {
     var candidates = [UInt64]()
     var above = 0, available = 0, offset = 0
     for (b, (v, n)) in values.enumerated() {
@@ -199,11 +209,16 @@ func topKWindow(values: [(UnsafePointer<Float>, Int)], allowed: [UnsafePointer<F
             _ = windowPass(v, allowed[b], masks[b], n, lo: hi &+ 1, hi: hi, offset: 0, writing: true, into: &none)
         }
     }
-    if above == k { return hi }
+    if above == k { return (hi, cutAbove(hi)) }
     let cut = largest(candidates, k - above)
     setKept(candidates, from: cut, values: values, masks: masks)
-    return UInt32(truncatingIfNeeded: cut >> 32)
+    return (UInt32(truncatingIfNeeded: cut >> 32), cut)
 }
+
+/// The cut that keeps exactly the keys above `hi` (which is then below UInt32.max: something
+/// lies above it).
+@inline(__always)
+func cutAbove(_ hi: UInt32) -> UInt64 { hi == UInt32.max ? UInt64.max : (UInt64(hi) + 1) << 32 }
 
 /// The window pass over one buffer; returns (entries above the window, entries allowed).
 func windowPass(_ v: UnsafePointer<Float>, _ allow: UnsafePointer<Float>?, _ m: UnsafeMutablePointer<Float>, _ n: Int,
@@ -289,9 +304,10 @@ func horizontalSum(_ x: __m256i) -> Int {
 /// the bucket holding the k-th largest; the second pass writes every entry outside that bucket
 /// and collects the entries inside it (in sequence order), among which the threshold is placed
 /// exactly. Both passes are branch-free per entry (a mask of scattered zeros would otherwise
-/// mispredict on every other entry). Returns the threshold key (nil when nothing is kept).
+/// mispredict on every other entry). Returns the cut (see `TopKHint.cut`; nil when nothing is
+/// kept).
 func topKHistogram(values: [(UnsafePointer<Float>, Int)], allowed: [UnsafePointer<Float>?], k: Int,
-                   masks: [UnsafeMutablePointer<Float>]) -> UInt32? {
+                   masks: [UnsafeMutablePointer<Float>]) -> UInt64? {
     let bins = 1 << 16
     // Entries that are not allowed are counted in 8 spare bins in rotation, so that a run of them
     // is not one long chain of increments of the same counter.
@@ -340,7 +356,7 @@ func topKHistogram(values: [(UnsafePointer<Float>, Int)], allowed: [UnsafePointe
     }
     let cut = largest(candidates, k - above)
     setKept(candidates, from: cut, values: values, masks: masks)
-    return UInt32(truncatingIfNeeded: cut >> 32)
+    return cut
 }
 
 /// The `need`-th largest of `candidates` (1 ≤ need ≤ count), each key << 32 | ~position, listed

@@ -62,6 +62,12 @@ public final class Optimizer {
     /// Fixed pruning masks by parameter: masked entries of the weights and of their state end
     /// every step at exactly 0. See `bindMasks(_:)`.
     public var masks: [Tensor?]
+    /// Parameters whose update another component performs in its own fused pass (movement
+    /// pruning updates gated weights together with their scores); `step()` leaves them alone.
+    public private(set) var delegated: Set<Int> = []
+    /// Whether the training loop clips gradients between the backward pass and `step()`. A fused
+    /// update would take the gradient before clipping, so delegation is refused then.
+    public internal(set) var clipsGradients = false
 
     public init(_ kind: OptimizerKind, parameters: [(String, Tensor)], lr: Float, weightDecay: Float = 0,
                 groups: [ParamGroup] = [], schedule: LRSchedule = .constant) throws {
@@ -95,6 +101,41 @@ public final class Optimizer {
         }
     }
 
+    /// Hands the updates of these parameters to the caller, who applies `lastRule(of:)` in its
+    /// own pass after each `step()`. Returns false (and delegates nothing) when a name is not
+    /// trained by this optimizer or gradients are clipped.
+    public func delegate(_ names: [String]) -> Bool {
+        let indices = names.compactMap { self.names.firstIndex(of: $0) }
+        guard !clipsGradients, indices.count == names.count, indices.allSatisfy({ params[$0].requiresGrad && masks[$0] == nil })
+        else { return false }
+        delegated.formUnion(indices)
+        return true
+    }
+
+    /// Takes the updates of every delegated parameter back.
+    public func undelegateAll() { delegated = [] }
+
+    /// The update the last `step()` would have applied to the parameter `name`, with its state
+    /// (momentum, or Adam's two moments, created on first use); nil if the optimizer does not
+    /// train it. For delegated parameters, called after each `step()`.
+    public func lastRule(of name: String) -> (rule: UpdateRule, first: Tensor?, second: Tensor?)? {
+        guard let i = names.firstIndex(of: name), stepCount > 0 else { return nil }
+        let p = params[i]
+        let lr = (groupLR[i] ?? self.lr) * schedule.factor(at: stepCount - 1), wd = groupWD[i] ?? weightDecay
+        switch kind {
+        case let .sgd(momentum, nesterov):
+            if momentum != 0 && first[i] == nil { first[i] = Tensor.zeros(p.shape) }
+            return (.sgd(lr: lr, momentum: momentum, weightDecay: wd, nesterov: nesterov), first[i], nil)
+        case let .adam(b1, b2, eps), let .adamw(b1, b2, eps):
+            if first[i] == nil { first[i] = Tensor.zeros(p.shape); second[i] = Tensor.zeros(p.shape) }
+            let t = Float(stepCount)
+            let decoupled: Bool = { if case .adamw = kind { return true } else { return false } }()
+            return (.adam(lr: lr, beta1: b1, beta2: b2, eps: eps, weightDecay: wd, decoupled: decoupled,
+                          c1: 1 - Float(libmPow(Double(b1), Double(t))), c2: 1 - Float(libmPow(Double(b2), Double(t)))),
+                    first[i], second[i])
+        }
+    }
+
     /// The learning rate the next step uses (base × schedule).
     public var currentLR: Float { lr * schedule.factor(at: stepCount) }
 
@@ -104,7 +145,7 @@ public final class Optimizer {
         stepCount += 1
         for i in params.indices {
             let p = params[i]
-            guard p.requiresGrad, let g = p.grad else { continue }
+            guard p.requiresGrad, let g = p.grad, !delegated.contains(i) else { continue }
             let lr = (groupLR[i] ?? self.lr) * factor, wd = groupWD[i] ?? weightDecay
             switch kind {
             case let .sgd(momentum, nesterov):

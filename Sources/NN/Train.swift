@@ -125,6 +125,7 @@ public func fit(_ model: Module, on data: BatchSource, optimizer: Optimizer, con
     model.train()
     defer { model.eval() }
     optimizer.bindMasks(model)
+    optimizer.clipsGradients = config.clipNorm != nil
     let totalSteps = plannedSteps(samples: data.count, config: config)
     for h in hooks { try h.begin(model: model, optimizer: optimizer, totalSteps: totalSteps) }
     // Hooks end even when a step throws, so that masks are left consistent.

@@ -32,6 +32,9 @@ public final class WeightGate {
     public var method: String
     /// Noise source for hard-concrete gates.
     public var rng: RNG?
+    /// Set while a pruner updates this straight-through gate in one fused pass (see
+    /// `FusedGate`); the forward pass then reads W ⊙ M from it instead of computing it.
+    public var fused: FusedGate?
 
     public init(kind: Kind = .fixed, mask: Tensor, scores: Tensor? = nil, method: String = "mask") {
         self.kind = kind; self.mask = mask; self.scores = scores; self.method = method
@@ -43,6 +46,11 @@ public final class WeightGate {
         case .fixed:
             return w
         case .straightThrough:
+            if let fused {
+                return try Tensor.gated(w, scores: scores, maskedWeight: fused.masked) { g in
+                    fused.gradient = fused.gradient.map { $0.adding(g) } ?? g
+                }
+            }
             return try Tensor.gated(w, mask: mask, scores: scores)
         case let .hardConcrete(l, r, beta):
             guard let scores else { return try Tensor.gated(w, mask: mask) }
@@ -60,6 +68,18 @@ public final class WeightGate {
     public var sparsity: Double {
         mask.count == 0 ? 0 : 1 - Double(mask.nonzeroCount) / Double(mask.count)
     }
+}
+
+/// The state of a straight-through gate whose weight, scores and mask a pruner updates in one
+/// pass after each optimizer step: W ⊙ M kept up to date for the forward pass, and the
+/// gradient that product received in the backward pass (taken by the pruner, so the weight and
+/// scores themselves get no `.grad`).
+public final class FusedGate {
+    /// W ⊙ M, rewritten by every fused step.
+    public let masked: Tensor
+    /// ∂L/∂(W ⊙ M) since the last fused step (summed over uses), nil before the backward pass.
+    public var gradient: Tensor?
+    public init(masked: Tensor) { self.masked = masked }
 }
 
 extension Module {

@@ -126,7 +126,13 @@ public final class Pruner: TrainingHook {
     /// Where each selection's threshold was last time (one per matrix, or one for global scope):
     /// scores move little between steps, so the next top-k is found in one pass around it.
     var hints: [TopKHint] = []
-    public private(set) var currentKeep: Double = 1
+    public internal(set) var currentKeep: Double = 1
+    /// Movement pruning updates each gated weight, its scores and its mask in one fused pass
+    /// (`Kernels/Movement.swift`) when the training allows it. The results are bit-identical to
+    /// the unfused kernels, which `false` selects (tests and benchmarks compare the two).
+    public var fusesUpdates = true
+    /// The fused path's state while it is active.
+    var fusedRun: FusedRun?
 
     public init(_ config: PrunerConfig) throws {
         try config.validate()
@@ -188,9 +194,12 @@ public final class Pruner: TrainingHook {
             try updateMasks(keep: keep(at: 0))
         }
         optimizer.bindMasks(model)
+        startFused(optimizer: optimizer)
     }
 
     public func loss(_ loss: Tensor, x: Tensor, logits: Tensor, labels: [Int], step: Int) throws -> Tensor {
+        // A new step: gradients a failed step left behind are not this step's.
+        if fusedRun != nil { for g in gates { g.fused?.gradient = nil } }
         switch config.method {
         case .softMovement:
             let tau = softThreshold(at: step - 1)
@@ -227,11 +236,13 @@ public final class Pruner: TrainingHook {
             GradMode.noGrad { so.step() }
             so.zeroGrad()
         }
+        if fusedRun != nil { return try fusedStep(step: step) }
         guard config.schedule.updates(after: step, total: totalSteps) else { return }
         try updateMasks(keep: keep(at: step))
     }
 
     public func end() throws {
+        stopFused()
         try finalize()
         if let model { optimizer?.bindMasks(model) }
     }

@@ -1,7 +1,9 @@
 // The cost of pruning while training: one epoch of the MLP dense, with gradual magnitude
 // pruning, and with movement pruning (cubic schedule to keep 0.1, each method's default mask
 // interval: magnitude every 10 steps, movement every step), interleaved and repeated so that
-// the machine's noise hits all three alike; medians and ratios to dense.
+// the machine's noise hits all three alike. The overhead is the median over rounds of each
+// round's own ratio to its dense epoch (the machines are shared: a slow stretch slows the
+// epochs next to each other alike, so paired ratios vary far less than the times themselves).
 import Data
 import Engine
 import NN
@@ -13,7 +15,9 @@ func pruningOverhead(repeats: Int, samples: Int?) throws {
     if let only = arg("--methods") { methods = [nil] + only.split(separator: ",").map { PruneMethod(rawValue: String($0)) } }
     var times: [[Double]] = Array(repeating: [], count: methods.count)
     for round in 0...repeats {
-        for (i, method) in methods.enumerated() {
+        // Alternate the order, so that neither side always runs first in a round.
+        for i in round % 2 == 0 ? Array(methods.indices) : methods.indices.reversed() {
+            let method = methods[i]
             let model = try Models.mlp([784, 300, 100, 10], rng: RNG(seed: 0))
             let opt = try Optimizer(.sgd(momentum: 0.9), parameters: model.namedParameters(), lr: 0.01)
             var config = TrainConfig(epochs: 1, batchSize: 128)
@@ -22,18 +26,19 @@ func pruningOverhead(repeats: Int, samples: Int?) throws {
             let hooks: [TrainingHook] = try method.map { m in
                 var pc = PrunerConfig(m, keep: 0.1)
                 if let every = arg("--every").flatMap(Int.init) { pc.schedule.every = every }     // mask interval override
-                return [try Pruner(pc)]
+                let pruner = try Pruner(pc)
+                pruner.fusesUpdates = !CommandLine.arguments.contains("--unfused")     // the kernels one by one
+                return [pruner]
             } ?? []
             let history = try fit(model, on: train, optimizer: opt, config: config, hooks: hooks)
             if round > 0 { times[i].append(history.epochs[0].seconds) }     // round 0 warms up
         }
     }
     func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
-    let dense = median(times[0])
-    emit("pruning", "mlp_epoch_dense_s", dense, digits: 3)
+    emit("pruning", "mlp_epoch_dense_s", median(times[0]), digits: 3)
     for (i, method) in methods.enumerated().dropFirst() {
         let name = method?.rawValue ?? "dense"
         emit("pruning", "mlp_epoch_\(name)_s", median(times[i]), digits: 3)
-        emit("pruning", "mlp_epoch_\(name)_overhead", median(times[i]) / dense - 1, digits: 3)
+        emit("pruning", "mlp_epoch_\(name)_overhead", median(zip(times[i], times[0]).map { $0 / $1 - 1 }), digits: 3)
     }
 }

@@ -71,6 +71,8 @@ func accuracyRuns(epochs: Int) throws {
     }
 }
 
+if CommandLine.arguments.contains("--kernels") { kernelCosts(); exit(0) }
+
 if CommandLine.arguments.contains("--pruning") {
     do { try pruningOverhead(repeats: Int(arg("--repeat") ?? "5") ?? 5, samples: trainSamples) } catch {
         fputs("prune-bench: error: \(error)\n", stderr)

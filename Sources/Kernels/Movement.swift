@@ -1,0 +1,373 @@
+// Movement pruning's step in one pass. Unfused, a step streams every gated weight through five
+// kernels: W ⊙ M for the forward, dW = g ⊙ M and dS = g ⊙ W in the backward, the weights'
+// update, Adam on the scores, and the top-k that makes the next mask. Here one pass reads the
+// gradient g = ∂L/∂(W⊙M) once, updates the weights and the scores with the same arithmetic as
+// `sgdStep` / `adamStep` (so results are bit-identical), writes the next forward's W ⊙ M, and
+// places each new score against a window around the last threshold: entries above it are kept,
+// those inside are collected, and `resolveWindow` then settles the few inside exactly. When the
+// mask is re-selected every step it need not be stored at all: it is implied by the scores and
+// the last selection's cut (`TopKHint.cut`), which saves a read and a write of every entry.
+#if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+import _Builtin_intrinsics.intel
+#endif
+
+/// One optimizer's update of one tensor at one step, with the step's learning rate and, for
+/// Adam, its bias corrections c1 = 1 − β₁ᵗ, c2 = 1 − β₂ᵗ.
+public enum UpdateRule: Sendable, Equatable {
+    case sgd(lr: Float, momentum: Float, weightDecay: Float, nesterov: Bool)
+    case adam(lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float, decoupled: Bool, c1: Float, c2: Float)
+}
+
+/// The buffers of one gated weight, each of `n` elements.
+public struct MovementBuffers {
+    public var weight: UnsafeMutablePointer<Float>
+    /// ∂L/∂(W ⊙ M), the gradient the forward's product received.
+    public var gradient: UnsafePointer<Float>
+    /// The weights' optimizer state: momentum (SGD with momentum), or Adam's two moments.
+    public var weightFirst: UnsafeMutablePointer<Float>?, weightSecond: UnsafeMutablePointer<Float>?
+    public var scores: UnsafeMutablePointer<Float>
+    public var scoreFirst: UnsafeMutablePointer<Float>, scoreSecond: UnsafeMutablePointer<Float>
+    /// The 0/1 mask; read and rewritten only when the current mask is `.stored`.
+    public var mask: UnsafeMutablePointer<Float>
+    /// Out: W ⊙ M for the next forward pass.
+    public var masked: UnsafeMutablePointer<Float>
+    public var count: Int
+
+    public init(weight: UnsafeMutablePointer<Float>, gradient: UnsafePointer<Float>, weightFirst: UnsafeMutablePointer<Float>?,
+                weightSecond: UnsafeMutablePointer<Float>?, scores: UnsafeMutablePointer<Float>,
+                scoreFirst: UnsafeMutablePointer<Float>, scoreSecond: UnsafeMutablePointer<Float>,
+                mask: UnsafeMutablePointer<Float>, masked: UnsafeMutablePointer<Float>, count: Int) {
+        self.weight = weight; self.gradient = gradient; self.weightFirst = weightFirst; self.weightSecond = weightSecond
+        self.scores = scores; self.scoreFirst = scoreFirst; self.scoreSecond = scoreSecond
+        self.mask = mask; self.masked = masked; self.count = count
+    }
+}
+
+/// What a pass with a window found: entries above it, and those inside it as candidates
+/// (key << 32 | ~position, in sequence order, as `topKMasks` collects them).
+public struct WindowCount {
+    public var above = 0
+    public var candidates: [UInt64] = []
+    public init() {}
+    public mutating func add(_ other: WindowCount) { above += other.above; candidates += other.candidates }
+}
+
+/// Where the mask the forward pass used comes from.
+public enum CurrentMask: Sendable, Equatable {
+    /// `MovementBuffers.mask`, which a pass with a window rewrites.
+    case stored
+    /// The scores before this update and the last selection's cut (`TopKHint.cut`): an entry is
+    /// kept iff key(score) << 32 | ~position ≥ cut. The mask buffer is neither read nor written.
+    case implied(cut: UInt64)
+}
+
+/// The key window [lo, hi] of a provisional selection (`TopKHint.window`).
+public struct KeyWindow: Sendable, Equatable {
+    public var lo: UInt32, hi: UInt32
+}
+
+extension TopKHint {
+    /// The window the next one-pass selection searches, if there was a last threshold.
+    public var window: KeyWindow? {
+        guard let t = threshold else { return nil }
+        // lo ≥ 1: the passes compare with lo − 1.
+        return KeyWindow(lo: t > width ? t - width : 1, hi: UInt32.max - t >= width ? t + width : UInt32.max)
+    }
+}
+
+/// One fused movement step over a gated weight; `offset` is the buffer's first position in its
+/// selection's sequence (0 per matrix, running across matrices for a global threshold). `rule`
+/// updates the weights with the masked gradient g ⊙ M, M from `current`; `scoreRule` (Adam)
+/// the scores with g ⊙ W (W before its update). Without `window` the mask is kept and the pass
+/// writes W ⊙ M. With it, the new mask is 1 where the new score's key is above `window.hi` and 0
+/// elsewhere (written back when stored), W ⊙ M follows it, and the entries inside the window
+/// are returned for `resolveWindow`.
+public func movementStep(_ b: MovementBuffers, rule: UpdateRule, scoreRule: UpdateRule, current: CurrentMask,
+                         window: KeyWindow?, offset: Int) -> WindowCount {
+    let n = b.count
+    precondition(offset + n < Int(UInt32.max), "movementStep: more than 2³² − 1 entries in one selection")
+    let parts = Parallel.taskCount(n, grain: Parallel.minParallelElements / 8)
+    if parts == 1 { return movementPiece(b, 0, n, rule, scoreRule, current, window, offset) }
+    let found = UnsafeMutablePointer<WindowCount>.allocate(capacity: parts)
+    found.initialize(repeating: WindowCount(), count: parts)
+    defer { found.deinitialize(count: parts); found.deallocate() }
+    parallelFor(parts) { i in
+        let r = Parallel.range(i, of: parts, count: n / 8)
+        let start = 8 * r.lowerBound, end = i == parts - 1 ? n : 8 * r.upperBound
+        found[i] = movementPiece(b, start, end, rule, scoreRule, current, window, offset)
+    }
+    var total = WindowCount()
+    for i in 0..<parts { total.add(found[i]) }
+    return total
+}
+
+/// Settles a windowed selection of the `k` largest: when the k-th largest key lies in the
+/// window, sets W ⊙ M (and the stored mask, with `storing`) of the candidates that make the
+/// cut, records the threshold and the cut in `hint` and returns true; otherwise returns false,
+/// and the caller selects afresh (`topKMasks` with the same hint). `buffers` are the
+/// selection's (weight, mask, masked, count) in sequence order. The result is `topKMasks`'s,
+/// ties included.
+public func resolveWindow(_ found: WindowCount, window: KeyWindow, k: Int,
+                          buffers: [(weight: UnsafePointer<Float>, mask: UnsafeMutablePointer<Float>,
+                                     masked: UnsafeMutablePointer<Float>, count: Int)], storing: Bool,
+                          hint: inout TopKHint) -> Bool {
+    let total = buffers.reduce(0) { $0 + $1.count }
+    let k = min(k, total)
+    guard k > 0, found.above <= k, found.above + found.candidates.count >= k else { return false }
+    if found.above == k {
+        hint.moved(to: window.hi, windowHit: true)
+        hint.cut = cutAbove(window.hi)
+        return true
+    }
+    let cut = largest(found.candidates, k - found.above)
+    var starts = [Int](), start = 0
+    for b in buffers { starts.append(start); start += b.count }
+    for c in found.candidates where c >= cut {
+        let position = Int(~UInt32(truncatingIfNeeded: c))
+        var j = starts.count - 1
+        while starts[j] > position { j -= 1 }
+        let i = position - starts[j]
+        if storing { buffers[j].mask[i] = 1 }
+        buffers[j].masked[i] = buffers[j].weight[i] * 1
+    }
+    hint.moved(to: UInt32(truncatingIfNeeded: cut >> 32), windowHit: true)
+    hint.cut = cut
+    return true
+}
+
+/// Writes the 0/1 mask a cut implies for `scores` at sequence positions offset..<offset + n.
+public func writeMask(cut: UInt64, scores: UnsafePointer<Float>, offset: Int, _ n: Int, into mask: UnsafeMutablePointer<Float>) {
+    for i in 0..<n {
+        let c = UInt64(orderedKey(scores[i])) << 32 | UInt64(~UInt32(truncatingIfNeeded: offset + i))
+        mask[i] = c >= cut ? 1 : 0
+    }
+}
+
+/// Elements lo..<hi of the fused step.
+private func movementPiece(_ b: MovementBuffers, _ lo: Int, _ hi: Int, _ rule: UpdateRule, _ scoreRule: UpdateRule,
+                           _ current: CurrentMask, _ window: KeyWindow?, _ offset: Int) -> WindowCount {
+    switch current {
+    case .stored: return movementPiece(b, lo, hi, rule, scoreRule, StoredMask(mask: b.mask), window, offset)
+    case let .implied(cut): return movementPiece(b, lo, hi, rule, scoreRule, ImpliedMask(cut: cut, offset: offset), window, offset)
+    }
+}
+
+private func movementPiece<M: MaskLanes>(_ b: MovementBuffers, _ lo: Int, _ hi: Int, _ rule: UpdateRule, _ scoreRule: UpdateRule,
+                                         _ mask: M, _ window: KeyWindow?, _ offset: Int) -> WindowCount {
+    switch rule {
+    case let .sgd(lr, momentum, wd, nesterov):
+        if momentum == 0 || b.weightFirst == nil {
+            return fusedLoop(b, lo, hi, SGDPlain(lr: lr, wd: wd), mask, scoreRule, window, offset)
+        }
+        return nesterov ? fusedLoop(b, lo, hi, SGDNesterov(lr: lr, mu: momentum, wd: wd), mask, scoreRule, window, offset)
+                        : fusedLoop(b, lo, hi, SGDMomentum(lr: lr, mu: momentum, wd: wd), mask, scoreRule, window, offset)
+    case let .adam(lr, b1, b2, eps, wd, decoupled, c1, c2):
+        return fusedLoop(b, lo, hi, AdamLanes(lr: lr, beta1: b1, beta2: b2, eps: eps, weightDecay: wd, decoupled: decoupled,
+                                              c1: c1, c2: c2), mask, scoreRule, window, offset)
+    }
+}
+
+/// The current mask on eight lanes or one element (from the scores before their update), and
+/// where a new provisional mask goes.
+private protocol MaskLanes {
+    func lanes(_ i: Int, _ scores: F8) -> F8
+    func scalar(_ i: Int, _ score: Float) -> Float
+    func store(_ i: Int, _ kept: F8)
+    func store(_ i: Int, _ kept: Float)
+}
+
+private struct StoredMask: MaskLanes {
+    let mask: UnsafeMutablePointer<Float>
+    @inline(__always) func lanes(_ i: Int, _ scores: F8) -> F8 { load8(mask + i) }
+    @inline(__always) func scalar(_ i: Int, _ score: Float) -> Float { mask[i] }
+    @inline(__always) func store(_ i: Int, _ kept: F8) { store8(mask + i, kept) }
+    @inline(__always) func store(_ i: Int, _ kept: Float) { mask[i] = kept }
+}
+
+/// Kept iff key << 32 | ~position ≥ cut: the key above the cut's, or equal and the position at
+/// most the cut's. Compared in signed form (x ^ 2³¹), which AVX2 compares.
+private struct ImpliedMask: MaskLanes {
+    let cut: UInt64, offset: Int
+    let cutKey: Int32, cutPosition: Int32
+    init(cut: UInt64, offset: Int) {
+        self.cut = cut; self.offset = offset
+        cutKey = Int32(bitPattern: UInt32(truncatingIfNeeded: cut >> 32) ^ 0x8000_0000)
+        cutPosition = Int32(bitPattern: ~UInt32(truncatingIfNeeded: cut) ^ 0x8000_0000)
+    }
+    @inline(__always) func lanes(_ i: Int, _ scores: F8) -> F8 {
+        #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+        let x = _mm256_castps_si256(scores)
+        let key = _mm256_xor_si256(x, _mm256_and_si256(_mm256_srai_epi32(x, 31), _mm256_set1_epi32(0x7FFF_FFFF)))
+        let vkey = _mm256_set1_epi32(cutKey)
+        let p = Int32(bitPattern: UInt32(truncatingIfNeeded: offset + i) &+ 0x8000_0000)
+        let position = _mm256_add_epi32(_mm256_set1_epi32(p), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+        let late = _mm256_cmpgt_epi32(position, _mm256_set1_epi32(cutPosition))
+        let kept = _mm256_or_si256(_mm256_cmpgt_epi32(key, vkey), _mm256_andnot_si256(late, _mm256_cmpeq_epi32(key, vkey)))
+        return _mm256_castsi256_ps(_mm256_and_si256(kept, _mm256_set1_epi32(Int32(bitPattern: oneBits))))
+        #else
+        var m = F8(repeating: 0)
+        for j in 0..<8 { m[j] = scalar(i + j, scores[j]) }
+        return m
+        #endif
+    }
+    @inline(__always) func scalar(_ i: Int, _ score: Float) -> Float {
+        UInt64(orderedKey(score)) << 32 | UInt64(~UInt32(truncatingIfNeeded: offset + i)) >= cut ? 1 : 0
+    }
+    @inline(__always) func store(_ i: Int, _ kept: F8) {}
+    @inline(__always) func store(_ i: Int, _ kept: Float) {}
+}
+
+/// A weight update on eight lanes and on one element, with the same operations in the same
+/// order as the unfused kernels (`sgdStepSerial`, `adamStepSerial`).
+private protocol WeightLanes {
+    func lanes(_ w: F8, _ g: F8, _ first: UnsafeMutablePointer<Float>?, _ second: UnsafeMutablePointer<Float>?) -> F8
+    func scalar(_ w: Float, _ g: Float, _ first: UnsafeMutablePointer<Float>?, _ second: UnsafeMutablePointer<Float>?) -> Float
+}
+
+private struct SGDPlain: WeightLanes {
+    let lr: Float, wd: Float
+    @inline(__always) func lanes(_ w: F8, _ g: F8, _ f: UnsafeMutablePointer<Float>?, _ s: UnsafeMutablePointer<Float>?) -> F8 {
+        sub8(w, mul8(F8(repeating: lr), add8(g, mul8(F8(repeating: wd), w))))
+    }
+    @inline(__always) func scalar(_ w: Float, _ g: Float, _ f: UnsafeMutablePointer<Float>?, _ s: UnsafeMutablePointer<Float>?) -> Float {
+        w - lr * (g + wd * w)
+    }
+}
+
+private struct SGDMomentum: WeightLanes {
+    let lr: Float, mu: Float, wd: Float
+    @inline(__always) func lanes(_ w: F8, _ g: F8, _ f: UnsafeMutablePointer<Float>?, _ s: UnsafeMutablePointer<Float>?) -> F8 {
+        let v = add8(add8(mul8(F8(repeating: mu), load8(f!)), g), mul8(F8(repeating: wd), w))
+        store8(f!, v)
+        return sub8(w, mul8(F8(repeating: lr), v))
+    }
+    @inline(__always) func scalar(_ w: Float, _ g: Float, _ f: UnsafeMutablePointer<Float>?, _ s: UnsafeMutablePointer<Float>?) -> Float {
+        let v = mu * f![0] + g + wd * w
+        f![0] = v
+        return w - lr * v
+    }
+}
+
+private struct SGDNesterov: WeightLanes {
+    let lr: Float, mu: Float, wd: Float
+    @inline(__always) func lanes(_ w: F8, _ g: F8, _ f: UnsafeMutablePointer<Float>?, _ s: UnsafeMutablePointer<Float>?) -> F8 {
+        let gi = add8(g, mul8(F8(repeating: wd), w))
+        let v = add8(mul8(F8(repeating: mu), load8(f!)), gi)
+        store8(f!, v)
+        return sub8(w, mul8(F8(repeating: lr), add8(gi, mul8(F8(repeating: mu), v))))
+    }
+    @inline(__always) func scalar(_ w: Float, _ g: Float, _ f: UnsafeMutablePointer<Float>?, _ s: UnsafeMutablePointer<Float>?) -> Float {
+        let gi = g + wd * w
+        let v = mu * f![0] + gi
+        f![0] = v
+        return w - lr * (gi + mu * v)
+    }
+}
+
+private struct AdamLanes: WeightLanes {
+    let b1: Float, b2: Float, nb1: Float, nb2: Float, l2: Float, shrink: Float, step: Float, inv2: Float, eps: Float
+    init(lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float, decoupled: Bool, c1: Float, c2: Float) {
+        b1 = beta1; b2 = beta2; nb1 = 1 - beta1; nb2 = 1 - beta2; self.eps = eps
+        step = lr / c1; inv2 = 1 / c2.squareRoot()
+        l2 = decoupled ? 0 : weightDecay
+        shrink = decoupled ? 1 - lr * weightDecay : 1
+    }
+    @inline(__always) func lanes(_ w: F8, _ g: F8, _ f: UnsafeMutablePointer<Float>?, _ s: UnsafeMutablePointer<Float>?) -> F8 {
+        let gi = add8(g, mul8(F8(repeating: l2), w))
+        let mi = add8(mul8(F8(repeating: b1), load8(f!)), mul8(F8(repeating: nb1), gi))
+        let vi = add8(mul8(F8(repeating: b2), load8(s!)), mul8(mul8(F8(repeating: nb2), gi), gi))
+        store8(f!, mi); store8(s!, vi)
+        return sub8(mul8(w, F8(repeating: shrink)),
+                    div8(mul8(F8(repeating: step), mi), add8(mul8(sqrt8(vi), F8(repeating: inv2)), F8(repeating: eps))))
+    }
+    @inline(__always) func scalar(_ w: Float, _ g: Float, _ f: UnsafeMutablePointer<Float>?, _ s: UnsafeMutablePointer<Float>?) -> Float {
+        let gi = g + l2 * w
+        let mi = b1 * f![0] + nb1 * gi
+        let vi = b2 * s![0] + nb2 * gi * gi
+        f![0] = mi; s![0] = vi
+        return w * shrink - step * mi / (vi.squareRoot() * inv2 + eps)
+    }
+}
+
+@inline(__always)
+private func fusedLoop<W: WeightLanes, M: MaskLanes>(_ b: MovementBuffers, _ lo: Int, _ hi: Int, _ weight: W, _ mask: M,
+                                                     _ scoreRule: UpdateRule, _ window: KeyWindow?, _ offset: Int) -> WindowCount {
+    guard case let .adam(slr, sb1, sb2, seps, swd, sdecoupled, sc1, sc2) = scoreRule else {
+        preconditionFailure("movementStep: the scores' rule must be Adam")
+    }
+    let score = AdamLanes(lr: slr, beta1: sb1, beta2: sb2, eps: seps, weightDecay: swd, decoupled: sdecoupled, c1: sc1, c2: sc2)
+    var result = WindowCount()
+    let w = b.weight, g = b.gradient, out = b.masked, s = b.scores
+    let wf = b.weightFirst, ws = b.weightSecond, sf = b.scoreFirst, ss = b.scoreSecond
+    var i = lo
+    let end = lo + (hi - lo) & ~7
+    #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+    if let window {
+        // The new mask from the window, as in `windowPass`: keys compared in signed form.
+        let low31 = _mm256_set1_epi32(0x7FFF_FFFF), one = _mm256_set1_epi32(Int32(bitPattern: oneBits))
+        let vhi = _mm256_set1_epi32(Int32(bitPattern: window.hi ^ 0x8000_0000))
+        let vlo = _mm256_set1_epi32(Int32(bitPattern: (window.lo ^ 0x8000_0000) &- 1))
+        var countAbove = _mm256_setzero_si256()
+        while i < end {
+            let gi = load8(g + i), wi = load8(w + i), si = load8(s + i), mi = mask.lanes(i, si)
+            let wn = weight.lanes(wi, mul8(gi, mi), wf.map { $0 + i }, ws.map { $0 + i })
+            store8(w + i, wn)
+            let sn = score.lanes(si, mul8(gi, wi), sf + i, ss + i)
+            store8(s + i, sn)
+            let x = _mm256_castps_si256(sn)
+            let key = _mm256_xor_si256(x, _mm256_and_si256(_mm256_srai_epi32(x, 31), low31))
+            let gt = _mm256_cmpgt_epi32(key, vhi)
+            let kept = _mm256_castsi256_ps(_mm256_and_si256(gt, one))
+            mask.store(i, kept)
+            store8(out + i, mul8(wn, kept))
+            countAbove = _mm256_sub_epi32(countAbove, gt)
+            let inside = _mm256_andnot_si256(gt, _mm256_cmpgt_epi32(key, vlo))
+            let lanes = _mm256_movemask_ps(_mm256_castsi256_ps(inside))
+            if lanes != 0 { collectLanes(UnsafePointer(s), i, UInt32(lanes), offset, &result.candidates) }
+            i += 8
+        }
+        result.above = horizontalSum(countAbove)
+    } else {
+        while i < end {
+            let gi = load8(g + i), wi = load8(w + i), si = load8(s + i), mi = mask.lanes(i, si)
+            let wn = weight.lanes(wi, mul8(gi, mi), wf.map { $0 + i }, ws.map { $0 + i })
+            store8(w + i, wn)
+            store8(s + i, score.lanes(si, mul8(gi, wi), sf + i, ss + i))
+            store8(out + i, mul8(wn, mi))
+            i += 8
+        }
+    }
+    #endif
+    while i < hi {
+        let gi = g[i], wi = w[i], si = s[i], mi = mask.scalar(i, si)
+        let wn = weight.scalar(wi, gi * mi, wf.map { $0 + i }, ws.map { $0 + i })
+        w[i] = wn
+        let sn = score.scalar(si, gi * wi, sf + i, ss + i)
+        s[i] = sn
+        if let window {
+            let key = orderedKey(sn)
+            let kept: Float = key > window.hi ? 1 : 0
+            mask.store(i, kept)
+            out[i] = wn * kept
+            if key > window.hi { result.above += 1 } else if key >= window.lo { collectLanes(UnsafePointer(s), i, 1, offset, &result.candidates) }
+        } else {
+            out[i] = wn * mi
+        }
+        i += 1
+    }
+    return result
+}
+
+/// Applies one update rule to `n` elements with the unfused kernels (`sgdStep`, `adamStep`).
+/// `first` is the momentum or Adam's first moment, `second` Adam's second moment.
+public func applyRule(_ rule: UpdateRule, _ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
+                      _ first: UnsafeMutablePointer<Float>?, _ second: UnsafeMutablePointer<Float>?, _ n: Int) {
+    switch rule {
+    case let .sgd(lr, momentum, wd, nesterov):
+        sgdStep(w, g, first, n, lr: lr, momentum: momentum, weightDecay: wd, nesterov: nesterov)
+    case let .adam(lr, b1, b2, eps, wd, decoupled, c1, c2):
+        guard let first, let second else { return }
+        adamStep(w, g, first, second, n, lr: lr, beta1: b1, beta2: b2, eps: eps, weightDecay: wd, decoupled: decoupled,
+                 c1: c1, c2: c2)
+    }
+}

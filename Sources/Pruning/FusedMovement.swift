@@ -1,0 +1,157 @@
+// Movement pruning in one pass per matrix and step: the pruner takes over the updates of its
+// gated weights from the optimizer, and after each step updates the weights, the scores and
+// the mask together (Kernels/Movement.swift), with the optimizers' own rules and state. With
+// masks re-selected every step (movement's default), a mask is not stored while training: it
+// is implied by the scores and the last selection's cut, and written out when training ends or
+// something needs it.
+import Engine
+import Kernels
+import NN
+
+/// The fused path while a training run uses it.
+final class FusedRun {
+    let optimizer: Optimizer
+    let scoreOptimizer: Optimizer
+    /// Per selection (one per matrix, or one for a global threshold): whether its mask is all
+    /// ones from a selection that kept everything (nothing to redo while that holds).
+    var keptAll: [Bool]
+    /// Per selection: whether its masks are implied by the cut (`TopKHint.cut`) rather than
+    /// stored, and whether the stored masks are behind it.
+    let implied: Bool
+    var stale: [Bool]
+    init(optimizer: Optimizer, scoreOptimizer: Optimizer, selections: Int, implied: Bool) {
+        self.optimizer = optimizer; self.scoreOptimizer = scoreOptimizer; self.implied = implied
+        keptAll = Array(repeating: false, count: selections)
+        stale = Array(repeating: false, count: selections)
+    }
+}
+
+extension Pruner {
+    /// Turns the fused path on when this run allows it: movement with Adam on the scores, no
+    /// frozen upstream mask to respect, every gated weight trained by `optimizer`, and no
+    /// gradient clipping. Otherwise the unfused kernels run.
+    func startFused(optimizer: Optimizer) {
+        stopFused()
+        guard fusesUpdates, config.method == .movement, let so = scoreOptimizer, !targets.isEmpty,
+              allowed.allSatisfy({ $0 == nil }),
+              gates.allSatisfy({ $0.kind == .straightThrough && $0.scores != nil }) else { return }
+        switch so.kind {
+        case .adam, .adamw: break
+        case .sgd: return
+        }
+        guard optimizer.delegate(targets.map(\.name)) else { return }
+        for (t, g) in zip(targets, gates) {
+            let masked = Tensor.empty(t.weight.shape)
+            gateForward(t.weight.data, g.mask.data, masked.data, masked.count)
+            g.fused = FusedGate(masked: masked)
+        }
+        fusedRun = FusedRun(optimizer: optimizer, scoreOptimizer: so, selections: selections.count,
+                            implied: config.schedule.every == 1)
+    }
+
+    /// The selections: one per matrix, or one across all of them.
+    var selections: [[Int]] { config.scope == .layer ? gates.indices.map { [$0] } : [Array(gates.indices)] }
+
+    /// Hands the weights' updates back to the optimizer, with every mask written out.
+    func stopFused() {
+        guard let run = fusedRun else { return }
+        for s in selections.indices { writeMasks(s, run: run) }
+        run.optimizer.undelegateAll()
+        for g in gates { g.fused = nil }
+        fusedRun = nil
+    }
+
+    /// After the optimizers' `step()` (which left the gated weights and the scores alone): each
+    /// matrix's fused update, then the new masks where the schedule asks for them.
+    func fusedStep(step: Int) throws {
+        guard let run = fusedRun else { return }
+        let update = config.schedule.updates(after: step, total: totalSteps)
+        let keep = self.keep(at: step)
+        let selections = self.selections
+        if hints.count != selections.count { hints = Array(repeating: TopKHint(), count: selections.count) }
+        for (s, members) in selections.enumerated() {
+            let total = members.reduce(0) { $0 + gates[$1].mask.count }
+            let k = Swift.max(1, Int((keep * Double(total)).rounded()))
+            let selecting = update && !(k >= total && run.keptAll[s])
+            let window = selecting && k < total ? hints[s].window : nil
+            let current: CurrentMask = run.implied ? hints[s].cut.map { .implied(cut: $0) } ?? .stored : .stored
+            var found = WindowCount(), offset = 0, complete = true
+            for i in members {
+                let t = targets[i], g = gates[i], n = g.mask.count
+                guard let state = g.fused, let scores = g.scores else { continue }
+                defer { state.gradient = nil; offset += n }
+                guard let grad = state.gradient, t.weight.grad == nil,
+                      let (rule, wf, ws) = run.optimizer.lastRule(of: t.name),
+                      let (scoreRule, sf, ss) = run.scoreOptimizer.lastRule(of: t.name + ".scores"), let sf, let ss,
+                      case .adam = scoreRule else {
+                    if run.stale[s], let cut = hints[s].cut {
+                        writeMask(cut: cut, scores: scores.data, offset: offset, n, into: g.mask.data)
+                    }
+                    unfusedStep(i, run: run)
+                    complete = false
+                    continue
+                }
+                let buffers = MovementBuffers(weight: t.weight.data, gradient: grad.data, weightFirst: wf?.data,
+                                              weightSecond: ws?.data, scores: scores.data, scoreFirst: sf.data,
+                                              scoreSecond: ss.data, mask: g.mask.data, masked: state.masked.data, count: n)
+                found.add(movementStep(buffers, rule: rule, scoreRule: scoreRule, current: current, window: window,
+                                       offset: offset))
+            }
+            guard selecting else { continue }
+            for i in members { gates[i].requestedSparsity = 1 - keep }
+            run.keptAll[s] = k >= total
+            let buffers = members.compactMap { i in
+                gates[i].fused.map { (weight: UnsafePointer(targets[i].weight.data), mask: gates[i].mask.data,
+                                      masked: $0.masked.data, count: gates[i].mask.count) }
+            }
+            if let window, complete, resolveWindow(found, window: window, k: k, buffers: buffers, storing: current == .stored,
+                                                   hint: &hints[s]) {
+                if current != .stored { run.stale[s] = true }
+                continue
+            }
+            // No window, or the threshold moved out of it: select afresh and rewrite W ⊙ M.
+            let values = members.map { i in (UnsafePointer(gates[i].scores?.data ?? gates[i].mask.data), gates[i].mask.count) }
+            topKMasks(values: values, allowed: members.map { _ in nil }, k: k, masks: members.map { gates[$0].mask.data },
+                      hint: &hints[s])
+            run.stale[s] = false
+            for b in buffers { gateForward(b.weight, b.mask, b.masked, b.count) }
+        }
+        currentKeep = keep
+        lastKeep = keep
+    }
+
+    /// Writes out the masks of selection `s` when they are only implied by its cut.
+    func writeMasks(_ s: Int, run: FusedRun) {
+        guard run.stale[s], s < hints.count, let cut = hints[s].cut else { return }
+        var offset = 0
+        for i in selections[s] {
+            let g = gates[i]
+            if let scores = g.scores { writeMask(cut: cut, scores: scores.data, offset: offset, g.mask.count, into: g.mask.data) }
+            offset += g.mask.count
+        }
+        run.stale[s] = false
+    }
+
+    /// One matrix's step with the unfused kernels (its stored mask up to date): when no gradient
+    /// reached W ⊙ M this step, or the weight also received one of its own (it is used outside
+    /// its mask).
+    func unfusedStep(_ i: Int, run: FusedRun) {
+        let t = targets[i], g = gates[i], n = g.mask.count
+        guard let state = g.fused, let scores = g.scores else { return }
+        var dw: Tensor?, ds: Tensor?
+        if let grad = state.gradient {
+            let w = Tensor.empty(t.weight.shape), s = Tensor.empty(t.weight.shape)
+            gateBackward(grad.data, t.weight.data, g.mask.data, w.data, s.data, n)
+            dw = w; ds = s
+        }
+        if let own = t.weight.grad { dw = dw.map { $0.adding(own) } ?? own }
+        t.weight.grad = nil
+        if let dw, let (rule, f, s) = run.optimizer.lastRule(of: t.name) {
+            applyRule(rule, t.weight.data, dw.data, f?.data, s?.data, n)
+        }
+        if let ds, let (rule, f, s) = run.scoreOptimizer.lastRule(of: t.name + ".scores") {
+            applyRule(rule, scores.data, ds.data, f?.data, s?.data, n)
+        }
+        gateForward(t.weight.data, g.mask.data, state.masked.data, n)
+    }
+}

@@ -1,0 +1,67 @@
+// The kernels of a movement-pruning step at the benchmark MLP's size (its two gated matrices,
+// 265,200 weights), each timed hot (repeated on the same buffers) and cold (after 64 MB of
+// other traffic, as inside a training step). `prune-bench --kernels [--threads N]`.
+import Engine
+import Kernels
+import NN
+
+func kernelCosts() {
+    let n = 784 * 300 + 300 * 100
+    let rng = RNG(seed: 3)
+    func buffer(_ f: () -> Float) -> UnsafeMutablePointer<Float> {
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: n)
+        for i in 0..<n { p[i] = f() }
+        return p
+    }
+    let w = buffer { Float(rng.uniform()) - 0.5 }, g = buffer { Float(rng.uniform()) - 0.5 }
+    let m = buffer { rng.uniform() < 0.1 ? 1 : 0 }, s = buffer { Float(rng.uniform()) - 0.5 }
+    let momentum = buffer { 0 }, out = buffer { 0 }, dw = buffer { 0 }, ds = buffer { 0 }
+    let sFirst = buffer { 1e-3 * (Float(rng.uniform()) - 0.5) }, sSecond = buffer { 1e-3 * Float(rng.uniform()) }
+    let flush = UnsafeMutablePointer<Float>.allocate(capacity: 16 << 20)
+    flush.initialize(repeating: 1, count: 16 << 20)
+    var sink: Float = 0
+    func time(_ name: String, _ body: () -> Void) {
+        // Momentum from zero: without gradient (pruned entries) it decays geometrically and would
+        // reach subnormal numbers after ~800 calls, which are slow and not what a run sees.
+        momentum.update(repeating: 0, count: n)
+        for _ in 0..<20 { body() }
+        var hot = 1e9, cold = 1e9
+        for _ in 0..<7 {
+            let t0 = monotonicSeconds()
+            for _ in 0..<50 { body() }
+            hot = min(hot, (monotonicSeconds() - t0) / 50)
+        }
+        for _ in 0..<20 {
+            for j in stride(from: 0, to: 16 << 20, by: 16) { flush[j] += 1; sink += flush[j] }
+            let t0 = monotonicSeconds()
+            body()
+            cold = min(cold, monotonicSeconds() - t0)
+        }
+        emit("kernels", name + "_hot_us", hot * 1e6, digits: 1)
+        emit("kernels", name + "_cold_us", cold * 1e6, digits: 1)
+    }
+    // Unfused: the forward's W ⊙ M, the backward's two products, the updates, the selection.
+    time("gate_forward") { gateForward(w, m, out, n) }
+    time("gate_backward") { gateBackward(g, w, m, dw, ds, n) }
+    time("sgd") { sgdStep(w, g, momentum, n, lr: 1e-9, momentum: 0.9, weightDecay: 0, nesterov: false) }
+    time("adam") {
+        adamStep(s, ds, sFirst, sSecond, n, lr: 1e-9, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false,
+                 c1: 0.5, c2: 0.5)
+    }
+    var hint = TopKHint()
+    topKMasks(values: [(UnsafePointer(s), n)], allowed: [nil], k: n / 10, masks: [m], hint: &hint)
+    time("topk_hinted") { topKMasks(values: [(UnsafePointer(s), n)], allowed: [nil], k: n / 10, masks: [m], hint: &hint) }
+    // Fused: everything after the backward in one pass (lr 1e-9 keeps the scores in place).
+    let b = MovementBuffers(weight: w, gradient: g, weightFirst: momentum, weightSecond: nil, scores: s, scoreFirst: sFirst,
+                            scoreSecond: sSecond, mask: m, masked: out, count: n)
+    let scoreRule = UpdateRule.adam(lr: 1e-9, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, c1: 0.5, c2: 0.5)
+    let rule = UpdateRule.sgd(lr: 1e-9, momentum: 0.9, weightDecay: 0, nesterov: false)
+    time("fused_held_mask") { sink += Float(movementStep(b, rule: rule, scoreRule: scoreRule, current: .stored, window: nil, offset: 0).above) }
+    if let window = hint.window {
+        time("fused_selecting") { sink += Float(movementStep(b, rule: rule, scoreRule: scoreRule, current: .stored, window: window, offset: 0).above) }
+        if let cut = hint.cut {
+            time("fused_implied") { sink += Float(movementStep(b, rule: rule, scoreRule: scoreRule, current: .implied(cut: cut), window: window, offset: 0).above) }
+        }
+    }
+    if sink == .infinity { print(sink) }
+}
