@@ -284,7 +284,7 @@ func collectLanes(_ v: UnsafePointer<Float>, _ i: Int, _ lanes: UInt32, _ offset
     var lanes = lanes
     while lanes != 0 {
         let j = i + lanes.trailingZeroBitCount
-        candidates.append(UInt64(orderedKey(v[j])) << 32 | UInt64(~UInt32(truncatingIfNeeded: offset + j)))
+        candidates.append(candidate(v[j], at: offset + j))
         lanes &= lanes &- 1
     }
 }
@@ -388,12 +388,26 @@ func largest(_ candidates: [UInt64], _ need: Int) -> UInt64 {
 /// Sets the mask of every candidate ≥ `cut`.
 func setKept(_ candidates: [UInt64], from cut: UInt64, values: [(UnsafePointer<Float>, Int)],
              masks: [UnsafeMutablePointer<Float>]) {
+    forEachKept(candidates, from: cut, counts: values.map(\.1)) { b, i in masks[b][i] = 1 }
+}
+
+/// Calls `body(buffer, index)` for every candidate ≥ `cut`, its sequence position located in
+/// the buffers of these sizes.
+@inline(__always)
+func forEachKept(_ candidates: [UInt64], from cut: UInt64, counts: [Int], _ body: (Int, Int) -> Void) {
     var starts = [Int](), start = 0
-    for (_, n) in values { starts.append(start); start += n }
+    for n in counts { starts.append(start); start += n }
     for c in candidates where c >= cut {
         let position = Int(~UInt32(truncatingIfNeeded: c))
         var b = starts.count - 1
         while starts[b] > position { b -= 1 }
-        masks[b][position - starts[b]] = 1
+        body(b, position - starts[b])
     }
+}
+
+/// A candidate as selections order them: the value's order-preserving key, then the earlier
+/// sequence position first (key << 32 | ~position).
+@inline(__always)
+func candidate(_ value: Float, at position: Int) -> UInt64 {
+    UInt64(orderedKey(value)) << 32 | UInt64(~UInt32(truncatingIfNeeded: position))
 }

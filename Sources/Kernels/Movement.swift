@@ -120,13 +120,7 @@ public func resolveWindow(_ found: WindowCount, window: KeyWindow, k: Int,
         return true
     }
     let cut = largest(found.candidates, k - found.above)
-    var starts = [Int](), start = 0
-    for b in buffers { starts.append(start); start += b.count }
-    for c in found.candidates where c >= cut {
-        let position = Int(~UInt32(truncatingIfNeeded: c))
-        var j = starts.count - 1
-        while starts[j] > position { j -= 1 }
-        let i = position - starts[j]
+    forEachKept(found.candidates, from: cut, counts: buffers.map(\.count)) { j, i in
         if storing { buffers[j].mask[i] = 1 }
         buffers[j].masked[i] = buffers[j].weight[i] * 1
     }
@@ -138,8 +132,7 @@ public func resolveWindow(_ found: WindowCount, window: KeyWindow, k: Int,
 /// Writes the 0/1 mask a cut implies for `scores` at sequence positions offset..<offset + n.
 public func writeMask(cut: UInt64, scores: UnsafePointer<Float>, offset: Int, _ n: Int, into mask: UnsafeMutablePointer<Float>) {
     for i in 0..<n {
-        let c = UInt64(orderedKey(scores[i])) << 32 | UInt64(~UInt32(truncatingIfNeeded: offset + i))
-        mask[i] = c >= cut ? 1 : 0
+        mask[i] = candidate(scores[i], at: offset + i) >= cut ? 1 : 0
     }
 }
 
@@ -211,7 +204,7 @@ private struct ImpliedMask: MaskLanes {
         #endif
     }
     @inline(__always) func scalar(_ i: Int, _ score: Float) -> Float {
-        UInt64(orderedKey(score)) << 32 | UInt64(~UInt32(truncatingIfNeeded: offset + i)) >= cut ? 1 : 0
+        candidate(score, at: offset + i) >= cut ? 1 : 0
     }
     @inline(__always) func store(_ i: Int, _ kept: F8) {}
     @inline(__always) func store(_ i: Int, _ kept: Float) {}
