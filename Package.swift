@@ -31,7 +31,8 @@ let package = Package(
                        providers: [.apt(["libcairo2-dev"])]),
 
         // Raw-buffer kernels: the hot loops, built unchecked.
-        .target(name: "Kernels", swiftSettings: kernelFlags),
+        .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
+        .target(name: "Kernels", dependencies: ["CPrefetch"], swiftSettings: kernelFlags),
         // Tensors, BLAS calls, reverse-mode autodiff, random numbers.
         .target(name: "Engine", dependencies: ["CBLAS", "Kernels"]),
         // Layers, models, losses, optimizers, schedules, training loop, checkpoints.

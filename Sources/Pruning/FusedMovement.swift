@@ -61,21 +61,26 @@ extension Pruner {
         fusedRun = nil
     }
 
-    /// After the optimizers' `step()` (which left the gated weights and the scores alone): each
-    /// matrix's fused update, then the new masks where the schedule asks for them.
+    /// After the optimizers' `step()` (which left the gated weights and the scores alone): every
+    /// matrix's fused update in one job on the pool, then the new masks where the schedule asks
+    /// for them.
     func fusedStep(step: Int) throws {
         guard let run = fusedRun else { return }
         let update = config.schedule.updates(after: step, total: totalSteps)
         let keep = self.keep(at: step)
         let selections = self.selections
         if hints.count != selections.count { hints = Array(repeating: TopKHint(), count: selections.count) }
+        var ks: [Int] = [], windows: [KeyWindow?] = [], currents: [CurrentMask] = [], complete: [Bool] = []
+        var tasks: [MovementTask] = [], taskSelection: [Int] = []
+        var gradients: [Tensor] = []     // alive until the pass has read them
         for (s, members) in selections.enumerated() {
             let total = members.reduce(0) { $0 + gates[$1].mask.count }
             let k = Swift.max(1, Int((keep * Double(total)).rounded()))
             let selecting = update && !(k >= total && run.keptAll[s])
             let window = selecting && k < total ? hints[s].window : nil
             let current: CurrentMask = run.implied ? hints[s].cut.map { .implied(cut: $0) } ?? .stored : .stored
-            var found = WindowCount(), offset = 0, complete = true
+            ks.append(selecting ? k : -1); windows.append(window); currents.append(current); complete.append(true)
+            var offset = 0
             for i in members {
                 let t = targets[i], g = gates[i], n = g.mask.count
                 guard let state = g.fused, let scores = g.scores else { continue }
@@ -88,25 +93,32 @@ extension Pruner {
                         writeMask(cut: cut, scores: scores.data, offset: offset, n, into: g.mask.data)
                     }
                     unfusedStep(i, run: run)
-                    complete = false
+                    complete[s] = false
                     continue
                 }
+                gradients.append(grad)
                 let buffers = MovementBuffers(weight: t.weight.data, gradient: grad.data, weightFirst: wf?.data,
                                               weightSecond: ws?.data, scores: scores.data, scoreFirst: sf.data,
                                               scoreSecond: ss.data, mask: g.mask.data, masked: state.masked.data, count: n)
-                found.add(movementStep(buffers, rule: rule, scoreRule: scoreRule, current: current, window: window,
-                                       offset: offset))
+                tasks.append(MovementTask(buffers, rule: rule, scoreRule: scoreRule, current: current, window: window, offset: offset))
+                taskSelection.append(s)
             }
-            guard selecting else { continue }
+        }
+        var found = Array(repeating: WindowCount(), count: selections.count)
+        for (t, f) in movementSteps(tasks).enumerated() { found[taskSelection[t]].add(f) }
+        withExtendedLifetime(gradients) {}
+        for (s, members) in selections.enumerated() where ks[s] >= 0 {
+            let k = ks[s], total = members.reduce(0) { $0 + gates[$1].mask.count }
             for i in members { gates[i].requestedSparsity = 1 - keep }
             run.keptAll[s] = k >= total
             let buffers = members.compactMap { i in
                 gates[i].fused.map { (weight: UnsafePointer(targets[i].weight.data), mask: gates[i].mask.data,
                                       masked: $0.masked.data, count: gates[i].mask.count) }
             }
-            if let window, complete, resolveWindow(found, window: window, k: k, buffers: buffers, storing: current == .stored,
-                                                   hint: &hints[s]) {
-                if current != .stored { run.stale[s] = true }
+            let storing = currents[s] == .stored
+            if let window = windows[s], complete[s],
+               resolveWindow(found[s], window: window, k: k, buffers: buffers, storing: storing, hint: &hints[s]) {
+                if !storing { run.stale[s] = true }
                 continue
             }
             // No window, or the threshold moved out of it: select afresh and rewrite W ⊙ M.

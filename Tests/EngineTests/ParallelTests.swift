@@ -191,3 +191,33 @@ func conv2dAgreesAcrossThreadCountsAndWithTheReference(_ cs: ConvCase) throws {
         assertClose(c.array, referenceMatmul(a.array, b.array, m: m, k: k, n: n), atol: 1e-3, "matmul \(m)×\(k)×\(n)")
     }
 }
+
+@Test func movementStepsAreTheSameOnOneThreadAndTwo() throws {
+    // Two matrices' fused movement steps as one job (a large one split into pieces and a small
+    // one), with a window: every buffer and every candidate list bit for bit alike.
+    let sizes = [300 * 400 + 3, 30_000]
+    try expectSameOnThreads("movementSteps") {
+        var out: [[Float]] = []
+        var tasks: [MovementTask] = [], keep: [Tensor] = []
+        var offset = 0
+        for (j, n) in sizes.enumerated() {
+            let t = (0..<8).map { rand([n], seed: UInt64(70 + 10 * j + $0), scale: $0 >= 5 ? 1e-3 : 1) }
+            for i in 0..<n { t[6].data[i] = abs(t[6].data[i]) }     // Adam's second moment
+            keep += t
+            let b = MovementBuffers(weight: t[0].data, gradient: t[1].data, weightFirst: t[2].data, weightSecond: nil,
+                                    scores: t[3].data, scoreFirst: t[5].data, scoreSecond: t[6].data, mask: t[4].data,
+                                    masked: t[7].data, count: n)
+            tasks.append(MovementTask(b, rule: .sgd(lr: 0.1, momentum: 0.9, weightDecay: 0, nesterov: false),
+                                      scoreRule: .adam(lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0,
+                                                       decoupled: false, c1: 0.1, c2: 0.001),
+                                      current: .stored, window: KeyWindow(lo: orderedKey(0.9), hi: orderedKey(1.1)),
+                                      offset: offset))
+            offset += n
+        }
+        let found = movementSteps(tasks)
+        #expect(found.allSatisfy { !$0.candidates.isEmpty }, "every matrix has entries inside the window")
+        for f in found { out.append([Float(f.above)] + f.candidates.map { Float(bitPattern: UInt32(truncatingIfNeeded: $0)) }) }
+        for t in keep { out.append(t.array) }
+        return out
+    }
+}
