@@ -77,13 +77,13 @@ extension TopKHint {
     }
 }
 
-/// One fused movement step over a gated weight; `offset` is the buffer's first position in its
-/// selection's sequence (0 per matrix, running across matrices for a global threshold). `rule`
-/// updates the weights with the masked gradient g ⊙ M, M from `current`; `scoreRule` (Adam)
-/// the scores with g ⊙ W (W before its update). Without `window` the mask is kept and the pass
-/// writes W ⊙ M. With it, the new mask is 1 where the new score's key is above `window.hi` and 0
-/// elsewhere (written back when stored), W ⊙ M follows it, and the entries inside the window
-/// are returned for `resolveWindow`.
+/// One fused movement step over a gated weight, as `movementSteps` runs it. `offset` is the
+/// buffer's first position in its selection's sequence (0 per matrix, running across matrices
+/// for a global threshold). `rule` updates the weights with the masked gradient g ⊙ M, M from
+/// `current`; `scoreRule` (Adam) the scores with g ⊙ W (W before its update). Without `window`
+/// the mask is kept and the pass writes W ⊙ M. With it, the new mask is 1 where the new score's
+/// key is above `window.hi` and 0 elsewhere (written back when stored), W ⊙ M follows it, and
+/// the entries inside the window are returned for `resolveWindow`.
 public struct MovementTask {
     public var buffers: MovementBuffers
     public var rule: UpdateRule, scoreRule: UpdateRule

@@ -70,7 +70,9 @@ extension Pruner {
         let keep = self.keep(at: step)
         let selections = self.selections
         if hints.count != selections.count { hints = Array(repeating: TopKHint(), count: selections.count) }
-        var ks: [Int] = [], windows: [KeyWindow?] = [], currents: [CurrentMask] = [], complete: [Bool] = []
+        // Per selection: its size, k when this step selects, the window, the mask the pass reads,
+        // and whether every member took the fused path.
+        var plans: [(total: Int, k: Int?, window: KeyWindow?, current: CurrentMask, complete: Bool)] = []
         var tasks: [MovementTask] = [], taskSelection: [Int] = []
         var gradients: [Tensor] = []     // alive until the pass has read them
         for (s, members) in selections.enumerated() {
@@ -79,7 +81,7 @@ extension Pruner {
             let selecting = update && !(k >= total && run.keptAll[s])
             let window = selecting && k < total ? hints[s].window : nil
             let current: CurrentMask = run.implied ? hints[s].cut.map { .implied(cut: $0) } ?? .stored : .stored
-            ks.append(selecting ? k : -1); windows.append(window); currents.append(current); complete.append(true)
+            plans.append((total, selecting ? k : nil, window, current, true))
             var offset = 0
             for i in members {
                 let t = targets[i], g = gates[i], n = g.mask.count
@@ -93,7 +95,7 @@ extension Pruner {
                         writeMask(cut: cut, scores: scores.data, offset: offset, n, into: g.mask.data)
                     }
                     unfusedStep(i, run: run)
-                    complete[s] = false
+                    plans[s].complete = false
                     continue
                 }
                 gradients.append(grad)
@@ -107,16 +109,17 @@ extension Pruner {
         var found = Array(repeating: WindowCount(), count: selections.count)
         for (t, f) in movementSteps(tasks).enumerated() { found[taskSelection[t]].add(f) }
         withExtendedLifetime(gradients) {}
-        for (s, members) in selections.enumerated() where ks[s] >= 0 {
-            let k = ks[s], total = members.reduce(0) { $0 + gates[$1].mask.count }
+        for (s, members) in selections.enumerated() {
+            let plan = plans[s]
+            guard let k = plan.k else { continue }
             for i in members { gates[i].requestedSparsity = 1 - keep }
-            run.keptAll[s] = k >= total
+            run.keptAll[s] = k >= plan.total
             let buffers = members.compactMap { i in
                 gates[i].fused.map { (weight: UnsafePointer(targets[i].weight.data), mask: gates[i].mask.data,
                                       masked: $0.masked.data, count: gates[i].mask.count) }
             }
-            let storing = currents[s] == .stored
-            if let window = windows[s], complete[s],
+            let storing = plan.current == .stored
+            if let window = plan.window, plan.complete,
                resolveWindow(found[s], window: window, k: k, buffers: buffers, storing: storing, hint: &hints[s]) {
                 if !storing { run.stale[s] = true }
                 continue
