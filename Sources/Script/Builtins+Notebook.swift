@@ -23,31 +23,29 @@ extension Builtins {
             let source = String(decoding: bytes, as: UTF8.self)
             let session = args.session
             if !args.has("cell") {
-                do {
-                    try session.execute(source, file: path)
-                } catch var e as ScriptError {
-                    if e.sourceText == nil { e.sourceText = source }
-                    throw e
-                } catch var e as ScriptErrors {
-                    for i in e.errors.indices where e.errors[i].sourceText == nil { e.errors[i].sourceText = source }
-                    throw e
-                }
+                try attachingSource(source) { try session.execute(source, file: path) }
                 return .nil_
             }
             let cell = try EngineArgs.int(args, "cell", in: 1...1_000_000)
             let options = NotebookOptions(file: path, version: Notebook.version, seed: try EngineArgs.seed(args),
                                           useCache: try args.bool("cache"))
             let runner = NotebookRunner(source: source, session: session, options: options)
-            do {
-                try runner.runCell(cell)
-            } catch var e as ScriptError {
-                if e.sourceText == nil { e.sourceText = source }
-                throw e
-            } catch var e as ScriptErrors {
-                for i in e.errors.indices where e.errors[i].sourceText == nil { e.errors[i].sourceText = source }
-                throw e
-            }
+            try attachingSource(source) { try runner.runCell(cell) }
             return .nil_
         },
     ]
+}
+
+/// Runs `body`, giving the script errors it throws the text of the file they point into (when
+/// they carry none), so that they print with their source line.
+private func attachingSource(_ source: String, _ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch var e as ScriptError {
+        if e.sourceText == nil { e.sourceText = source }
+        throw e
+    } catch var e as ScriptErrors {
+        for i in e.errors.indices where e.errors[i].sourceText == nil { e.errors[i].sourceText = source }
+        throw e
+    }
 }
