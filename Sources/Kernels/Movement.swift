@@ -62,19 +62,12 @@ public enum CurrentMask: Sendable, Equatable {
     case implied(cut: UInt64)
 }
 
-/// The key window [lo, hi] of a provisional selection (`TopKHint.window`).
+/// The key window [lo, hi] of a provisional selection (`TopKHint.window(k:)`).
 public struct KeyWindow: Sendable, Equatable {
     public var lo: UInt32, hi: UInt32
-    public init(lo: UInt32, hi: UInt32) { self.lo = lo; self.hi = hi }
-}
-
-extension TopKHint {
-    /// The window the next one-pass selection searches, if there was a last threshold.
-    public var window: KeyWindow? {
-        guard let t = threshold else { return nil }
-        // lo ≥ 1: the passes compare with lo − 1.
-        return KeyWindow(lo: t > width ? t - width : 1, hi: UInt32.max - t >= width ? t + width : UInt32.max)
-    }
+    /// Where the threshold was expected.
+    public var centre: Float?
+    public init(lo: UInt32, hi: UInt32, centre: Float? = nil) { self.lo = lo; self.hi = hi; self.centre = centre }
 }
 
 /// One fused movement step over a gated weight, as `movementSteps` runs it. `offset` is the
@@ -111,7 +104,7 @@ public func movementSteps(_ tasks: [MovementTask]) -> [WindowCount] {
     for (t, task) in tasks.enumerated() {
         let n = task.buffers.count
         precondition(task.offset + n < Int(UInt32.max), "movementStep: more than 2³² − 1 entries in one selection")
-        let parts = Parallel.taskCount(n, grain: Parallel.minParallelElements / 8)
+        let parts = Parallel.taskCount(n, grain: Parallel.minParallelElements / 8, maxTasks: 64)
         for i in 0..<parts {
             let r = Parallel.range(i, of: parts, count: n / 8)
             pieces.append((t, 8 * r.lowerBound, i == parts - 1 ? n : 8 * r.upperBound))
@@ -145,7 +138,7 @@ public func resolveWindow(_ found: WindowCount, window: KeyWindow, k: Int,
     let k = min(k, total)
     guard k > 0, found.above <= k, found.above + found.candidates.count >= k else { return false }
     if found.above == k {
-        hint.moved(to: window.hi, windowHit: true)
+        hint.moved(to: window.hi, k: k, window: window, hit: true, candidates: found.candidates.count)
         hint.cut = cutAbove(window.hi)
         return true
     }
@@ -154,7 +147,7 @@ public func resolveWindow(_ found: WindowCount, window: KeyWindow, k: Int,
         if storing { buffers[j].mask[i] = 1 }
         buffers[j].masked[i] = buffers[j].weight[i] * 1
     }
-    hint.moved(to: UInt32(truncatingIfNeeded: cut >> 32), windowHit: true)
+    hint.moved(to: UInt32(truncatingIfNeeded: cut >> 32), k: k, window: window, hit: true, candidates: found.candidates.count)
     hint.cut = cut
     return true
 }

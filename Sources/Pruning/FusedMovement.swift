@@ -79,7 +79,7 @@ extension Pruner {
             let total = members.reduce(0) { $0 + gates[$1].mask.count }
             let k = Swift.max(1, Int((keep * Double(total)).rounded()))
             let selecting = update && !(k >= total && run.keptAll[s])
-            let window = selecting && k < total ? hints[s].window : nil
+            let window = selecting && k < total ? hints[s].window(k: k) : nil
             let current: CurrentMask = run.implied ? hints[s].cut.map { .implied(cut: $0) } ?? .stored : .stored
             plans.append((total, selecting ? k : nil, window, current, true))
             var offset = 0
@@ -127,7 +127,7 @@ extension Pruner {
             // No window, or the threshold moved out of it: select afresh and rewrite W ⊙ M.
             let values = members.map { i in (UnsafePointer(gates[i].scores?.data ?? gates[i].mask.data), gates[i].mask.count) }
             topKMasks(values: values, allowed: members.map { _ in nil }, k: k, masks: members.map { gates[$0].mask.data },
-                      hint: &hints[s])
+                      hint: &hints[s], missed: plan.complete ? plan.window : nil)
             run.stale[s] = false
             for b in buffers { gateForward(b.weight, b.mask, b.masked, b.count) }
         }

@@ -57,10 +57,26 @@ func kernelCosts() {
     let scoreRule = UpdateRule.adam(lr: 1e-9, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, c1: 0.5, c2: 0.5)
     let rule = UpdateRule.sgd(lr: 1e-9, momentum: 0.9, weightDecay: 0, nesterov: false)
     time("fused_held_mask") { sink += Float(movementStep(b, rule: rule, scoreRule: scoreRule, current: .stored, window: nil, offset: 0).above) }
-    if let window = hint.window {
+    if let window = hint.window(k: n / 10) {
         time("fused_selecting") { sink += Float(movementStep(b, rule: rule, scoreRule: scoreRule, current: .stored, window: window, offset: 0).above) }
         if let cut = hint.cut {
             time("fused_implied") { sink += Float(movementStep(b, rule: rule, scoreRule: scoreRule, current: .implied(cut: cut), window: window, offset: 0).above) }
+            // While the schedule ramps, the threshold moves fast and the window is wide: here it
+            // holds a tenth of the entries (the scores are uniform on ±0.5, the cut near 0.4).
+            let wide = KeyWindow(lo: orderedKey(0.35), hi: orderedKey(0.45))
+            time("fused_implied_wide") { sink += Float(movementStep(b, rule: rule, scoreRule: scoreRule, current: .implied(cut: cut), window: wide, offset: 0).above) }
+            // The MLP's two matrices as one job, as a training step runs them.
+            let big = 784 * 300
+            let first = MovementBuffers(weight: w, gradient: g, weightFirst: momentum, weightSecond: nil, scores: s, scoreFirst: sFirst,
+                                        scoreSecond: sSecond, mask: m, masked: out, count: big)
+            let second = MovementBuffers(weight: w + big, gradient: g + big, weightFirst: momentum + big, weightSecond: nil,
+                                         scores: s + big, scoreFirst: sFirst + big, scoreSecond: sSecond + big, mask: m + big,
+                                         masked: out + big, count: n - big)
+            time("fused_implied_two") {
+                let found = movementSteps([MovementTask(first, rule: rule, scoreRule: scoreRule, current: .implied(cut: cut), window: window, offset: 0),
+                                           MovementTask(second, rule: rule, scoreRule: scoreRule, current: .implied(cut: cut), window: window, offset: 0)])
+                sink += Float(found[0].above)
+            }
         }
     }
     if sink == .infinity { print(sink) }

@@ -190,6 +190,31 @@ import Kernels
         #expect(hint!.windowed > 30, "the window selection ran \(hint!.windowed) times")
     }
 
+    /// While a schedule lowers k step by step, the window is centred where the threshold should
+    /// go, in values rather than keys: the threshold crosses zero (where keys are logarithmic)
+    /// halfway, and still few values lie inside the window and few selections start afresh.
+    @Test func topKWindowFollowsAFallingKAcrossZero() {
+        let rng = RNG(seed: 4)
+        let n = 20_000
+        var values = [(0..<n).map { _ in Float(rng.uniform()) * 2 - 1 }]
+        var masks = [[Float](repeating: 1, count: n)]
+        var hint: TopKHint? = TopKHint()
+        var inside: [Int] = []
+        for step in 0..<40 {
+            let k = n * 9 / 10 - step * (n * 8 / 10) / 40     // 0.9 n down to 0.1 n
+            if step > 0 { for i in 0..<n { values[0][i] += (Float(rng.uniform()) - 0.5) * 1e-3 } }
+            if let w = hint!.window(k: k) {
+                inside.append(values[0].count { let key = orderedKey($0); return key >= w.lo && key <= w.hi })
+            }
+            topK(values, [nil], k, masks: &masks, hint: &hint, boundIsMask: false)
+            #expect(masks == referenceTopK(values, [nil], k), "step \(step), k \(k)")
+        }
+        // Afresh: the first (no threshold), the second (no density), the third (no width yet),
+        // and then at most one in ten.
+        #expect(hint!.full <= 3 + 37 / 10, "fresh selections: \(hint!.full)")
+        #expect(inside.dropFirst(2).allSatisfy { $0 < n / 50 }, "values inside the windows: \(inside)")
+    }
+
     /// One large buffer (split into parts for the pool) and candidates that fill one histogram
     /// bucket: a few thousand values within a few units in the last place, with exact ties.
     @Test func topKWithHintOnLargeBuffersAndCrowdedThresholds() {
