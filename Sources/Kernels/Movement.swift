@@ -3,8 +3,8 @@
 // update, Adam on the scores, and the top-k that makes the next mask. Here one pass reads the
 // gradient g = ∂L/∂(W⊙M) once, updates the weights and the scores with the same arithmetic as
 // `sgdStep` / `adamStep` (so results are bit-identical), writes the next forward's W ⊙ M, and
-// places each new score against a window around the predicted threshold: entries above it are kept,
-// those inside are collected, and `resolveWindow` then settles the few inside exactly. When the
+// places each new score against a window around the predicted threshold: entries above it are
+// kept, those inside are collected, and `resolveWindow` then settles the few inside exactly. When the
 // mask is re-selected every step it need not be stored at all: it is implied by the scores and
 // the last selection's cut (`TopKHint.cut`), which saves a read and a write of every entry.
 #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
