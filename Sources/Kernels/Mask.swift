@@ -108,14 +108,17 @@ public struct TopKHint: Sendable {
     public func window(k: Int) -> KeyWindow? {
         guard let t = threshold else { return nil }
         let last = value(ofKey: t)
-        guard last.isFinite else { return KeyWindow(lo: Swift.max(t, 65) - 64, hi: t < UInt32.max - 64 ? t + 64 : UInt32.max) }
+        // At least 64 keys either side of `key`; lo ≥ 1, as the passes compare with lo − 1.
+        func around(_ key: UInt32) -> (lo: UInt32, hi: UInt32) {
+            (Swift.max(key, 65) - 64, key < UInt32.max - 64 ? key + 64 : UInt32.max)
+        }
+        guard last.isFinite else { let w = around(t); return KeyWindow(lo: w.lo, hi: w.hi) }
         var centre = Double(last)
         if let previous = self.k, previous != k, let density, density > 0 { centre += Double(previous - k) / density }
-        let c = Float(Swift.min(Swift.max(centre, -Double(Float.greatestFiniteMagnitude)), Double(Float.greatestFiniteMagnitude)))
-        let key = orderedKey(c)
-        // lo ≥ 1: the passes compare with lo − 1.
-        let lo = Swift.min(orderedKey(c - width), key > 64 ? key - 64 : 1), hi = Swift.max(orderedKey(c + width), key < UInt32.max - 64 ? key + 64 : UInt32.max)
-        return KeyWindow(lo: Swift.max(lo, 1), hi: hi, centre: c)
+        let largest = Double(Float.greatestFiniteMagnitude)
+        let c = Float(Swift.min(Swift.max(centre, -largest), largest))
+        let least = around(orderedKey(c))
+        return KeyWindow(lo: Swift.min(orderedKey(c - width), least.lo), hi: Swift.max(orderedKey(c + width), least.hi), centre: c)
     }
 
     /// Records where the threshold of the `k` largest went (nil: nothing kept) and sizes the
@@ -144,7 +147,8 @@ public struct TopKHint: Sendable {
         }
         if let reference = window?.centre ?? threshold.map(value(ofKey:)), now.isFinite, reference.isFinite {
             let wanted = Swift.min(2 * abs(now - reference), Float.greatestFiniteMagnitude)
-            width = hit ? Swift.max(wanted, width * 0.9) : Swift.max(wanted, Swift.min(2 * width, Float.greatestFiniteMagnitude))
+            width = hit ? Swift.max(wanted, width * 0.9)
+                        : Swift.max(wanted, Swift.min(2 * width, Float.greatestFiniteMagnitude))
         }
         threshold = key
     }
