@@ -67,19 +67,7 @@ struct Prune: ParsableCommand {
         if demo != nil && (code != nil || file != nil) { throw ValidationError("--demo runs on its own; drop FILE and -e") }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if epochs < 1 { throw ValidationError("--epochs must be at least 1") }
-        _ = try parsedSettings()
-    }
-
-    /// `--set name=value` pairs as a dictionary; a later `--set` of the same name wins.
-    func parsedSettings() throws -> [String: String] {
-        var out: [String: String] = [:]
-        for s in settings {
-            guard let eq = s.firstIndex(of: "="), eq != s.startIndex else {
-                throw ValidationError("--set expects name=value, got '\(s)'")
-            }
-            out[String(s[..<eq])] = String(s[s.index(after: eq)...])
-        }
-        return out
+        _ = try parsedSettings(settings)
     }
 
     mutating func run() throws {
@@ -92,7 +80,7 @@ struct Prune: ParsableCommand {
             }
             return
         }
-        let options = RunOptions(settings: try parsedSettings(), seed: seed, quiet: quiet)
+        let options = RunOptions(settings: try parsedSettings(settings), seed: seed, quiet: quiet)
         let status: Int32
         if let code {
             status = runSource(code, name: "<command line>", echo: true, options: options)
