@@ -12,13 +12,6 @@ import _Builtin_intrinsics.intel
 #endif
 import CPrefetch
 
-/// One optimizer's update of one tensor at one step, with the step's learning rate and, for
-/// Adam, its bias corrections c1 = 1 − β₁ᵗ, c2 = 1 − β₂ᵗ.
-public enum UpdateRule: Sendable, Equatable {
-    case sgd(lr: Float, momentum: Float, weightDecay: Float, nesterov: Bool)
-    case adam(lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float, decoupled: Bool, c1: Float, c2: Float)
-}
-
 /// The buffers of one gated weight, each of `n` elements.
 public struct MovementBuffers {
     public var weight: UnsafeMutablePointer<Float>
@@ -388,17 +381,3 @@ private func prefetchAhead(_ b: MovementBuffers, _ i: Int) {
 }
 
 private let prefetchDistance = 512
-
-/// Applies one update rule to `n` elements with the unfused kernels (`sgdStep`, `adamStep`).
-/// `first` is the momentum or Adam's first moment, `second` Adam's second moment.
-public func applyRule(_ rule: UpdateRule, _ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
-                      _ first: UnsafeMutablePointer<Float>?, _ second: UnsafeMutablePointer<Float>?, _ n: Int) {
-    switch rule {
-    case let .sgd(lr, momentum, wd, nesterov):
-        sgdStep(w, g, first, n, lr: lr, momentum: momentum, weightDecay: wd, nesterov: nesterov)
-    case let .adam(lr, b1, b2, eps, wd, decoupled, c1, c2):
-        guard let first, let second else { return }
-        adamStep(w, g, first, second, n, lr: lr, beta1: b1, beta2: b2, eps: eps, weightDecay: wd, decoupled: decoupled,
-                 c1: c1, c2: c2)
-    }
-}

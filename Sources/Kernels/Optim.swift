@@ -34,6 +34,28 @@ typealias F8 = SIMD8<Float>
 @inline(__always) func store8(_ p: UnsafeMutablePointer<Float>, _ x: F8) { UnsafeMutableRawPointer(p).storeBytes(of: x, as: F8.self) }
 #endif
 
+/// One optimizer's update of one tensor at one step, with the step's learning rate and, for
+/// Adam, its bias corrections c1 = 1 − β₁ᵗ, c2 = 1 − β₂ᵗ.
+public enum UpdateRule: Sendable, Equatable {
+    case sgd(lr: Float, momentum: Float, weightDecay: Float, nesterov: Bool)
+    case adam(lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float, decoupled: Bool, c1: Float, c2: Float)
+}
+
+/// Applies one update rule to `n` elements with `sgdStep` / `adamStep`. `first` is the momentum
+/// or Adam's first moment, `second` Adam's second moment; `mask` as in those kernels.
+public func applyRule(_ rule: UpdateRule, _ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
+                      _ first: UnsafeMutablePointer<Float>?, _ second: UnsafeMutablePointer<Float>?, _ n: Int,
+                      mask: UnsafePointer<Float>? = nil) {
+    switch rule {
+    case let .sgd(lr, momentum, wd, nesterov):
+        sgdStep(w, g, first, n, lr: lr, momentum: momentum, weightDecay: wd, nesterov: nesterov, mask: mask)
+    case let .adam(lr, b1, b2, eps, wd, decoupled, c1, c2):
+        guard let first, let second else { return }
+        adamStep(w, g, first, second, n, lr: lr, beta1: b1, beta2: b2, eps: eps, weightDecay: wd, decoupled: decoupled,
+                 c1: c1, c2: c2, mask: mask)
+    }
+}
+
 /// SGD with momentum μ, optional Nesterov and L2 weight decay:
 /// g' = g + wd·w; v = μ·v + g'; w −= lr·(nesterov ? g' + μ·v : v). With μ = 0, v is unused.
 public func sgdStep(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ v: UnsafeMutablePointer<Float>?,

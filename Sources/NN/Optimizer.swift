@@ -120,6 +120,11 @@ public final class Optimizer {
     /// train it. For delegated parameters, called after each `step()`.
     public func lastRule(of name: String) -> (rule: UpdateRule, first: Tensor?, second: Tensor?)? {
         guard let i = names.firstIndex(of: name), stepCount > 0 else { return nil }
+        return rule(for: i)
+    }
+
+    /// Parameter `i`'s update at step `stepCount` (counted from 1), creating its state on first use.
+    private func rule(for i: Int) -> (rule: UpdateRule, first: Tensor?, second: Tensor?) {
         let p = params[i]
         let lr = (groupLR[i] ?? self.lr) * schedule.factor(at: stepCount - 1), wd = groupWD[i] ?? weightDecay
         switch kind {
@@ -128,10 +133,10 @@ public final class Optimizer {
             return (.sgd(lr: lr, momentum: momentum, weightDecay: wd, nesterov: nesterov), first[i], nil)
         case let .adam(b1, b2, eps), let .adamw(b1, b2, eps):
             if first[i] == nil { first[i] = Tensor.zeros(p.shape); second[i] = Tensor.zeros(p.shape) }
-            let t = Float(stepCount)
+            let t = Double(Float(stepCount))
             let decoupled: Bool = { if case .adamw = kind { return true } else { return false } }()
             return (.adam(lr: lr, beta1: b1, beta2: b2, eps: eps, weightDecay: wd, decoupled: decoupled,
-                          c1: 1 - Float(libmPow(Double(b1), Double(t))), c2: 1 - Float(libmPow(Double(b2), Double(t)))),
+                          c1: 1 - Float(libmPow(Double(b1), t)), c2: 1 - Float(libmPow(Double(b2), t))),
                     first[i], second[i])
         }
     }
@@ -141,26 +146,12 @@ public final class Optimizer {
 
     /// Applies one update to every parameter that has a gradient.
     public func step() {
-        let factor = schedule.factor(at: stepCount)
         stepCount += 1
         for i in params.indices {
             let p = params[i]
             guard p.requiresGrad, let g = p.grad, !delegated.contains(i) else { continue }
-            let lr = (groupLR[i] ?? self.lr) * factor, wd = groupWD[i] ?? weightDecay
-            switch kind {
-            case let .sgd(momentum, nesterov):
-                if momentum != 0 && first[i] == nil { first[i] = Tensor.zeros(p.shape) }
-                sgdStep(p.data, g.data, first[i]?.data, p.count, lr: lr, momentum: momentum, weightDecay: wd, nesterov: nesterov,
-                        mask: masks[i].map { UnsafePointer($0.data) })
-            case let .adam(b1, b2, eps), let .adamw(b1, b2, eps):
-                if first[i] == nil { first[i] = Tensor.zeros(p.shape); second[i] = Tensor.zeros(p.shape) }
-                guard let m = first[i], let v = second[i] else { continue }
-                let t = Float(stepCount)
-                adamStep(p.data, g.data, m.data, v.data, p.count, lr: lr, beta1: b1, beta2: b2, eps: eps,
-                         weightDecay: wd, decoupled: { if case .adamw = kind { return true } else { return false } }(),
-                         c1: 1 - Float(libmPow(Double(b1), Double(t))), c2: 1 - Float(libmPow(Double(b2), Double(t))),
-                         mask: masks[i].map { UnsafePointer($0.data) })
-            }
+            let (rule, m, v) = rule(for: i)
+            applyRule(rule, p.data, g.data, m?.data, v?.data, p.count, mask: masks[i].map { UnsafePointer($0.data) })
         }
     }
 
