@@ -106,8 +106,11 @@ public func movementSteps(_ tasks: [MovementTask]) -> [WindowCount] {
     let found = UnsafeMutablePointer<WindowCount>.allocate(capacity: pieces.count)
     found.initialize(repeating: WindowCount(), count: pieces.count)
     defer { found.deinitialize(count: pieces.count); found.deallocate() }
+    // Last piece first: in paired runs on the benchmark MLP this took 10–15 µs less per step than
+    // first piece first (the pass, the selection after it and the next forward together).
     pieces.withUnsafeBufferPointer { pieces in
-        parallelFor(pieces.count) { i in
+        parallelFor(pieces.count) { j in
+            let i = pieces.count - 1 - j
             let (t, lo, hi) = pieces[i], task = tasks[t]
             found[i] = movementPiece(task.buffers, lo, hi, task.rule, task.scoreRule, task.current, task.window, task.offset)
         }
