@@ -33,8 +33,10 @@ let package = Package(
         // Raw-buffer kernels: the hot loops, built unchecked.
         .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
         .target(name: "Kernels", dependencies: ["CPrefetch"], swiftSettings: kernelFlags),
+        // Atomic whole-file writes and checked reads (checkpoints, tables, notebooks, figures).
+        .target(name: "FileIO"),
         // Tensors, BLAS calls, reverse-mode autodiff, random numbers.
-        .target(name: "Engine", dependencies: ["CBLAS", "Kernels"]),
+        .target(name: "Engine", dependencies: ["CBLAS", "Kernels", "FileIO"]),
         // Layers, models, losses, optimizers, schedules, training loop, checkpoints.
         .target(name: "NN", dependencies: ["Engine"]),
         // Dataset loaders, splits, batches (datasets are batch sources for NN training).
@@ -42,7 +44,7 @@ let package = Package(
         // Masks, pruners, schedules, reports, pruned training.
         .target(name: "Pruning", dependencies: ["Engine", "Kernels", "NN"]),
         // Figures: model, layout, cairo rendering to PNG/SVG/PDF, text previews.
-        .target(name: "Plot", dependencies: ["CCairo", "CPNG"]),
+        .target(name: "Plot", dependencies: ["CCairo", "CPNG", "FileIO"]),
         // The language: lexer, parser, interpreter, values, the builtins table.
         .target(name: "Script", dependencies: ["Engine", "NN", "Data", "Pruning", "Plot"]),
         // The thin command-line front end: REPL, scripts.

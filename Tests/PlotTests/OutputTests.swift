@@ -143,7 +143,7 @@ import Testing
         #expect(contents(dir).isEmpty)
     }
 
-    @Test(arguments: [AtomicWrite.Fault.encoder, .rename])
+    @Test(arguments: [AtomicWrite.Fault.shortWrite, .rename])
     func aFailureMidWriteLeavesNoPartialFile(_ fault: AtomicWrite.Fault) throws {
         let dir = try Golden.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
