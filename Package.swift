@@ -5,8 +5,11 @@ import PackageDescription
 // Kernels are the only target built with unchecked arithmetic and a wider instruction set.
 #if arch(x86_64)
 let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-Xcc", "-march=x86-64-v3"])]
+// The sixteen-lane movement pass; called only where the CPU has AVX-512 (checked at run time).
+let avx512Flags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-Xcc", "-march=x86-64-v4"])]
 #else
 let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"])]
+let avx512Flags = kernelFlags
 #endif
 
 let package = Package(
@@ -33,6 +36,7 @@ let package = Package(
         // Raw-buffer kernels: the hot loops, built unchecked.
         .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
         .target(name: "Kernels", dependencies: ["CPrefetch"], swiftSettings: kernelFlags),
+        .target(name: "KernelsAVX512", dependencies: ["Kernels", "CPrefetch"], swiftSettings: avx512Flags),
         // Atomic whole-file writes and checked reads (checkpoints, tables, notebooks, figures).
         .target(name: "FileIO"),
         // Tensors, BLAS calls, reverse-mode autodiff, random numbers.
@@ -42,7 +46,7 @@ let package = Package(
         // Dataset loaders, splits, batches (datasets are batch sources for NN training).
         .target(name: "Data", dependencies: ["Engine", "NN", "CZlib"]),
         // Masks, pruners, schedules, reports, pruned training.
-        .target(name: "Pruning", dependencies: ["Engine", "Kernels", "NN"]),
+        .target(name: "Pruning", dependencies: ["Engine", "Kernels", "KernelsAVX512", "NN"]),
         // Figures: model, layout, cairo rendering to PNG/SVG/PDF, text previews.
         .target(name: "Plot", dependencies: ["CCairo", "CPNG", "FileIO"]),
         // The language: lexer, parser, interpreter, values, the builtins table.
@@ -54,13 +58,13 @@ let package = Package(
         ]),
 
         // Throughput benchmarks behind scripts/bench.
-        .executableTarget(name: "prune-bench", dependencies: ["Engine", "Kernels", "NN", "Data", "Pruning", "Plot"]),
+        .executableTarget(name: "prune-bench", dependencies: ["Engine", "Kernels", "KernelsAVX512", "NN", "Data", "Pruning", "Plot"]),
 
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Engine"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN"]),
         .testTarget(name: "ScriptTests", dependencies: ["Script", "Engine", "NN", "Data"], exclude: ["golden"]),
-        .testTarget(name: "PruningTests", dependencies: ["Pruning", "NN", "Data", "Engine", "Kernels"]),
+        .testTarget(name: "PruningTests", dependencies: ["Pruning", "NN", "Data", "Engine", "Kernels", "KernelsAVX512"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "CPNG"], exclude: ["golden"]),
         .testTarget(name: "TrainingTests", dependencies: ["NN", "Data", "Engine", "Pruning"]),
         .testTarget(name: "PruneCLITests", dependencies: []),

@@ -71,7 +71,7 @@ func nonzeroBit(_ x: Float) -> UInt32 { ((x.bitPattern & 0x7FFF_FFFF) &+ 0x7FFF_
 func greaterBit(_ a: UInt32, _ b: UInt32) -> UInt32 { (b &- a) >> 31 }
 
 /// The bits of 1.0.
-let oneBits: UInt32 = 0x3F80_0000
+package let oneBits: UInt32 = 0x3F80_0000
 
 /// A float's bits mapped to an unsigned key with the same order (−∞ smallest, NaN largest).
 @inline(__always)
@@ -332,7 +332,7 @@ func windowPass(_ v: UnsafePointer<Float>, _ allow: UnsafePointer<Float>?, _ m: 
 
 /// Appends the entries at i + (set bits of `lanes`) as candidates (key << 32 | ~position).
 @inline(never)
-func collectLanes(_ v: UnsafePointer<Float>, _ i: Int, _ lanes: UInt32, _ offset: Int, _ candidates: inout [UInt64]) {
+package func collectLanes(_ v: UnsafePointer<Float>, _ i: Int, _ lanes: UInt32, _ offset: Int, _ candidates: inout [UInt64]) {
     var lanes = lanes
     while lanes != 0 {
         let j = i + lanes.trailingZeroBitCount

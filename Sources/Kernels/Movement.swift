@@ -93,6 +93,12 @@ public func movementStep(_ b: MovementBuffers, rule: UpdateRule, scoreRule: Upda
 /// into pieces by size, so that a small matrix does not leave a thread idle. Returns what each
 /// task's window found, its candidates in sequence order.
 public func movementSteps(_ tasks: [MovementTask]) -> [WindowCount] {
+    movementSteps(tasks, piece: movementPiece)
+}
+
+/// `movementSteps` with another kernel for the pieces (KernelsAVX512's sixteen lanes): `piece`
+/// runs elements lo..<hi of a task, lo a multiple of 8, and returns what its window found.
+package func movementSteps(_ tasks: [MovementTask], piece: (MovementTask, Int, Int) -> WindowCount) -> [WindowCount] {
     var pieces: [(task: Int, lo: Int, hi: Int)] = []
     for (t, task) in tasks.enumerated() {
         let n = task.buffers.count
@@ -111,8 +117,8 @@ public func movementSteps(_ tasks: [MovementTask]) -> [WindowCount] {
     pieces.withUnsafeBufferPointer { pieces in
         parallelFor(pieces.count) { j in
             let i = pieces.count - 1 - j
-            let (t, lo, hi) = pieces[i], task = tasks[t]
-            found[i] = movementPiece(task.buffers, lo, hi, task.rule, task.scoreRule, task.current, task.window, task.offset)
+            let (t, lo, hi) = pieces[i]
+            found[i] = piece(tasks[t], lo, hi)
         }
     }
     var totals = Array(repeating: WindowCount(), count: tasks.count)
@@ -155,7 +161,11 @@ public func writeMask(cut: UInt64, scores: UnsafePointer<Float>, offset: Int, _ 
     }
 }
 
-/// Elements lo..<hi of the fused step.
+/// Elements lo..<hi of a task on eight lanes.
+package func movementPiece(_ task: MovementTask, _ lo: Int, _ hi: Int) -> WindowCount {
+    movementPiece(task.buffers, lo, hi, task.rule, task.scoreRule, task.current, task.window, task.offset)
+}
+
 private func movementPiece(_ b: MovementBuffers, _ lo: Int, _ hi: Int, _ rule: UpdateRule, _ scoreRule: UpdateRule,
                            _ current: CurrentMask, _ window: KeyWindow?, _ offset: Int) -> WindowCount {
     switch current {
@@ -276,13 +286,23 @@ private struct SGDNesterov: WeightLanes {
     }
 }
 
-private struct AdamLanes: WeightLanes {
-    let b1: Float, b2: Float, nb1: Float, nb2: Float, l2: Float, shrink: Float, step: Float, inv2: Float, eps: Float
-    init(lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float, decoupled: Bool, c1: Float, c2: Float) {
+/// Adam's constants for one step, as `adamStepSerial` derives them: the update is
+/// w·shrink − step·m / (√v·inv2 + eps), with the gradient g + l2·w.
+package struct AdamConstants {
+    package let b1: Float, b2: Float, nb1: Float, nb2: Float, l2: Float, shrink: Float, step: Float, inv2: Float, eps: Float
+    package init(lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float, decoupled: Bool, c1: Float, c2: Float) {
         b1 = beta1; b2 = beta2; nb1 = 1 - beta1; nb2 = 1 - beta2; self.eps = eps
         step = lr / c1; inv2 = 1 / c2.squareRoot()
         l2 = decoupled ? 0 : weightDecay
         shrink = decoupled ? 1 - lr * weightDecay : 1
+    }
+}
+
+private struct AdamLanes: WeightLanes {
+    let b1: Float, b2: Float, nb1: Float, nb2: Float, l2: Float, shrink: Float, step: Float, inv2: Float, eps: Float
+    init(lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float, decoupled: Bool, c1: Float, c2: Float) {
+        let c = AdamConstants(lr: lr, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, decoupled: decoupled, c1: c1, c2: c2)
+        b1 = c.b1; b2 = c.b2; nb1 = c.nb1; nb2 = c.nb2; l2 = c.l2; shrink = c.shrink; step = c.step; inv2 = c.inv2; self.eps = c.eps
     }
     @inline(__always) func lanes(_ w: F8, _ g: F8, _ f: UnsafeMutablePointer<Float>?, _ s: UnsafeMutablePointer<Float>?) -> F8 {
         let gi = add8(g, mul8(F8(repeating: l2), w))

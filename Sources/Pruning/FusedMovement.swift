@@ -6,6 +6,7 @@
 // something needs it.
 import Engine
 import Kernels
+import KernelsAVX512
 import NN
 
 /// The fused path while a training run uses it.
@@ -107,7 +108,7 @@ extension Pruner {
             }
         }
         var found = Array(repeating: WindowCount(), count: selections.count)
-        for (t, f) in movementSteps(tasks).enumerated() { found[taskSelection[t]].add(f) }
+        for (t, f) in movementStepsWide(tasks).enumerated() { found[taskSelection[t]].add(f) }
         withExtendedLifetime(gradients) {}
         for (s, members) in selections.enumerated() {
             let plan = plans[s]

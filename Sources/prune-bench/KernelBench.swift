@@ -3,6 +3,7 @@
 // other traffic, as inside a training step). `prune-bench --kernels [--threads N]`.
 import Engine
 import Kernels
+import KernelsAVX512
 import NN
 
 func kernelCosts() {
@@ -72,11 +73,11 @@ func kernelCosts() {
             let second = MovementBuffers(weight: w + big, gradient: g + big, weightFirst: momentum + big, weightSecond: nil,
                                          scores: s + big, scoreFirst: sFirst + big, scoreSecond: sSecond + big, mask: m + big,
                                          masked: out + big, count: n - big)
-            time("fused_implied_two") {
-                let found = movementSteps([MovementTask(first, rule: rule, scoreRule: scoreRule, current: .implied(cut: cut), window: window, offset: 0),
-                                           MovementTask(second, rule: rule, scoreRule: scoreRule, current: .implied(cut: cut), window: window, offset: 0)])
-                sink += Float(found[0].above)
-            }
+            let two = [MovementTask(first, rule: rule, scoreRule: scoreRule, current: .implied(cut: cut), window: window, offset: 0),
+                       MovementTask(second, rule: rule, scoreRule: scoreRule, current: .implied(cut: cut), window: window, offset: 0)]
+            time("fused_implied_two") { sink += Float(movementSteps(two)[0].above) }
+            // The same on sixteen lanes, where the CPU has AVX-512 (what training runs there).
+            if AVX512.available { time("fused_implied_two_avx512") { sink += Float(movementStepsWide(two)[0].above) } }
         }
     }
     if sink == .infinity { print(sink) }

@@ -5,6 +5,7 @@ import Testing
 import Engine
 import NN
 import Kernels
+import KernelsAVX512
 @testable import Pruning
 
 @Suite struct FusedMovementTests {
@@ -89,6 +90,20 @@ import Kernels
         let widePlain = try train(fused: false, optimizer: .adam(), widths: [400, 400, 4], epochs: 1, batch: 8, perClass: 25)
         #expect(wideFused.fusedSteps == wideFused.steps)
         expectSame(wideFused, widePlain, "split matrix")
+    }
+
+    /// Where the CPU has AVX-512 the pass runs on sixteen lanes; on eight it trains the same model,
+    /// bit for bit (a split matrix, so that pieces end in fewer than sixteen elements).
+    @Test func sixteenAndEightLanesTrainAlike() throws {
+        guard AVX512.available else { return }
+        let saved = AVX512.enabled
+        defer { AVX512.enabled = saved }
+        AVX512.enabled = false
+        let narrow = try train(fused: true, optimizer: .adam(), widths: [400, 403, 4], epochs: 1, batch: 8, perClass: 25)
+        AVX512.enabled = true
+        let wide = try train(fused: true, optimizer: .adam(), widths: [400, 403, 4], epochs: 1, batch: 8, perClass: 25)
+        #expect(wide.fusedSteps == wide.steps && narrow.fusedSteps == narrow.steps)
+        expectSame(wide, narrow, "16 and 8 lanes")
     }
 
     /// Gradient clipping reads every gradient before the step, so the fused path stands aside.
