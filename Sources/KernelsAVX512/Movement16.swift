@@ -211,17 +211,4 @@ private func loop16<W: Weight16, M: Mask16>(_ task: MovementTask, _ lo: Int, _ h
     }
     return result
 }
-
-/// Asks for the line `prefetchDistance` floats ahead in every buffer the pass streams, as the
-/// eight-lane pass does every sixteen elements.
-@inline(__always)
-private func prefetchAhead(_ b: MovementBuffers, _ i: Int) {
-    let j = i + prefetchDistance
-    prune_prefetch(b.gradient + j); prune_prefetch_write(b.weight + j); prune_prefetch_write(b.scores + j)
-    prune_prefetch_write(b.scoreFirst + j); prune_prefetch_write(b.scoreSecond + j); prune_prefetch_write(b.masked + j)
-    if let f = b.weightFirst { prune_prefetch_write(f + j) }
-    if let s = b.weightSecond { prune_prefetch_write(s + j) }
-}
-
-private let prefetchDistance = 512
 #endif
