@@ -43,7 +43,10 @@ public struct WindowCount {
     public var above = 0
     public var candidates: [UInt64] = []
     public init() {}
-    public mutating func add(_ other: WindowCount) { above += other.above; candidates += other.candidates }
+    public mutating func add(_ other: WindowCount) {
+        above += other.above
+        if candidates.isEmpty { candidates = other.candidates } else { candidates += other.candidates }
+    }
 }
 
 /// Where the mask the forward pass used comes from.
@@ -82,6 +85,10 @@ public struct MovementTask {
         self.window = window; self.offset = offset
     }
 }
+
+/// Room for the candidates a piece collects, allocated once (a narrow window holds a few dozen
+/// per piece; growing from empty took five allocations).
+package let candidateReserve = 64
 
 /// One `MovementTask`.
 public func movementStep(_ b: MovementBuffers, rule: UpdateRule, scoreRule: UpdateRule, current: CurrentMask,
@@ -122,6 +129,9 @@ package func movementSteps(_ tasks: [MovementTask], piece: (MovementTask, Int, I
         }
     }
     var totals = Array(repeating: WindowCount(), count: tasks.count)
+    var sizes = Array(repeating: 0, count: tasks.count)
+    for i in pieces.indices { sizes[pieces[i].task] += found[i].candidates.count }
+    for t in tasks.indices { totals[t].candidates.reserveCapacity(sizes[t]) }
     for i in pieces.indices { totals[pieces[i].task].add(found[i]) }
     return totals
 }
@@ -335,6 +345,7 @@ private func fusedLoop<W: WeightLanes, M: MaskLanes>(_ b: MovementBuffers, _ lo:
     let end = lo + (hi - lo) & ~7
     #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
     if let window {
+        result.candidates.reserveCapacity(candidateReserve)
         // The new mask from the window, as in `windowPass`: keys compared in signed form.
         let low31 = _mm256_set1_epi32(0x7FFF_FFFF), one = _mm256_set1_epi32(Int32(bitPattern: oneBits))
         let vhi = _mm256_set1_epi32(Int32(bitPattern: window.hi ^ 0x8000_0000))

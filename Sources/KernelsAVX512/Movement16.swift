@@ -177,6 +177,7 @@ private func loop16<W: Weight16, M: Mask16>(_ task: MovementTask, _ lo: Int, _ h
     var result = WindowCount()
     var i = lo
     if let window = task.window {
+        result.candidates.reserveCapacity(candidateReserve)
         let vhi = _mm512_set1_epi32(Int32(bitPattern: window.hi ^ 0x8000_0000))
         let vlo = _mm512_set1_epi32(Int32(bitPattern: (window.lo ^ 0x8000_0000) &- 1))
         var above = 0

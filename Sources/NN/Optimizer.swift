@@ -119,9 +119,17 @@ public final class Optimizer {
     /// (momentum, or Adam's two moments, created on first use); nil if the optimizer does not
     /// train it. For delegated parameters, called after each `step()`.
     public func lastRule(of name: String) -> (rule: UpdateRule, first: Tensor?, second: Tensor?)? {
-        guard let i = names.firstIndex(of: name), stepCount > 0 else { return nil }
+        names.firstIndex(of: name).flatMap(lastRule(at:))
+    }
+
+    /// `lastRule(of:)` for the parameter at `index(of:)`.
+    public func lastRule(at i: Int) -> (rule: UpdateRule, first: Tensor?, second: Tensor?)? {
+        guard names.indices.contains(i), stepCount > 0 else { return nil }
         return rule(for: i)
     }
+
+    /// The position of the parameter `name` among those this optimizer trains.
+    public func index(of name: String) -> Int? { names.firstIndex(of: name) }
 
     /// Parameter `i`'s update at step `stepCount` (counted from 1), creating its state on first use.
     private func rule(for i: Int) -> (rule: UpdateRule, first: Tensor?, second: Tensor?) {

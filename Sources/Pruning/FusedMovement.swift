@@ -20,10 +20,19 @@ final class FusedRun {
     /// stored, and whether the stored masks are behind it.
     let implied: Bool
     var stale: [Bool]
-    init(optimizer: Optimizer, scoreOptimizer: Optimizer, selections: Int, implied: Bool) {
+    /// Per target: its weight's and its scores' positions in their optimizers.
+    let indices: [(weight: Int?, scores: Int?)]
+    init(optimizer: Optimizer, scoreOptimizer: Optimizer, selections: Int, implied: Bool, names: [String]) {
         self.optimizer = optimizer; self.scoreOptimizer = scoreOptimizer; self.implied = implied
         keptAll = Array(repeating: false, count: selections)
         stale = Array(repeating: false, count: selections)
+        indices = names.map { (optimizer.index(of: $0), scoreOptimizer.index(of: $0 + ".scores")) }
+    }
+
+    /// The weight's and the scores' updates of target `i` at the last step, with their state.
+    func rules(_ i: Int) -> (weight: (rule: UpdateRule, first: Tensor?, second: Tensor?)?,
+                             scores: (rule: UpdateRule, first: Tensor?, second: Tensor?)?) {
+        (indices[i].weight.flatMap(optimizer.lastRule(at:)), indices[i].scores.flatMap(scoreOptimizer.lastRule(at:)))
     }
 }
 
@@ -47,7 +56,7 @@ extension Pruner {
             g.fused = FusedGate(masked: masked)
         }
         fusedRun = FusedRun(optimizer: optimizer, scoreOptimizer: so, selections: selections.count,
-                            implied: config.schedule.every == 1)
+                            implied: config.schedule.every == 1, names: targets.map(\.name))
     }
 
     /// The selections: one per matrix, or one across all of them.
@@ -88,10 +97,9 @@ extension Pruner {
                 let t = targets[i], g = gates[i], n = g.mask.count
                 guard let state = g.fused, let scores = g.scores else { continue }
                 defer { state.gradient = nil; offset += n }
-                guard let grad = state.gradient, t.weight.grad == nil,
-                      let (rule, wf, ws) = run.optimizer.lastRule(of: t.name),
-                      let (scoreRule, sf, ss) = run.scoreOptimizer.lastRule(of: t.name + ".scores"), let sf, let ss,
-                      case .adam = scoreRule else {
+                let rules = run.rules(i)
+                guard let grad = state.gradient, t.weight.grad == nil, let (rule, wf, ws) = rules.weight,
+                      let (scoreRule, sf, ss) = rules.scores, let sf, let ss, case .adam = scoreRule else {
                     if run.stale[s], let cut = hints[s].cut {
                         writeMask(cut: cut, scores: scores.data, offset: offset, n, into: g.mask.data)
                     }
@@ -162,10 +170,11 @@ extension Pruner {
         }
         if let own = t.weight.grad { dw = dw.map { $0.adding(own) } ?? own }
         t.weight.grad = nil
-        if let dw, let (rule, f, s) = run.optimizer.lastRule(of: t.name) {
+        let rules = run.rules(i)
+        if let dw, let (rule, f, s) = rules.weight {
             applyRule(rule, t.weight.data, dw.data, f?.data, s?.data, n)
         }
-        if let ds, let (rule, f, s) = run.scoreOptimizer.lastRule(of: t.name + ".scores") {
+        if let ds, let (rule, f, s) = rules.scores {
             applyRule(rule, scores.data, ds.data, f?.data, s?.data, n)
         }
         gateForward(t.weight.data, g.mask.data, state.masked.data, n)
