@@ -10,9 +10,16 @@ import NN
 import Pruning
 
 func pruningOverhead(repeats: Int, samples: Int?) throws {
-    let train = try FashionMNIST.load(.train)
+    guard repeats >= 1 else { throw EngineError("--repeat must be at least 1 (got \(repeats))") }
     var methods: [PruneMethod?] = [nil, .magnitude, .movement]
-    if let only = arg("--methods") { methods = [nil] + only.split(separator: ",").map { PruneMethod(rawValue: String($0)) } }
+    if let only = arg("--methods") {
+        methods = [nil]
+        for name in only.split(separator: ",") {
+            guard let m = PruneMethod(rawValue: String(name)) else { throw EngineError("--methods: unknown method '\(name)'") }
+            methods.append(m)
+        }
+    }
+    let train = try FashionMNIST.load(.train)
     var times: [[Double]] = Array(repeating: [], count: methods.count)
     for round in 0...repeats {
         // Alternate the order, so that neither side always runs first in a round.
