@@ -7,6 +7,8 @@
 // kept, those inside are collected, and `resolveWindow` then settles the few inside exactly. When the
 // mask is re-selected every step it need not be stored at all: it is implied by the scores and
 // the last selection's cut (`TopKHint.cut`), which saves a read and a write of every entry.
+// This is the eight-lane (AVX2) pass; KernelsAVX512 runs the same operations on sixteen lanes
+// where the CPU allows, and training goes through its `movementStepsWide`.
 #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
 import _Builtin_intrinsics.intel
 #endif

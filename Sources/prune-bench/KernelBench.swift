@@ -1,6 +1,8 @@
 // The kernels of a movement-pruning step at the benchmark MLP's size (its two gated matrices,
 // 265,200 weights), each timed hot (repeated on the same buffers) and cold (after 64 MB of
-// other traffic, as inside a training step). `prune-bench --kernels [--threads N]`.
+// other traffic, as inside a training step). `prune-bench --kernels [--threads N]`. The fused
+// lines are the eight-lane pass; `fused_implied_two_avx512` is the sixteen-lane one training
+// uses where the CPU has AVX-512.
 import Engine
 import Kernels
 import KernelsAVX512
