@@ -65,6 +65,7 @@ public final class RNG: RandomNumberGenerator, @unchecked Sendable {
         return p
     }
 
-    /// The process-wide default generator, reseeded by `seed(n)` in the language.
+    /// A process-wide generator for Swift code that has no generator of its own. The language
+    /// never draws from it: scripts and notebooks use their session's generator (`seed(n)`).
     public static let global = RNG(seed: 0)
 }

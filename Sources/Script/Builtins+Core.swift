@@ -74,7 +74,6 @@ extension Builtins {
             let n = try args.int("n")
             guard n >= 0 else { throw BuiltinError("seed: the seed must be ≥ 0, got \(n)") }
             args.session.rng.reseed(UInt64(n))
-            RNG.global.reseed(UInt64(n))
             return .nil_
         },
         Builtin("time", [BuiltinParam("expr", nil, "any expression")], topic: "core",

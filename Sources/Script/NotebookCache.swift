@@ -48,7 +48,8 @@ public final class NotebookCache {
         return json
     }
 
-    static let format = 1
+    /// Entries of another format are ignored (2: keys no longer include the process-wide generator).
+    static let format = 2
 
     /// A figure stored with an entry.
     func figure(_ key: String, _ name: String) -> [UInt8]? {

@@ -119,10 +119,12 @@ public final class NotebookRunner {
 
     // MARK: - The run
 
+    /// Where the run stands before a cell: the key of everything before it and the session's
+    /// generator. (The language draws only from the session's generator, never from the
+    /// process-wide `RNG.global`, which other code in the process may be using meanwhile.)
     private struct Stage {
         var key: String
         var rng: [UInt64]
-        var globalRNG: [UInt64]
     }
 
     private func run(through last: Int, live: Bool) -> NotebookResult {
@@ -133,11 +135,10 @@ public final class NotebookRunner {
         // cache is then only read, not written.
         let storeEntries = !live || session.globalNames.isEmpty
         session.rng.reseed(options.seed)
-        RNG.global.reseed(0)
 
         // 1. The longest run of valid entries from the start.
         var stage = Stage(key: ContentHash.of(["prune notebook", options.version] + session.settings.keys.sorted().map { "\($0)=\(session.settings[$0] ?? "")" }),
-                          rng: session.rng.state, globalRNG: RNG.global.state)
+                          rng: session.rng.state)
         var valid: [(index: Int, prekey: String, meta: NJSON)] = []
         if let cache {
             for i in code where i < last - 1 || !live {
@@ -219,7 +220,7 @@ public final class NotebookRunner {
                 outcomes[i].note = note
             }
             options.log("cell \(i + 1)\(titleSuffix(cell)): ran in \(formatSeconds(run.seconds))" + (note.map { "; \($0)" } ?? ""))
-            stage = Stage(key: key, rng: session.rng.state, globalRNG: RNG.global.state)
+            stage = Stage(key: key, rng: session.rng.state)
         }
         cache?.evict()
         var result = NotebookResult(file: options.file, cells: outcomes)
@@ -229,7 +230,7 @@ public final class NotebookRunner {
     }
 
     private func prekey(_ stage: Stage, _ cell: NotebookCell) -> String {
-        ContentHash.of([stage.key, cell.text] + stage.rng.map { String($0) } + stage.globalRNG.map { String($0) })
+        ContentHash.of([stage.key, cell.text] + stage.rng.map { String($0) })
     }
 
     private func nextStage(_ meta: NJSON) -> Stage? {
@@ -238,8 +239,8 @@ public final class NotebookRunner {
             let w = a.compactMap { $0.string.flatMap { UInt64($0) } }
             return w.count == 4 ? w : nil
         }
-        guard let key = meta["key"]?.string, let rng = words(meta["rng_after"]), let g = words(meta["global_rng_after"]) else { return nil }
-        return Stage(key: key, rng: rng, globalRNG: g)
+        guard let key = meta["key"]?.string, let rng = words(meta["rng_after"]) else { return nil }
+        return Stage(key: key, rng: rng)
     }
 
     private func filesUnchanged(_ meta: NJSON) -> Bool {
@@ -255,12 +256,11 @@ public final class NotebookRunner {
         var decoder = StateDecoder(session: session, definitions: definitions, loadBlob: cache.loadBlob)
         let before = session.globals
         do {
-            let (globals, rng, globalRNG) = try decoder.decode(state)
+            let (globals, rng) = try decoder.decode(state)
             var dict = before
             for (k, v) in globals { dict[k] = v }
             session.globals = dict
             session.rng.state = rng
-            RNG.global.state = globalRNG
             definitions = decoder.definitions
             return true
         } catch {
@@ -287,7 +287,6 @@ public final class NotebookRunner {
             ("cell", .number(Double(number))), ("title", cell.title.map { .string($0) } ?? .null),
             ("files", .array(files.map { .array([.string($0.0), .string($0.1)]) })),
             ("rng_after", .array(session.rng.state.map { .string(String($0)) })),
-            ("global_rng_after", .array(RNG.global.state.map { .string(String($0)) })),
             ("seconds", .number(run.seconds)), ("output", .string(run.output)),
             ("figures", .array(figureNames.map { .string($0) })),
             ("note", note.map { .string($0) } ?? .null),

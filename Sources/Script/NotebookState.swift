@@ -76,7 +76,6 @@ struct StateEncoder {
         }
         let json = NJSON.object([
             ("rng", .array(rng.state.map { .string(String($0)) })),
-            ("global_rng", .array(RNG.global.state.map { .string(String($0)) })),
             ("globals", .object(out)),
         ])
         return (json, dropped)
@@ -236,8 +235,8 @@ struct StateDecoder {
 
     struct Malformed: Error, CustomStringConvertible { var description: String }
 
-    /// The globals (in stored order) and the generators' states.
-    mutating func decode(_ json: NJSON) throws -> (globals: [(String, Value)], rng: [UInt64], globalRNG: [UInt64]) {
+    /// The globals (in stored order) and the session generator's state.
+    mutating func decode(_ json: NJSON) throws -> (globals: [(String, Value)], rng: [UInt64]) {
         func words(_ j: NJSON?) throws -> [UInt64] {
             guard let a = j?.array, a.count == 4 else { throw Malformed(description: "random state") }
             return try a.map { guard let s = $0.string, let w = UInt64(s) else { throw Malformed(description: "random state") }; return w }
@@ -245,7 +244,7 @@ struct StateDecoder {
         guard let g = json["globals"]?.pairs else { throw Malformed(description: "no globals") }
         var out: [(String, Value)] = []
         for (name, v) in g { out.append((name, try decode(v))) }
-        return (out, try words(json["rng"]), try words(json["global_rng"]))
+        return (out, try words(json["rng"]))
     }
 
     private mutating func remember(_ j: NJSON, _ v: Value) -> Value {

@@ -3,6 +3,7 @@
 // the run but keep the document, values that cannot be stored only cost re-execution, the
 // cache survives interrupted writes and stays within its bound; run(file, cell=n).
 import Foundation
+import Synchronization
 import Testing
 import Engine
 @testable import Script
@@ -60,6 +61,24 @@ private let threeCells = """
         #expect(statuses(second) == [.cached, .cached, .cached])
         #expect(second.executed == 0)
         #expect(second.cells.map(\.output) == first.cells.map(\.output))
+    }
+
+    /// Other code in the process reseeding the process-wide generator while a notebook renders
+    /// (tests run side by side) does not change what is cached: cells draw only from the
+    /// session's generator. Before, that generator's state was part of every key, and this
+    /// suite's neighbours now and then made an unchanged notebook run again.
+    @Test func theProcessWideGeneratorIsNotPartOfTheKeys() throws {
+        final class Flag: @unchecked Sendable { let stop = Atomic<Bool>(false), done = DispatchSemaphore(value: 0) }
+        let flag = Flag()
+        Thread.detachNewThread {
+            var n: UInt64 = 1
+            while !flag.stop.load(ordering: .relaxed) { RNG.global.reseed(n); n &+= 1; usleep(50) }
+            flag.done.signal()
+        }
+        defer { flag.stop.store(true, ordering: .relaxed); flag.done.wait() }
+        let lab = try Lab(threeCells)
+        #expect(statuses(try lab.render()) == [.ran, .ran, .ran])
+        #expect(statuses(try lab.render()) == [.cached, .cached, .cached])
     }
 
     @Test func editingTheLastCellRunsOnlyIt() throws {

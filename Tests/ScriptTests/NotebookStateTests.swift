@@ -19,7 +19,7 @@ private func roundTrip(_ s: Session, definitions: DefinitionTable = DefinitionTa
         guard let b = blobs[h] else { throw BuiltinError("no blob \(h)") }
         return b
     }
-    let (globals, rng, _) = try dec.decode(parsed)
+    let (globals, rng) = try dec.decode(parsed)
     t.globals = Dictionary(globals, uniquingKeysWith: { a, _ in a })
     t.rng.state = rng
     return (t, dropped)
