@@ -2,7 +2,8 @@
 // prune: a laboratory for pruning neural networks in the transfer-learning regime.
 import PackageDescription
 
-// Kernels are the only target built with unchecked arithmetic and a wider instruction set.
+// Kernels and KernelsAVX512 are the only targets built with unchecked arithmetic and a wider
+// instruction set.
 #if arch(x86_64)
 let kernelFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-Xcc", "-march=x86-64-v3"])]
 // The sixteen-lane movement pass; called only where the CPU has AVX-512 (checked at run time).
