@@ -59,7 +59,7 @@ let package = Package(
         ]),
 
         // Throughput benchmarks behind scripts/bench.
-        .executableTarget(name: "prune-bench", dependencies: ["Engine", "Kernels", "KernelsAVX512", "NN", "Data", "Pruning", "Plot"]),
+        .executableTarget(name: "prune-bench", dependencies: ["Engine", "Kernels", "NN", "Data", "Pruning", "Plot"]),
 
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Engine"]),

@@ -8,11 +8,32 @@
 // mask is re-selected every step it need not be stored at all: it is implied by the scores and
 // the last selection's cut (`TopKHint.cut`), which saves a read and a write of every entry.
 // This is the eight-lane (AVX2) pass; KernelsAVX512 runs the same operations on sixteen lanes
-// where the CPU allows, and training goes through its `movementStepsWide`.
+// where the CPU allows (`AVX512`), and training goes through Pruning's `fusedMovementSteps`.
 #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
 import _Builtin_intrinsics.intel
 #endif
 import CPrefetch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Whether movement's pass may run on sixteen lanes (KernelsAVX512's `movementPiece16`): the
+/// check lives here, in code built for AVX2, because nothing in the AVX-512 target may run on a
+/// CPU without it.
+public enum AVX512 {
+    /// Whether this CPU runs AVX-512 F, CD, BW, DQ and VL and the operating system saves its state.
+    public static let available: Bool = prune_cpu_has_avx512() != 0
+
+    /// Whether to use it: when available, unless PRUNE_NO_AVX512 is set. Tests switch it off to
+    /// compare the passes; switching it on where it is not available has no effect.
+    public static var enabled: Bool {
+        get { available && wanted }
+        set { wanted = newValue }
+    }
+    nonisolated(unsafe) private static var wanted = getenv("PRUNE_NO_AVX512") == nil
+}
 
 /// The buffers of one gated weight, each of `n` elements.
 public struct MovementBuffers {

@@ -4,43 +4,26 @@
 // (tested). What changes is the instruction count: one instruction per sixteen weights instead of
 // eight, masks in mask registers instead of vector compares and blends, and thirty-two vector
 // registers, so no constant is spilled. On the benchmark MLP's two matrices the pass takes about
-// a third less time (prune-bench --kernels, fused_implied_two against fused_implied_two_avx2).
+// a third less time (prune-bench --kernels: fused_implied_two_avx512 against fused_implied_two).
 //
-// This target alone is built for x86-64-v4; `movementStepsWide` checks at run time that the CPU
-// and the operating system support it (CPUID and XCR0) and otherwise runs the eight-lane pass.
-// PRUNE_NO_AVX512=1 forces the eight-lane pass.
+// This target alone is built for x86-64-v4, so nothing in it may run before the check: callers
+// ask Kernels' `AVX512.enabled` (CPUID and XCR0, checked in code built for AVX2) and otherwise
+// run the eight-lane pass. PRUNE_NO_AVX512=1 forces the eight-lane pass.
 import Kernels
 #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
 import _Builtin_intrinsics.intel
 import CPrefetch
 #endif
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
-public enum AVX512 {
-    /// Whether this CPU runs AVX-512 F, CD, BW, DQ and VL and the operating system saves its state.
-    public static let available: Bool = {
-        #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
-        return prune_cpu_has_avx512() != 0
-        #else
-        return false
-        #endif
-    }()
-
-    /// Whether `movementStepsWide` uses sixteen lanes: when available, unless PRUNE_NO_AVX512 is
-    /// set. Tests switch it to compare both passes.
-    nonisolated(unsafe) public static var enabled: Bool = available && getenv("PRUNE_NO_AVX512") == nil
-}
-
-/// `movementSteps` (Kernels) on sixteen lanes where `AVX512.enabled`, on eight otherwise.
-public func movementStepsWide(_ tasks: [MovementTask]) -> [WindowCount] {
+/// Elements lo..<hi of a movement task (lo a multiple of 8) on sixteen lanes, the last fewer than
+/// sixteen on eight: a `piece` for Kernels' `movementSteps`. Call it only where `AVX512.enabled`
+/// (Kernels) says so; elsewhere it is the eight-lane piece.
+public func movementPiece16(_ task: MovementTask, _ lo: Int, _ hi: Int) -> WindowCount {
     #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
-    if AVX512.enabled && AVX512.available { return movementSteps(tasks, piece: piece16) }
+    return piece16(task, lo, hi)
+    #else
+    return movementPiece(task, lo, hi)
     #endif
-    return movementSteps(tasks)
 }
 
 #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)

@@ -116,7 +116,7 @@ extension Pruner {
             }
         }
         var found = Array(repeating: WindowCount(), count: selections.count)
-        for (t, f) in movementStepsWide(tasks).enumerated() { found[taskSelection[t]].add(f) }
+        for (t, f) in fusedMovementSteps(tasks).enumerated() { found[taskSelection[t]].add(f) }
         withExtendedLifetime(gradients) {}
         for (s, members) in selections.enumerated() {
             let plan = plans[s]
@@ -179,4 +179,10 @@ extension Pruner {
         }
         gateForward(t.weight.data, g.mask.data, state.masked.data, n)
     }
+}
+
+/// The fused pass over one step's matrices: on sixteen lanes where the CPU has AVX-512
+/// (`AVX512.enabled`), on eight otherwise; bit-identical either way.
+public func fusedMovementSteps(_ tasks: [MovementTask]) -> [WindowCount] {
+    AVX512.enabled ? movementSteps(tasks, piece: movementPiece16) : movementSteps(tasks)
 }

@@ -5,7 +5,7 @@
 // uses where the CPU has AVX-512.
 import Engine
 import Kernels
-import KernelsAVX512
+import Pruning
 import NN
 
 func kernelCosts() {
@@ -79,7 +79,7 @@ func kernelCosts() {
                        MovementTask(second, rule: rule, scoreRule: scoreRule, current: .implied(cut: cut), window: window, offset: 0)]
             time("fused_implied_two") { sink += Float(movementSteps(two)[0].above) }
             // The same on sixteen lanes, where the CPU has AVX-512 (what training runs there).
-            if AVX512.available { time("fused_implied_two_avx512") { sink += Float(movementStepsWide(two)[0].above) } }
+            if AVX512.enabled { time("fused_implied_two_avx512") { sink += Float(fusedMovementSteps(two)[0].above) } }
         }
     }
     if sink == .infinity { print(sink) }

@@ -5,7 +5,6 @@ import Testing
 import Engine
 import NN
 import Kernels
-import KernelsAVX512
 @testable import Pruning
 
 @Suite struct FusedMovementTests {

@@ -54,7 +54,7 @@ import KernelsAVX512
                                       offset: offset))
             offset += n
         }
-        let found = wide ? movementStepsWide(tasks) : movementSteps(tasks)
+        let found = wide ? movementSteps(tasks, piece: movementPiece16) : movementSteps(tasks)
         var out: [[UInt32]] = found.map { [UInt32(truncatingIfNeeded: $0.above)] + $0.candidates.flatMap { [UInt32(truncatingIfNeeded: $0 >> 32), UInt32(truncatingIfNeeded: $0)] } }
         for (b, n) in zip(buffers, sizes) {
             for p in b { out.append((0..<n).map { p[$0].bitPattern }); p.deallocate() }
@@ -73,7 +73,7 @@ import KernelsAVX512
 
     @Test(arguments: rules)
     func sixteenLanesEqualEightBitForBit(rule: UpdateRule) throws {
-        guard AVX512.enabled else { return }     // no AVX-512 here (or PRUNE_NO_AVX512): nothing to compare
+        guard AVX512.available else { return }     // no AVX-512 here: nothing to compare
         for implied in [false, true] {
             for windowed in [false, true] {
                 let narrow = pass(wide: false, rule: rule, implied: implied, windowed: windowed)
