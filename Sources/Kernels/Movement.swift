@@ -70,6 +70,11 @@ public struct WindowCount {
         above += other.above
         if candidates.isEmpty { candidates = other.candidates } else { candidates += other.candidates }
     }
+    /// The pieces' counts and candidates together, in order, the candidates allocated once.
+    init<C: Collection<WindowCount>>(merging parts: C) {
+        candidates.reserveCapacity(parts.reduce(0) { $0 + $1.candidates.count })
+        for p in parts { above += p.above; candidates += p.candidates }
+    }
 }
 
 /// Where the mask the forward pass used comes from.
@@ -130,7 +135,9 @@ public func movementSteps(_ tasks: [MovementTask]) -> [WindowCount] {
 /// runs elements lo..<hi of a task, lo a multiple of 8, and returns what its window found.
 package func movementSteps(_ tasks: [MovementTask], piece: (MovementTask, Int, Int) -> WindowCount) -> [WindowCount] {
     var pieces: [(task: Int, lo: Int, hi: Int)] = []
+    var firstPiece: [Int] = []     // each task's pieces are contiguous, in sequence order
     for (t, task) in tasks.enumerated() {
+        firstPiece.append(pieces.count)
         let n = task.buffers.count
         precondition(task.offset + n < Int(UInt32.max), "movementStep: more than 2³² − 1 entries in one selection")
         let parts = Parallel.taskCount(n, grain: Parallel.minParallelElements / 8, maxTasks: 64)
@@ -151,12 +158,10 @@ package func movementSteps(_ tasks: [MovementTask], piece: (MovementTask, Int, I
             found[i] = piece(tasks[t], lo, hi)
         }
     }
-    var totals = Array(repeating: WindowCount(), count: tasks.count)
-    var sizes = Array(repeating: 0, count: tasks.count)
-    for i in pieces.indices { sizes[pieces[i].task] += found[i].candidates.count }
-    for t in tasks.indices { totals[t].candidates.reserveCapacity(sizes[t]) }
-    for i in pieces.indices { totals[pieces[i].task].add(found[i]) }
-    return totals
+    firstPiece.append(pieces.count)
+    return tasks.indices.map { t in
+        WindowCount(merging: UnsafeBufferPointer(start: found + firstPiece[t], count: firstPiece[t + 1] - firstPiece[t]))
+    }
 }
 
 /// Settles a windowed selection of the `k` largest: when the k-th largest key lies in the
@@ -217,8 +222,8 @@ private func movementPiece<M: MaskLanes>(_ b: MovementBuffers, _ lo: Int, _ hi: 
         return nesterov ? fusedLoop(b, lo, hi, SGDNesterov(lr: lr, mu: momentum, wd: wd), mask, scoreRule, window, offset)
                         : fusedLoop(b, lo, hi, SGDMomentum(lr: lr, mu: momentum, wd: wd), mask, scoreRule, window, offset)
     case let .adam(lr, b1, b2, eps, wd, decoupled, c1, c2):
-        return fusedLoop(b, lo, hi, AdamLanes(lr: lr, beta1: b1, beta2: b2, eps: eps, weightDecay: wd, decoupled: decoupled,
-                                              c1: c1, c2: c2), mask, scoreRule, window, offset)
+        let c = AdamConstants(lr: lr, beta1: b1, beta2: b2, eps: eps, weightDecay: wd, decoupled: decoupled, c1: c1, c2: c2)
+        return fusedLoop(b, lo, hi, AdamLanes(c), mask, scoreRule, window, offset)
     }
 }
 
@@ -332,25 +337,22 @@ package struct AdamConstants {
 }
 
 private struct AdamLanes: WeightLanes {
-    let b1: Float, b2: Float, nb1: Float, nb2: Float, l2: Float, shrink: Float, step: Float, inv2: Float, eps: Float
-    init(lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float, decoupled: Bool, c1: Float, c2: Float) {
-        let c = AdamConstants(lr: lr, beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, decoupled: decoupled, c1: c1, c2: c2)
-        b1 = c.b1; b2 = c.b2; nb1 = c.nb1; nb2 = c.nb2; l2 = c.l2; shrink = c.shrink; step = c.step; inv2 = c.inv2; self.eps = c.eps
-    }
+    let c: AdamConstants
+    init(_ c: AdamConstants) { self.c = c }
     @inline(__always) func lanes(_ w: F8, _ g: F8, _ f: UnsafeMutablePointer<Float>?, _ s: UnsafeMutablePointer<Float>?) -> F8 {
-        let gi = add8(g, mul8(F8(repeating: l2), w))
-        let mi = add8(mul8(F8(repeating: b1), load8(f!)), mul8(F8(repeating: nb1), gi))
-        let vi = add8(mul8(F8(repeating: b2), load8(s!)), mul8(mul8(F8(repeating: nb2), gi), gi))
+        let gi = add8(g, mul8(F8(repeating: c.l2), w))
+        let mi = add8(mul8(F8(repeating: c.b1), load8(f!)), mul8(F8(repeating: c.nb1), gi))
+        let vi = add8(mul8(F8(repeating: c.b2), load8(s!)), mul8(mul8(F8(repeating: c.nb2), gi), gi))
         store8(f!, mi); store8(s!, vi)
-        return sub8(mul8(w, F8(repeating: shrink)),
-                    div8(mul8(F8(repeating: step), mi), add8(mul8(sqrt8(vi), F8(repeating: inv2)), F8(repeating: eps))))
+        return sub8(mul8(w, F8(repeating: c.shrink)),
+                    div8(mul8(F8(repeating: c.step), mi), add8(mul8(sqrt8(vi), F8(repeating: c.inv2)), F8(repeating: c.eps))))
     }
     @inline(__always) func scalar(_ w: Float, _ g: Float, _ f: UnsafeMutablePointer<Float>?, _ s: UnsafeMutablePointer<Float>?) -> Float {
-        let gi = g + l2 * w
-        let mi = b1 * f![0] + nb1 * gi
-        let vi = b2 * s![0] + nb2 * gi * gi
+        let gi = g + c.l2 * w
+        let mi = c.b1 * f![0] + c.nb1 * gi
+        let vi = c.b2 * s![0] + c.nb2 * gi * gi
         f![0] = mi; s![0] = vi
-        return w * shrink - step * mi / (vi.squareRoot() * inv2 + eps)
+        return w * c.shrink - c.step * mi / (vi.squareRoot() * c.inv2 + c.eps)
     }
 }
 
@@ -360,7 +362,8 @@ private func fusedLoop<W: WeightLanes, M: MaskLanes>(_ b: MovementBuffers, _ lo:
     guard case let .adam(slr, sb1, sb2, seps, swd, sdecoupled, sc1, sc2) = scoreRule else {
         preconditionFailure("movementStep: the scores' rule must be Adam")
     }
-    let score = AdamLanes(lr: slr, beta1: sb1, beta2: sb2, eps: seps, weightDecay: swd, decoupled: sdecoupled, c1: sc1, c2: sc2)
+    let score = AdamLanes(AdamConstants(lr: slr, beta1: sb1, beta2: sb2, eps: seps, weightDecay: swd, decoupled: sdecoupled,
+                                        c1: sc1, c2: sc2))
     var result = WindowCount()
     let w = b.weight, g = b.gradient, out = b.masked, s = b.scores
     let wf = b.weightFirst, ws = b.weightSecond, sf = b.scoreFirst, ss = b.scoreSecond

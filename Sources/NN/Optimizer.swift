@@ -101,7 +101,7 @@ public final class Optimizer {
         }
     }
 
-    /// Hands the updates of these parameters to the caller, who applies `lastRule(of:)` in its
+    /// Hands the updates of these parameters to the caller, who applies `lastRule(at:)` in its
     /// own pass after each `step()`. Returns false (and delegates nothing) when a name is not
     /// trained by this optimizer or gradients are clipped.
     public func delegate(_ names: [String]) -> Bool {
@@ -115,14 +115,10 @@ public final class Optimizer {
     /// Takes the updates of every delegated parameter back.
     public func undelegateAll() { delegated = [] }
 
-    /// The update the last `step()` would have applied to the parameter `name`, with its state
-    /// (momentum, or Adam's two moments, created on first use); nil if the optimizer does not
-    /// train it. For delegated parameters, called after each `step()`.
-    public func lastRule(of name: String) -> (rule: UpdateRule, first: Tensor?, second: Tensor?)? {
-        names.firstIndex(of: name).flatMap(lastRule(at:))
-    }
-
-    /// `lastRule(of:)` for the parameter at `index(of:)`.
+    /// The update the last `step()` would have applied to the parameter at position `i`
+    /// (`index(of:)`), with its state (momentum, or Adam's two moments, created on first use);
+    /// nil before the first step or for a position out of range. For delegated parameters,
+    /// called after each `step()`.
     public func lastRule(at i: Int) -> (rule: UpdateRule, first: Tensor?, second: Tensor?)? {
         guard names.indices.contains(i), stepCount > 0 else { return nil }
         return rule(for: i)
