@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "Script", dependencies: ["Engine", "NN", "Data", "Pruning", "Plot"]),
         // The thin command-line front end: REPL, scripts.
         .executableTarget(name: "prune", dependencies: [
-            "Engine", "NN", "Data", "Script", "CReadline", "CPNG",
+            "Engine", "Kernels", "NN", "Data", "Script", "CReadline", "CPNG",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -23,7 +23,8 @@ import Darwin
 /// check lives here, in code built for AVX2, because nothing in the AVX-512 target may run on a
 /// CPU without it.
 public enum AVX512 {
-    /// Whether this CPU runs AVX-512 F, CD, BW, DQ and VL and the operating system saves its state.
+    /// Whether this CPU runs AVX-512 F, CD, BW, DQ and VL and the operating system saves its state
+    /// (also what the prune binary asks before choosing OpenBLAS's SkylakeX kernels).
     public static let available: Bool = prune_cpu_has_avx512() != 0
 
     /// Whether to use it: when available, unless PRUNE_NO_AVX512 is set. Tests switch it off to

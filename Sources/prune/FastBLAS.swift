@@ -3,26 +3,16 @@
 // fast there. The variable is read only when the library loads, hence the re-exec.
 #if canImport(Glibc)
 import Glibc
+import Kernels
 
 func reexecWithFastBLASIfNeeded() {
-    guard getenv("OPENBLAS_CORETYPE") == nil, getenv("PRUNE_NO_REEXEC") == nil, cpuHasAVX512() else { return }
+    guard getenv("OPENBLAS_CORETYPE") == nil, getenv("PRUNE_NO_REEXEC") == nil, AVX512.available else { return }
     setenv("OPENBLAS_CORETYPE", "SKYLAKEX", 1)
     let args = CommandLine.arguments
     var cargs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) }
     cargs.append(nil)
     execv("/proc/self/exe", &cargs)
     // execv only returns on failure: carry on with the default kernels.
-}
-
-func cpuHasAVX512() -> Bool {
-    guard let f = fopen("/proc/cpuinfo", "r") else { return false }
-    defer { fclose(f) }
-    var line = [CChar](repeating: 0, count: 8192)
-    while fgets(&line, Int32(line.count), f) != nil {
-        let s = String(cString: line)
-        if s.hasPrefix("flags") { return s.contains(" avx512bw") && s.contains(" avx512vl") }
-    }
-    return false
 }
 #else
 func reexecWithFastBLASIfNeeded() {}
