@@ -17,11 +17,38 @@ public enum Parallel {
     /// How many threads the kernels may use, counting the caller. Set by `BLAS.setThreads`;
     /// 1 (everything on the calling thread) until then.
     public static var threads: Int {
-        get { storedThreads }
-        set { storedThreads = Swift.min(Swift.max(newValue, 1), maxThreads) }
+        get {
+            #if canImport(Glibc) || canImport(Darwin)
+            if let local = pthread_getspecific(localThreads) { return Int(bitPattern: local) }
+            #endif
+            return storedThreads
+        }
+        set { storedThreads = clamped(newValue) }
     }
     nonisolated(unsafe) private static var storedThreads = 1
     static let maxThreads = 64
+    private static func clamped(_ n: Int) -> Int { Swift.min(Swift.max(n, 1), maxThreads) }
+
+    /// Runs `body` with the kernels it calls on this thread limited to `n` threads, while other
+    /// threads keep `threads`: tests that compare thread counts must not change what tests
+    /// running beside them compute (split GEMMs round differently at one thread and two).
+    public static func withThreads<T>(_ n: Int, _ body: () throws -> T) rethrows -> T {
+        #if canImport(Glibc) || canImport(Darwin)
+        let outer = pthread_getspecific(localThreads)
+        pthread_setspecific(localThreads, UnsafeRawPointer(bitPattern: clamped(n)))
+        defer { pthread_setspecific(localThreads, outer) }
+        #endif
+        return try body()
+    }
+
+    #if canImport(Glibc) || canImport(Darwin)
+    /// This thread's `withThreads` limit, as a pointer-sized integer; none outside it.
+    private static let localThreads: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+    #endif
 
     /// Below about this many elements, splitting a memory-bound loop costs more in hand-offs than
     /// it gains: the MLP's 128×300 activations stay on one thread.

@@ -4,14 +4,12 @@ import Testing
 @testable import Engine
 import Kernels
 
-/// Runs `body` with the kernels limited to `threads` threads, restoring the previous setting.
-/// Other tests may run meanwhile; every kernel's result is independent of the thread count, so
-/// they are unaffected, and a kernel that finds the pool busy runs on its own thread.
+/// Runs `body` with the kernels it calls limited to `threads` threads. The limit holds on this
+/// thread only: other tests run meanwhile, and split GEMMs round differently at one thread and
+/// two, so changing the process-wide count could change their results. A kernel that finds the
+/// pool busy runs on its own thread, with the same result.
 private func withKernelThreads<T>(_ threads: Int, _ body: () throws -> T) rethrows -> T {
-    let old = Parallel.threads
-    Parallel.threads = threads
-    defer { Parallel.threads = old }
-    return try body()
+    try Parallel.withThreads(threads, body)
 }
 
 /// Runs `f` on one thread and on `threads` threads and expects identical arrays.
