@@ -190,15 +190,39 @@ private func buildInverseBlock(_ g: UnsafePointer<Float>, m: Int, stride: Int, s
                 let next = g + (i + 1) * stride + start
                 for j in 0..<n { gn[j] = Double(next[j]) }
                 // A ← A − c·u uᵀ, row by row, and the next u = A g from the updated rows (A is
-                // symmetric, so its rows are its columns).
-                for j in 0..<n {
+                // symmetric, so its rows are its columns). Two rows at a time: each load of u and
+                // g serves both, and two accumulation chains hide the FMA latency that one chain
+                // waits on.
+                var j = 0
+                while j + 2 <= n {
+                    let row0 = a + j * p, row1 = row0 + p
+                    let coef0 = D8(repeating: -c * u[j]), coef1 = D8(repeating: -c * u[j + 1])
+                    var acc0 = D8(), acc1 = D8()
+                    var k = 0
+                    while k < p {
+                        let uk = load(u + k), gk = load(gn + k)
+                        let r0 = load(row0 + k).addingProduct(coef0, uk)
+                        let r1 = load(row1 + k).addingProduct(coef1, uk)
+                        store(row0 + k, r0)
+                        store(row1 + k, r1)
+                        acc0 = acc0.addingProduct(r0, gk)
+                        acc1 = acc1.addingProduct(r1, gk)
+                        k += 8
+                    }
+                    un[j] = acc0.sum()
+                    un[j + 1] = acc1.sum()
+                    j += 2
+                }
+                if j < n {
                     let row = a + j * p
                     let coef = D8(repeating: -c * u[j])
                     var acc = D8()
-                    for k in Swift.stride(from: 0, to: p, by: 8) {
+                    var k = 0
+                    while k < p {
                         let r = load(row + k).addingProduct(coef, load(u + k))
                         store(row + k, r)
                         acc = acc.addingProduct(r, load(gn + k))
+                        k += 8
                     }
                     un[j] = acc.sum()
                 }
