@@ -1,5 +1,5 @@
 // Structured selections for pruning masks: the k largest in every group of consecutive entries
-// (N:M sparsity).
+// (N:M sparsity), and block scores, block counts and block masks for block pruning.
 #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
 import _Builtin_intrinsics.intel
 #endif
@@ -156,3 +156,155 @@ func groupTopK8(_ v: UnsafePointer<Float>, _ allow: UnsafePointer<Float>?, _ m: 
     return end
 }
 #endif
+
+// MARK: Blocks
+
+/// The number of blockRows × blockCols blocks covering a rows × cols matrix (edge blocks partial).
+public func blockCount(rows: Int, cols: Int, blockRows: Int, blockCols: Int) -> Int {
+    guard rows > 0, cols > 0, blockRows > 0, blockCols > 0 else { return 0 }
+    return ((rows + blockRows - 1) / blockRows) * ((cols + blockCols - 1) / blockCols)
+}
+
+/// Runs `body(lo, hi)` over ranges of block rows (bands of `blockRows` matrix rows), split by
+/// size only, so each band is summed by one task and results never depend on the thread count.
+@inline(__always)
+func forBands(rows: Int, cols: Int, blockRows: Int, _ body: (Int, Int) -> Void) {
+    let bands = (rows + blockRows - 1) / blockRows
+    let parts = min(Parallel.taskCount(rows * cols), bands)
+    parallelFor(parts) { i in
+        let r = Parallel.range(i, of: parts, count: bands)
+        if !r.isEmpty { body(r.lowerBound, r.upperBound) }
+    }
+}
+
+/// The mean of `values` over each blockRows × blockCols block of a rows × cols matrix (edge blocks
+/// may be partial: their mean is over the entries they have), row-major over blocks, into `scores`
+/// (blockCount(rows:cols:blockRows:blockCols:) floats). Entries where `allowed` is 0 count as absent.
+///
+/// A mean rather than a sum, so that partial edge blocks compete fairly with full ones. A block
+/// with no entries left gets −∞: it has nothing to keep, and sorts below every real score. Each
+/// band of blockRows rows is summed column by column into a row of partial sums (a contiguous
+/// loop the compiler vectorises), which is then reduced block by block in Double.
+public func blockMeans(values: UnsafePointer<Float>, rows: Int, cols: Int, blockRows: Int, blockCols: Int,
+                       allowed: UnsafePointer<Float>?, into scores: UnsafeMutablePointer<Float>) {
+    guard blockCount(rows: rows, cols: cols, blockRows: blockRows, blockCols: blockCols) > 0 else { return }
+    let across = (cols + blockCols - 1) / blockCols
+    forBands(rows: rows, cols: cols, blockRows: blockRows) { lo, hi in
+        let sums = UnsafeMutablePointer<Float>.allocate(capacity: cols)
+        let counts = UnsafeMutablePointer<Float>.allocate(capacity: cols)
+        defer { sums.deallocate(); counts.deallocate() }
+        for band in lo..<hi {
+            let top = band * blockRows, bottom = min(rows, top + blockRows)
+            sums.update(repeating: 0, count: cols)
+            counts.update(repeating: 0, count: cols)
+            for r in top..<bottom {
+                let row = values + r * cols
+                if let allow = allowed.map({ $0 + r * cols }) {
+                    for j in 0..<cols {
+                        let ok = allow[j] != 0
+                        sums[j] += ok ? row[j] : 0
+                        counts[j] += ok ? 1 : 0
+                    }
+                } else {
+                    for j in 0..<cols { sums[j] += row[j] }
+                }
+            }
+            for c in 0..<across {
+                let left = c * blockCols, right = min(cols, left + blockCols)
+                var sum = 0.0, count = 0.0
+                for j in left..<right { sum += Double(sums[j]) }
+                if allowed != nil {
+                    for j in left..<right { count += Double(counts[j]) }
+                } else {
+                    count = Double((bottom - top) * (right - left))
+                }
+                scores[band * across + c] = count > 0 ? Float(sum / count) : -.infinity
+            }
+        }
+    }
+}
+
+/// The number of entries in each block, row-major over blocks: those where `allowed` is not 0
+/// when it is given (the weights a kept block actually keeps), else all (edge blocks are
+/// smaller than the rest). These are the sizes `blockKeepCount` adds up.
+public func blockSizes(rows: Int, cols: Int, blockRows: Int, blockCols: Int,
+                       allowed: UnsafePointer<Float>? = nil) -> [Int] {
+    let count = blockCount(rows: rows, cols: cols, blockRows: blockRows, blockCols: blockCols)
+    guard count > 0 else { return [] }
+    let across = (cols + blockCols - 1) / blockCols
+    var sizes = [Int](repeating: 0, count: count)
+    for r in 0..<rows {
+        let band = r / blockRows
+        for c in 0..<across {
+            let left = c * blockCols, right = min(cols, left + blockCols)
+            if let allow = allowed.map({ $0 + r * cols }) {
+                var k = 0
+                for j in left..<right where allow[j] != 0 { k += 1 }
+                sizes[band * across + c] += k
+            } else {
+                sizes[band * across + c] += right - left
+            }
+        }
+    }
+    return sizes
+}
+
+/// Expands a 0/1 mask over blocks to the matrix, times `allowed` where given (0 wherever
+/// `allowed` is 0, else the block's value). Each band's row of block values is expanded once and
+/// then copied, or multiplied by the bound, into each of its rows: contiguous, vectorised loops.
+/// `allowed` may be `mask` itself.
+public func expandBlockMask(_ blockMask: UnsafePointer<Float>, rows: Int, cols: Int, blockRows: Int, blockCols: Int,
+                            allowed: UnsafePointer<Float>?, into mask: UnsafeMutablePointer<Float>) {
+    guard blockCount(rows: rows, cols: cols, blockRows: blockRows, blockCols: blockCols) > 0 else { return }
+    let across = (cols + blockCols - 1) / blockCols
+    forBands(rows: rows, cols: cols, blockRows: blockRows) { lo, hi in
+        let line = UnsafeMutablePointer<Float>.allocate(capacity: cols)
+        defer { line.deallocate() }
+        for band in lo..<hi {
+            for c in 0..<across {
+                let left = c * blockCols, right = min(cols, left + blockCols)
+                (line + left).update(repeating: blockMask[band * across + c], count: right - left)
+            }
+            for r in (band * blockRows)..<min(rows, (band + 1) * blockRows) {
+                let out = mask + r * cols
+                if let allow = allowed.map({ $0 + r * cols }) {
+                    for j in 0..<cols { out[j] = allow[j] != 0 ? line[j] : 0 }
+                } else {
+                    out.update(from: line, count: cols)
+                }
+            }
+        }
+    }
+}
+
+/// The blocks in the order `topKMasks` selects them from these scores: larger first, ties to
+/// the earlier block (the same `orderedKey` and position as its candidates). So
+/// `topKMasks(values: [(scores, count)], allowed: [nil], k: k, …)` keeps exactly the first k.
+public func blockOrder(scores: UnsafePointer<Float>, count: Int) -> [Int] {
+    var keys = (0..<count).map { candidate(scores[$0], at: $0) }
+    keys.sort(by: >)
+    return keys.map { Int(~UInt32(truncatingIfNeeded: $0)) }
+}
+
+/// How many blocks to keep so that the kept weights are as close as possible to `targetWeights`
+/// given each block's size (`blockSizes`; edge blocks are smaller), choosing blocks in the order
+/// of `order` (`blockOrder`: the blocks sorted by score, best first). Of two counts equally
+/// close, the smaller. The caller keeps the first k blocks of `order`, e.g. with `topKMasks` on
+/// the scores (which chooses them in that order).
+///
+/// Exact: the kept weight count is the prefix sum of sizes along `order`, and the k whose sum
+/// lies nearest the target is taken. For 0 ≤ targetWeights ≤ Σ sizes the target lies between the
+/// sums before and after some block, so the kept count is within half that block's size of it:
+/// within half a block when all blocks are full-size, and never more than half a full block
+/// (edge blocks are smaller). A target above Σ sizes keeps every block; one ≤ 0, none.
+public func blockKeepCount(sizes: [Int], order: [Int], targetWeights: Int) -> Int {
+    var best = 0, bestDistance = abs(targetWeights), kept = 0
+    for (k, b) in order.enumerated() {
+        kept += sizes[b]
+        let distance = abs(kept - targetWeights)
+        if distance < bestDistance { best = k + 1; bestDistance = distance }
+        // Sums only grow: past the target, they only move away.
+        if kept >= targetWeights { break }
+    }
+    return best
+}

@@ -1,4 +1,5 @@
-// Structured selections: N:M group masks against a slow reference and topKMasks.
+// Structured selections: N:M group masks against a slow reference and topKMasks, block means
+// and masks on a hand-written matrix, the block count nearest a weight target.
 import Testing
 @testable import Engine
 @testable import Kernels
@@ -137,5 +138,166 @@ import Testing
         #expect(groupMask(v, rows: 4, rowLength: 4, group: 4, keep: 2, allowed: b) == [0, 0, 1, 1] + expected[4...])
         let six: [Float] = [6, 5, 4, 3, 2, 1], sixAllowed: [Float] = [0, 1, 0, 1, 1, 0]
         #expect(groupMask(six, rows: 1, rowLength: 6, group: 6, keep: 2, allowed: sixAllowed) == [0, 1, 0, 1, 0, 0])
+    }
+
+    // MARK: Blocks
+
+    /// A 5 × 6 matrix in 2 × 4 blocks: three bands (rows 0–1, 2–3, 4) by two block columns
+    /// (columns 0–3, 4–5), so the blocks hold 8, 4, 8, 4, 4 and 2 entries.
+    private let matrix: [Float] = [
+         1, 2, 3, 4,   5,  6,
+         5, 6, 7, 8,   7,  8,
+        -1, 0, 1, 0,   2,  2,
+         0, 0, 0, 8,   4, -2,
+         1, 1, 1, 5,   9,  3,
+    ]
+    /// Forbids 1 and 2 in the first row, the whole block at band 1, columns 4–5, and the 9.
+    private let matrixAllowed: [Float] = [
+        0, 0, 1, 1,   1, 1,
+        1, 1, 1, 1,   1, 1,
+        1, 1, 1, 1,   0, 0,
+        1, 1, 1, 1,   0, 0,
+        1, 1, 1, 1,   0, 1,
+    ]
+
+    private func means(_ v: [Float], rows: Int, cols: Int, blockRows: Int, blockCols: Int, allowed: [Float]?) -> [Float] {
+        var s = [Float](repeating: .nan, count: blockCount(rows: rows, cols: cols, blockRows: blockRows, blockCols: blockCols))
+        v.withUnsafeBufferPointer { vp in
+            s.withUnsafeMutableBufferPointer { sp in
+                if let allowed {
+                    allowed.withUnsafeBufferPointer { ap in
+                        blockMeans(values: vp.baseAddress!, rows: rows, cols: cols, blockRows: blockRows, blockCols: blockCols,
+                                   allowed: ap.baseAddress!, into: sp.baseAddress!)
+                    }
+                } else {
+                    blockMeans(values: vp.baseAddress!, rows: rows, cols: cols, blockRows: blockRows, blockCols: blockCols,
+                               allowed: nil, into: sp.baseAddress!)
+                }
+            }
+        }
+        return s
+    }
+
+    private func expand(_ b: [Float], rows: Int, cols: Int, blockRows: Int, blockCols: Int, allowed: [Float]?,
+                        boundIsMask: Bool = false) -> [Float] {
+        var m = boundIsMask ? allowed! : [Float](repeating: -1, count: rows * cols)
+        b.withUnsafeBufferPointer { bp in
+            m.withUnsafeMutableBufferPointer { mp in
+                if boundIsMask {
+                    expandBlockMask(bp.baseAddress!, rows: rows, cols: cols, blockRows: blockRows, blockCols: blockCols,
+                                    allowed: UnsafePointer(mp.baseAddress!), into: mp.baseAddress!)
+                } else if let allowed {
+                    allowed.withUnsafeBufferPointer { ap in
+                        expandBlockMask(bp.baseAddress!, rows: rows, cols: cols, blockRows: blockRows, blockCols: blockCols,
+                                        allowed: ap.baseAddress!, into: mp.baseAddress!)
+                    }
+                } else {
+                    expandBlockMask(bp.baseAddress!, rows: rows, cols: cols, blockRows: blockRows, blockCols: blockCols,
+                                    allowed: nil, into: mp.baseAddress!)
+                }
+            }
+        }
+        return m
+    }
+
+    @Test func blockMeansOverPartialEdgeBlocks() {
+        #expect(blockCount(rows: 5, cols: 6, blockRows: 2, blockCols: 4) == 6)
+        #expect(blockCount(rows: 4, cols: 8, blockRows: 2, blockCols: 4) == 4)
+        #expect(blockCount(rows: 0, cols: 8, blockRows: 2, blockCols: 4) == 0)
+        #expect(blockSizes(rows: 5, cols: 6, blockRows: 2, blockCols: 4) == [8, 4, 8, 4, 4, 2])
+        // 36/8, 26/4; 8/8, 6/4; 8/4, 12/2.
+        #expect(means(matrix, rows: 5, cols: 6, blockRows: 2, blockCols: 4, allowed: nil) == [4.5, 6.5, 1, 1.5, 2, 6])
+        // Forbidden entries are absent: 33/6 over the first block, 3/1 for the last; the block
+        // with nothing allowed scores −∞.
+        #expect(means(matrix, rows: 5, cols: 6, blockRows: 2, blockCols: 4, allowed: matrixAllowed)
+                == [5.5, 6.5, 1, -.infinity, 2, 3])
+        matrixAllowed.withUnsafeBufferPointer { ap in
+            #expect(blockSizes(rows: 5, cols: 6, blockRows: 2, blockCols: 4, allowed: ap.baseAddress!) == [6, 4, 8, 0, 4, 1])
+        }
+        // 1 × 4 blocks: row by row. 3 × 3 blocks: 2 × 2 of them, the lower ones of 2 rows (24/9, 42/9, 3/6, 27/6).
+        #expect(means(matrix, rows: 5, cols: 6, blockRows: 1, blockCols: 4, allowed: nil)
+                == [2.5, 5.5, 6.5, 7.5, 0, 2, 2, 1, 2, 6])
+        let thirds: [Double] = [24.0 / 9, 42.0 / 9, 3.0 / 6, 27.0 / 6]
+        #expect(means(matrix, rows: 5, cols: 6, blockRows: 3, blockCols: 3, allowed: nil) == thirds.map { Float($0) })
+    }
+
+    @Test func blockMasksExpandToTheMatrix() {
+        let b: [Float] = [1, 0,  0, 1,  1, 0]
+        let expected: [Float] = [
+            1, 1, 1, 1,  0, 0,
+            1, 1, 1, 1,  0, 0,
+            0, 0, 0, 0,  1, 1,
+            0, 0, 0, 0,  1, 1,
+            1, 1, 1, 1,  0, 0,
+        ]
+        #expect(expand(b, rows: 5, cols: 6, blockRows: 2, blockCols: 4, allowed: nil) == expected)
+        let bounded: [Float] = [
+            0, 0, 1, 1,  0, 0,
+            1, 1, 1, 1,  0, 0,
+            0, 0, 0, 0,  0, 0,
+            0, 0, 0, 0,  0, 0,
+            1, 1, 1, 1,  0, 0,
+        ]
+        #expect(expand(b, rows: 5, cols: 6, blockRows: 2, blockCols: 4, allowed: matrixAllowed) == bounded)
+        #expect(expand(b, rows: 5, cols: 6, blockRows: 2, blockCols: 4, allowed: matrixAllowed, boundIsMask: true) == bounded)
+    }
+
+    @Test func blockKeepCountByHand() {
+        // Sizes 4, 4, 2 taken in the order 2, 0, 1: kept sums 0, 2, 6, 10.
+        #expect(blockKeepCount(sizes: [4, 4, 2], order: [2, 0, 1], targetWeights: 5) == 2)   // 6 is 1 away
+        #expect(blockKeepCount(sizes: [4, 4, 2], order: [2, 0, 1], targetWeights: 4) == 1)   // 2 or 6: the fewer
+        #expect(blockKeepCount(sizes: [4, 4, 2], order: [2, 0, 1], targetWeights: 1) == 0)   // 0 or 2: the fewer
+        #expect(blockKeepCount(sizes: [4, 4, 2], order: [2, 0, 1], targetWeights: 0) == 0)
+        #expect(blockKeepCount(sizes: [4, 4, 2], order: [2, 0, 1], targetWeights: -3) == 0)
+        #expect(blockKeepCount(sizes: [4, 4, 2], order: [2, 0, 1], targetWeights: 9) == 3)
+        #expect(blockKeepCount(sizes: [4, 4, 2], order: [2, 0, 1], targetWeights: 50) == 3)
+        // Empty blocks add nothing: the count stops before them.
+        #expect(blockKeepCount(sizes: [4, 0, 4], order: [0, 1, 2], targetWeights: 4) == 1)
+        #expect(blockKeepCount(sizes: [], order: [], targetWeights: 4) == 0)
+        // blockOrder: larger scores first, ties to the earlier block.
+        let scores: [Float] = [1, 3, 2, 3, -.infinity, 2]
+        #expect(scores.withUnsafeBufferPointer { blockOrder(scores: $0.baseAddress!, count: 6) } == [1, 3, 2, 5, 0, 4])
+    }
+
+    @Test(arguments: [(1, 4), (4, 4)])
+    func blockSelectionKeepsWithinHalfABlockOfTheTarget(blockRows: Int, blockCols: Int) {
+        // Magnitude block pruning end to end: mean |w| per block, the count nearest the target,
+        // topKMasks on the block scores, expansion. Full-size blocks (16 × 32) must land within
+        // half a block; with edge blocks (10 × 30) and with a bound, the count must still be the
+        // nearest any number of blocks can reach, hence within half the largest block.
+        let rng = RNG(seed: UInt64(blockRows))
+        for (rows, cols, bounded) in [(16, 32, false), (10, 30, false), (10, 30, true)] {
+            let n = rows * cols
+            let w = (0..<n).map { _ in abs(rng.normal()) }
+            let allowed: [Float]? = bounded ? (0..<n).map { _ in rng.uniform() < 0.3 ? 0 : 1 } : nil
+            let count = blockCount(rows: rows, cols: cols, blockRows: blockRows, blockCols: blockCols)
+            let scores = means(w, rows: rows, cols: cols, blockRows: blockRows, blockCols: blockCols, allowed: allowed)
+            let sizes = allowed.map { a in a.withUnsafeBufferPointer {
+                blockSizes(rows: rows, cols: cols, blockRows: blockRows, blockCols: blockCols, allowed: $0.baseAddress!) } }
+                ?? blockSizes(rows: rows, cols: cols, blockRows: blockRows, blockCols: blockCols)
+            let available = allowed.map { $0.filter { $0 != 0 }.count } ?? n
+            #expect(sizes.reduce(0, +) == available)
+            let order = scores.withUnsafeBufferPointer { blockOrder(scores: $0.baseAddress!, count: count) }
+            /// The weights kept when topKMasks keeps k blocks, and that it keeps the first k of `order`.
+            func kept(_ k: Int) -> Int {
+                var b = [Float](repeating: -1, count: count)
+                scores.withUnsafeBufferPointer { sp in
+                    b.withUnsafeMutableBufferPointer { bp in
+                        topKMasks(values: [(sp.baseAddress!, count)], allowed: [nil], k: k, masks: [bp.baseAddress!])
+                    }
+                }
+                #expect(Set(order.prefix(k)) == Set(b.indices.filter { b[$0] == 1 }))
+                return expand(b, rows: rows, cols: cols, blockRows: blockRows, blockCols: blockCols, allowed: allowed)
+                    .filter { $0 != 0 }.count
+            }
+            let reachable = (0...count).map(kept)
+            for keep in stride(from: 0.0, through: 1.0, by: 0.05) {
+                let target = Int((keep * Double(available)).rounded())
+                let k = blockKeepCount(sizes: sizes, order: order, targetWeights: target)
+                let distance = abs(reachable[k] - target)
+                #expect(distance == reachable.map { abs($0 - target) }.min()!, "\(rows)×\(cols) keep \(keep)")
+                #expect(2 * distance <= blockRows * blockCols, "\(rows)×\(cols) keep \(keep): \(reachable[k]) for \(target)")
+            }
+        }
     }
 }
