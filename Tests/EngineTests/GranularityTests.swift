@@ -1,5 +1,5 @@
 // Structured selections: N:M group masks against a slow reference and topKMasks, block means
-// and masks on a hand-written matrix, the block count nearest a weight target.
+// and masks on a hand-written matrix, the block count nearest a weight target, ERK densities.
 import Testing
 @testable import Engine
 @testable import Kernels
@@ -299,5 +299,58 @@ import Testing
                 #expect(2 * distance <= blockRows * blockCols, "\(rows)×\(cols) keep \(keep): \(reachable[k]) for \(target)")
             }
         }
+    }
+
+    // MARK: ERK
+
+    private func close(_ a: [Double], _ b: [Double]) -> Bool {
+        a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) <= 1e-12 }
+    }
+
+    @Test func erkDensitiesByHand() {
+        // Linear [4, 8]: 32 weights, (4+8)/32 = 0.375. Linear [2, 4]: 8 weights, 6/8 = 0.75.
+        // Conv [4, 2, 3, 3]: 72 weights, (4+2+3+3)/72 = 1/6. Σ raw·n = 12 + 6 + 12 = 30; 112 weights.
+        let shapes = [[4, 8], [2, 4], [4, 2, 3, 3]]
+        let n = [32.0, 8, 72]
+        func kept(_ d: [Double]) -> Double { zip(d, n).reduce(0) { $0 + $1.0 * $1.1 } }
+        // keep 1/4: 28 weights, scale 28/30: 0.35, 0.7, 7/45, proportional to the raw densities.
+        let quarter = erkDensities(shapes: shapes, keep: 0.25)
+        #expect(close(quarter, [0.35, 0.7, 7.0 / 45]))
+        #expect(abs(kept(quarter) - 28) < 1e-9)
+        // keep 1/2: 56 weights, scale 56/30 would give the small Linear 1.4: it is kept dense, and
+        // the other two share 48 weights over Σ raw·n = 24: scale 2, so 0.75 and 1/3.
+        let half = erkDensities(shapes: shapes, keep: 0.5)
+        #expect(close(half, [0.75, 1, 1.0 / 3]))
+        #expect(abs(kept(half) - 56) < 1e-9)
+        // keep 0.7: 78.4 weights; capping [2, 4] rescales [4, 8] to 70.4/24 · 0.375 = 1.1, so it is
+        // capped too, and the conv keeps 38.4 of its 72: 8/15.
+        let most = erkDensities(shapes: shapes, keep: 0.7)
+        #expect(close(most, [1, 1, 8.0 / 15]))
+        #expect(abs(kept(most) - 78.4) < 1e-9)
+    }
+
+    @Test func erkEdgeCases() {
+        let shapes = [[4, 8], [2, 4], [4, 2, 3, 3]]
+        #expect(erkDensities(shapes: shapes, keep: 1) == [1, 1, 1])
+        #expect(erkDensities(shapes: shapes, keep: 3) == [1, 1, 1])
+        #expect(erkDensities(shapes: shapes, keep: .nan) == [1, 1, 1])
+        #expect(erkDensities(shapes: shapes, keep: 0) == [0, 0, 0])
+        #expect(erkDensities(shapes: shapes, keep: -1) == [0, 0, 0])
+        #expect(erkDensities(shapes: [], keep: 0.5) == [])
+        // A tiny keep: all positive, proportional, summing to the target.
+        let tiny = erkDensities(shapes: shapes, keep: 1e-9)
+        #expect(tiny.allSatisfy { $0 > 0 && $0 < 1 })
+        #expect(abs((32 * tiny[0] + 8 * tiny[1] + 72 * tiny[2]) / (112e-9) - 1) < 1e-9)
+        #expect(abs(tiny[1] / tiny[0] - 2) < 1e-9)
+        // No weights (a zero or negative dim): density 1, and the rest share the whole budget.
+        #expect(close(erkDensities(shapes: [[0, 5], [4, 8], [3, -1]], keep: 0.5), [1, 0.5, 1]))
+        #expect(erkDensities(shapes: [[0, 5]], keep: 0.5) == [1])
+        #expect(erkDensities(shapes: [[0, 5], [4, 8]], keep: 0) == [1, 0])
+        // A scalar counts as [1]; a single layer keeps exactly `keep`.
+        #expect(erkDensities(shapes: [[]], keep: 0.25) == [0.25])
+        #expect(abs(erkDensities(shapes: [[300, 784]], keep: 0.1)[0] - 0.1) < 1e-15)
+        // Huge shapes stay finite.
+        let huge = erkDensities(shapes: [[1 << 40, 1 << 40], [10, 10]], keep: 0.5)
+        #expect(huge.allSatisfy { $0.isFinite && $0 >= 0 && $0 <= 1 } && huge[1] == 1)
     }
 }
