@@ -52,7 +52,7 @@ public enum Checkpoint {
             if let scores, scores.shape != shape {
                 throw EngineError("\(file): '\(name).scores' has shape \(describe(shape: scores.shape)) but the parameter has \(describe(shape: shape))")
             }
-            let gate = WeightGate(kind: .fixed, mask: mask.copy(), scores: scores?.copy(), method: "loaded")
+            let gate = WeightGate(mask: mask.copy(), scores: scores?.copy(), method: "loaded")
             gate.requestedSparsity = Double(metadata["sparsity." + name] ?? "")
             gates.append((name, gate))
             known.insert(name + ".mask"); if scores != nil { known.insert(name + ".scores") }

@@ -20,10 +20,7 @@ extension Module {
             b.1.requiresGrad = a.1.requiresGrad
         }
         for (name, g) in namedGates() {
-            let c = WeightGate(kind: g.kind, mask: g.mask.copy(), scores: g.scores.map { $0.copy().requiringGrad($0.requiresGrad) }, method: g.method)
-            c.frozen = g.frozen; c.requestedSparsity = g.requestedSparsity
-            c.rng = g.rng.map { RNG(seed: $0.next()) }
-            try copy.setGate(c, for: name)
+            try copy.setGate(g.copy(), for: name)
         }
         copy.train(training)
         return copy

@@ -93,7 +93,7 @@ public final class Optimizer {
     public func bindMasks(_ model: Module) {
         let gates = Dictionary(model.namedGates(), uniquingKeysWith: { a, _ in a })
         for (i, name) in names.enumerated() {
-            guard let gate = gates[name], gate.kind == .fixed else { masks[i] = nil; continue }
+            guard let gate = gates[name], gate.isFixed else { masks[i] = nil; continue }
             masks[i] = gate.mask
             params[i].maskInPlace(by: gate.mask)
             first[i]?.maskInPlace(by: gate.mask)

@@ -62,11 +62,14 @@ public struct TrainConfig: Sendable {
     public init(epochs: Int = 1, batchSize: Int = 128) { self.epochs = epochs; self.batchSize = batchSize }
 }
 
-/// Code that takes part in training: pruners (masks on a schedule, learned scores, penalties)
-/// and distillation. `fit` calls each hook in order at these points of every step.
+/// Code that takes part in training: pruners (masks on a schedule, learned scores, penalties),
+/// distillation, and anything that changes the batch. `fit` calls each hook in order at these
+/// points of every step.
 public protocol TrainingHook: AnyObject {
     /// Before the first step; `totalSteps` is the planned length of the run.
     func begin(model: Module, optimizer: Optimizer, totalSteps: Int) throws
+    /// The inputs the step trains on, given the batch (adversarial examples replace them).
+    func batch(_ x: Tensor, labels: [Int], step: Int) throws -> Tensor
     /// The loss to minimise, given the task loss (add a penalty, mix in a teacher's).
     func loss(_ loss: Tensor, x: Tensor, logits: Tensor, labels: [Int], step: Int) throws -> Tensor
     /// After backward, before the optimizer step (gradients are available).
@@ -79,6 +82,7 @@ public protocol TrainingHook: AnyObject {
 
 extension TrainingHook {
     public func begin(model: Module, optimizer: Optimizer, totalSteps: Int) throws {}
+    public func batch(_ x: Tensor, labels: [Int], step: Int) throws -> Tensor { x }
     public func loss(_ loss: Tensor, x: Tensor, logits: Tensor, labels: [Int], step: Int) throws -> Tensor { loss }
     public func afterBackward(step: Int) throws {}
     public func afterStep(step: Int) throws {}
@@ -136,8 +140,10 @@ public func fit(_ model: Module, on data: BatchSource, optimizer: Optimizer, con
         let start = monotonicSeconds()
         var seen = 0, correct = 0
         var lossSum = 0.0
-        for (x, y) in data.makeBatches(size: config.batchSize, shuffle: config.shuffle, rng: rng) {
+        for (batch, y) in data.makeBatches(size: config.batchSize, shuffle: config.shuffle, rng: rng) {
             if seen >= perEpoch { break }
+            var x = batch
+            for h in hooks { x = try h.batch(x, labels: y, step: history.steps + 1) }
             let logits = try model(x)
             let taskLoss = try lossFn?(logits, y) ?? logits.crossEntropy(labels: y, smoothing: config.labelSmoothing)
             var loss = taskLoss

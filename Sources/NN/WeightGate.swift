@@ -2,27 +2,36 @@
 // pass. Pruners in the Pruning module install and update them; layers only call `effective`.
 import Engine
 
+/// How a mask that is not a fixed 0/1 pattern enters the forward pass: learned scores behind a
+/// straight-through top-k, stochastic hard-concrete gates, a learned threshold. Pruning methods
+/// define them (each in its own file); layers only see `WeightGate.apply`.
+public protocol GateTransform: AnyObject {
+    /// Identifies the transform in saved state ("straight_through").
+    var name: String { get }
+    /// The numbers that rebuild it together with its name (saved notebook state).
+    var settings: [String: Double] { get }
+    /// The tensor the layer computes with, given the stored weight.
+    func apply(_ w: Tensor, gate: WeightGate, training: Bool) throws -> Tensor
+    /// Turns the gate into a fixed mask: writes the 0/1 mask it implies into `gate.mask`, and
+    /// into `w` the values the layer computed with at evaluation (L0 folds its gate values in),
+    /// so that afterwards `w` as it is gives the same outputs.
+    func fix(_ w: Tensor, gate: WeightGate)
+    /// An independent copy, for a copied model (fresh noise where it draws any).
+    func copy() -> GateTransform
+}
+
 /// The mask of one parameter, stored apart from the weights. The model's masks are keyed by
 /// the parameter's dotted name (`layers.0.weight`), see `Module.namedGates()`.
+///
+/// Without a transform the mask is fixed: the weights themselves hold zeros where the mask is
+/// 0 (the optimizer re-zeroes them and their state after every step), so the forward pass uses
+/// the weights as they are, W = W ⊙ M at all times, at no cost per step.
 public final class WeightGate {
-    /// How the mask enters the forward pass.
-    public enum Kind: Equatable, Sendable {
-        /// A fixed 0/1 mask. The weights themselves hold zeros where the mask is 0 (the
-        /// optimizer re-zeroes them and their state after every step), so the forward pass uses
-        /// the weights as they are: W = W ⊙ M at all times, at no cost per step.
-        case fixed
-        /// A 0/1 mask recomputed from learned scores; the forward pass computes W ⊙ M and the
-        /// scores receive the straight-through gradient ∂L/∂(W⊙M) ⊙ W (movement pruning).
-        case straightThrough
-        /// Stochastic hard-concrete gates on logits (`scores`) in training, their deterministic
-        /// value at evaluation (L0 regularisation).
-        case hardConcrete(l: Float, r: Float, beta: Float)
-    }
-
-    public var kind: Kind
+    /// How a mask that is not fixed enters the forward pass (nil: fixed).
+    public var transform: GateTransform?
     /// 0/1, the parameter's shape. Updated in place by pruners so that references stay valid.
     public let mask: Tensor
-    /// Learned importance scores (movement, soft movement) or gate logits (L0), if any.
+    /// Learned importance scores (movement, soft movement), gate logits (L0) or thresholds.
     public var scores: Tensor?
     /// A frozen mask is never changed by a pruner: later pruning can only remove more.
     public var frozen = false
@@ -30,56 +39,49 @@ public final class WeightGate {
     public var requestedSparsity: Double?
     /// The method that made the mask (for reports).
     public var method: String
-    /// Noise source for hard-concrete gates.
-    public var rng: RNG?
-    /// Set while a pruner updates this straight-through gate in one fused pass (see
-    /// `FusedGate`); the forward pass then reads W ⊙ M from it instead of computing it.
-    public var fused: FusedGate?
 
-    public init(kind: Kind = .fixed, mask: Tensor, scores: Tensor? = nil, method: String = "mask") {
-        self.kind = kind; self.mask = mask; self.scores = scores; self.method = method
+    public init(mask: Tensor, scores: Tensor? = nil, method: String = "mask", transform: GateTransform? = nil) {
+        self.mask = mask; self.scores = scores; self.method = method; self.transform = transform
     }
+
+    /// Whether the mask is a fixed 0/1 pattern already applied to the weights.
+    public var isFixed: Bool { transform == nil }
 
     /// The tensor the layer computes with.
     public func apply(_ w: Tensor, training: Bool) throws -> Tensor {
-        switch kind {
-        case .fixed:
-            return w
-        case .straightThrough:
-            if let fused {
-                return try Tensor.gated(w, scores: scores, maskedWeight: fused.masked) { g in
-                    fused.gradient = fused.gradient.map { $0.adding(g) } ?? g
-                }
-            }
-            return try Tensor.gated(w, mask: mask, scores: scores)
-        case let .hardConcrete(l, r, beta):
-            guard let scores else { return try Tensor.gated(w, mask: mask) }
-            var noise: Tensor?
-            if training, let rng {
-                let u = Tensor.empty(w.shape)
-                for i in 0..<u.count { u.data[i] = 1e-4 + (1 - 2e-4) * rng.uniform() }
-                noise = u
-            }
-            return try Tensor.hardConcreteGated(w, logits: scores, noise: noise, l: l, r: r, beta: beta)
-        }
+        guard let transform else { return w }
+        return try transform.apply(w, gate: self, training: training)
+    }
+
+    /// Makes the mask fixed (see `GateTransform.fix`) and W = W ⊙ M; scores stay for inspection.
+    public func makeFixed(_ w: Tensor) {
+        transform?.fix(w, gate: self)
+        transform = nil
+        scores?.requiresGrad = false
+        scores?.grad = nil
+        w.maskInPlace(by: mask)
+    }
+
+    /// The fixed 0/1 mask this gate implies for weight `w`, leaving both untouched.
+    public func fixedMask(weight w: Tensor) -> Tensor {
+        guard let transform else { return mask.copy() }
+        let probe = WeightGate(mask: mask.copy(), scores: scores?.copy(), method: method, transform: transform.copy())
+        probe.transform?.fix(w.copy(), gate: probe)
+        return probe.mask
+    }
+
+    /// An independent copy (masks and scores copied, the transform too).
+    public func copy() -> WeightGate {
+        let c = WeightGate(mask: mask.copy(), scores: scores.map { $0.copy().requiringGrad($0.requiresGrad) }, method: method,
+                           transform: transform?.copy())
+        c.frozen = frozen; c.requestedSparsity = requestedSparsity
+        return c
     }
 
     /// Fraction of the mask that is 0.
     public var sparsity: Double {
         mask.count == 0 ? 0 : 1 - Double(mask.nonzeroCount) / Double(mask.count)
     }
-}
-
-/// The state of a straight-through gate whose weight, scores and mask a pruner updates in one
-/// pass after each optimizer step: W ⊙ M kept up to date for the forward pass, and the
-/// gradient that product received in the backward pass (taken by the pruner, so the weight and
-/// scores themselves get no `.grad`).
-public final class FusedGate {
-    /// W ⊙ M, rewritten by every fused step.
-    public let masked: Tensor
-    /// ∂L/∂(W ⊙ M) since the last fused step (summed over uses), nil before the backward pass.
-    public var gradient: Tensor?
-    public init(masked: Tensor) { self.masked = masked }
 }
 
 extension Module {
@@ -118,7 +120,7 @@ extension Module {
                 throw EngineError("mask for '\(name)' has shape \(describe(shape: gate.mask.shape)), the parameter has \(describe(shape: p.shape))")
             }
             m.gates[local] = gate
-            if gate.kind == .fixed { p.maskInPlace(by: gate.mask) }
+            if gate.isFixed { p.maskInPlace(by: gate.mask) }
         } else {
             m.gates[local] = nil
         }
@@ -127,7 +129,7 @@ extension Module {
     /// Re-establishes W = W ⊙ M for every fixed mask (after weights were loaded or edited).
     public func applyMasks() {
         let params = Dictionary(namedParameters(), uniquingKeysWith: { a, _ in a })
-        for (name, gate) in namedGates() where gate.kind == .fixed {
+        for (name, gate) in namedGates() where gate.isFixed {
             params[name]?.maskInPlace(by: gate.mask)
         }
     }

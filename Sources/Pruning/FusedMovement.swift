@@ -37,14 +37,23 @@ final class FusedRun {
 }
 
 extension Pruner {
-    /// Turns the fused path on when this run allows it: movement with Adam on the scores, no
-    /// frozen upstream mask to respect, every gated weight trained by `optimizer`, and no
-    /// gradient clipping. Otherwise the unfused kernels run.
+    /// The fused state of target `i`'s gate, when it has one.
+    func fused(_ i: Int) -> FusedGate? { (gates[i].transform as? StraightThroughGate)?.fused }
+
+    /// Gradients a failed step left behind are not the next step's.
+    func clearFusedGradients() {
+        guard fusedRun != nil else { return }
+        for i in gates.indices { fused(i)?.gradient = nil }
+    }
+
+    /// Turns the fused path on when this run allows it (movement calls it): Adam on the scores,
+    /// single-weight granularity, no frozen upstream mask to respect, every gated weight trained
+    /// by `optimizer`, and no gradient clipping. Otherwise the unfused kernels run.
     func startFused(optimizer: Optimizer) {
         stopFused()
-        guard fusesUpdates, config.method == .movement, let so = scoreOptimizer, !targets.isEmpty,
+        guard fusesUpdates, config.granularity == .element, let so = scoreOptimizer, !targets.isEmpty,
               allowed.allSatisfy({ $0 == nil }),
-              gates.allSatisfy({ $0.kind == .straightThrough && $0.scores != nil }) else { return }
+              gates.allSatisfy({ $0.transform is StraightThroughGate && $0.scores != nil }) else { return }
         switch so.kind {
         case .adam, .adamw: break
         case .sgd: return
@@ -53,21 +62,21 @@ extension Pruner {
         for (t, g) in zip(targets, gates) {
             let masked = Tensor.empty(t.weight.shape)
             gateForward(t.weight.data, g.mask.data, masked.data, masked.count)
-            g.fused = FusedGate(masked: masked)
+            (g.transform as? StraightThroughGate)?.fused = FusedGate(masked: masked)
         }
         fusedRun = FusedRun(optimizer: optimizer, scoreOptimizer: so, selections: selections.count,
                             implied: config.schedule.every == 1, names: targets.map(\.name))
     }
 
     /// The selections: one per matrix, or one across all of them.
-    var selections: [[Int]] { config.scope == .layer ? gates.indices.map { [$0] } : [Array(gates.indices)] }
+    var selections: [[Int]] { config.scope == .global ? [Array(gates.indices)] : gates.indices.map { [$0] } }
 
     /// Hands the weights' updates back to the optimizer, with every mask written out.
     func stopFused() {
         guard let run = fusedRun else { return }
         for s in selections.indices { writeMasks(s, run: run) }
         run.optimizer.undelegateAll()
-        for g in gates { g.fused = nil }
+        for g in gates { (g.transform as? StraightThroughGate)?.fused = nil }
         fusedRun = nil
     }
 
@@ -78,6 +87,7 @@ extension Pruner {
         guard let run = fusedRun else { return }
         let update = config.schedule.updates(after: step, total: totalSteps)
         let keep = self.keep(at: step)
+        let keeps = config.scope == .global ? [keep] : layerKeeps(keep)
         let selections = self.selections
         if hints.count != selections.count { hints = Array(repeating: TopKHint(), count: selections.count) }
         // Per selection: its size, k when this step selects, the window, the mask the pass reads,
@@ -87,7 +97,7 @@ extension Pruner {
         var gradients: [Tensor] = []     // alive until the pass has read them
         for (s, members) in selections.enumerated() {
             let total = members.reduce(0) { $0 + gates[$1].mask.count }
-            let k = Swift.max(1, Int((keep * Double(total)).rounded()))
+            let k = Swift.max(1, Int((keeps[s] * Double(total)).rounded()))
             let selecting = update && !(k >= total && run.keptAll[s])
             let window = selecting && k < total ? hints[s].window(k: k) : nil
             let current: CurrentMask = run.implied ? hints[s].cut.map { .implied(cut: $0) } ?? .stored : .stored
@@ -95,7 +105,7 @@ extension Pruner {
             var offset = 0
             for i in members {
                 let t = targets[i], g = gates[i], n = g.mask.count
-                guard let state = g.fused, let scores = g.scores else { continue }
+                guard let state = fused(i), let scores = g.scores else { continue }
                 defer { state.gradient = nil; offset += n }
                 let rules = run.rules(i)
                 guard let grad = state.gradient, t.weight.grad == nil, let (rule, wf, ws) = rules.weight,
@@ -121,10 +131,10 @@ extension Pruner {
         for (s, members) in selections.enumerated() {
             let plan = plans[s]
             guard let k = plan.k else { continue }
-            for i in members { gates[i].requestedSparsity = 1 - keep }
+            for i in members { gates[i].requestedSparsity = 1 - keeps[s] }
             run.keptAll[s] = k >= plan.total
             let buffers = members.compactMap { i in
-                gates[i].fused.map { (weight: UnsafePointer(targets[i].weight.data), mask: gates[i].mask.data,
+                fused(i).map { (weight: UnsafePointer(targets[i].weight.data), mask: gates[i].mask.data,
                                       masked: $0.masked.data, count: gates[i].mask.count) }
             }
             let storing = plan.current == .stored
@@ -161,7 +171,7 @@ extension Pruner {
     /// its mask).
     func unfusedStep(_ i: Int, run: FusedRun) {
         let t = targets[i], g = gates[i], n = g.mask.count
-        guard let state = g.fused, let scores = g.scores else { return }
+        guard let state = fused(i), let scores = g.scores else { return }
         var dw: Tensor?, ds: Tensor?
         if let grad = state.gradient {
             let w = Tensor.empty(t.weight.shape), s = Tensor.empty(t.weight.shape)

@@ -61,7 +61,7 @@ public enum Masks {
 
     /// Non-zeros of W ⊙ M.
     static func nonzeros(_ p: Tensor, _ gate: WeightGate?) -> Int {
-        guard let gate, gate.kind != .fixed else { return p.nonzeroCount }
+        guard let gate, !gate.isFixed else { return p.nonzeroCount }
         var c = 0
         for i in 0..<p.count where p.data[i] != 0 && gate.mask.data[i] != 0 { c += 1 }
         return c
@@ -77,15 +77,8 @@ public enum Masks {
         let params = Dictionary(model.namedParameters(), uniquingKeysWith: { a, _ in a })
         let gates = model.namedGates()
         for (name, gate) in gates {
-            if case let .hardConcrete(l, r, _) = gate.kind, let s = gate.scores {
-                let m = Tensor.hardConcreteMask(logits: s, l: l, r: r)
-                params[name]?.multiplyInPlace(by: m)
-                for i in 0..<m.count { gate.mask.data[i] = m.data[i] > 0 ? 1 : 0 }
-            }
-            gate.kind = .fixed
+            if let p = params[name] { gate.makeFixed(p) }
             gate.frozen = true
-            gate.scores?.requiresGrad = false
-            params[name]?.maskInPlace(by: gate.mask)
         }
         return gates.count
     }
@@ -113,12 +106,8 @@ public enum Masks {
             }
         }
         for (name, gate) in gates {
-            var mask = gate.mask.copy()
-            if case let .hardConcrete(l, r, _) = gate.kind, let s = gate.scores {
-                mask = Tensor.hardConcreteMask(logits: s, l: l, r: r)
-                for i in 0..<mask.count { mask.data[i] = mask.data[i] > 0 ? 1 : 0 }
-            }
-            let g = WeightGate(kind: .fixed, mask: mask, method: gate.method)
+            let mask = source.namedParameters().first { $0.0 == name }.map { gate.fixedMask(weight: $0.1) } ?? gate.mask.copy()
+            let g = WeightGate(mask: mask, method: gate.method)
             g.frozen = true
             g.requestedSparsity = gate.requestedSparsity
             try target.setGate(g, for: name)

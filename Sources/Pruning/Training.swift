@@ -1,5 +1,5 @@
-// Training with a pruner: gradual pruning through the training hooks, one-shot pruning before
-// training, iterative magnitude pruning with rewinding (lottery tickets), and distillation.
+// Training with a pruner: gradual pruning through the training hooks, or a method's own
+// training procedure (lottery rounds, SNIP), and distillation.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -33,63 +33,28 @@ public final class Distillation: TrainingHook {
     }
 }
 
-public enum PrunedTraining {
-    /// Trains `model` with `pruner` (nil: plain training that still keeps existing masks fixed).
-    /// `makeOptimizer` builds a fresh optimizer over the model's parameters for `steps` steps;
-    /// lottery tickets train several rounds, each with a new optimizer.
-    public static func train(_ model: Module, on data: BatchSource, pruner: Pruner?,
-                             makeOptimizer: (_ steps: Int) throws -> Optimizer, config: TrainConfig,
-                             validation: BatchSource? = nil, hooks: [TrainingHook] = [],
-                             shouldStop: @escaping () -> Bool = { Interrupt.requested }) throws -> History {
-        let steps = plannedSteps(samples: data.count, config: config)
-        guard let pruner else {
-            return try fit(model, on: data, optimizer: makeOptimizer(steps), config: config, validation: validation,
-                           hooks: hooks, shouldStop: shouldStop)
-        }
-        switch pruner.method {
-        case .lottery:
-            return try lottery(model, on: data, pruner: pruner, makeOptimizer: makeOptimizer, config: config,
-                               validation: validation, hooks: hooks, shouldStop: shouldStop)
-        case .snip:
-            try pruner.pruneOnce(model, data: data, batchSize: config.batchSize)
-            return try fit(model, on: data, optimizer: makeOptimizer(steps), config: config, validation: validation,
-                           hooks: hooks, shouldStop: shouldStop)
-        default:
-            // The pruner's penalty comes after distillation has mixed the losses:
-            // α·KD + (1 − α)·CE + λ·R, not ((CE + λ·R)·(1 − α) + α·KD).
-            return try fit(model, on: data, optimizer: makeOptimizer(steps), config: config, validation: validation,
-                           hooks: hooks + [pruner], shouldStop: shouldStop)
-        }
+/// One training run's arguments, for procedures that train in several parts.
+public struct TrainingRun {
+    public let model: Module
+    public let data: BatchSource
+    let makeOptimizer: (_ steps: Int) throws -> Optimizer
+    public let config: TrainConfig
+    public let validation: BatchSource?
+    /// The caller's hooks (distillation, …), run on every part.
+    public let hooks: [TrainingHook]
+    let shouldStop: () -> Bool
+
+    /// Optimizer steps in one pass of `fit`.
+    public var steps: Int { plannedSteps(samples: data.count, config: config) }
+
+    /// One `fit` with a fresh optimizer and the caller's hooks, after `before` and before `after`.
+    public func fit(before: [TrainingHook] = [], after: [TrainingHook] = []) throws -> History {
+        try NN.fit(model, on: data, optimizer: makeOptimizer(steps), config: config, validation: validation,
+                   hooks: before + hooks + after, shouldStop: shouldStop)
     }
 
-    /// Iterative magnitude pruning with rewinding (Frankle & Carbin): train, prune to
-    /// keep^(r/rounds), rewind the surviving weights to their values at step `rewind` (0: the
-    /// initialisation), repeat; then train the final ticket. Histories are concatenated.
-    static func lottery(_ model: Module, on data: BatchSource, pruner: Pruner,
-                        makeOptimizer: (Int) throws -> Optimizer, config: TrainConfig, validation: BatchSource?,
-                        hooks: [TrainingHook], shouldStop: @escaping () -> Bool) throws -> History {
-        try pruner.attach(to: model)
-        let steps = plannedSteps(samples: data.count, config: config)
-        let recorder = RewindPoint(model: model, step: pruner.config.rewind)
-        var history = History()
-        let rounds = pruner.config.rounds, target = pruner.config.keep ?? 1
-        for round in 0...rounds {
-            let run = try fit(model, on: data, optimizer: makeOptimizer(steps), config: config, validation: validation,
-                              hooks: (round == 0 ? [recorder] : []) + hooks, shouldStop: shouldStop)
-            append(run, to: &history)
-            if run.interrupted || round == rounds { break }
-            let keep = Swift.max(target, exp(log(target) * Double(round + 1) / Double(rounds)))
-            try pruner.pruneOnce(model, data: nil, keepOverride: keep)
-            guard let snapshot = recorder.snapshot else {
-                throw EngineError("lottery: the rewind step \(pruner.config.rewind) is past the end of a round (\(steps) steps)")
-            }
-            for (name, t) in model.namedParameters() + model.namedBuffers() { if let s = snapshot[name] { try t.assign(s) } }
-            model.applyMasks()
-        }
-        return history
-    }
-
-    static func append(_ run: History, to history: inout History) {
+    /// Concatenates histories (epochs renumbered).
+    public static func append(_ run: History, to history: inout History) {
         let offset = history.epochs.count
         for var e in run.epochs { e.epoch += offset; history.epochs.append(e) }
         history.steps += run.steps
@@ -97,19 +62,27 @@ public enum PrunedTraining {
     }
 }
 
-/// Records the model's weights at one step of training (the lottery ticket's rewind point).
-final class RewindPoint: TrainingHook {
-    let model: Module
-    let step: Int
-    var snapshot: [String: Tensor]?
-    init(model: Module, step: Int) {
-        self.model = model; self.step = step
-        if step == 0 { take() }
+/// Training that replaces a single `fit` for a method (lottery rounds, SNIP's pruning first).
+public protocol TrainingProcedure: AnyObject {
+    func train(_ run: TrainingRun, pruner: Pruner) throws -> History
+}
+
+public enum PrunedTraining {
+    /// Trains `model` with `pruner` (nil: plain training that still keeps existing masks fixed).
+    /// `makeOptimizer` builds a fresh optimizer over the model's parameters for `steps` steps;
+    /// a method's training procedure may train several times, each with a new optimizer.
+    public static func train(_ model: Module, on data: BatchSource, pruner: Pruner?,
+                             makeOptimizer: (_ steps: Int) throws -> Optimizer, config: TrainConfig,
+                             validation: BatchSource? = nil, hooks: [TrainingHook] = [],
+                             shouldStop: @escaping () -> Bool = { Interrupt.requested }) throws -> History {
+        try withoutActuallyEscaping(makeOptimizer) { makeOptimizer in
+            let run = TrainingRun(model: model, data: data, makeOptimizer: makeOptimizer, config: config,
+                                  validation: validation, hooks: hooks, shouldStop: shouldStop)
+            guard let pruner else { return try run.fit() }
+            if let procedure = pruner.method.procedure { return try procedure.train(run, pruner: pruner) }
+            // The pruner's penalty comes after distillation has mixed the losses:
+            // α·KD + (1 − α)·CE + λ·R, not ((CE + λ·R)·(1 − α) + α·KD).
+            return try run.fit(after: [pruner])
+        }
     }
-    func take() {
-        var s: [String: Tensor] = [:]
-        for (name, t) in model.namedParameters() + model.namedBuffers() { s[name] = t.copy() }
-        snapshot = s
-    }
-    func afterStep(step: Int) throws { if step == self.step { take() } }
 }

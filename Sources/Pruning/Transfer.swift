@@ -25,6 +25,23 @@ public struct TransferConfig {
     public init(mode: TransferMode = .full) { self.mode = mode }
 }
 
+/// Transfer errors, in the library's words (the language adds its keywords).
+public enum TransferError: Error, CustomStringConvertible, Equatable {
+    /// Keeping the upstream head needs as many classes downstream.
+    case headClasses(upstream: Int, task: Int)
+    /// A pruner was given to a linear probe, whose body does not train.
+    case probeWithPruner
+
+    public var description: String {
+        switch self {
+        case let .headClasses(upstream, task):
+            return "transfer: keeping the upstream head needs the task to have its \(upstream) classes, but it has \(task)"
+        case .probeWithPruner:
+            return "transfer: a linear probe keeps the body frozen, so a pruner has nothing to prune; fine-tune fully instead"
+        }
+    }
+}
+
 public enum Transfer {
     /// The classifier head: the last layer of a Sequential model, which must be a Linear.
     public static func head(of model: Module) throws -> (index: Int, layer: Linear) {
@@ -60,7 +77,7 @@ public enum Transfer {
             try model.replace(at: index, with: head)
         } else {
             guard oldHead.outFeatures == task.classes else {
-                throw EngineError("transfer: head=\"keep\" needs the task to have the upstream's \(oldHead.outFeatures) classes, but it has \(task.classes); use head=\"new\"")
+                throw TransferError.headClasses(upstream: oldHead.outFeatures, task: task.classes)
             }
         }
         if !transfer.keepMask {
@@ -71,7 +88,7 @@ public enum Transfer {
         let steps = plannedSteps(samples: task.count, config: train)
         switch transfer.mode {
         case .linear:
-            guard pruner == nil else { throw EngineError("transfer: pruner= prunes the body, which a linear probe (mode=\"linear\") keeps frozen; use mode=\"full\"") }
+            guard pruner == nil else { throw TransferError.probeWithPruner }
             guard let head = model.layers.last else { throw EngineError("transfer: the model has no layers") }
             let probe = Sequential([head])
             let history: History

@@ -29,6 +29,12 @@ public struct Builtin {
     /// The topic it is listed under in help and the reference ("tensors", "models", …).
     public var topic: String
     public var body: (inout CallArgs) throws -> Value
+    /// For builtins with `extraKeywords`: checks an extra keyword against the arguments bound so
+    /// far (nil: accepted; else the error message, reported at the keyword).
+    public var checkKeyword: ((_ keyword: String, _ named: [String: Value]) -> String?)?
+    /// For builtins with `extraKeywords`: the keywords completion offers beyond `params`, given
+    /// the call's text so far.
+    public var moreKeywords: ((_ callText: String) -> [String])?
 
     public init(_ name: String, _ params: [BuiltinParam] = [], variadic: Bool = false, extraKeywords: Bool = false,
                 topic: String, summary: String, help: String = "", example: String,

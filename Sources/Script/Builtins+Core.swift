@@ -188,8 +188,12 @@ extension Builtins {
         return out
     }
 
-    /// Wraps text at about 90 columns.
+    /// Wraps text at about 90 columns, each line of `text` a paragraph of its own.
     static func wrap(_ text: String, indent: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { wrapParagraph(String($0), indent: indent) }.joined()
+    }
+
+    static func wrapParagraph(_ text: String, indent: String) -> String {
         var out = "", line = indent
         for word in text.split(separator: " ") {
             if line.count + word.count + 1 > 90 && line.count > indent.count { out += line + "\n"; line = indent }

@@ -13,37 +13,181 @@ final class PrunerObject: ScriptObject {
     var typeName: String { "pruner" }
 
     var display: String {
-        var parts = ["\"\(config.method.rawValue)\""]
-        if let keep = config.keep { parts.append("keep=\(formatNumber(keep))") }
-        if config.method.setsOwnSparsity { parts.append("lambda=\(formatNumber(config.lambda))") }
-        if config.method == .softMovement { parts.append("threshold=\(formatNumber(config.threshold))") }
-        if config.method == .lottery {
-            parts.append("rounds=\(config.rounds)"); parts.append("rewind=\(config.rewind)")
-        } else {
-            parts.append("schedule=\"\(config.schedule.kind.rawValue)\"")
+        let m = config.method
+        var parts = ["\"\(m.name)\""]
+        if !config.layerKeep.isEmpty {
+            let pairs = config.layerKeep.map { "\"\($0.pattern)\": \(formatNumber($0.keep))" } + (config.keep.map { ["\"*\": \(formatNumber($0))"] } ?? [])
+            parts.append("keep={" + pairs.joined(separator: ", ") + "}")
+        } else if let keep = config.keep {
+            parts.append("keep=\(formatNumber(keep))")
         }
+        for p in m.parameters where p.displayed || config.settings.explicit.contains(p.name) {
+            parts.append("\(p.name)=\(config.settings.values[p.name].map { "\($0)" } ?? "nil")")
+        }
+        if !m.schedules.isEmpty { parts.append("schedule=\"\(config.schedule.kind.rawValue)\"") }
         parts.append("scope=\"\(config.scope.rawValue)\"")
+        if config.granularity != .element { parts.append("granularity=\"\(config.granularity)\"") }
         return "pruner(" + parts.joined(separator: ", ") + ")"
     }
 
-    var fieldNames: [String] { ["method", "keep", "sparsity", "schedule", "scope", "every", "warmup", "cooldown"] }
+    var fieldNames: [String] {
+        ["method", "keep", "sparsity", "schedule", "scope", "granularity", "every", "warmup", "cooldown"] + config.method.parameters.map(\.name)
+    }
 
     func field(_ name: String) -> Value? {
         switch name {
-        case "method": .string(config.method.rawValue)
-        case "keep": config.keep.map { .number($0) } ?? .nil_
-        case "sparsity": config.keep.map { .number(1 - $0) } ?? .nil_
-        case "schedule": .string(config.schedule.kind.rawValue)
-        case "scope": .string(config.scope.rawValue)
-        case "every": .number(Double(config.schedule.every))
-        case "warmup": .number(config.schedule.warmup)
-        case "cooldown": .number(config.schedule.cooldown)
-        default: nil
+        case "method": return .string(config.method.name)
+        case "keep": return config.keep.map { .number($0) } ?? .nil_
+        case "sparsity": return config.keep.map { .number(1 - $0) } ?? .nil_
+        case "schedule": return .string(config.schedule.kind.rawValue)
+        case "scope": return .string(config.scope.rawValue)
+        case "granularity": return .string(config.granularity.description)
+        case "every": return .number(Double(config.schedule.every))
+        case "warmup": return .number(config.schedule.warmup)
+        case "cooldown": return .number(config.schedule.cooldown)
+        default:
+            switch config.settings.values[name] {
+            case .number(let x)?: return .number(x)
+            case .text(let t)?: return .string(t)
+            case nil: return nil
+            }
         }
     }
 }
 
+/// The library's pruning errors with the language's keywords and calls.
+extension PruningError: ScriptWorded {
+    var scriptMessage: String {
+        switch self {
+        case let .needsTarget(method): return "\(method) needs keep= (the fraction of weights kept) or sparsity="
+        case let .takesNoTarget(method):
+            let knobs = Methods.named(method)?.parameters.filter(\.displayed).map { $0.name + "=" } ?? []
+            return "\(method) reaches the sparsity its penalty gives\(knobs.isEmpty ? "" : " (set " + knobs.joined(separator: ", ") + ")"); it takes no keep= or sparsity="
+        case let .needsData(method): return "\(method) computes importance from gradients: pass data= (prune(net, p, data=d))"
+        case let .learnsWhileTraining(method): return "\(method) learns its scores while training: use train(net, data, pruner=p)"
+        case let .unknownParameter(name, method, known):
+            return "unknown keyword '\(name)' for pruner(\"\(method)\")" + PrunerKeywords.hint(name, method: method, known: known)
+        default: return description
+        }
+    }
+}
+
+extension TransferError: ScriptWorded {
+    var scriptMessage: String {
+        switch self {
+        case let .headClasses(upstream, task):
+            return "head=\"keep\" needs the task to have the upstream's \(upstream) classes, but it has \(task); use head=\"new\""
+        case .probeWithPruner:
+            return "pruner= prunes the body, which a linear probe (mode=\"linear\") keeps frozen; use mode=\"full\""
+        }
+    }
+}
+
+/// The keywords `pruner` takes: the shared ones of its parameter list, and each method's own.
+enum PrunerKeywords {
+    static let shared = ["method", "keep", "sparsity", "schedule", "scope", "granularity", "every", "warmup", "cooldown",
+                         "include", "exclude", "seed"]
+
+    /// "(did you mean …?)", or which methods take the keyword.
+    static func hint(_ name: String, method: String, known: [String]) -> String {
+        let mean = didYouMean(name, shared + known)
+        if !mean.isEmpty { return mean }
+        let owners = Methods.declaring(name)
+        if !owners.isEmpty { return " (it is a parameter of " + owners.map { "\"\($0)\"" }.joined(separator: ", ") + ")" }
+        return known.isEmpty ? " (\(method) takes no parameters of its own)" : " (\(method) takes " + known.joined(separator: ", ") + ")"
+    }
+
+    /// Checks an extra keyword as the interpreter binds it (nil: accepted).
+    static func check(_ keyword: String, _ named: [String: Value]) -> String? {
+        guard case .string(let name)? = named["method"], let m = Methods.named(name) else { return nil }
+        if m.parameters.contains(where: { $0.name == keyword }) { return nil }
+        return "unknown keyword '\(keyword)' for pruner(\"\(name)\")" + hint(keyword, method: name, known: m.parameters.map(\.name))
+    }
+
+    /// Completion: the chosen method's parameters, or every method's before one is chosen.
+    static func completions(_ callText: String) -> [String] {
+        if let q = callText.firstIndex(of: "\""), let e = callText[callText.index(after: q)...].firstIndex(of: "\""),
+           let m = Methods.named(String(callText[callText.index(after: q)..<e])) {
+            return m.parameters.map(\.name)
+        }
+        return Array(Set(Methods.all.flatMap { $0.parameters.map(\.name) })).sorted()
+    }
+
+    /// help("pruner")'s list of methods and their parameters, from the declarations.
+    static let methodsHelp: String = Methods.all.map { m in
+        var line = "\(m.name): \(m.summary)."
+        if m.target == .own { line += " It reaches its own sparsity (no keep=)." }
+        if !m.parameters.isEmpty {
+            line += " " + m.parameters.map { p in "\(p.name)=\(p.defaultValue) (\(p.domainDescription)): \(p.help)" }.joined(separator: "; ") + "."
+        }
+        if m.schedules.isEmpty {
+            line += " It takes no schedule."
+        } else if m.defaultSchedule != PruneSchedule(.cubic, every: 10) {
+            line += " Default schedule \(m.defaultSchedule.kind.rawValue), every \(m.defaultSchedule.every)."
+        }
+        return line
+    }.joined(separator: "\n")
+}
+
 extension EngineArgs {
+    /// pruner(...)'s arguments as a checked configuration.
+    static func makePruner(_ args: CallArgs) throws -> Value {
+        let fn = "pruner"
+        let name = try args.string("method")
+        guard let method = Methods.named(name) else {
+            throw BuiltinError("\(fn): " + PruningError.unknownMethod(name, known: Methods.names).description)
+        }
+        var config = PrunerConfig(method, keep: nil)
+        if args.has("keep") && args.has("sparsity") { throw BuiltinError("\(fn): give keep= or sparsity=, not both") }
+        if case .record(let r) = args.value("keep") {
+            for key in r.keys {
+                guard case .number(let k)? = r[key] else { throw BuiltinError("\(fn): keep's value for \"\(key)\" must be a number") }
+                guard k > 0, k <= 1 else { throw BuiltinError("\(fn): keep must be in (0, 1], got \(formatNumber(k)) for \"\(key)\"") }
+                if key == "*" { config.keep = k } else { config.layerKeep.append((key, k)) }
+            }
+            guard !r.keys.isEmpty else { throw BuiltinError("\(fn): keep={} names no layers") }
+        } else if args.has("keep") {
+            let k = try EngineArgs.fraction(args, "keep")
+            guard k > 0, k <= 1 else { throw BuiltinError("\(fn): keep must be in (0, 1], got \(formatNumber(k))") }
+            config.keep = k
+        }
+        if args.has("sparsity") {
+            let s = try EngineArgs.fraction(args, "sparsity")
+            guard s >= 0, s < 1 else { throw BuiltinError("\(fn): sparsity must be in [0, 1), got \(formatNumber(s))") }
+            config.keep = 1 - s
+        }
+        if args.has("schedule") {
+            let s = try EngineArgs.choice(args, "schedule", PruneSchedule.Kind.allCases.map(\.rawValue))
+            config.schedule.kind = PruneSchedule.Kind(rawValue: s) ?? .cubic
+        }
+        if args.has("scope") {
+            config.scope = PruneScope(rawValue: try EngineArgs.choice(args, "scope", PruneScope.allCases.map(\.rawValue))) ?? .layer
+        }
+        let g = try args.string("granularity")
+        guard let granularity = Granularity(parsing: g) else {
+            throw BuiltinError("\(fn): granularity must be \"element\", N:M such as \"2:4\" (1 ≤ N ≤ M) or blocks such as \"1x4\", got \"\(g)\"")
+        }
+        config.granularity = granularity
+        if args.has("every") { config.schedule.every = try EngineArgs.int(args, "every", in: 1...1_000_000) }
+        config.schedule.warmup = try EngineArgs.fraction(args, "warmup")
+        config.schedule.cooldown = try EngineArgs.fraction(args, "cooldown")
+        config.include = try EngineArgs.patterns(args, "include")
+        config.exclude = try EngineArgs.patterns(args, "exclude")
+        for (key, value) in args.extra {
+            let v: ParameterValue
+            switch value {
+            case .number(let x): v = .number(x)
+            case .bool(let b): v = .number(b ? 1 : 0)
+            case .string(let s): v = .text(s)
+            default: throw BuiltinError("\(fn): argument '\(key)' must be a number or a string, got \(value.typeName)")
+            }
+            do { try config.settings.set(key, v, method: name) } catch let e as PruningError { throw BuiltinError("\(fn): \(e.scriptMessage)") }
+        }
+        config.seed = args.has("seed") ? try EngineArgs.seed(args) : args.session.rng.next()
+        do { try config.validate() } catch let e as PruningError { throw BuiltinError("\(fn): \(e.scriptMessage)") }
+        return .object(PrunerObject(config))
+    }
+
     static func pruner(_ args: CallArgs, _ name: String) throws -> PrunerConfig {
         if case .object(let o) = args.value(name), let p = o as? PrunerObject { return p.config }
         throw args.wrong(name, "a pruner (see help(\"pruner\"))")
@@ -90,70 +234,29 @@ extension EngineArgs {
 
 extension Builtins {
     static let pruning: [Builtin] = [
-        Builtin("pruner", [BuiltinParam("method", nil, "\"random\", \"magnitude\", \"movement\", \"soft_movement\", \"l0\", \"taylor\", \"snip\" or \"lottery\""),
-                           BuiltinParam("keep", .nil_, "fraction of weights kept at the end, in (0, 1]"),
-                           BuiltinParam("sparsity", .nil_, "or the fraction removed, 1 − keep"),
-                           BuiltinParam("schedule", .nil_, "\"oneshot\", \"constant\", \"linear\" or \"cubic\" (default: cubic; oneshot for snip)"),
-                           BuiltinParam("scope", .string("layer"), "\"layer\" (each matrix keeps its share) or \"global\" (one threshold)"),
-                           BuiltinParam("every", .nil_, "recompute masks every this many steps (default 1 for movement and soft_movement, as their authors, else 10)"),
-                           BuiltinParam("warmup", .number(0.1), "fraction of training before pruning starts"),
-                           BuiltinParam("cooldown", .number(0.2), "fraction of training at the target at the end"),
-                           BuiltinParam("include", .nil_, "name patterns of parameters to prune (default: Linear and Conv weights but the classifier)"),
-                           BuiltinParam("exclude", .nil_, "name patterns to leave alone"),
-                           BuiltinParam("score_lr", .nil_, "learning rate of the scores (default 1e-2; 0.1 for l0)"),
-                           BuiltinParam("score_optimizer", .string("adam"), "\"adam\" or \"sgd\" for the scores"),
-                           BuiltinParam("threshold", .number(0.1), "soft_movement: final threshold τ on sigmoid(scores)"),
-                           BuiltinParam("lambda", .nil_, "penalty weight: soft_movement's final λ (400), l0's λ (1)"),
-                           BuiltinParam("init", .nil_, "initial score (default 0; 2.197 for l0 logits)"),
-                           BuiltinParam("batches", .nil_, "batches of data for snip (4) and one-shot taylor (16)"),
-                           BuiltinParam("rounds", .number(3), "lottery: rounds of train, prune, rewind"),
-                           BuiltinParam("rewind", .number(0), "lottery: the step whose weights survivors rewind to (0: initialisation)"),
-                           BuiltinParam("seed", .nil_, "seed for random masks and L0 noise (nil: from the session)")],
-                topic: "pruning", summary: "A pruning method with its settings, for train(..., pruner=p) or prune(net, p).",
-                help: "magnitude keeps the largest |w|; movement learns scores S (straight-through top-k, Adam lr 1e-2); soft_movement thresholds sigmoid(S) with a penalty and reaches its own sparsity (set lambda=); l0 learns hard-concrete gates (set lambda=); taylor ranks by Σ|w·∂L/∂w| over batches; snip ranks |w·∂L/∂w| at initialisation; random ranks at random; lottery prunes by magnitude between rounds of training and rewinds the survivors. The cubic schedule (Zhu & Gupta) keeps everything during warm-up, prunes fast then slowly, and holds the target during cool-down. Masks stay fixed after training: pruned weights are exactly 0.",
-                example: "p = pruner(\"movement\", keep=0.1, schedule=\"cubic\")\np.keep") { args in
-            let fn = "pruner"
-            let name = try args.string("method")
-            guard let method = PruneMethod(rawValue: name) else {
-                throw BuiltinError("\(fn): unknown method \"\(name)\"; choose one of " + PruneMethod.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))
+        {
+            var b = Builtin("pruner", [BuiltinParam("method", nil, "one of " + Methods.names.map { "\"\($0)\"" }.joined(separator: ", ")),
+                               BuiltinParam("keep", .nil_, "fraction of weights kept at the end, in (0, 1], or a record of name patterns to fractions ({\"layers.1.*\": 0.05, \"*\": 0.2}: the first match wins)"),
+                               BuiltinParam("sparsity", .nil_, "or the fraction removed, 1 − keep"),
+                               BuiltinParam("schedule", .nil_, "\"oneshot\", \"constant\", \"linear\" or \"cubic\" (default: the method's)"),
+                               BuiltinParam("scope", .nil_, "\"layer\" (every matrix keeps the same fraction), \"global\" (one threshold) or \"erk\" (Erdős–Rényi-kernel densities); default \"layer\""),
+                               BuiltinParam("granularity", .string("element"), "\"element\", N:M along the input dimension (\"2:4\", \"1:4\", \"4:8\"; keep is N/M) or blocks of rows x cols (\"1x4\", \"4x4\")"),
+                               BuiltinParam("every", .nil_, "recompute masks every this many steps (default: the method's; 1 for movement and soft_movement, as their authors, else 10)"),
+                               BuiltinParam("warmup", .number(0.1), "fraction of training before pruning starts"),
+                               BuiltinParam("cooldown", .number(0.2), "fraction of training at the target at the end"),
+                               BuiltinParam("include", .nil_, "name patterns of parameters to prune (default: Linear and Conv weights but the classifier)"),
+                               BuiltinParam("exclude", .nil_, "name patterns to leave alone"),
+                               BuiltinParam("seed", .nil_, "seed for the method's draws (random masks, L0 noise; nil: from the session)")],
+                    extraKeywords: true,
+                    topic: "pruning", summary: "A pruning method with its settings, for train(..., pruner=p) or prune(net, p).",
+                    help: "The cubic schedule (Zhu & Gupta) keeps everything during warm-up, prunes fast then slowly, and holds the target during cool-down. Masks stay fixed after training: pruned weights are exactly 0. Each method takes its own keywords besides these:\n" + PrunerKeywords.methodsHelp,
+                    example: "p = pruner(\"movement\", keep=0.1, schedule=\"cubic\")\np.keep") { args in
+                try EngineArgs.makePruner(args)
             }
-            var keep: Double?
-            if args.has("keep") && args.has("sparsity") { throw BuiltinError("\(fn): give keep= or sparsity=, not both") }
-            if args.has("keep") {
-                keep = try EngineArgs.fraction(args, "keep")
-                guard let k = keep, k > 0, k <= 1 else { throw BuiltinError("\(fn): keep must be in (0, 1], got \(formatNumber(keep ?? 0))") }
-            }
-            if args.has("sparsity") {
-                let s = try EngineArgs.fraction(args, "sparsity")
-                guard s >= 0, s < 1 else { throw BuiltinError("\(fn): sparsity must be in [0, 1), got \(formatNumber(s))") }
-                keep = 1 - s
-            }
-            var config = PrunerConfig(method, keep: keep)
-            if args.has("schedule") {
-                let s = try EngineArgs.choice(args, "schedule", PruneSchedule.Kind.allCases.map(\.rawValue))
-                config.schedule.kind = PruneSchedule.Kind(rawValue: s) ?? .cubic
-            }
-            config.scope = PruneScope(rawValue: try EngineArgs.choice(args, "scope", PruneScope.allCases.map(\.rawValue))) ?? .layer
-            if args.has("every") { config.schedule.every = try EngineArgs.int(args, "every", in: 1...1_000_000) }
-            config.schedule.warmup = try EngineArgs.fraction(args, "warmup")
-            config.schedule.cooldown = try EngineArgs.fraction(args, "cooldown")
-            config.include = try EngineArgs.patterns(args, "include")
-            config.exclude = try EngineArgs.patterns(args, "exclude")
-            if args.has("score_lr") { config.scoreLR = try args.float("score_lr") }
-            switch try EngineArgs.choice(args, "score_optimizer", ["adam", "sgd"]) {
-            case "sgd": config.scoreOptimizer = .sgd()
-            default: config.scoreOptimizer = .adam()
-            }
-            config.threshold = try EngineArgs.fraction(args, "threshold")
-            if args.has("lambda") { config.lambda = try EngineArgs.fraction(args, "lambda") }
-            if args.has("init") { config.scoreInit = Float(try EngineArgs.fraction(args, "init")) }
-            if args.has("batches") { config.batches = try EngineArgs.int(args, "batches", in: 1...1_000_000) }
-            config.rounds = try EngineArgs.int(args, "rounds", in: 1...100)
-            config.rewind = try EngineArgs.int(args, "rewind", in: 0...Int.max)
-            config.seed = args.has("seed") ? try EngineArgs.seed(args) : args.session.rng.next()
-            do { try config.validate() } catch let e as EngineError { throw BuiltinError("\(fn): \(e.message)") }
-            return .object(PrunerObject(config))
-        },
+            b.checkKeyword = PrunerKeywords.check
+            b.moreKeywords = PrunerKeywords.completions
+            return b
+        }(),
 
         Builtin("prune", [BuiltinParam("net", nil, "the model to prune (in place)"),
                           BuiltinParam("p", nil, "a pruner"),

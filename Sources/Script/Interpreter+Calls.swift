@@ -92,6 +92,7 @@ extension Interpreter {
                 }
                 named[k] = v
             } else if b.extraKeywords {
+                if let message = b.checkKeyword?(k, named) { throw f.error(site?.location(ofKeyword: k) ?? loc, message) }
                 extra.append((k, v))
             } else {
                 throw f.error(site?.location(ofKeyword: k) ?? loc,
@@ -121,6 +122,7 @@ extension Interpreter {
             switch error {
             case let e as BuiltinError: message = e.message
             case let e as EngineError: message = e.message.hasPrefix(b.name) ? e.message : "\(b.name): \(e.message)"
+            case let e as ScriptWorded: message = "\(b.name): \(e.scriptMessage)"
             default: message = "\(b.name): \(error)"
             }
             throw f.error(loc, message)
@@ -140,6 +142,11 @@ extension Interpreter {
 }
 
 /// ` (did you mean 'net'?)` when one of `candidates` is a likely misspelling of `name`, else "".
+/// A library error that the language words in its own syntax (keywords, calls).
+protocol ScriptWorded: Error {
+    var scriptMessage: String { get }
+}
+
 func didYouMean(_ name: String, _ candidates: [String]) -> String {
     guard let best = closest(name, candidates) else { return "" }
     return " (did you mean '\(best)'?)"

@@ -48,8 +48,9 @@ public final class NotebookCache {
         return json
     }
 
-    /// Entries of another format are ignored (2: keys no longer include the process-wide generator).
-    static let format = 2
+    /// Entries of another format are ignored (2: keys no longer include the process-wide generator;
+    /// 3: masks record their transform by name and settings).
+    static let format = 3
 
     /// A figure stored with an entry.
     func figure(_ key: String, _ name: String) -> [UInt8]? {

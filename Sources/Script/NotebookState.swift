@@ -6,6 +6,7 @@
 import Engine
 import NN
 import Data
+import Pruning
 
 /// Tensors grouped in one safetensors file named by the hash of their contents.
 struct StateBlob {
@@ -196,16 +197,12 @@ struct StateEncoder {
         for (name, gate) in m.namedGates() {
             tensors.append((name: name + ".mask", tensor: gate.mask))
             if let s = gate.scores { tensors.append((name: name + ".scores", tensor: s)) }
-            let kind: NJSON
-            switch gate.kind {
-            case .fixed: kind = .string("fixed")
-            case .straightThrough: kind = .string("straight_through")
-            case let .hardConcrete(l, r, beta):
-                kind = .object([("l", .number(Double(l))), ("r", .number(Double(r))), ("beta", .number(Double(beta)))])
-            }
+            let transform: NJSON = gate.transform.map { t in
+                .object([("name", .string(t.name)), ("settings", .object(t.settings.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value)) }))])
+            } ?? .null
             gates.append((name, .object([
-                ("kind", kind), ("frozen", .bool(gate.frozen)), ("method", .string(gate.method)),
-                ("sparsity", gate.requestedSparsity.map { .number($0) } ?? .null), ("rng", .bool(gate.rng != nil)),
+                ("transform", transform), ("frozen", .bool(gate.frozen)), ("method", .string(gate.method)),
+                ("sparsity", gate.requestedSparsity.map { .number($0) } ?? .null),
             ])))
         }
         let blob = StateStore.blob(tensors)
@@ -359,18 +356,18 @@ struct StateDecoder {
         for (pos, (_, sub)) in zip(j["positions"]?.array ?? [], modules) { sub.positionsPerSample = pos.int }
         for (name, g) in j["gates"]?.pairs ?? [] {
             guard let mask = tensors[name + ".mask"] else { throw Malformed(description: "mask of '\(name)'") }
-            let kind: WeightGate.Kind
-            switch g["kind"] {
-            case .string("straight_through")?: kind = .straightThrough
-            case .object?:
-                kind = .hardConcrete(l: Float(g["kind"]?["l"]?.number ?? 0), r: Float(g["kind"]?["r"]?.number ?? 1),
-                                     beta: Float(g["kind"]?["beta"]?.number ?? 1))
-            default: kind = .fixed
+            var transform: GateTransform?
+            if let t = g["transform"], let tname = t["name"]?.string {
+                var settings: [String: Double] = [:]
+                for (k, v) in t["settings"]?.pairs ?? [] { if let x = v.number { settings[k] = x } }
+                guard let restored = Methods.restoreTransform(name: tname, settings: settings, rng: session.rng) else {
+                    throw Malformed(description: "mask transform '\(tname)' of '\(name)'")
+                }
+                transform = restored
             }
-            let gate = WeightGate(kind: kind, mask: mask, scores: tensors[name + ".scores"], method: g["method"]?.string ?? "mask")
+            let gate = WeightGate(mask: mask, scores: tensors[name + ".scores"], method: g["method"]?.string ?? "mask", transform: transform)
             gate.frozen = g["frozen"]?.bool ?? false
             gate.requestedSparsity = g["sparsity"]?.number
-            if g["rng"]?.bool == true { gate.rng = session.rng }
             try m.setGate(gate, for: name)
         }
         return m

@@ -46,7 +46,7 @@ extension Session {
             if let b = interp.builtinValues[callee].flatMap({ v -> Builtin? in
                 if case .function(let f) = v, case .builtin(let b) = f.body { return b } else { return nil }
             }), globals[callee] == nil {
-                params = b.params.map(\.name)
+                params = b.params.map(\.name) + (b.moreKeywords?(String(argsText)) ?? [])
             } else if case .function(let f)? = globals[callee], case .user(let ps, _, _) = f.body {
                 params = ps.map(\.name)
             }

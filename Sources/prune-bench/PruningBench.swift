@@ -11,11 +11,11 @@ import Pruning
 
 func pruningOverhead(repeats: Int, samples: Int?) throws {
     guard repeats >= 1 else { throw EngineError("--repeat must be at least 1 (got \(repeats))") }
-    var methods: [PruneMethod?] = [nil, .magnitude, .movement]
+    var methods: [(any PruningMethod.Type)?] = [nil, Magnitude.self, Movement.self]
     if let only = arg("--methods") {
         methods = [nil]
         for name in only.split(separator: ",") {
-            guard let m = PruneMethod(rawValue: String(name)) else { throw EngineError("--methods: unknown method '\(name)'") }
+            guard let m = Methods.named(String(name)) else { throw EngineError("--methods: unknown method '\(name)'") }
             methods.append(m)
         }
     }
@@ -44,7 +44,7 @@ func pruningOverhead(repeats: Int, samples: Int?) throws {
     func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
     emit("pruning", "mlp_epoch_dense_s", median(times[0]), digits: 3)
     for (i, method) in methods.enumerated().dropFirst() {
-        let name = method?.rawValue ?? "dense"
+        let name = method?.name ?? "dense"
         emit("pruning", "mlp_epoch_\(name)_s", median(times[i]), digits: 3)
         emit("pruning", "mlp_epoch_\(name)_overhead", median(zip(times[i], times[0]).map { $0 / $1 - 1 }), digits: 3)
     }

@@ -50,9 +50,37 @@ private func quietConfig(epochs: Int, batchSize: Int = 32, seed: UInt64 = 11) ->
     return c
 }
 
+/// Replaces every batch by its negation and records the labels it saw.
+private final class Negate: TrainingHook {
+    var seen: [[Int]] = []
+    func batch(_ x: Tensor, labels: [Int], step: Int) throws -> Tensor {
+        seen.append(labels)
+        return x * -1
+    }
+}
+
+/// x ↦ −x as a layer.
+private final class Flip: Module {
+    override func forward(_ x: Tensor) throws -> Tensor { x * -1 }
+}
+
 @Suite(.serialized) struct TrainTests {
     let train = Blobs(count: 400, seed: 1)
     let valid = Blobs(count: 200, seed: 2)
+
+    /// The batch hook point: the model trains on what the hook returns. Negated inputs with the
+    /// labels unchanged swap the quadrants, so the model learns the mirrored problem.
+    @Test func batchHooksReplaceTheInputs() throws {
+        let model = try makeModel()
+        let opt = try Optimizer(.sgd(momentum: 0.9), parameters: model.namedParameters(), lr: 0.05)
+        let hook = Negate()
+        let h = try fit(model, on: train, optimizer: opt, config: quietConfig(epochs: 5), hooks: [hook])
+        #expect(hook.seen.count == h.steps && hook.seen.first?.count == 32)
+        let mirrored = try evaluate(model, on: valid).accuracy
+        let wrong = Sequential([Flip(), model])
+        #expect(try evaluate(wrong, on: valid).accuracy > 0.95, "it learned the negated problem")
+        #expect(mirrored < 0.1, "plain inputs now land in the opposite quadrant (\(mirrored))")
+    }
 
     @Test func fitLearnsTheBlobs() throws {
         let model = try makeModel()

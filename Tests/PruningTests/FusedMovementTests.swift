@@ -23,7 +23,7 @@ import Kernels
         let lr: Float = { if case .sgd = kind { return 0.05 } else { return 1e-3 } }()
         let opt = try Optimizer(kind, parameters: net.namedParameters(), lr: lr, weightDecay: weightDecay,
                                 schedule: .cosine(total: 200))
-        var config = PrunerConfig(.movement, keep: 0.1)
+        var config = PrunerConfig(Movement.self, keep: 0.1)
         config.schedule = PruneSchedule(.cubic, warmup: 0.1, cooldown: 0.2, every: every)
         config.scope = scope
         let p = try Pruner(config)
@@ -117,11 +117,11 @@ import Kernels
     @Test func trainingEndsWithFixedMasks() throws {
         let data = Clusters(dim: 100, perClass: 10)
         let net = try model([100, 200, 50, 4])
-        let p = try Pruner(PrunerConfig(.movement, keep: 0.1))
+        let p = try Pruner(PrunerConfig(Movement.self, keep: 0.1))
         try fit(net, on: data, optimizer: try sgd(net), config: quiet(1, batch: 4), hooks: [p])
         #expect(p.fusedRun == nil)
         for (t, g) in zip(p.targets, p.gates) {
-            #expect(g.kind == .fixed && g.fused == nil)
+            #expect(g.isFixed)
             #expect(abs(g.sparsity - 0.9) <= 1.0 / Double(g.mask.count) + 1e-9)
             for i in 0..<g.mask.count where g.mask.data[i] == 0 { #expect(t.weight.data[i] == 0) }
         }

@@ -12,7 +12,7 @@ import NN
     func frozenMaskSurvives(_ makeOptimizer: (Module) throws -> Optimizer) throws {
         let data = Clusters(perClass: 30)
         let net = try model()
-        try Pruner(PrunerConfig(.magnitude, keep: 0.2)).pruneOnce(net, data: nil)
+        try Pruner(PrunerConfig(Magnitude.self, keep: 0.2)).pruneOnce(net, data: nil)
         try Masks.freeze(net)
         let before = Dictionary(uniqueKeysWithValues: net.namedParameters().map { ($0.0, $0.1.copy()) })
         let opt = try makeOptimizer(net)
@@ -48,7 +48,7 @@ import NN
     @Test func savedPrunedModelLoadsWithMasksAndSameAccuracy() throws {
         let data = Clusters(perClass: 30)
         let net = try model()
-        var config = PrunerConfig(.movement, keep: 0.3)
+        var config = PrunerConfig(Movement.self, keep: 0.3)
         config.schedule = PruneSchedule(.cubic, every: 2)
         try fit(net, on: data, optimizer: try sgd(net), config: quiet(2, batch: 16), hooks: [try Pruner(config)])
         let acc = try evaluate(net, on: data)
@@ -96,7 +96,7 @@ import NN
 
     @Test func bakeKeepsZerosAndDropsMasks() throws {
         let net = try model()
-        try Pruner(PrunerConfig(.magnitude, keep: 0.4)).pruneOnce(net, data: nil)
+        try Pruner(PrunerConfig(Magnitude.self, keep: 0.4)).pruneOnce(net, data: nil)
         let s = Masks.sparsity(net)
         #expect(try Masks.bake(net) == 2)
         #expect(net.namedGates().isEmpty)
@@ -105,7 +105,7 @@ import NN
 
     @Test func copyMaskCarriesAnUpstreamMaskDownstream() throws {
         let up = try model(), down = try model([20, 64, 32, 7], seed: 3)
-        try Pruner(PrunerConfig(.magnitude, keep: 0.1)).pruneOnce(up, data: nil)
+        try Pruner(PrunerConfig(Magnitude.self, keep: 0.1)).pruneOnce(up, data: nil)
         #expect(try Masks.copy(from: up, to: down) == 2)
         for (name, g) in up.namedGates() {
             let d = down.gate(for: name)!
@@ -120,7 +120,7 @@ import NN
 
     @Test func reportShowsRequestedBesideAchievedAndSparseFLOPs() throws {
         let net = try model()
-        try Pruner(PrunerConfig(.magnitude, keep: 0.25)).pruneOnce(net, data: nil)
+        try Pruner(PrunerConfig(Magnitude.self, keep: 0.25)).pruneOnce(net, data: nil)
         let r = Masks.report(net)
         #expect(r.layers.map(\.name) == ["layers.1.weight", "layers.3.weight"])
         let l0 = r.layers[0]

@@ -29,7 +29,7 @@ import Kernels
         let data = Clusters(dim: 100, perClass: 20)
         for s in Self.sparsities {
             let net = try model([100, 200, 50, 4])
-            var config = PrunerConfig(PruneMethod(rawValue: method)!, keep: 1 - s)
+            var config = try PrunerConfig(named: method, keep: 1 - s)
             config.schedule.kind = .oneshot
             let p = try Pruner(config)
             try p.pruneOnce(net, data: data, batchSize: 20)
@@ -42,7 +42,7 @@ import Kernels
         let data = Clusters(dim: 100, perClass: 10)
         for s in Self.sparsities {
             let net = try model([100, 200, 50, 4])
-            var config = PrunerConfig(PruneMethod(rawValue: method)!, keep: 1 - s)
+            var config = try PrunerConfig(named: method, keep: 1 - s)
             config.schedule = PruneSchedule(.cubic, warmup: 0.1, cooldown: 0.2, every: 2)
             let p = try Pruner(config)
             try fit(net, on: data, optimizer: try sgd(net), config: quiet(1, batch: 4), hooks: [p])
@@ -56,7 +56,7 @@ import Kernels
     func movementMasksAreTheExactTopKOfTheScores(scope: PruneScope) throws {
         let data = Clusters(dim: 100, perClass: 10)
         let net = try model([100, 200, 50, 4])
-        var config = PrunerConfig(.movement, keep: 0.2)
+        var config = PrunerConfig(Movement.self, keep: 0.2)
         config.schedule = PruneSchedule(.cubic, warmup: 0.1, cooldown: 0.2, every: 1)
         config.scope = scope
         let p = try Pruner(config)
@@ -70,7 +70,7 @@ import Kernels
         }
         defer { for q in pointers { q.deallocate() } }
         switch scope {
-        case .layer:
+        case .layer, .erk:
             for (i, s) in scores.enumerated() {
                 topKMasks(values: [(UnsafePointer(s.data), s.count)], allowed: [nil], k: Int((0.2 * Double(s.count)).rounded()),
                           masks: [pointers[i]])
@@ -89,7 +89,7 @@ import Kernels
         let w2 = net.namedParameters().first { $0.0 == "layers.3.weight" }!.1
         for i in 0..<w2.count { w2.data[i] *= 10 }
         let before = Dictionary(uniqueKeysWithValues: net.namedParameters().map { ($0.0, $0.1.copy()) })
-        var config = PrunerConfig(.magnitude, keep: 0.2)
+        var config = PrunerConfig(Magnitude.self, keep: 0.2)
         config.scope = .global
         let p = try Pruner(config)
         try p.pruneOnce(net, data: nil)
@@ -123,16 +123,16 @@ import Kernels
 
     @Test func wrongArgumentsNameTheProblem() throws {
         let net = try model()
-        #expect(errorMessage { _ = try Pruner(PrunerConfig(.magnitude, keep: 0)) }?.contains("keep must be in (0, 1]") == true)
-        #expect(errorMessage { _ = try Pruner(PrunerConfig(.magnitude, keep: 1.5)) }?.contains("keep must be in (0, 1]") == true)
-        #expect(errorMessage { _ = try Pruner(PrunerConfig(.magnitude, keep: nil)) }?.contains("needs keep=") == true)
-        #expect(errorMessage { _ = try Pruner(PrunerConfig(.softMovement, keep: 0.1)) }?.contains("takes no keep=") == true)
-        var c = PrunerConfig(.magnitude, keep: 0.5)
+        #expect(errorMessage { _ = try Pruner(PrunerConfig(Magnitude.self, keep: 0)) }?.contains("keep must be in (0, 1]") == true)
+        #expect(errorMessage { _ = try Pruner(PrunerConfig(Magnitude.self, keep: 1.5)) }?.contains("keep must be in (0, 1]") == true)
+        #expect(errorMessage { _ = try Pruner(PrunerConfig(Magnitude.self, keep: nil)) }?.contains("needs a target") == true)
+        #expect(errorMessage { _ = try Pruner(PrunerConfig(SoftMovement.self, keep: 0.1)) }?.contains("takes no target") == true)
+        var c = PrunerConfig(Magnitude.self, keep: 0.5)
         c.include = ["encoder.*"]
         #expect(errorMessage { try Pruner(c).pruneOnce(net, data: nil) }?.contains("'encoder.*' matches no parameter") == true)
-        #expect(errorMessage { try Pruner(PrunerConfig(.taylor, keep: 0.5)).pruneOnce(net, data: nil) }?.contains("pass data=") == true)
-        #expect(errorMessage { try Pruner(PrunerConfig(.movement, keep: 0.5)).pruneOnce(net, data: nil) }?.contains("while training") == true)
-        var snip = PrunerConfig(.snip, keep: 0.5)
+        #expect(errorMessage { try Pruner(PrunerConfig(Taylor.self, keep: 0.5)).pruneOnce(net, data: nil) }?.contains("needs data") == true)
+        #expect(errorMessage { try Pruner(PrunerConfig(Movement.self, keep: 0.5)).pruneOnce(net, data: nil) }?.contains("while training") == true)
+        var snip = PrunerConfig(SNIP.self, keep: 0.5)
         snip.schedule.kind = .cubic
         #expect(errorMessage { _ = try Pruner(snip) }?.contains("oneshot") == true)
         // A mask of the wrong shape.
@@ -143,9 +143,9 @@ import Kernels
     @Test func softMovementReachesItsOwnSparsityAndReportsIt() throws {
         let data = Clusters(perClass: 40)
         let net = try model()
-        var config = PrunerConfig(.softMovement, keep: nil)
-        config.lambda = 2000
-        config.scoreLR = 0.1
+        var config = PrunerConfig(SoftMovement.self, keep: nil)
+        try config.set("lambda", 2000)
+        try config.set("score_lr", 0.1)
         config.schedule = PruneSchedule(.cubic, warmup: 0, cooldown: 0.2, every: 1)
         let p = try Pruner(config)
         try fit(net, on: data, optimizer: try sgd(net), config: quiet(4, batch: 16), hooks: [p])
@@ -154,19 +154,19 @@ import Kernels
         #expect(r.layers.allSatisfy { $0.requested == nil })
         // At least 0.5% of each matrix stays.
         for l in r.layers where l.method != nil { #expect(l.nonzeros >= Int((0.005 * Double(l.parameters)).rounded(.up))) }
-        for (name, g) in net.namedGates() { #expect(g.kind == .fixed, "\(name)") }
+        for (name, g) in net.namedGates() { #expect(g.isFixed, "\(name)") }
     }
 
     @Test func l0LearnsBinaryMasksFoldedIntoTheWeights() throws {
         let data = Clusters(perClass: 40)
         let net = try model()
-        var config = PrunerConfig(.l0, keep: nil)
-        config.lambda = 5
+        var config = PrunerConfig(L0.self, keep: nil)
+        try config.set("lambda", 5)
         let p = try Pruner(config)
         let acc0 = try evaluate(net, on: data).accuracy
         try fit(net, on: data, optimizer: try sgd(net), config: quiet(4, batch: 16), hooks: [p])
         for (_, g) in net.namedGates() {
-            #expect(g.kind == .fixed)
+            #expect(g.isFixed)
             #expect(g.mask.array.allSatisfy { $0 == 0 || $0 == 1 })
         }
         #expect(Masks.sparsity(net) > 0)
@@ -176,9 +176,9 @@ import Kernels
     @Test func lotteryTicketReachesTargetAfterRoundsWithRewinding() throws {
         let data = Clusters(perClass: 20)
         let net = try model()
-        var config = PrunerConfig(.lottery, keep: 0.25)
-        config.rounds = 2
-        config.rewind = 3
+        var config = PrunerConfig(Lottery.self, keep: 0.25)
+        try config.set("rounds", 2)
+        try config.set("rewind", 3)
         let p = try Pruner(config)
         let h = try PrunedTraining.train(net, on: data, pruner: p, makeOptimizer: { _ in try sgd(net) }, config: quiet(1, batch: 20))
         #expect(h.epochs.count == 3)                   // two pruning rounds and the final ticket
@@ -192,8 +192,8 @@ import Kernels
         let data = Clusters(perClass: 10)
         let net = try model()
         let initial = Dictionary(uniqueKeysWithValues: net.namedParameters().map { ($0.0, $0.1.copy()) })
-        var config = PrunerConfig(.lottery, keep: 0.5)
-        config.rounds = 1
+        var config = PrunerConfig(Lottery.self, keep: 0.5)
+        try config.set("rounds", 1)
         let p = try Pruner(config)
         var calls = 0
         _ = try PrunedTraining.train(net, on: data, pruner: p, makeOptimizer: { _ in

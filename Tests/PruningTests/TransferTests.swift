@@ -55,7 +55,7 @@ import NN
 
     @Test func fullFineTuneKeepsTheUpstreamMask() throws {
         let up = try upstream()
-        var c = PrunerConfig(.magnitude, keep: 0.1)
+        var c = PrunerConfig(Magnitude.self, keep: 0.1)
         c.schedule = PruneSchedule(.oneshot)
         try Pruner(c).pruneOnce(up, data: nil)
         _ = try Masks.freeze(up)
@@ -75,7 +75,7 @@ import NN
 
     @Test func keepMaskFalseLetsWeightsRegrow() throws {
         let up = try upstream()
-        var c = PrunerConfig(.magnitude, keep: 0.2)
+        var c = PrunerConfig(Magnitude.self, keep: 0.2)
         c.schedule = PruneSchedule(.oneshot)
         try Pruner(c).pruneOnce(up, data: nil)
         var t = TransferConfig(mode: .full)
@@ -88,7 +88,7 @@ import NN
 
     @Test func fineTuningWhilePruningReachesItsTarget() throws {
         let up = try upstream()
-        var c = PrunerConfig(.movement, keep: 0.05)
+        var c = PrunerConfig(Movement.self, keep: 0.05)
         c.seed = 3
         let (adapted, _) = try Transfer.adapt(up, to: Clusters(classes: 3, seed: 5), config: TransferConfig(mode: .full),
                                               pruner: try Pruner(c), makeOptimizer: adam, train: quiet(4))
@@ -110,9 +110,9 @@ import NN
                                                           makeOptimizer: self.adam, train: quiet(1)) }
         #expect(heads?.contains("4 classes, but it has 3") == true, "\(heads ?? "no error")")
         let probe = errorMessage { _ = try Transfer.adapt(up, to: Clusters(classes: 3, seed: 5), config: TransferConfig(mode: .linear),
-                                                          pruner: try Pruner(PrunerConfig(.magnitude, keep: 0.5)),
+                                                          pruner: try Pruner(PrunerConfig(Magnitude.self, keep: 0.5)),
                                                           makeOptimizer: self.adam, train: quiet(1)) }
-        #expect(probe?.contains("use mode=\"full\"") == true)
+        #expect(probe?.contains("a linear probe keeps the body frozen") == true, "\(probe ?? "no error")")
         let conv = try Models.vit(classes: 4, rng: RNG(seed: 0))
         let vit = errorMessage { _ = try Transfer.adapt(conv, to: Clusters(classes: 3, seed: 5), config: TransferConfig(),
                                                         makeOptimizer: self.adam, train: quiet(1)) }
@@ -128,9 +128,9 @@ import NN
         let teacher = try model([20, 64, 32, 3], seed: 1)
         try fit(teacher, on: task, optimizer: sgd(teacher), config: quiet(2))
         let student = try model([20, 64, 32, 3], seed: 2)
-        var c = PrunerConfig(.softMovement, keep: nil)
-        c.lambda = 2000
-        c.scoreLR = 0.5
+        var c = PrunerConfig(SoftMovement.self, keep: nil)
+        try c.set("lambda", 2000)
+        try c.set("score_lr", 0.5)
         let distil = try Distillation(teacher: teacher, temperature: 2, alpha: 1)
         _ = try PrunedTraining.train(student, on: task, pruner: try Pruner(c),
                                      makeOptimizer: { _ in try Optimizer(.adam(), parameters: student.namedParameters(), lr: 1e-3) },

@@ -28,6 +28,19 @@ import Testing
         }
     }
 
+    /// pruner's keywords: the shared ones, then the chosen method's own (from its declaration).
+    @Test func prunerKeywordsFollowTheMethod() throws {
+        let s = Session(output: { _ in })
+        func keywords(_ line: String) -> [String] { complete(s, line).filter { $0.hasSuffix("=") } }
+        #expect(keywords("pruner(\"lottery\", keep=0.1, r") == ["rewind=", "rounds="])
+        #expect(keywords("pruner(\"soft_movement\", th") == ["threshold="])
+        #expect(keywords("pruner(\"movement\", ro").isEmpty)
+        #expect(complete(s, "pruner(\"movement\", sc").contains("score_lr="))
+        #expect(complete(s, "pruner(\"movement\", gra") == ["granularity="])
+        // Before a method is named, every method's keywords are candidates.
+        #expect(complete(s, "pruner(ro").contains("rounds="))
+    }
+
     @Test func fieldsAfterADot() throws {
         let s = Session(output: { _ in })
         try s.execute("r = {lr: 0.1, epochs: 3, inner: {depth: 2}}\nt = tensor([1, 2])")

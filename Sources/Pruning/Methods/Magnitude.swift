@@ -1,0 +1,32 @@
+// Magnitude pruning (MaP; gradual magnitude pruning, GMP, on the cubic schedule of Zhu & Gupta
+// 2017): keep the largest |w|, recomputed from the current weights.
+import Engine
+import NN
+
+public final class Magnitude: PruningMethod {
+    public static let name = "magnitude"
+    public static let summary = "keeps the largest |w|; one-shot, or gradual on a schedule (GMP)"
+    public static let reference = "Han et al. 2015; Zhu & Gupta 2017 (arXiv 1710.01878)"
+    public static let parameters: [MethodParameter] = []
+    /// |w| into buffers kept between updates.
+    var magnitudes: [Tensor] = []
+
+    public init(settings: MethodSettings) {}
+
+    public func updateMasks(_ pruner: Pruner, keep: Double) throws {
+        // Pruned weights are already 0 and stay so: an unchanged target changes nothing.
+        if pruner.lastKeep == keep { return }
+        try pruner.select(importance(pruner), keep: keep)
+    }
+
+    public func importance(_ pruner: Pruner) throws -> [Tensor] {
+        Magnitude.absolute(pruner.targets, into: &magnitudes)
+    }
+
+    /// |w| of every target, into `buffers` (allocated on first use).
+    static func absolute(_ targets: [PruneTarget], into buffers: inout [Tensor]) -> [Tensor] {
+        if buffers.count != targets.count { buffers = targets.map { Tensor.empty($0.weight.shape) } }
+        for (t, m) in zip(targets, buffers) { for i in 0..<m.count { m.data[i] = Swift.abs(t.weight.data[i]) } }
+        return buffers
+    }
+}
