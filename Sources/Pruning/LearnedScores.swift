@@ -5,9 +5,9 @@ import NN
 
 enum LearnedScores {
     /// The declarations of `score_lr`, `score_optimizer` and `init`, with a method's defaults.
-    static func parameters(lr: Double, initial: Double, what: String, note: String = "") -> [MethodParameter] {
+    static func parameters(lr: Double, initial: Double, what: String, note: String = "", optimizer: String = "adam") -> [MethodParameter] {
         [.real("score_lr", lr, above: 0, "learning rate of the \(what)"),
-         .choice("score_optimizer", "adam", ["adam", "sgd"], "optimizer of the \(what)"),
+         .choice("score_optimizer", optimizer, ["adam", "sgd"], "optimizer of the \(what)"),
          .real("init", initial, "initial value of the \(what)\(note)")]
     }
 
@@ -16,10 +16,10 @@ enum LearnedScores {
         (s.text("score_optimizer") == "sgd" ? .sgd() : .adam(), Float(s.number("score_lr")))
     }
 
-    /// A gate whose scores start at `init`.
+    /// A gate whose scores start at `init`: one per weight, or of `shape` (one per matrix).
     static func gate(_ target: PruneTarget, mask: Tensor, settings: MethodSettings, method: String,
-                     transform: GateTransform) -> WeightGate {
-        WeightGate(mask: mask, scores: Tensor(shape: target.weight.shape, repeating: Float(settings.number("init"))).requiringGrad(),
+                     transform: GateTransform, shape: [Int]? = nil) -> WeightGate {
+        WeightGate(mask: mask, scores: Tensor(shape: shape ?? target.weight.shape, repeating: Float(settings.number("init"))).requiringGrad(),
                    method: method, transform: transform)
     }
 
