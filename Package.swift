@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Engine"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN"]),
-        .testTarget(name: "ScriptTests", dependencies: ["Script", "Engine", "NN", "Data"], exclude: ["golden"]),
+        .testTarget(name: "ScriptTests", dependencies: ["Script", "Engine", "NN", "Data", "Pruning"], exclude: ["golden"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "NN", "Data", "Engine", "Kernels", "KernelsAVX512"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "CPNG"], exclude: ["golden"]),
         .testTarget(name: "TrainingTests", dependencies: ["NN", "Data", "Engine", "Pruning"]),

@@ -4,6 +4,7 @@ import Testing
 import Engine
 import NN
 @testable import Script
+import Pruning
 
 /// Encodes the session's globals and decodes them into a fresh session, blobs kept in memory.
 private func roundTrip(_ s: Session, definitions: DefinitionTable = DefinitionTable()) throws -> (Session, [(String, String)]) {
@@ -82,6 +83,29 @@ private func eval(_ s: Session, _ code: String) throws -> String {
         #expect(m.namedGates().map(\.0) == original.namedGates().map(\.0))
         #expect(m.namedGates().map { $0.1.mask.array } == original.namedGates().map { $0.1.mask.array })
         #expect(s.rng.state == u.rng.state)
+    }
+
+    /// A model whose gates are still learned (training stopped midway) comes back with the same
+    /// transforms, found by name through the method registry, and computes the same outputs.
+    @Test func learnedGatesRoundTripByTransformName() throws {
+        let s = Session(output: { _ in })
+        try s.execute("""
+            seed(1)
+            d = fashion_mnist("test", limit=40)
+            net = mlp([784, 12, 10])
+            """, file: "t.prune")
+        guard case .model(let net)? = s.globals["net"] else { Issue.record("no model"); return }
+        for (name, method) in [("layers.1.weight", L0.self as any PruningMethod.Type), ("layers.1.bias", STR.self)] {
+            var c = PrunerConfig(method, keep: nil)
+            c.include = [name]
+            try Pruner(c).attach(to: net)
+        }
+        let (u, dropped) = try roundTrip(s)
+        #expect(dropped.isEmpty)
+        guard case .model(let m)? = u.globals["net"] else { Issue.record("no model"); return }
+        #expect(m.namedGates().map { $0.1.transform?.name } == ["hard_concrete", "soft_threshold"])
+        #expect((m.gate(for: "layers.1.weight")?.transform as? HardConcreteGate)?.l == -0.1)
+        #expect(try eval(u, "accuracy(net, d)") == eval(s, "accuracy(net, d)"))
     }
 
     @Test func datasetsRoundTrip() throws {
