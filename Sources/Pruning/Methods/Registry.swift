@@ -13,6 +13,8 @@ public enum Methods {
         Taylor.self,
         SNIP.self,
         Lottery.self,
+        WoodFisher.self,
+        OBD.self,
     ]
 
     public static var names: [String] { all.map { $0.name } }
