@@ -14,6 +14,8 @@ public enum Methods {
         SNIP.self,
         Lottery.self,
         STR.self,
+        WoodFisher.self,
+        OBD.self,
     ]
 
     public static var names: [String] { all.map { $0.name } }
