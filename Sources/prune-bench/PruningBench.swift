@@ -44,6 +44,7 @@ func pruningOverhead(repeats: Int, samples: Int?) throws {
             if round > 0 { times[i].append(perEpoch) }     // round 0 warms up
         }
     }
+    if methods.contains(where: { $0?.name == WoodFisher.name }) { try woodFisherStep(train) }
     func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
     emit("pruning", "mlp_epoch_dense_s", median(times[0]), digits: 3)
     for (i, method) in methods.enumerated().dropFirst() {
@@ -51,4 +52,21 @@ func pruningOverhead(repeats: Int, samples: Int?) throws {
         emit("pruning", "mlp_epoch_\(name)_s", median(times[i]), digits: 3)
         emit("pruning", "mlp_epoch_\(name)_overhead", median(zip(times[i], times[0]).map { $0 / $1 - 1 }), digits: 3)
     }
+}
+
+/// One WoodFisher pruning step on the small CNN (gradients on the data, the block-diagonal
+/// inverse, the selection and the compensation) at its default block size, median of three.
+func woodFisherStep(_ train: BatchSource) throws {
+    var seconds: [Double] = []
+    var block = 0
+    for r in 0..<3 {
+        let model = try Models.cnn(classes: 10, rng: RNG(seed: UInt64(r)))
+        let config = PrunerConfig(WoodFisher.self, keep: 0.1)
+        block = config.settings.int("block")
+        let p = try Pruner(config)
+        try p.pruneOnce(model, data: train)
+        if let s = (p.method as? WoodFisher)?.stepSeconds.last { seconds.append(s) }
+    }
+    guard !seconds.isEmpty else { throw EngineError("woodfisher recorded no pruning step") }
+    emit("pruning", "cnn_woodfisher_step_s_block\(block)", seconds.sorted()[seconds.count / 2], digits: 3)
 }
