@@ -13,6 +13,7 @@ public enum Methods {
         Taylor.self,
         SNIP.self,
         Lottery.self,
+        RigL.self,
     ]
 
     public static var names: [String] { all.map { $0.name } }
