@@ -14,6 +14,7 @@ public enum Methods {
         SNIP.self,
         Lottery.self,
         RigL.self,
+        ACDC.self,
     ]
 
     public static var names: [String] { all.map { $0.name } }
