@@ -168,6 +168,8 @@ extension EngineArgs {
             throw BuiltinError("\(fn): granularity must be \"element\", N:M such as \"2:4\" (1 ≤ N ≤ M) or blocks such as \"1x4\", got \"\(g)\"")
         }
         config.granularity = granularity
+        // N:M keeps the same fraction of every group: a method's global or ERK default gives way.
+        if case .nm = granularity, !args.has("scope") { config.scope = .layer }
         if args.has("every") { config.schedule.every = try EngineArgs.int(args, "every", in: 1...1_000_000) }
         config.schedule.warmup = try EngineArgs.fraction(args, "warmup")
         config.schedule.cooldown = try EngineArgs.fraction(args, "cooldown")

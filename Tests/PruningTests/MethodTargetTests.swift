@@ -23,6 +23,9 @@ import Kernels
     func config(_ name: String, keep: Double?, granularity: Granularity = .element) throws -> PrunerConfig {
         var c = try PrunerConfig(named: name, keep: keep)
         c.granularity = granularity
+        // Every matrix against the target (N:M takes no other scope); RigL's ERK and AC/DC's
+        // global defaults are checked in their own suites.
+        c.scope = .layer
         if c.method.schedules.contains(.cubic) && c.schedule.kind != .oneshot {
             c.schedule = PruneSchedule(.cubic, warmup: 0.1, cooldown: 0.2, every: 2)
         }

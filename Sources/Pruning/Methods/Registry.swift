@@ -16,6 +16,8 @@ public enum Methods {
         STR.self,
         WoodFisher.self,
         OBD.self,
+        RigL.self,
+        ACDC.self,
     ]
 
     public static var names: [String] { all.map { $0.name } }
