@@ -133,17 +133,3 @@ public final class RigL: PruningMethod {
         return kept
     }
 }
-
-extension Pruner {
-    /// Target `i`'s weights whose mask changed from `previous` start over: 0 (+0.0) with no
-    /// momentum or Adam moments, whether they left (the optimizer would clear their state only at
-    /// its next step) or came in (new weights start from nothing, as RigL's and AC/DC's authors do).
-    func restartChanged(_ i: Int, from previous: Tensor) {
-        let t = targets[i], mask = gates[i].mask
-        let state = optimizer?.state(of: t.name) ?? []
-        for j in 0..<Swift.min(mask.count, previous.count) where mask.data[j] != previous.data[j] {
-            t.weight.data[j] = 0
-            for s in state where s.count == mask.count { s.data[j] = 0 }
-        }
-    }
-}
