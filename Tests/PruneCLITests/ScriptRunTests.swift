@@ -230,13 +230,18 @@ func tempScript(_ text: String, name: String = "script.prune") throws -> String 
         }
     }
 
-    /// Tutorial 03's quick mode: upstream-pruned models transfer, and full fine-tuning never
-    /// changes their masks.
+    /// Tutorial 03's quick mode: every method prunes the CNN upstream, every model transfers to
+    /// both tasks, and full fine-tuning never changes a mask.
     @Test func sparseTransferRunsInQuickMode() throws {
         let (r, out) = try runQuick("03-sparse-transfer.prune")
         defer { try? FileManager.default.removeItem(atPath: out) }
         #expect(r.status == 0, "stderr: \(r.stderr)")
+        for method in ["dense", "gmp", "woodfisher", "acdc", "rigl", "str", "lottery", "random"] {
+            #expect(r.stdout.contains("digits       \(method)"), "no digits row for \(method) in: \(r.stdout)")
+        }
         #expect(r.stdout.contains("mask entries changed by full fine-tuning, over all runs: 0"), "stdout: \(r.stdout)")
-        #expect(FileManager.default.fileExists(atPath: out + "/sparse_transfer.png"))
+        for file in ["sparse_transfer.png", "sparse_transfer.csv", "sparse_transfer_change.csv"] {
+            #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file) missing")
+        }
     }
 }
