@@ -57,6 +57,8 @@ public final class Pruner: TrainingHook {
         if self.model === model && !targets.isEmpty { return }
         let targets = try Targets.select(model, include: config.include, exclude: config.exclude)
         try checkGranularity(targets)
+        // Checked before any gate is installed, so that a bad target leaves the model untouched.
+        let (finals, overall) = try distribute(targets)
         rng = RNG(seed: config.seed)
         var gates: [WeightGate] = [], allowed: [Tensor?] = []
         for t in targets {
@@ -68,7 +70,7 @@ public final class Pruner: TrainingHook {
         }
         for (t, g) in zip(targets, gates) { try model.setGate(g, for: t.name) }
         self.model = model; self.targets = targets; self.gates = gates; self.allowed = allowed
-        (layerFinal, overallKeep) = try distribute(targets)
+        layerFinal = finals; overallKeep = overall
         lastKeep = nil; currentKeep = 1
         hints = []
         try method.attached(self)
@@ -78,6 +80,9 @@ public final class Pruner: TrainingHook {
     func distribute(_ targets: [PruneTarget]) throws -> ([Double]?, Double?) {
         let sizes = targets.map { Double($0.weight.count) }, total = sizes.reduce(0, +)
         if !config.layerKeep.isEmpty {
+            for (pattern, _) in config.layerKeep where !targets.contains(where: { globMatch($0.name, pattern) }) {
+                throw PruningError.invalid("the per-layer target '\(pattern)' matches no pruned matrix (they are \(targets.map(\.name).joined(separator: ", ")))")
+            }
             let keeps = try targets.map { t -> Double in
                 if let hit = config.layerKeep.first(where: { globMatch(t.name, $0.pattern) }) { return hit.keep }
                 guard let keep = config.keep else {

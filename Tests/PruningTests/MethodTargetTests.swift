@@ -115,6 +115,10 @@ import Kernels
         #expect(errorMessage { try Pruner(c).pruneOnce(net, data: nil) }?.contains("'layers.1.weight' [16, 30] has rows of 30") == true)
         c.granularity = .nm(n: 2, m: 4); c.keep = 0.3
         #expect(errorMessage { _ = try Pruner(c) }?.contains("2:4 keeps 0.5") == true)
+        var typo = PrunerConfig(Magnitude.self, keep: 0.5)
+        typo.layerKeep = [("layer.1.*", 0.1)]
+        #expect(errorMessage { try Pruner(typo).pruneOnce(net, data: nil) }?.contains("'layer.1.*' matches no pruned matrix") == true)
+        #expect(net.namedGates().isEmpty, "a rejected pruner installs no masks")
         var s = PrunerConfig(SoftMovement.self, keep: nil)
         s.granularity = .block(rows: 4, cols: 4)
         #expect(errorMessage { _ = try Pruner(s) }?.contains("prunes single weights") == true)
