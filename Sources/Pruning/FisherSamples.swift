@@ -61,10 +61,10 @@ struct FisherSamples {
         return FisherSamples(gradients: grads, count: m)
     }
 
-    /// The data a method estimates from: those given for one-shot pruning, else the training data
-    /// it kept while training.
-    static func data(_ given: BatchSource?, kept: BatchSource?, method: String) throws -> BatchSource {
-        guard let data = given ?? kept else { throw PruningError.needsData(method: method) }
+    /// The data a method estimates from: those given for one-shot pruning, else the data of the
+    /// training run in progress (`Pruner.trainingData`).
+    static func data(_ given: BatchSource?, _ pruner: Pruner) throws -> BatchSource {
+        guard let data = given ?? pruner.trainingData else { throw PruningError.needsData(method: pruner.methodName) }
         return data
     }
 

@@ -34,6 +34,9 @@ public final class Pruner: TrainingHook {
     public private(set) var layerFinal: [Double]?
     /// The overall kept fraction at the end (nil for methods that reach their own).
     public private(set) var overallKeep: Double?
+    /// The data of the training run in progress (`PrunedTraining` sets it), for methods that
+    /// estimate from data at their pruning steps (WoodFisher, OBD); nil otherwise.
+    public internal(set) var trainingData: BatchSource?
     /// Movement pruning updates each gated weight, its scores and its mask in one fused pass
     /// (`Kernels/Movement.swift`) when the training allows it. The results are bit-identical to
     /// the unfused kernels, which `false` selects (tests and benchmarks compare the two).

@@ -79,6 +79,8 @@ public enum PrunedTraining {
             let run = TrainingRun(model: model, data: data, makeOptimizer: makeOptimizer, config: config,
                                   validation: validation, hooks: hooks, shouldStop: shouldStop)
             guard let pruner else { return try run.fit() }
+            pruner.trainingData = data
+            defer { pruner.trainingData = nil }
             if let procedure = pruner.method.procedure { return try procedure.train(run, pruner: pruner) }
             // The pruner's penalty comes after distillation has mixed the losses:
             // α·KD + (1 − α)·CE + λ·R, not ((CE + λ·R)·(1 − α) + α·KD).

@@ -5,7 +5,7 @@ import Engine
 import Kernels
 import NN
 
-public final class OBD: PruningMethod, TrainingProcedure {
+public final class OBD: PruningMethod {
     public static let name = "obd"
     public static let summary = "Optimal Brain Damage: ranks by w²·F_qq/2, F_qq the diagonal empirical Fisher from gradients on the data; no compensation"
     public static let reference = "LeCun, Denker & Solla 1990"
@@ -18,8 +18,6 @@ public final class OBD: PruningMethod, TrainingProcedure {
     /// Seconds each pruning step took (gradients, diagonal, ranking, selection), in order, since
     /// the pruner attached: one entry per Fisher estimate.
     public private(set) var stepSeconds: [Double] = []
-    /// The training data while `train` runs: every gradual step estimates F from them.
-    var data: BatchSource?
     /// When the one-shot step in flight began (it ends in `pruned`).
     var started: Double?
 
@@ -38,29 +36,20 @@ public final class OBD: PruningMethod, TrainingProcedure {
             return
         }
         let start = monotonicSeconds()
-        try pruner.select(saliency(pruner, data: FisherSamples.data(nil, kept: data, method: Self.name)), keep: keep)
+        try pruner.select(saliency(pruner, data: FisherSamples.data(nil, pruner)), keep: keep)
         stepSeconds.append(monotonicSeconds() - start)
     }
 
-    /// One-shot: the saliencies from `data` (or the training data during `train`); `batchSize`
+    /// One-shot: the saliencies from `data` (or the data of the training run in progress); `batchSize`
     /// gives way to `fisher_batch`.
     public func oneShotImportance(_ pruner: Pruner, data given: BatchSource?, batchSize: Int) throws -> [Tensor] {
         started = monotonicSeconds()
-        return try saliency(pruner, data: FisherSamples.data(given, kept: data, method: Self.name))
+        return try saliency(pruner, data: FisherSamples.data(given, pruner))
     }
 
     public func pruned(_ pruner: Pruner) throws {
         if let started { stepSeconds.append(monotonicSeconds() - started) }
         started = nil
-    }
-
-    public var procedure: TrainingProcedure? { self }
-
-    /// Trains with the pruner, keeping the training data for the Fisher estimates of its steps.
-    public func train(_ run: TrainingRun, pruner: Pruner) throws -> History {
-        data = run.data
-        defer { data = nil }
-        return try run.fit(after: [pruner])
     }
 
     /// w_q²·(λ + (1/m)Σ g_q²)/2 per weight, from gradients at the current weights.

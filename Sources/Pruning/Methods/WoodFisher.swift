@@ -6,7 +6,7 @@ import Engine
 import Kernels
 import NN
 
-public final class WoodFisher: PruningMethod, TrainingProcedure {
+public final class WoodFisher: PruningMethod {
     public static let name = "woodfisher"
     public static let summary = "OBS: ranks by w²/(2[F⁻¹]_qq), F a block-diagonal empirical Fisher from gradients on the data, and moves the kept weights to compensate"
     public static let reference = "Singh & Alistarh 2020 (arXiv 2004.14340); Hassibi & Stork 1993"
@@ -21,8 +21,6 @@ public final class WoodFisher: PruningMethod, TrainingProcedure {
     /// Seconds each pruning step took (gradients, inverse, ranking, selection, compensation), in
     /// order, since the pruner attached: for benchmarks, and one entry per Fisher estimate.
     public private(set) var stepSeconds: [Double] = []
-    /// The training data while `train` runs: every gradual step estimates F from them.
-    var data: BatchSource?
     /// Tests set this to keep the gradients of the last estimate in `lastSamples`.
     var keepsSamples = false
     var lastSamples: FisherSamples?
@@ -47,27 +45,18 @@ public final class WoodFisher: PruningMethod, TrainingProcedure {
             try pruner.select(pruner.targets.map { Tensor.ones($0.weight.shape) }, keep: keep)
             return
         }
-        let importance = try estimate(pruner, data: FisherSamples.data(nil, kept: data, method: Self.name))
+        let importance = try estimate(pruner, data: FisherSamples.data(nil, pruner))
         try pruner.select(importance, keep: keep)
         try compensate(pruner)
     }
 
-    /// One-shot: the saliencies from `data` (or the training data during `train`); `batchSize`
+    /// One-shot: the saliencies from `data` (or the data of the training run in progress); `batchSize`
     /// gives way to `fisher_batch`, which sets what one gradient averages.
     public func oneShotImportance(_ pruner: Pruner, data given: BatchSource?, batchSize: Int) throws -> [Tensor] {
-        try estimate(pruner, data: FisherSamples.data(given, kept: data, method: Self.name))
+        try estimate(pruner, data: FisherSamples.data(given, pruner))
     }
 
     public func pruned(_ pruner: Pruner) throws { try compensate(pruner) }
-
-    public var procedure: TrainingProcedure? { self }
-
-    /// Trains with the pruner, keeping the training data for the Fisher estimates of its steps.
-    public func train(_ run: TrainingRun, pruner: Pruner) throws -> History {
-        data = run.data
-        defer { data = nil }
-        return try run.fit(after: [pruner])
-    }
 
     /// Gradients at the current weights, F⁻¹ per target and ρ per weight; keeps what the
     /// compensation needs in `pending`.
