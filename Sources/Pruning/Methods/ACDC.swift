@@ -34,7 +34,8 @@ public final class ACDC: PruningMethod {
     var current: Phase?
     /// Steps taken in this run, so that the pruner's request for masks finds its phase.
     var stepsTaken = 0
-    var magnitudes: [Tensor] = []
+    /// Compressed phases rank every weight as magnitude pruning does.
+    let magnitude = Magnitude(settings: MethodSettings(Magnitude.parameters))
 
     public init(settings: MethodSettings) {
         denseWarmup = settings.number("dense_warmup"); phaseLength = settings.number("phase")
@@ -95,7 +96,7 @@ public final class ACDC: PruningMethod {
         if let current, (current == .compressed) == sparse { self.current = next; return }
         let previous = pruner.gates.map { $0.mask.copy() }
         if sparse {
-            try pruner.select(Magnitude.absolute(pruner.targets, into: &magnitudes), keep: pruner.overallKeep ?? 1,
+            try pruner.select(magnitude.importance(pruner), keep: pruner.overallKeep ?? 1,
                               bound: pruner.allowed)
         } else {
             for (g, frozen) in zip(pruner.gates, pruner.allowed) {

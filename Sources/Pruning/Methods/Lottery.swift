@@ -19,16 +19,14 @@ public final class Lottery: PruningMethod, TrainingProcedure {
     ]
     public static let schedules: [PruneSchedule.Kind] = []
     let rounds: Int, rewind: Int
-    var magnitudes: [Tensor] = []
+    /// Between rounds (and as a plain training hook) a ticket is ranked as magnitude ranks.
+    let magnitude = Magnitude(settings: MethodSettings(Magnitude.parameters))
 
     public init(settings: MethodSettings) { rounds = settings.int("rounds"); rewind = settings.int("rewind") }
 
-    public func updateMasks(_ pruner: Pruner, keep: Double) throws {
-        if pruner.lastKeep == keep { return }
-        try pruner.select(importance(pruner), keep: keep)
-    }
+    public func updateMasks(_ pruner: Pruner, keep: Double) throws { try magnitude.updateMasks(pruner, keep: keep) }
 
-    public func importance(_ pruner: Pruner) throws -> [Tensor] { Magnitude.absolute(pruner.targets, into: &magnitudes) }
+    public func importance(_ pruner: Pruner) throws -> [Tensor] { try magnitude.importance(pruner) }
 
     public var procedure: TrainingProcedure? { self }
 

@@ -19,14 +19,11 @@ public final class Magnitude: PruningMethod {
         try pruner.select(importance(pruner), keep: keep)
     }
 
+    /// |w| of every target, into buffers kept between updates.
     public func importance(_ pruner: Pruner) throws -> [Tensor] {
-        Magnitude.absolute(pruner.targets, into: &magnitudes)
-    }
-
-    /// |w| of every target, into `buffers` (allocated on first use).
-    static func absolute(_ targets: [PruneTarget], into buffers: inout [Tensor]) -> [Tensor] {
-        if buffers.count != targets.count { buffers = targets.map { Tensor.empty($0.weight.shape) } }
-        for (t, m) in zip(targets, buffers) { for i in 0..<m.count { m.data[i] = Swift.abs(t.weight.data[i]) } }
-        return buffers
+        let targets = pruner.targets
+        if magnitudes.count != targets.count { magnitudes = targets.map { Tensor.empty($0.weight.shape) } }
+        for (t, m) in zip(targets, magnitudes) { for i in 0..<m.count { m.data[i] = Swift.abs(t.weight.data[i]) } }
+        return magnitudes
     }
 }
