@@ -24,7 +24,7 @@ struct FisherSamples {
     /// the target's current mask, as in the authors' code: pruned weights (0 and staying 0) must
     /// not correlate with the rest in F.
     static func collect(_ pruner: Pruner, data: BatchSource, samples: Int, batchSize: Int, seed: UInt64) throws -> FisherSamples {
-        guard let model = pruner.model else { return FisherSamples(gradients: [], count: 0) }
+        guard pruner.model != nil else { return FisherSamples(gradients: [], count: 0) }
         guard GradMode.isEnabled else {
             throw PruningError.invalid("\(pruner.methodName) estimates a Fisher from gradients; it cannot prune where gradients are turned off")
         }
@@ -36,28 +36,22 @@ struct FisherSamples {
             throw PruningError.invalid("\(pruner.methodName): \(rows) gradients of \(total) weights would take \(gigabytes(rows, total)) GB; take fewer samples or prune fewer layers")
         }
         let grads = targets.map { Tensor.empty([rows, $0.weight.count]) }
-        let wasTraining = model.training
-        let flags = targets.map { $0.weight.requiresGrad }
-        model.eval()
-        for t in targets { t.weight.requiresGrad = true }
-        defer {
-            model.train(wasTraining)
-            for (t, f) in zip(targets, flags) { t.weight.requiresGrad = f }
-            model.zeroGrad()
-        }
-        var m = 0
-        for (x, y) in data.makeBatches(size: batchSize, shuffle: true, rng: RNG(seed: seed)) {
-            if m >= rows { break }
-            model.zeroGrad()
-            try model(x).crossEntropy(labels: y).backward()
-            for (i, t) in targets.enumerated() {
-                let d = t.weight.count, row = grads[i].data + m * d
-                guard let g = t.weight.grad else { row.update(repeating: 0, count: d); continue }
-                let gd = g.data, md = masks[i].data
-                for j in 0..<d { row[j] = gd[j] * md[j] }
+        let m = try pruner.withTargetGradients { model -> Int in
+            var m = 0
+            for (x, y) in data.makeBatches(size: batchSize, shuffle: true, rng: RNG(seed: seed)) {
+                if m >= rows { break }
+                model.zeroGrad()
+                try model(x).crossEntropy(labels: y).backward()
+                for (i, t) in targets.enumerated() {
+                    let d = t.weight.count, row = grads[i].data + m * d
+                    guard let g = t.weight.grad else { row.update(repeating: 0, count: d); continue }
+                    let gd = g.data, md = masks[i].data
+                    for j in 0..<d { row[j] = gd[j] * md[j] }
+                }
+                m += 1
             }
-            m += 1
-        }
+            return m
+        } ?? 0
         return FisherSamples(gradients: grads, count: m)
     }
 

@@ -219,6 +219,23 @@ public final class Pruner: TrainingHook {
         }
     }
 
+    /// Runs `body` on the model in evaluation mode (BatchNorm statistics and dropout untouched)
+    /// with every target's gradient on, for methods that rank by gradients on data; afterwards
+    /// the mode and the gradient flags are as before and the gradients cleared. Nil without a model.
+    func withTargetGradients<T>(_ body: (Module) throws -> T) rethrows -> T? {
+        guard let model else { return nil }
+        let wasTraining = model.training, flags = targets.map { $0.weight.requiresGrad }
+        model.eval()
+        for t in targets { t.weight.requiresGrad = true }
+        defer {
+            model.train(wasTraining)
+            for (t, f) in zip(targets, flags) { t.weight.requiresGrad = f }
+            model.zeroGrad()
+        }
+        model.zeroGrad()
+        return try body(model)
+    }
+
     /// Ends training: masks become fixed (W ⊙= M), learned scores are kept for inspection.
     public func finalize() throws {
         guard let model else { return }

@@ -35,27 +35,20 @@ public final class Taylor: PruningMethod {
     /// Over the first `batches` batches of `data` (gradients of the cross-entropy, no update):
     /// Σ_b |w ⊙ g_b|, or with `summedFirst` |w ⊙ Σ_b g_b| (SNIP).
     static func saliency(_ pruner: Pruner, data: BatchSource, batchSize: Int, batches: Int, summedFirst: Bool) throws -> [Tensor] {
-        guard let model = pruner.model else { return [] }
         let targets = pruner.targets
         let acc = targets.map { Tensor.zeros($0.weight.shape) }
-        let wasTraining = model.training
-        model.eval()
-        defer { model.train(wasTraining); model.zeroGrad() }
-        let flags = targets.map { $0.weight.requiresGrad }
-        for t in targets { t.weight.requiresGrad = true }
-        defer { for (t, f) in zip(targets, flags) { t.weight.requiresGrad = f } }
-        var seen = 0
-        model.zeroGrad()
-        for (x, y) in data.makeBatches(size: batchSize, shuffle: true, rng: RNG(seed: pruner.config.seed)) {
-            if seen >= batches { break }
-            if !summedFirst { model.zeroGrad() }
-            let loss = try model(x).crossEntropy(labels: y)
-            try loss.backward()
-            if !summedFirst { for (t, a) in zip(targets, acc) { addSaliency(t.weight, into: a) } }
-            seen += 1
-        }
-        if summedFirst { for (t, a) in zip(targets, acc) { addSaliency(t.weight, into: a) } }
-        return acc
+        return try pruner.withTargetGradients { model -> [Tensor] in
+            var seen = 0
+            for (x, y) in data.makeBatches(size: batchSize, shuffle: true, rng: RNG(seed: pruner.config.seed)) {
+                if seen >= batches { break }
+                if !summedFirst { model.zeroGrad() }
+                try model(x).crossEntropy(labels: y).backward()
+                if !summedFirst { for (t, a) in zip(targets, acc) { addSaliency(t.weight, into: a) } }
+                seen += 1
+            }
+            if summedFirst { for (t, a) in zip(targets, acc) { addSaliency(t.weight, into: a) } }
+            return acc
+        } ?? []
     }
 }
 
