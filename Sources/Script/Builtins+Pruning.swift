@@ -85,8 +85,22 @@ extension TransferError: ScriptWorded {
 
 /// The keywords `pruner` takes: the shared ones of its parameter list, and each method's own.
 enum PrunerKeywords {
-    static let shared = ["method", "keep", "sparsity", "schedule", "scope", "granularity", "every", "warmup", "cooldown",
-                         "include", "exclude", "seed"]
+    /// The keywords every method takes (the rest are each method's own declarations).
+    static let params: [BuiltinParam] = [
+        BuiltinParam("method", nil, "one of " + Methods.names.map { "\"\($0)\"" }.joined(separator: ", ")),
+        BuiltinParam("keep", .nil_, "fraction of weights kept at the end, in (0, 1], or a record of name patterns to fractions ({\"layers.1.*\": 0.05, \"*\": 0.2}: the first match wins)"),
+        BuiltinParam("sparsity", .nil_, "or the fraction removed, 1 − keep"),
+        BuiltinParam("schedule", .nil_, "\"oneshot\", \"constant\", \"linear\" or \"cubic\" (default: the method's)"),
+        BuiltinParam("scope", .nil_, "\"layer\" (every matrix keeps the same fraction), \"global\" (one threshold) or \"erk\" (Erdős–Rényi-kernel densities); default \"layer\""),
+        BuiltinParam("granularity", .string("element"), "\"element\", N:M along the input dimension (\"2:4\", \"1:4\", \"4:8\"; keep is N/M) or blocks of rows x cols (\"1x4\", \"4x4\")"),
+        BuiltinParam("every", .nil_, "recompute masks every this many steps (default: the method's, see below; 1 for movement and soft_movement, as their authors)"),
+        BuiltinParam("warmup", .number(0.1), "fraction of training before pruning starts"),
+        BuiltinParam("cooldown", .number(0.2), "fraction of training at the target at the end"),
+        BuiltinParam("include", .nil_, "name patterns of parameters to prune (default: Linear and Conv weights but the classifier)"),
+        BuiltinParam("exclude", .nil_, "name patterns to leave alone"),
+        BuiltinParam("seed", .nil_, "seed for the method's draws (random masks, L0 noise; nil: from the session)"),
+    ]
+    static let shared = params.map(\.name)
 
     /// "(did you mean …?)", or which methods take the keyword.
     static func hint(_ name: String, method: String, known: [String]) -> String {
@@ -237,18 +251,7 @@ extension EngineArgs {
 extension Builtins {
     static let pruning: [Builtin] = [
         {
-            var b = Builtin("pruner", [BuiltinParam("method", nil, "one of " + Methods.names.map { "\"\($0)\"" }.joined(separator: ", ")),
-                               BuiltinParam("keep", .nil_, "fraction of weights kept at the end, in (0, 1], or a record of name patterns to fractions ({\"layers.1.*\": 0.05, \"*\": 0.2}: the first match wins)"),
-                               BuiltinParam("sparsity", .nil_, "or the fraction removed, 1 − keep"),
-                               BuiltinParam("schedule", .nil_, "\"oneshot\", \"constant\", \"linear\" or \"cubic\" (default: the method's)"),
-                               BuiltinParam("scope", .nil_, "\"layer\" (every matrix keeps the same fraction), \"global\" (one threshold) or \"erk\" (Erdős–Rényi-kernel densities); default \"layer\""),
-                               BuiltinParam("granularity", .string("element"), "\"element\", N:M along the input dimension (\"2:4\", \"1:4\", \"4:8\"; keep is N/M) or blocks of rows x cols (\"1x4\", \"4x4\")"),
-                               BuiltinParam("every", .nil_, "recompute masks every this many steps (default: the method's; 1 for movement and soft_movement, as their authors, else 10)"),
-                               BuiltinParam("warmup", .number(0.1), "fraction of training before pruning starts"),
-                               BuiltinParam("cooldown", .number(0.2), "fraction of training at the target at the end"),
-                               BuiltinParam("include", .nil_, "name patterns of parameters to prune (default: Linear and Conv weights but the classifier)"),
-                               BuiltinParam("exclude", .nil_, "name patterns to leave alone"),
-                               BuiltinParam("seed", .nil_, "seed for the method's draws (random masks, L0 noise; nil: from the session)")],
+            var b = Builtin("pruner", PrunerKeywords.params,
                     extraKeywords: true,
                     topic: "pruning", summary: "A pruning method with its settings, for train(..., pruner=p) or prune(net, p).",
                     help: "The cubic schedule (Zhu & Gupta) keeps everything during warm-up, prunes fast then slowly, and holds the target during cool-down. Masks stay fixed after training: pruned weights are exactly 0. Each method takes its own keywords besides these:\n" + PrunerKeywords.methodsHelp,
