@@ -51,10 +51,13 @@ let package = Package(
         // Figures: model, layout, cairo rendering to PNG/SVG/PDF, text previews.
         .target(name: "Plot", dependencies: ["CCairo", "CPNG", "FileIO"]),
         // The language: lexer, parser, interpreter, values, the builtins table.
-        .target(name: "Script", dependencies: ["Engine", "NN", "Data", "Pruning", "Plot"]),
+        .target(name: "Script", dependencies: ["FileIO", "Engine", "NN", "Data", "Pruning", "Plot"]),
+        // Sweeps: grids of runs of a script, on local worker processes or as a Slurm job array,
+        // gathered into one table; keyed like the notebook cache.
+        .target(name: "Sweeps", dependencies: ["FileIO", "Engine", "Script"]),
         // The thin command-line front end: REPL, scripts.
         .executableTarget(name: "prune", dependencies: [
-            "Engine", "Kernels", "NN", "Data", "Script", "CReadline", "CPNG",
+            "Engine", "Kernels", "NN", "Data", "Script", "Sweeps", "CReadline", "CPNG",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -64,11 +67,12 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Engine"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN"]),
-        .testTarget(name: "ScriptTests", dependencies: ["Script", "Engine", "NN", "Data", "Pruning"], exclude: ["golden"]),
+        .testTarget(name: "ScriptTests", dependencies: ["Script", "FileIO", "Engine", "NN", "Data", "Pruning"], exclude: ["golden"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "NN", "Data", "Engine", "Kernels", "KernelsAVX512"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "CPNG"], exclude: ["golden"]),
         .testTarget(name: "TrainingTests", dependencies: ["NN", "Data", "Engine", "Pruning"]),
         .testTarget(name: "PruneCLITests", dependencies: []),
+        .testTarget(name: "SweepTests", dependencies: ["Sweeps", "Script", "FileIO"], exclude: ["golden"]),
     ],
     swiftLanguageModes: [.v5]
 )

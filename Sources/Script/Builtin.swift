@@ -80,7 +80,7 @@ public struct CallArgs {
     public func value(_ name: String) -> Value { named[name] ?? .nil_ }
     public func has(_ name: String) -> Bool { if case .nil_ = value(name) { return false } else { return true } }
 
-    func wrong(_ name: String, _ expected: String) -> BuiltinError {
+    public func wrong(_ name: String, _ expected: String) -> BuiltinError {
         BuiltinError("\(builtin): argument '\(name)' must be \(expected), got \(value(name).typeName)")
     }
     public func number(_ name: String) throws -> Double {

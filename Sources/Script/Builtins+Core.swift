@@ -101,6 +101,43 @@ extension Builtins {
             t.add(args.extra)
             return .nil_
         },
+        Builtin("record", [BuiltinParam("rows", .nil_, "a table whose rows to record (or give one row as keywords)")],
+                extraKeywords: true, topic: "core",
+                summary: "Record a result: one row as keywords (record(keep=0.1, acc=0.87)) or every row of a table.",
+                help: """
+                    What a run records is its result: `prune sweep` runs a script once per grid point and \
+                    gathers every point's recorded rows, with the point's settings and seed as extra \
+                    columns, into one results.csv; `prune FILE --record out.csv` writes them for a single run. \
+                    Cells are numbers, text, true/false or nil. recorded() shows the rows so far.
+                    """,
+                example: "record(method=\"magnitude\", keep=0.1, acc=0.87); recorded()") { args in
+            let records = args.session.records
+            switch args.value("rows") {
+            case .nil_:
+                guard !args.extra.isEmpty else {
+                    throw BuiltinError("record: give the row as keywords, e.g. record(keep=0.1, acc=0.9), or a table")
+                }
+                try Table.checkCells(args.extra, what: "record")
+                records.add(args.extra)
+            case .table(let t):
+                guard args.extra.isEmpty else { throw BuiltinError("record: give either a table or keywords, not both") }
+                for row in t.rows {
+                    let cells = t.columns.compactMap { c in row[c].map { (c, $0) } }
+                    try Table.checkCells(cells, what: "record")
+                    records.add(cells)
+                }
+            default: throw args.wrong("rows", "a table (or give the row as keywords)")
+            }
+            return .nil_
+        },
+        Builtin("recorded", topic: "core",
+                summary: "The rows record(...) collected in this run, as a table.",
+                example: "record(acc=0.9); recorded()") { args in
+            let copy = Table()
+            copy.columns = args.session.records.columns
+            copy.rows = args.session.records.rows
+            return .table(copy)
+        },
         Builtin("push", [BuiltinParam("list", nil, "a list"), BuiltinParam("value", nil, "the item to append")], topic: "core",
                 summary: "Append an item to a list (in place).",
                 example: "xs = [1, 2]; push(xs, 3); xs") { args in

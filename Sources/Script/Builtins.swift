@@ -4,16 +4,26 @@
 
 public enum Builtins {
     /// Every builtin, core first.
-    public static var all: [Builtin] { core + tensors + models + data + training + pruning + transferring + figures + notebooks }
+    public static var all: [Builtin] { core + tensors + models + data + training + pruning + transferring + figures + notebooks + registered }
 
     /// The builtin called `name`.
     public static func named(_ name: String) -> Builtin? { byName[name] }
 
-    static let byName: [String: Builtin] = {
+    /// Adds builtins defined in a module above the language (the sweeps), so the language need
+    /// not know them. Call it before the first session starts (sessions copy the table).
+    public static func register(_ builtins: [Builtin]) {
+        for b in builtins where !registered.contains(where: { $0.name == b.name }) { registered.append(b) }
+        byName = index()
+    }
+
+    nonisolated(unsafe) private static var registered: [Builtin] = []
+    nonisolated(unsafe) private static var byName: [String: Builtin] = index()
+
+    private static func index() -> [String: Builtin] {
         var d: [String: Builtin] = [:]
         for b in all where d[b.name] == nil { d[b.name] = b }
         return d
-    }()
+    }
 
     /// Topics in the order help lists them.
     public static var topics: [String] {

@@ -147,7 +147,7 @@ protocol ScriptWorded: Error {
     var scriptMessage: String { get }
 }
 
-func didYouMean(_ name: String, _ candidates: [String]) -> String {
+package func didYouMean(_ name: String, _ candidates: [String]) -> String {
     guard let best = closest(name, candidates) else { return "" }
     return " (did you mean '\(best)'?)"
 }

@@ -5,6 +5,7 @@
 // against the fingerprints stored with its entry. Execution resumes at the first cell whose
 // entry is missing or stale, from the stored state after the cell before it.
 import Engine
+import FileIO
 import Plot
 
 /// How a notebook is run.

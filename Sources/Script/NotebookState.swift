@@ -4,6 +4,7 @@
 // layer taken from a model stays inside it). Values that cannot be stored (figures, pruners,
 // other objects) are left out and named, so the cache can tell whether later code needs them.
 import Engine
+import FileIO
 import NN
 import Data
 import Pruning

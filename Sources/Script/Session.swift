@@ -18,6 +18,8 @@ public final class Session {
     public var settings: [String: String]
     /// The session's random generator (models, data shuffles); `seed(n)` reseeds it.
     public let rng: RNG
+    /// The result rows `record(...)` collected; a sweep gathers them from every run.
+    public let records = Table()
     /// Polled between loop iterations and calls: returning true stops the running code with an
     /// "interrupted" error (`ScriptError.isInterrupt`). Tests swap in a step budget.
     public var interruptCheck: () -> Bool {
@@ -104,7 +106,12 @@ public final class Session {
 
     /// A setting's value parsed as the language would read it: a number, true/false, or text.
     public func setting(_ name: String) -> Value? {
-        guard let s = settings[name] else { return nil }
+        settings[name].map(Session.settingValue)
+    }
+
+    /// How a `--set` value reads in the language: a number, true/false, nil, or text (quotes
+    /// around it are dropped).
+    public static func settingValue(_ s: String) -> Value {
         let t = s.trimmingSpaces
         if let x = Double(t) { return .number(x) }
         if t == "true" { return .bool(true) }

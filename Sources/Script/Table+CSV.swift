@@ -15,13 +15,26 @@ extension Table {
                 case .number(let x): fields.append(Table.number(x))
                 case .bool(let b): fields.append(b ? "true" : "false")
                 case .string(let s): fields.append(Table.field(s, alwaysQuote: Table.readsAsValue(s)))
-                case let v:
-                    throw BuiltinError("save: row \(r), column '\(c)' holds a \(v.typeName); CSV cells are numbers, text, true/false or nil")
+                case let v: throw BuiltinError("save: row \(r), " + Table.notACell(c, v))
                 }
             }
             out += fields.joined(separator: ",") + "\n"
         }
         return out
+    }
+
+    /// Checks that every cell can be written as CSV (what `record` keeps must be).
+    static func checkCells(_ cells: [(String, Value)], what: String) throws {
+        for (c, v) in cells {
+            switch v {
+            case .nil_, .number, .bool, .string: continue
+            default: throw BuiltinError("\(what): " + notACell(c, v))
+            }
+        }
+    }
+
+    private static func notACell(_ column: String, _ v: Value) -> String {
+        "column '\(column)' holds a \(v.typeName); CSV cells are numbers, text, true/false or nil"
     }
 
     /// Shortest text that reads back as the same double (whole numbers without ".0").

@@ -4,6 +4,8 @@ import ArgumentParser
 import Data
 import Engine
 import NN
+import Script
+import Sweeps
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,13 +17,16 @@ struct Prune: ParsableCommand {
         abstract: "A laboratory for pruning neural networks in the transfer-learning regime.",
         discussion: """
             With no FILE, prune opens the prune> prompt when stdin is a terminal and otherwise \
-            runs the script read from stdin. 'prune render FILE -o out.html' renders a notebook             (see 'prune render --help'); 'prune cache clear' empties its cell cache. Exit status: 0 success, 1 script error, 2 usage \
+            runs the script read from stdin. 'prune render FILE -o out.html' renders a notebook \
+            (see 'prune render --help'); 'prune cache clear' empties its cell cache; 'prune sweep FILE \
+            --grid name=v1,v2 --seeds 3' runs a grid of runs (see 'prune sweep --help'). Exit status: 0 success, 1 script error, 2 usage \
             error, 130 interrupted (Ctrl-C).
             """,
         version: pruneVersion)
 
     static func main() {
         reexecWithFastBLASIfNeeded()
+        Builtins.register(SweepBuiltins.all)
         _ = runSubcommandIfAsked()
         do {
             var command = try parseAsRoot()
@@ -38,7 +43,7 @@ struct Prune: ParsableCommand {
         }
     }
 
-    @Argument(help: ArgumentHelp("A .prune script to run ('-' reads the script from stdin).", valueName: "FILE"))
+    @ArgumentParser.Argument(help: ArgumentHelp("A .prune script to run ('-' reads the script from stdin).", valueName: "FILE"))
     var file: String?
 
     @Option(name: .customShort("e"), parsing: .unconditional, help: ArgumentHelp("Run CODE and print the value of its expressions, as the prompt does.", valueName: "CODE"))
@@ -46,6 +51,9 @@ struct Prune: ParsableCommand {
 
     @Option(name: .customLong("set"), parsing: .unconditionalSingleValue, help: ArgumentHelp("Set a script parameter, read by param(\"name\") (repeatable).", valueName: "name=value"))
     var settings: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Write the rows the script recorded with record(...) to FILE as CSV when it ends (how a sweep collects a run's result).", valueName: "FILE"))
+    var record: String?
 
     @Option(name: .long, help: "Train a ready model on Fashion-MNIST and report test accuracy: mlp, cnn, lenet5, resnet or vit.")
     var demo: String?
@@ -80,7 +88,7 @@ struct Prune: ParsableCommand {
             }
             return
         }
-        let options = RunOptions(settings: try parsedSettings(settings), seed: seed, quiet: quiet)
+        let options = RunOptions(settings: try parsedSettings(settings), seed: seed, quiet: quiet, record: record)
         let status: Int32
         if let code {
             status = runSource(code, name: "<command line>", echo: true, options: options)

@@ -137,6 +137,7 @@ func runSubcommandIfAsked() -> Bool {
     switch first {
     case "render": runSubcommand(RenderCommand.self, rest)
     case "cache": runSubcommand(CacheCommand.self, rest)
+    case "sweep": runSubcommand(SweepCommand.self, rest)
     default: return false
     }
 }

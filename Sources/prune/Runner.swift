@@ -10,6 +10,8 @@ struct RunOptions {
     var settings: [String: String]
     var seed: UInt64
     var quiet: Bool
+    /// Where `--record` writes the rows the script recorded.
+    var record: String? = nil
 }
 
 /// A session whose output goes to stdout.
@@ -29,9 +31,24 @@ nonisolated(unsafe) var lastSessionOutput = ""
 func runSource(_ source: String, name: String, echo: Bool, options: RunOptions) -> Int32 {
     let session = makeSession(options)
     Interrupt.reset()
-    let status = execute(source, name: name, echo: echo, in: session)
+    var status = execute(source, name: name, echo: echo, in: session)
+    if status == ExitStatus.success, let path = options.record { status = writeRecords(session, to: path) }
     fflush(stdout)
     return status
+}
+
+/// Writes the rows the script recorded (`--record FILE`); a script that recorded nothing fails,
+/// so a sweep point never counts as done without a result.
+func writeRecords(_ session: Session, to path: String) -> Int32 {
+    guard !session.records.rows.isEmpty else {
+        writeErr("prune: error: the script recorded no result for --record \(path): call record(name=value, ...)\n")
+        return ExitStatus.failure
+    }
+    do { try session.records.save(csv: path) } catch {
+        writeErr("prune: error: \(error)\n")
+        return ExitStatus.failure
+    }
+    return ExitStatus.success
 }
 
 /// Runs one piece of source in `session`, reporting errors on stderr; returns the exit status

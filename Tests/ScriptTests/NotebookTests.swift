@@ -1,6 +1,7 @@
 // Notebook cells (jupytext percent format), the Markdown converter, the highlighter, the JSON
 // of cache entries and the content hash.
 import Testing
+import FileIO
 @testable import Script
 
 @Suite struct NotebookCellTests {
