@@ -11,14 +11,37 @@ public struct SettingsRead: Equatable {
 
     public init(names: Set<String>, complete: Bool) { self.names = names; self.complete = complete }
 
+    public static func == (a: SettingsRead, b: SettingsRead) -> Bool { a.names == b.names && a.complete == b.complete }
+
     /// Scans `source`; nil when it does not parse (running it reports the syntax errors).
     public static func scan(_ source: String, file: String = "<input>") -> SettingsRead? {
         let (statements, errors) = Parser.parse(source, file: file)
         guard errors.isEmpty else { return nil }
         var scan = SettingsRead(names: [], complete: true)
+        scan.shadowed = SettingsRead.definedFunctions(statements)
         scan.visit(statements)
         return scan
     }
+
+    /// Builtins the script replaces with its own `def` (a user's `run` is not the builtin).
+    private var shadowed: Set<String> = []
+
+    private static func definedFunctions(_ statements: [Stmt]) -> Set<String> {
+        var names: Set<String> = []
+        for s in statements {
+            switch s.kind {
+            case .def(let name, _, let body): names.insert(name); names.formUnion(definedFunctions(body))
+            case .if_(let branches, let otherwise):
+                for (_, body) in branches { names.formUnion(definedFunctions(body)) }
+                if let otherwise { names.formUnion(definedFunctions(otherwise)) }
+            case .for_(_, _, let body), .while_(_, let body): names.formUnion(definedFunctions(body))
+            default: break
+            }
+        }
+        return names
+    }
+
+    private func special(_ name: String) -> Bool { (name == "param" || name == "run") && !shadowed.contains(name) }
 
     private mutating func visit(_ statements: [Stmt]) {
         for s in statements { visit(s) }
@@ -46,7 +69,7 @@ public struct SettingsRead: Equatable {
         case .number, .bool, .nil_: break
         case .name(let n):
             // `param` or `run` used as a value (f = param): any name may be read through it.
-            if n == "param" || n == "run" { complete = false }
+            if special(n) { complete = false }
         case .string(let parts):
             for case .expr(let x) in parts { visit(x) }
         case .list(let items): for x in items { visit(x) }
@@ -62,7 +85,7 @@ public struct SettingsRead: Equatable {
                 }
             }
         case .call(let callee, let args):
-            if case .name(let n) = callee.kind, n == "param" || n == "run" {
+            if case .name(let n) = callee.kind, special(n) {
                 if n == "param", let name = args.first(where: { $0.name == nil || $0.name == "name" }),
                    case .string(let parts) = name.value.kind, parts.count <= 1, let text = SettingsRead.literal(parts) {
                     names.insert(text)

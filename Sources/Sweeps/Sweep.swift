@@ -217,9 +217,11 @@ public final class Sweep {
             let rows: Table
             do { rows = try Table.load(csv: resultFile(p)) } catch let e as BuiltinError { throw SweepError(e.message) }
             let fixed: [(String, Value)] = p.settings.map { ($0.name, Session.settingValue($0.value)) } + [("seed", .number(Double(p.seed)))]
-            let names = Set(fixed.map(\.0))
             for row in rows.rows {
-                table.add(fixed + rows.columns.filter { !names.contains($0) }.compactMap { c in row[c].map { (c, $0) } })
+                // A column the script records under a setting's name (or seed) replaces the
+                // point's value: the script knows what it did (e.g. its own seed column).
+                table.add(fixed.map { (name, value) in (name, row[name] ?? value) }
+                          + rows.columns.filter { c in !fixed.contains { $0.0 == c } }.compactMap { c in row[c].map { (c, $0) } })
             }
         }
         if table.columns.isEmpty { table.columns = axes + ["seed"] }

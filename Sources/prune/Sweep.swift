@@ -30,6 +30,10 @@ struct SweepCommand: ParsableCommand {
             help: ArgumentHelp("An axis of the grid: a setting the script reads with param() and its values (repeatable).", valueName: "name=v1,v2,..."))
     var grid: [String] = []
 
+    @Option(name: .customLong("set"), parsing: .unconditionalSingleValue,
+            help: ArgumentHelp("A setting every point gets (an axis with one value; repeatable).", valueName: "name=value"))
+    var settings: [String] = []
+
     @Option(name: .long, help: ArgumentHelp("Seeds: a count (3 runs seeds 0, 1, 2) or a list (0,5,7). Default 1.", valueName: "N|list"))
     var seeds: String?
 
@@ -97,6 +101,12 @@ struct SweepCommand: ParsableCommand {
         var sweepFile: SweepFile?
         if file.hasSuffix(".sweep") { sweepFile = try SweepFile.load(file) }
         var axes = sweepFile?.grid ?? []
+        for spec in settings {
+            let axis = try SweepAxis.parse(spec)
+            guard axis.values.count == 1 else { throw SweepError("--set \(spec): one value (a list of values is a --grid)") }
+            axes.removeAll { $0.name == axis.name }
+            axes.append(axis)
+        }
         for spec in grid {
             let axis = try SweepAxis.parse(spec)
             axes.removeAll { $0.name == axis.name }

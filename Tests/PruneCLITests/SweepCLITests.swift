@@ -164,6 +164,25 @@ private func resultFiles(_ dir: String) -> [String] {
         #expect(wrong.stderr.contains("record: column 'm' holds a model"))
     }
 
+    @Test func aNotebookCellWithASweepRerunsWhenTheSweptScriptChanges() throws {
+        let script = try tempScript(sweepScript, name: "swept.prune")
+        let dir = (script as NSString).deletingLastPathComponent
+        let notebook = dir + "/nb.prune"
+        try """
+            # %% Sweep
+            t = sweep("\(script)", grid={keep: [0.5, 0.1]}, jobs=2, out="\(dir)/nbsweep")
+            print(len(t.rows))
+            """.write(toFile: notebook, atomically: true, encoding: .utf8)
+        let first = try runPrune(["render", notebook, "-o", dir + "/nb.md"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let cached = try runPrune(["render", notebook, "-o", dir + "/nb.md"])
+        #expect(cached.stderr.contains("0 cells ran, 1 from the cache"), "\(cached.stderr)")
+        try (sweepScript + "\n# edited\n").write(toFile: script, atomically: true, encoding: .utf8)
+        let edited = try runPrune(["render", notebook, "-o", dir + "/nb.md"])
+        #expect(edited.stderr.contains("1 cells ran") || edited.stderr.contains("1 cell ran"), "\(edited.stderr)")
+        #expect(try String(contentsOfFile: dir + "/nbsweep/sweep.conf", encoding: .utf8).contains("swept.prune"))
+    }
+
     /// A real single-node cluster, started by scripts/slurm-up (scripts/test runs it first). If
     /// it cannot start here, this fails with the daemons' own error.
     @Test func slurmRunsTheSweepAndGathersTheSameTableAsLocal() throws {

@@ -74,6 +74,8 @@ import Script
         #expect(SettingsRead.scan("g = param; g(\"keep\")")?.complete == false)
         #expect(SettingsRead.scan("run(\"other.prune\")")?.complete == false)
         #expect(SettingsRead.scan("x = (") == nil)
+        // A script's own function called run is not the builtin that runs other scripts.
+        #expect(SettingsRead.scan("def run(s)\n  return s\nend\nrepeat(run, seeds=2); param(\"k\")") == SettingsRead(names: ["k"], complete: true))
 
         let g = try SweepGrid.parse(grid: ["kepp=0.1"], seeds: "1")
         #expect { try g.check(against: read, script: "t.prune") } throws: { e in
