@@ -66,16 +66,18 @@ public enum Models {
 }
 
 /// The ResNet basic block: conv3×3 → BN → ReLU → conv3×3 → BN, plus a shortcut (1×1 conv and
-/// BN when the shape changes), then ReLU.
+/// BN when the shape changes, or when `projection` asks for one), then ReLU. `mid` channels
+/// between the two convolutions (default `outC`; structured pruning narrows it).
 public final class BasicBlock: Module {
     public let conv1: Conv2d, bn1: BatchNorm, conv2: Conv2d, bn2: BatchNorm
     public let shortcut: Sequential?
-    public init(_ inC: Int, _ outC: Int, stride: Int, rng: RNG) {
-        conv1 = Conv2d(inC, outC, kernel: 3, stride: stride, padding: 1, bias: false, rng: rng)
-        bn1 = BatchNorm(outC)
-        conv2 = Conv2d(outC, outC, kernel: 3, padding: 1, bias: false, rng: rng)
+    public init(_ inC: Int, _ outC: Int, stride: Int, mid: Int? = nil, projection: Bool = false, rng: RNG) {
+        let mid = mid ?? outC
+        conv1 = Conv2d(inC, mid, kernel: 3, stride: stride, padding: 1, bias: false, rng: rng)
+        bn1 = BatchNorm(mid)
+        conv2 = Conv2d(mid, outC, kernel: 3, padding: 1, bias: false, rng: rng)
         bn2 = BatchNorm(outC)
-        shortcut = stride != 1 || inC != outC
+        shortcut = projection || stride != 1 || inC != outC
             ? Sequential([Conv2d(inC, outC, kernel: 1, stride: stride, bias: false, rng: rng), BatchNorm(outC)]) : nil
     }
     public override func forward(_ x: Tensor) throws -> Tensor {
@@ -86,7 +88,10 @@ public final class BasicBlock: Module {
     public override var children: [(String, Module)] {
         [("conv1", conv1), ("bn1", bn1), ("conv2", conv2), ("bn2", bn2)] + (shortcut.map { [("shortcut", $0)] } ?? [])
     }
-    public override var typeName: String { "BasicBlock(\(conv1.inChannels) → \(conv1.outChannels)\(conv1.stride != 1 ? ", stride \(conv1.stride)" : ""))" }
+    public override var typeName: String {
+        "BasicBlock(\(conv1.inChannels) → \(conv2.outChannels)" + (conv1.outChannels != conv2.outChannels ? ", mid \(conv1.outChannels)" : "")
+            + (conv1.stride != 1 ? ", stride \(conv1.stride)" : "") + ")"
+    }
 }
 
 /// Vision transformer: patches → linear embedding + learned positions → pre-norm blocks →

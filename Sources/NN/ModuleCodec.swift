@@ -57,7 +57,10 @@ public enum ModuleCodec {
         case let m as TransformerBlock:
             return ModuleSpec(kind: "TransformerBlock", numbers: ["dim": d(m.attn.dim), "heads": d(m.attn.heads), "hidden": d(m.fc1.outFeatures)])
         case let m as BasicBlock:
-            return ModuleSpec(kind: "BasicBlock", numbers: ["in": d(m.conv1.inChannels), "out": d(m.conv1.outChannels), "stride": d(m.conv1.stride)])
+            var numbers = ["in": d(m.conv1.inChannels), "out": d(m.conv2.outChannels), "stride": d(m.conv1.stride)]
+            if m.conv1.outChannels != m.conv2.outChannels { numbers["mid"] = d(m.conv1.outChannels) }
+            if m.shortcut != nil && m.conv1.stride == 1 && m.conv1.inChannels == m.conv2.outChannels { numbers["projection"] = 1 }
+            return ModuleSpec(kind: "BasicBlock", numbers: numbers)
         case let m as ViT:
             guard let first = m.blocks.modules.first as? TransformerBlock else {
                 throw EngineError("cannot describe a ViT without transformer blocks")
@@ -113,7 +116,9 @@ public enum ModuleCodec {
         case "MultiHeadSelfAttention": return try MultiHeadSelfAttention(dim: try int("dim", 1...(1 << 20)), heads: try int("heads", 1...(1 << 20)), rng: rng)
         case "TransformerBlock":
             return try TransformerBlock(dim: try int("dim", 1...(1 << 20)), heads: try int("heads", 1...(1 << 20)), hidden: try int("hidden"), rng: rng)
-        case "BasicBlock": return BasicBlock(try int("in"), try int("out"), stride: try int("stride", 1...4096), rng: rng)
+        case "BasicBlock":
+            return BasicBlock(try int("in"), try int("out"), stride: try int("stride", 1...4096),
+                              mid: spec.numbers["mid"] == nil ? nil : try int("mid"), projection: spec.numbers["projection"] == 1, rng: rng)
         case "ViT":
             return try ViT(classes: try int("classes", 1...(1 << 20)), channels: try int("channels", 1...4096), size: try int("size", 1...4096),
                            patch: try int("patch", 1...4096), dim: try int("dim", 1...(1 << 20)), depth: try int("depth", 1...1024),

@@ -249,6 +249,8 @@ public enum PruningError: Error, CustomStringConvertible, Equatable {
     case learnsWhileTraining(method: String)
     /// The schedule is not one the method accepts.
     case schedule(method: String, given: String, accepted: [String])
+    /// Structured pruning met a model structure it cannot follow (names the layer).
+    case structure(String)
     case invalid(String)
 
     public var description: String {
@@ -270,7 +272,7 @@ public enum PruningError: Error, CustomStringConvertible, Equatable {
         case let .schedule(method, given, accepted):
             if accepted.isEmpty { return "\(method) takes no schedule (got \"\(given)\")" }
             return "\(method) takes the schedule " + orList(accepted.map { "\"\($0)\"" }) + ", not \"\(given)\""
-        case let .invalid(message):
+        case let .structure(message), let .invalid(message):
             return message
         }
     }

@@ -1,0 +1,117 @@
+// compact(net): the physically smaller dense model. Every unit whose producing slices are all
+// zero (its weight row, bias, batch-norm scale and shift) outputs exactly zero, so removing it
+// with the slices that read it leaves the outputs unchanged. The new model has fewer channels and
+// neurons, the same layer names, and the remaining masks (an element mask inside a kept unit
+// stays).
+import Engine
+import NN
+
+/// What `compact` removed, per group.
+public struct Compaction {
+    public let model: Module
+    /// Per group: its name, units before and after.
+    public let groups: [(name: String, before: Int, after: Int)]
+}
+
+extension Structure {
+    /// For each unit of `group`: whether it is removed (every producing slice exactly zero).
+    /// Masks must be fixed (learned masks are fixed first by finishing the pruner).
+    public static func deadUnits(_ model: Module, _ group: UnitGroup) throws -> [Bool] {
+        let params = Dictionary(model.namedParameters(), uniquingKeysWith: { a, _ in a })
+        let gates = Dictionary(model.namedGates(), uniquingKeysWith: { a, _ in a })
+        var dead = [Bool](repeating: true, count: group.units)
+        for slice in group.producers {
+            guard let t = params[slice.name] else { throw PruningError.structure("the model has no parameter \(slice.name)") }
+            if let g = gates[slice.name], !g.isFixed {
+                throw PruningError.structure("the mask of \(slice.name) is still learned (\(g.method)); finish the pruner (fix its masks) before compacting")
+            }
+            guard t.rank >= 1, t.shape[0] == group.units else {
+                throw PruningError.structure("\(slice.name) has \(t.rank >= 1 ? t.shape[0] : 0) rows, not the \(group.units) units of \(group.name)")
+            }
+            let row = t.count / group.units
+            let d = t.data
+            for u in 0..<group.units where dead[u] {
+                for i in (u * row)..<((u + 1) * row) where d[i] != 0 { dead[u] = false; break }
+            }
+        }
+        return dead
+    }
+
+    /// The smaller model: removed units and every slice that reads them are gone.
+    public static func compact(_ model: Module) throws -> Compaction {
+        guard let seq = model as? Sequential else { _ = try groups(model); throw PruningError.structure("compact needs a Sequential model") }
+        let groups = try groups(model)
+        for (name, g) in model.namedGates() where !g.isFixed {
+            throw PruningError.structure("the mask of \(name) is still learned (\(g.method)); finish the pruner (fix its masks) before compacting")
+        }
+        // The kept indices of every (parameter or buffer, axis) a group slices.
+        var kept: [String: [Int]] = [:]
+        func key(_ name: String, _ axis: Int) -> String { "\(name)#\(axis)" }
+        var summary: [(name: String, before: Int, after: Int)] = []
+        for g in groups {
+            let dead = try deadUnits(model, g)
+            var units = (0..<g.units).filter { !dead[$0] }
+            // A layer keeps at least one unit (its output is zero anyway): no empty tensors.
+            if units.isEmpty { units = [0] }
+            summary.append((g.name, g.units, units.count))
+            for s in g.producers + g.buffers + g.consumers {
+                let indices = units.flatMap { u in (u * s.span)..<((u + 1) * s.span) }
+                if let earlier = kept[key(s.name, s.axis)], earlier != indices {
+                    throw PruningError.structure("\(s.name) is sliced two ways along axis \(s.axis); the tracer does not understand this model")
+                }
+                kept[key(s.name, s.axis)] = indices
+            }
+        }
+        func size(_ name: String, _ axis: Int, _ original: Int) -> Int { kept[key(name, axis)]?.count ?? original }
+
+        // The same architecture with the new sizes.
+        var layers: [ModuleSpec] = []
+        for (i, layer) in seq.layers.enumerated() {
+            let path = "layers.\(i)"
+            var spec = try ModuleCodec.describe(layer)
+            switch layer {
+            case let l as Linear:
+                spec.numbers["in"] = Double(size(path + ".weight", 1, l.inFeatures))
+                spec.numbers["out"] = Double(size(path + ".weight", 0, l.outFeatures))
+            case let c as Conv2d:
+                spec.numbers["in"] = Double(size(path + ".weight", 1, c.inChannels))
+                spec.numbers["out"] = Double(size(path + ".weight", 0, c.outChannels))
+            case let bn as BatchNorm:
+                spec.numbers["features"] = Double(size(path + ".weight", 0, bn.features))
+            case let b as BasicBlock:
+                let inC = size(path + ".conv1.weight", 1, b.conv1.inChannels), mid = size(path + ".conv1.weight", 0, b.conv1.outChannels)
+                let out = size(path + ".conv2.weight", 0, b.conv2.outChannels)
+                spec.numbers["in"] = Double(inC); spec.numbers["out"] = Double(out)
+                spec.numbers["mid"] = mid == out ? nil : Double(mid)
+                spec.numbers["projection"] = b.shortcut != nil && b.conv1.stride == 1 && inC == out ? 1 : nil
+            default: break
+            }
+            layers.append(spec)
+        }
+        let small = try ModuleCodec.build(ModuleSpec(kind: "Sequential", children: layers), rng: RNG(seed: 0), dropoutRNG: RNG(seed: 0))
+
+        // Copy the kept slices of every parameter, buffer and mask.
+        func cut(_ t: Tensor, _ name: String) throws -> Tensor {
+            var r = t
+            for axis in 0..<t.rank { if let idx = kept[key(name, axis)] { r = try r.indexSelect(axis: axis, idx) } }
+            return r
+        }
+        let old = Dictionary(model.namedParameters() + model.namedBuffers(), uniquingKeysWith: { a, _ in a })
+        for (name, t) in small.namedParameters() + small.namedBuffers() {
+            guard let source = old[name] else { throw PruningError.structure("compact: the smaller model has \(name), the model does not") }
+            let piece = try cut(source, name)
+            guard piece.shape == t.shape else {
+                throw PruningError.structure("compact: \(name) would be \(piece.shape), the smaller layer has \(t.shape)")
+            }
+            try t.assign(piece)
+            t.requiresGrad = source.requiresGrad
+        }
+        for (name, g) in model.namedGates() {
+            let gate = WeightGate(mask: try cut(g.mask, name), scores: try g.scores.map { try cut($0, name) }, method: g.method)
+            gate.frozen = g.frozen; gate.requestedSparsity = g.requestedSparsity
+            try small.setGate(gate, for: name)
+        }
+        small.train(model.training)
+        return Compaction(model: small, groups: summary)
+    }
+}
