@@ -115,3 +115,46 @@ extension Structure {
         return Compaction(model: small, groups: summary)
     }
 }
+
+/// Size and speed of a model before and after `compact`, on real inputs.
+public struct CompactionCost: Sendable {
+    public var parameters: Int
+    /// Multiply-adds × 2 per sample of the Linear and Conv2d layers, computed densely.
+    public var flops: Int
+    /// Median seconds of one forward pass in evaluation mode, by batch size.
+    public var latency: [(batch: Int, seconds: Double)]
+
+    /// Measures `model` on `batch` (the first rows for the smaller batch sizes).
+    public static func measure(_ model: Module, batch: Tensor, sizes: [Int] = [1, 128]) throws -> CompactionCost {
+        let wasTraining = model.training
+        model.eval()
+        defer { model.train(wasTraining) }
+        var latency: [(Int, Double)] = []
+        try GradMode.noGrad {
+            for n in sizes where n <= batch.shape[0] {
+                let x = try batch.sliced(axis: 0, start: 0, end: n)
+                _ = try model(x)
+                var times: [Double] = []
+                let deadline = monotonicSeconds() + 0.3
+                repeat {
+                    let t0 = monotonicSeconds()
+                    _ = try model(x)
+                    times.append(monotonicSeconds() - t0)
+                } while monotonicSeconds() < deadline && times.count < 200
+                times.sort()
+                latency.append((n, times[times.count / 2]))
+            }
+        }
+        var flops = 0
+        for (_, m) in model.namedModules() {
+            let weight: Tensor
+            switch m {
+            case let l as Linear: weight = l.weight
+            case let c as Conv2d: weight = c.weight
+            default: continue
+            }
+            flops += 2 * weight.count * (m.positionsPerSample ?? 1)
+        }
+        return CompactionCost(parameters: model.parameterCount, flops: flops, latency: latency)
+    }
+}
