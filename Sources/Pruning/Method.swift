@@ -155,6 +155,9 @@ public protocol PruningMethod: AnyObject {
     static var defaultScope: PruneScope { get }
     /// Whether it can prune with N:M or block granularity (a per-weight threshold cannot).
     static var structured: Bool { get }
+    /// Whether it removes whole units (neurons, channels) rather than single weights: `keep` is
+    /// then the fraction of units kept, and it takes no granularity.
+    static var removesUnits: Bool { get }
     /// Whether its masks come from what training learns, so it cannot prune once.
     static var learnsWhileTraining: Bool { get }
     /// Whether a gradual mask only ever removes weights (the current mask bounds the next).
@@ -191,6 +194,8 @@ public protocol PruningMethod: AnyObject {
     /// After a one-shot selection wrote the masks, before the weights are masked (OBS updates the
     /// kept weights here).
     func pruned(_ pruner: Pruner) throws
+    /// Prunes once to `keep` (by default: `oneShotImportance`, the selection, then `pruned`).
+    func pruneNow(_ pruner: Pruner, data: BatchSource?, batchSize: Int, keep: Double) throws
     /// A training procedure that replaces plain training (lottery rounds); nil for none.
     var procedure: TrainingProcedure? { get }
     /// A gate transform this method saved under `name`, rebuilt for a restored model (nil: not
@@ -205,6 +210,7 @@ extension PruningMethod {
     public static var schedules: [PruneSchedule.Kind] { PruneSchedule.Kind.allCases }
     public static var defaultScope: PruneScope { .layer }
     public static var structured: Bool { true }
+    public static var removesUnits: Bool { false }
     public static var learnsWhileTraining: Bool { false }
     public static var masksOnlyShrink: Bool { true }
 
@@ -229,6 +235,9 @@ extension PruningMethod {
         try importance(pruner)
     }
     public func pruned(_ pruner: Pruner) throws {}
+    public func pruneNow(_ pruner: Pruner, data: BatchSource?, batchSize: Int, keep: Double) throws {
+        try pruner.selectOnce(data: data, batchSize: batchSize, keep: keep)
+    }
     public var procedure: TrainingProcedure? { nil }
     public static func restoreTransform(name: String, settings: [String: Double], rng: RNG) -> GateTransform? { nil }
 }

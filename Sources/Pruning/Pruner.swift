@@ -252,6 +252,11 @@ public final class Pruner: TrainingHook {
 
     func pruneNow(data: BatchSource?, batchSize: Int, keep: Double) throws {
         guard !config.method.learnsWhileTraining else { throw PruningError.learnsWhileTraining(method: methodName) }
+        try method.pruneNow(self, data: data, batchSize: batchSize, keep: keep)
+    }
+
+    /// One-shot pruning by the method's importance: the default of `PruningMethod.pruneNow`.
+    public func selectOnce(data: BatchSource?, batchSize: Int, keep: Double) throws {
         let importance = try method.oneShotImportance(self, data: data, batchSize: batchSize)
         lastKeep = nil
         try select(importance, keep: keep, bound: zip(gates, allowed).map { g, a in a?.copy() ?? g.mask.copy() })

@@ -17,8 +17,13 @@ public enum Targets {
     /// positional parameters are left alone unless asked for by pattern.
     public static func defaultNames(_ model: Module) -> [String] {
         let weighted = model.namedModules().filter { $0.1 is Linear || $0.1 is Conv2d }
-        let classifier = weighted.last { $0.1 is Linear }?.0
-        return weighted.filter { $0.0 != classifier }.map { $0.0.isEmpty ? "weight" : $0.0 + ".weight" }
+        let head = classifier(model)
+        return weighted.filter { $0.0 != head }.map { $0.0.isEmpty ? "weight" : $0.0 + ".weight" }
+    }
+
+    /// The path of the final classifier: the last Linear layer of the model.
+    public static func classifier(_ model: Module) -> String? {
+        model.namedModules().last { $0.1 is Linear }?.0
     }
 
     /// The targets chosen by `include` (glob patterns over dotted parameter names; empty: the

@@ -18,6 +18,7 @@ public enum Methods {
         OBD.self,
         RigL.self,
         ACDC.self,
+        Channel.self,
     ]
 
     public static var names: [String] { all.map { $0.name } }
