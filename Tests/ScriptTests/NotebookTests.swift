@@ -1,5 +1,4 @@
-// Notebook cells (jupytext percent format), the Markdown converter, the highlighter, the JSON
-// of cache entries and the content hash.
+// Notebook cells (jupytext percent format), the Markdown converter and the highlighter.
 import Testing
 @testable import Script
 
@@ -93,21 +92,5 @@ import Testing
     @Test func unterminatedStringsDoNotSwallowTheFile() {
         let html = Highlight.html("s = \"open\nx = 1")
         #expect(html.contains("x = <span class=\"num\">1</span>"))
-    }
-}
-
-@Suite struct NotebookJSONTests {
-    @Test func roundTripsValues() {
-        let v = NJSON.object([("a", .number(1.5)), ("b", .array([.null, .bool(true), .string("q\"\\\n\u{1}é😀")])), ("c", .number(-3))])
-        #expect(NJSON.parse(v.text) == v)
-        #expect(NJSON.parse("{\"a\": [1, 2,]}") == nil)
-        #expect(NJSON.parse("\"\\ud83d\\ude00\"") == .string("😀"))
-    }
-
-    @Test func contentHashDependsOnEveryPart() {
-        #expect(ContentHash.of(["a", "b"]) == ContentHash.of(["a", "b"]))
-        #expect(ContentHash.of(["a", "b"]) != ContentHash.of(["ab"]))
-        #expect(ContentHash.of(["a", "b"]) != ContentHash.of(["a", "c"]))
-        #expect(ContentHash.of(["x"]).count == 32)
     }
 }
