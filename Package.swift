@@ -51,7 +51,7 @@ let package = Package(
         // Figures: model, layout, cairo rendering to PNG/SVG/PDF, text previews.
         .target(name: "Plot", dependencies: ["CCairo", "CPNG", "FileIO"]),
         // The language: lexer, parser, interpreter, values, the builtins table.
-        .target(name: "Script", dependencies: ["Engine", "NN", "Data", "Pruning", "Plot"]),
+        .target(name: "Script", dependencies: ["Engine", "NN", "Data", "Pruning", "Plot", "FileIO"]),
         // The thin command-line front end: REPL, scripts.
         .executableTarget(name: "prune", dependencies: [
             "Engine", "Kernels", "NN", "Data", "Script", "CReadline", "CPNG",
@@ -61,7 +61,7 @@ let package = Package(
         // Throughput benchmarks behind scripts/bench.
         .executableTarget(name: "prune-bench", dependencies: ["Engine", "Kernels", "NN", "Data", "Pruning", "Plot"]),
 
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "FileIO"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Engine"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN"]),
         .testTarget(name: "ScriptTests", dependencies: ["Script", "Engine", "NN", "Data", "Pruning"], exclude: ["golden"]),
