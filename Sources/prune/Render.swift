@@ -64,7 +64,8 @@ struct RenderCommand: ParsableCommand {
         let session = Session(output: { _ in }, settings: try parsedSettings(settings), seed: seed)
         let quiet = self.quiet
         var options = NotebookOptions(file: file, version: pruneVersion, seed: seed, useCache: !noCache,
-                                      log: { line in if !quiet { writeErr("render: \(line)\n") } })
+                                      log: { line in if !quiet { writeErr("render: \(line)\n") } },
+                                      warn: { line in writeErr("render: warning: \(line)\n") })
         if let cacheSize { options.maxCacheBytes = cacheSize << 20 }
         Interrupt.reset()
         let result = NotebookRunner(source: source, session: session, options: options).render()
@@ -110,8 +111,13 @@ struct CacheCommand: ParsableCommand {
         var info = stat()
         let isDir = stat(t, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
         let dir = t.hasSuffix(".prune-cache") ? t : isDir ? (t.hasSuffix("/") ? t + ".prune-cache" : t + "/.prune-cache") : NotebookCache.directory(forScript: t)
-        let bytes = NotebookCache(directory: dir).clear()
-        writeOut("cleared \(dir) (\(bytes >> 20) MB)\n")
+        do {
+            let bytes = try NotebookCache(directory: dir).clear()
+            writeOut("cleared \(dir) (\(bytes >> 20) MB)\n")
+        } catch {
+            writeErr("prune: error: \(error)\n")
+            throw ExitCode(ExitStatus.failure)
+        }
     }
 }
 

@@ -7,16 +7,18 @@ import NN
 import Pruning
 
 /// Encodes the session's globals and decodes them into a fresh session, blobs kept in memory.
-private func roundTrip(_ s: Session, definitions: DefinitionTable = DefinitionTable()) throws -> (Session, [(String, String)]) {
+/// `decodeWith` is the definition table of the script the state is restored for (by default
+/// the one it was stored with); `tamper` edits the stored text's JSON.
+private func roundTrip(_ s: Session, definitions: DefinitionTable = DefinitionTable(), decodeWith: DefinitionTable? = nil,
+                       into t: Session = Session(output: { _ in }), tamper: (NJSON) -> NJSON = { $0 }) throws -> (Session, [(String, String)]) {
     var enc = StateEncoder(definitions: definitions)
     let names = s.globalNames, g = s.globals
     let (json, dropped) = enc.encode(globals: names.compactMap { n in g[n].map { (n, $0) } }, rng: s.rng)
     var blobs: [String: [String: Tensor]] = [:]
     for b in enc.blobs { blobs[b.hash] = Dictionary(b.tensors.map { ($0.name, $0.tensor.copy()) }, uniquingKeysWith: { a, _ in a }) }
     // Through text, as the cache stores it.
-    guard let parsed = NJSON.parse(json.text) else { throw BuiltinError("state JSON does not parse") }
-    let t = Session(output: { _ in })
-    var dec = StateDecoder(session: t, definitions: definitions) { h in
+    guard let parsed = NJSON.parse(json.text).map(tamper) else { throw BuiltinError("state JSON does not parse") }
+    var dec = StateDecoder(session: t, file: "nb.prune", definitions: decodeWith ?? definitions) { h in
         guard let b = blobs[h] else { throw BuiltinError("no blob \(h)") }
         return b
     }
@@ -128,6 +130,41 @@ private func eval(_ s: Session, _ code: String) throws -> String {
         #expect(try eval(u, "twice(21)") == "42")
         #expect(try eval(u, "f(4)") == "8")
         #expect(try eval(u, "print") == eval(s, "print"))
+    }
+
+    /// A cache travels with its notebook and can be edited: functions come back from the
+    /// script's own text (the definition table), never from code stored in the cache.
+    @Test func functionsComeBackFromTheScriptNotFromTheCache() throws {
+        let cell = Notebook.cells("# %% A\ndef twice(v)\n  return 2 * v\nend\n")[0]
+        let s = Session(output: { _ in })
+        try s.execute(cell.runnableSource, file: "nb.prune")
+        var defs = DefinitionTable()
+        defs.record(cell: cell, file: "nb.prune")
+        let forged = "print(\"foreign code ran\")\ndef twice(v)\n  return 3 * v\nend"
+        /// Every stored function claims the forged source (added or replaced).
+        func forge(_ j: NJSON) -> NJSON {
+            switch j {
+            case .array(let a): return .array(a.map(forge))
+            case .object(let pairs):
+                var out = pairs.map { ($0.0, forge($0.1)) }
+                if j["t"]?.string == "function" {
+                    out.removeAll { $0.0 == "source" }
+                    out.append(("source", .string(forged)))
+                }
+                return .object(out)
+            default: return j
+            }
+        }
+        var printed = ""
+        let (u, _) = try roundTrip(s, definitions: defs, into: Session(output: { printed += $0 }), tamper: forge)
+        #expect(try eval(u, "twice(21)") == "42")
+        #expect(printed.isEmpty, "\(printed)")
+        // The script no longer defines it (say the cell was edited): the state is refused.
+        printed = ""
+        #expect(throws: (any Error).self) {
+            _ = try roundTrip(s, definitions: defs, decodeWith: DefinitionTable(), into: Session(output: { printed += $0 }), tamper: forge)
+        }
+        #expect(printed.isEmpty, "\(printed)")
     }
 
     @Test func unstorableValuesAreNamedNotFatal() throws {
