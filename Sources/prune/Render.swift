@@ -69,6 +69,12 @@ struct RenderCommand: ParsableCommand {
         if let cacheSize { options.maxCacheBytes = cacheSize << 20 }
         Interrupt.reset()
         let result = NotebookRunner(source: source, session: session, options: options).render()
+        // Ctrl-C before any cell had a result (while the cache was read): an empty document
+        // would only replace a good one.
+        if result.interrupted && !result.cells.contains(where: { [.ran, .cached, .failed].contains($0.status) }) {
+            writeErr("render: interrupted before any cell ran; \(target) not written\n")
+            throw ExitCode(ExitStatus.interrupted)
+        }
         do {
             try NotebookDocument.write(result, to: target, format: format, embed: embed, version: pruneVersion)
         } catch {

@@ -177,22 +177,28 @@ private func expectRecovery(from source: String = edited, sourceLocation: Testin
             try expectRecovery { _, files in
                 let path = try files.entry(cell).dir + "/entry.json"
                 let json = try files.entry(cell).json
-                let forged = "print(\"foreign code ran\")\ndef score(m)\n  return 12345\nend"
-                func forge(_ j: NJSON) -> NJSON {
-                    switch j {
-                    case .array(let a): return .array(a.map(forge))
-                    case .object(let pairs):
-                        var out = pairs.map { ($0.0, forge($0.1)) }
-                        if j["t"]?.string == "function" {
-                            out.removeAll { $0.0 == "source" }
-                            out.append(("source", .string(forged)))
-                        }
-                        return .object(out)
-                    default: return j
-                    }
-                }
-                try (forge(json).text + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+                let forged = forgingFunctionSources(json, "print(\"foreign code ran\")\ndef score(m)\n  return 12345\nend")
+                try (forged.text + "\n").write(toFile: path, atomically: true, encoding: .utf8)
             }
         }
+    }
+
+    /// A forger who also recomputes the checksum: the entry is used, its state restored, and
+    /// the stored source ignored, since functions come from the script's own text.
+    @Test func aForgedFunctionSourceWithItsChecksumRecomputed() throws {
+        let lab = try Lab(notebook)
+        _ = try lab.render()
+        let files = try CacheFiles(lab)
+        let (dir, json) = try files.entry(2)
+        let forged = forgingFunctionSources(json, "print(\"foreign code ran\")\ndef score(m)\n  return 12345\nend")
+        let unsealed = NJSON.object((forged.pairs ?? []).filter { $0.0 != "checksum" })
+        let resealed = NJSON.object((unsealed.pairs ?? []) + [("checksum", .string(NotebookCache.checksum(unsealed)))])
+        try (resealed.text + "\n").write(toFile: dir + "/entry.json", atomically: true, encoding: .utf8)
+        try lab.write(edited)
+        let r = try lab.render()
+        #expect(statuses(r) == [.cached, .cached, .ran])
+        #expect(lab.log.contains { $0.hasPrefix("restored the state after cell 2") }, "\(lab.log)")
+        #expect(r.cells.map(\.output) == (try reference(edited)).cells.map(\.output))
+        #expect(lab.printed.isEmpty, "\(lab.printed)")
     }
 }

@@ -28,6 +28,32 @@ private func roundTrip(_ s: Session, definitions: DefinitionTable = DefinitionTa
     return (t, dropped)
 }
 
+/// A session that ran the one cell of `notebook`, and the definition table of that cell.
+private func sessionRunning(_ notebook: String) throws -> (Session, DefinitionTable) {
+    let cell = Notebook.cells(notebook)[0]
+    let s = Session(output: { _ in })
+    try s.execute(cell.runnableSource, file: "nb.prune")
+    var defs = DefinitionTable()
+    defs.record(cell: cell, file: "nb.prune")
+    return (s, defs)
+}
+
+/// A stored state in which every function claims `source` as its code (a "source" member
+/// added, or replaced where there is one). Also used by NotebookCacheCorruptionTests.
+func forgingFunctionSources(_ j: NJSON, _ source: String) -> NJSON {
+    switch j {
+    case .array(let a): return .array(a.map { forgingFunctionSources($0, source) })
+    case .object(let pairs):
+        var out = pairs.map { ($0.0, forgingFunctionSources($0.1, source)) }
+        if j["t"]?.string == "function" {
+            out.removeAll { $0.0 == "source" }
+            out.append(("source", .string(source)))
+        }
+        return .object(out)
+    default: return j
+    }
+}
+
 private func eval(_ s: Session, _ code: String) throws -> String {
     guard let v = try s.execute(code, file: "t.prune") else { return "" }
     return display(v)
@@ -120,11 +146,7 @@ private func eval(_ s: Session, _ code: String) throws -> String {
     }
 
     @Test func functionsAreStoredBySource() throws {
-        let cell = Notebook.cells("# %% A\ndef twice(v)\n  return 2 * v\nend\nf = twice\n")[0]
-        let s = Session(output: { _ in })
-        try s.execute(cell.runnableSource, file: "nb.prune")
-        var defs = DefinitionTable()
-        defs.record(cell: cell, file: "nb.prune")
+        let (s, defs) = try sessionRunning("# %% A\ndef twice(v)\n  return 2 * v\nend\nf = twice\n")
         let (u, dropped) = try roundTrip(s, definitions: defs)
         #expect(dropped.isEmpty)
         #expect(try eval(u, "twice(21)") == "42")
@@ -135,26 +157,8 @@ private func eval(_ s: Session, _ code: String) throws -> String {
     /// A cache travels with its notebook and can be edited: functions come back from the
     /// script's own text (the definition table), never from code stored in the cache.
     @Test func functionsComeBackFromTheScriptNotFromTheCache() throws {
-        let cell = Notebook.cells("# %% A\ndef twice(v)\n  return 2 * v\nend\n")[0]
-        let s = Session(output: { _ in })
-        try s.execute(cell.runnableSource, file: "nb.prune")
-        var defs = DefinitionTable()
-        defs.record(cell: cell, file: "nb.prune")
-        let forged = "print(\"foreign code ran\")\ndef twice(v)\n  return 3 * v\nend"
-        /// Every stored function claims the forged source (added or replaced).
-        func forge(_ j: NJSON) -> NJSON {
-            switch j {
-            case .array(let a): return .array(a.map(forge))
-            case .object(let pairs):
-                var out = pairs.map { ($0.0, forge($0.1)) }
-                if j["t"]?.string == "function" {
-                    out.removeAll { $0.0 == "source" }
-                    out.append(("source", .string(forged)))
-                }
-                return .object(out)
-            default: return j
-            }
-        }
+        let (s, defs) = try sessionRunning("# %% A\ndef twice(v)\n  return 2 * v\nend\n")
+        let forge = { forgingFunctionSources($0, "print(\"foreign code ran\")\ndef twice(v)\n  return 3 * v\nend") }
         var printed = ""
         let (u, _) = try roundTrip(s, definitions: defs, into: Session(output: { printed += $0 }), tamper: forge)
         #expect(try eval(u, "twice(21)") == "42")
