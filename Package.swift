@@ -64,7 +64,7 @@ let package = Package(
         // Throughput benchmarks behind scripts/bench.
         .executableTarget(name: "prune-bench", dependencies: ["Engine", "Kernels", "NN", "Data", "Pruning", "Plot"]),
 
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "FileIO"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Engine"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN"]),
         .testTarget(name: "ScriptTests", dependencies: ["Script", "FileIO", "Engine", "NN", "Data", "Pruning"], exclude: ["golden"]),

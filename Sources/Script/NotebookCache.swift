@@ -3,8 +3,17 @@
 // after it) and its figures; tensors live in content-addressed blobs shared by all entries, so
 // an unchanged dataset is stored once. An entry is built in tmp/ and renamed into entries/ only
 // when complete, blobs are written atomically, and there is no separate index to go stale: a
-// run killed half-way leaves at worst an unused temporary directory.
+// run killed half-way leaves at worst temporaries, which eviction removes once their process
+// is gone.
+//
+// A cache travels with its notebook and may be damaged or edited, so nothing in it is trusted:
+// entry.json carries a checksum and its own key, every figure is checked against the hash the
+// entry records, every blob against the content hash that names it, and functions come back
+// from the script's text (see StateDecoder). Whatever does not match is a miss with a warning.
+// (The hash is not a signature: someone who recomputes it can still make a cache show other
+// outputs and values, as they could edit a rendered document; they cannot make it run code.)
 import Engine
+import FileIO
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -41,21 +50,53 @@ public final class NotebookCache {
 
     func entryDir(_ key: String) -> String { entriesDir + "/" + key }
 
-    /// The metadata of the entry for `key`, nil when there is none (or it is unreadable).
-    func entry(_ key: String) -> NJSON? {
-        guard let bytes = try? AtomicFile.readAll(entryDir(key) + "/entry.json") else { return nil }
-        guard let json = NJSON.parse(String(decoding: bytes, as: UTF8.self)), json["format"]?.int == NotebookCache.format else { return nil }
-        return json
+    /// What the cache holds for a key.
+    enum Lookup {
+        case missing
+        /// There is an entry, but it cannot be used: why.
+        case damaged(String)
+        case found(NJSON)
+    }
+
+    /// The metadata of the entry for `key`. An entry of another format is missing; one that does
+    /// not parse, does not match its checksum or names another key is damaged. `shouldStop`
+    /// (Ctrl-C) gives up reading a large entry; it then counts as missing.
+    func entry(_ key: String, shouldStop: @escaping () -> Bool = { false }) -> Lookup {
+        let path = entryDir(key) + "/entry.json"
+        guard FS.exists(entryDir(key)) else { return .missing }
+        guard let bytes = try? AtomicFile.readAll(path) else { return .damaged("entry.json cannot be read") }
+        guard let json = NJSON.parse(String(decoding: bytes, as: UTF8.self), shouldStop: shouldStop) else {
+            return shouldStop() ? .missing : .damaged("entry.json is not valid JSON")
+        }
+        guard json["format"]?.int == NotebookCache.format else { return .missing }
+        guard let sealed = json["checksum"]?.string, let pairs = json.pairs,
+              NotebookCache.checksum(NJSON.object(pairs.filter { $0.0 != "checksum" })) == sealed else {
+            return .damaged("entry.json does not match its checksum")
+        }
+        guard json["prekey"]?.string == key else { return .damaged("entry.json belongs to another cell") }
+        return .found(json)
     }
 
     /// Entries of another format are ignored (2: keys no longer include the process-wide generator;
-    /// 3: masks record their transform by name and settings).
-    static let format = 3
+    /// 3: masks record their transform by name and settings; 4: a checksum, figure hashes, and
+    /// functions named by their place in the script instead of stored source).
+    static let format = 4
 
-    /// A figure stored with an entry.
-    func figure(_ key: String, _ name: String) -> [UInt8]? {
-        guard !name.contains("/") else { return nil }
-        return try? AtomicFile.readAll(entryDir(key) + "/" + name)
+    /// The checksum an entry's metadata is sealed with (over its text, less the checksum itself).
+    static func checksum(_ meta: NJSON) -> String { ContentHash.of(["prune cache entry", meta.text]) }
+
+    /// The hash a figure is recorded with.
+    static func figureHash(_ png: [UInt8]) -> String {
+        var h = ContentHash()
+        png.withUnsafeBytes { h.add($0) }
+        return h.hex
+    }
+
+    /// A figure stored with an entry, nil when it is missing or does not match `hash`.
+    func figure(_ key: String, _ name: String, hash: String) -> [UInt8]? {
+        guard !name.contains("/"), let png = try? AtomicFile.readAll(entryDir(key) + "/" + name),
+              NotebookCache.figureHash(png) == hash else { return nil }
+        return png
     }
 
     /// Marks an entry as just used (eviction removes the least recently used first).
@@ -65,6 +106,7 @@ public final class NotebookCache {
 
     /// Stores an entry: blobs first (each atomically, skipped when present), then the entry's
     /// directory, built aside and renamed into place.
+    /// `meta` is sealed with its checksum here.
     func store(key: String, meta: NJSON, figures: [(name: String, bytes: [UInt8])], blobs: [StateBlob]) throws {
         try FS.makeDirectories(entriesDir)
         try FS.makeDirectories(blobsDir)
@@ -75,11 +117,12 @@ public final class NotebookCache {
             if FS.exists(path) { _ = utimensat(AT_FDCWD, path, nil, 0); continue }
             try Safetensors.save(blob.tensors, metadata: ["producer": "prune notebook cache"], to: path)
         }
-        let staging = tmpDir + "/" + key + "-" + String(getpid()) + "-" + String(UInt64.random(in: 0 ... .max), radix: 16)
+        let staging = tmpDir + "/" + WholeFile.temporaryName(for: key)
         guard mkdir(staging, 0o755) == 0 else { throw EngineError("cannot create '\(staging)': \(FS.lastError())") }
         do {
             for f in figures { try AtomicFile.write(f.bytes, to: staging + "/" + f.name) }
-            try AtomicFile.write(meta.text + "\n", to: staging + "/entry.json")
+            let sealed = NJSON.object((meta.pairs ?? []) + [("checksum", .string(NotebookCache.checksum(meta)))])
+            try AtomicFile.write(sealed.text + "\n", to: staging + "/entry.json")
             let target = entryDir(key)
             if FS.exists(target) { FS.removeTree(target, via: tmpDir) }
             guard rename(staging, target) == 0 else { throw EngineError("cannot move a cache entry into '\(target)': \(FS.lastError())") }
@@ -89,10 +132,23 @@ public final class NotebookCache {
         }
     }
 
-    /// The tensors of a blob.
+    /// The tensors of a blob, checked against the content hash that names it. A blob that does
+    /// not parse or does not match is removed (so the next store writes it again) and refused.
     func loadBlob(_ hash: String) throws -> [String: Tensor] {
-        guard hash.allSatisfy({ $0.isHexDigit }) else { throw EngineError("bad blob name '\(hash)'") }
-        let (tensors, _) = try Safetensors.load(blobsDir + "/" + hash + ".safetensors")
+        guard hash.count == 32, hash.allSatisfy({ $0.isHexDigit }) else { throw EngineError("bad blob name '\(hash)'") }
+        let path = blobsDir + "/" + hash + ".safetensors"
+        guard FS.exists(path) else { throw EngineError("blob \(hash) is missing") }
+        let tensors: [(name: String, tensor: Tensor)]
+        do {
+            tensors = try Safetensors.load(path).tensors
+        } catch {
+            _ = unlink(path)
+            throw EngineError("blob \(hash) is damaged (\(error)); removed")
+        }
+        guard StateStore.blob(tensors).hash == hash else {
+            _ = unlink(path)
+            throw EngineError("blob \(hash) does not match its content hash; removed")
+        }
         var out: [String: Tensor] = [:]
         for (name, t) in tensors { out[name] = t }
         return out
@@ -101,31 +157,48 @@ public final class NotebookCache {
     private func writeReadme() {
         let path = directory + "/README"
         guard !FS.exists(path) else { return }
-        try? AtomicFile.write("prune's notebook cell cache (prune render). Safe to delete; `prune cache clear` does.\n", to: path)
+        try? AtomicFile.write(NotebookCache.readmeText, to: path)
     }
 
-    /// Total bytes on disk (entries and blobs).
-    public var size: Int {
-        FS.treeSize(entriesDir) + FS.treeSize(blobsDir)
+    /// Total bytes on disk: entries, blobs, and whatever temporaries are there.
+    public var size: Int { FS.treeSize(directory) }
+
+    /// Removes what killed runs left: temporary files and directories whose process is gone
+    /// (and, from earlier versions, anything in tmp/ older than an hour).
+    func removeStaleTemporaries() {
+        for dir in [directory, entriesDir, blobsDir] { WholeFile.removeStaleTemporaries(in: dir) }
+        let now = Int64(time(nil)) * 1_000_000_000
+        for name in FS.list(tmpDir) {
+            let path = tmpDir + "/" + name
+            if WholeFile.isStaleTemporary(name) || (WholeFile.temporaryProcess(name) == nil && now - FS.mtime(path) > 3_600_000_000_000) {
+                FS.removeTree(path)
+            }
+        }
     }
 
     /// Removes the least recently used entries until the cache fits `maxBytes`, then the blobs
-    /// no entry refers to, and temporary directories an interrupted run left behind.
-    func evict() {
+    /// no entry refers to, and temporaries an interrupted run left behind. Temporaries of runs
+    /// still going count toward the bound. Stops early when `shouldStop` (Ctrl-C) says so.
+    func evict(shouldStop: @escaping () -> Bool = { false }) {
+        removeStaleTemporaries()
         struct Item { var key: String; var mtime: Int64; var bytes: Int; var blobs: [String] }
         var items: [Item] = []
         for key in FS.list(entriesDir) {
+            if shouldStop() { return }
             let dir = entryDir(key)
-            let blobs = (entry(key)?["blobs"]?.array ?? []).compactMap(\.string)
+            var blobs: [String] = []
+            if case .found(let meta) = entry(key, shouldStop: shouldStop) { blobs = (meta["blobs"]?.array ?? []).compactMap(\.string) }
             items.append(Item(key: key, mtime: FS.mtime(dir + "/entry.json"), bytes: FS.treeSize(dir), blobs: blobs))
         }
         var blobSizes: [String: Int] = [:]
-        for name in FS.list(blobsDir) where name.hasSuffix(".safetensors") {
+        for name in FS.list(blobsDir) where name.hasSuffix(".safetensors") && !name.hasPrefix(".") {
             blobSizes[String(name.dropLast(".safetensors".count))] = FS.size(blobsDir + "/" + name)
         }
+        // Everything else: the README, tmp/, temporaries of live runs.
+        let other = max(0, size - items.reduce(0) { $0 + $1.bytes } - blobSizes.values.reduce(0, +))
         func total(_ kept: [Item]) -> Int {
             let used = Set(kept.flatMap(\.blobs))
-            return kept.reduce(0) { $0 + $1.bytes } + blobSizes.filter { used.contains($0.key) }.values.reduce(0, +)
+            return other + kept.reduce(0) { $0 + $1.bytes } + blobSizes.filter { used.contains($0.key) }.values.reduce(0, +)
         }
         items.sort { $0.mtime < $1.mtime }
         while !items.isEmpty && total(items) > maxBytes {
@@ -144,15 +217,38 @@ public final class NotebookCache {
                 current -= bytes
             }
         }
-        for name in FS.list(tmpDir) where now - FS.mtime(tmpDir + "/" + name) > 3_600_000_000_000 {
-            FS.removeTree(tmpDir + "/" + name)
-        }
     }
 
-    /// Deletes the whole cache directory; returns the bytes it held.
+    /// The first line of the README every cache holds; `clear` looks for it.
+    static let readmeText = "prune's notebook cell cache (prune render). Safe to delete; `prune cache clear` does.\n"
+
+    /// Whether the directory is a cell cache: only a cache's own names at its top (README,
+    /// entries, blobs, tmp and temporaries), and its README, or without one (a run killed
+    /// before writing it) only entries and blobs named as the cache names them.
+    var isCache: Bool {
+        var info = stat()
+        guard lstat(directory, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { return false }
+        let names = FS.list(directory)
+        guard names.allSatisfy({ ["README", "entries", "blobs", "tmp"].contains($0) || WholeFile.temporaryProcess($0) != nil }) else {
+            return false
+        }
+        if names.contains("README") {
+            return (try? AtomicFile.readAll(directory + "/README")).map { $0.starts(with: Array(NotebookCache.readmeText.utf8)) } ?? false
+        }
+        func hex(_ s: Substring) -> Bool { s.count == 32 && s.allSatisfy(\.isHexDigit) }
+        return FS.list(entriesDir).allSatisfy { hex(Substring($0)) }
+            && FS.list(blobsDir).allSatisfy { hex($0.split(separator: ".").first ?? "") || WholeFile.temporaryProcess($0) != nil }
+    }
+
+    /// Deletes the whole cache directory; returns the bytes it held. Refuses a directory that
+    /// is not a cell cache (whatever its name), and a missing one holds 0 bytes.
     @discardableResult
-    public func clear() -> Int {
-        let bytes = FS.treeSize(directory)
+    public func clear() throws -> Int {
+        guard FS.exists(directory) || FS.isSymlink(directory) else { return 0 }
+        guard isCache else {
+            throw EngineError("'\(directory)' is not a prune cell cache (it holds other files); not deleting it")
+        }
+        let bytes = size
         FS.removeTree(directory)
         return bytes
     }
@@ -173,15 +269,14 @@ final class NotebookLock: @unchecked Sendable {
 enum FS {
     static func lastError() -> String { strerror(errno).map { String(cString: $0) } ?? "error \(errno)" }
 
-    static func exists(_ path: String) -> Bool {
+    static func exists(_ path: String) -> Bool { Directories.exists(path) }
+
+    static func isSymlink(_ path: String) -> Bool {
         var info = stat()
-        return stat(path, &info) == 0
+        return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK
     }
 
-    static func isDirectory(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
-    }
+    static func isDirectory(_ path: String) -> Bool { Directories.isDirectory(path) }
 
     static func size(_ path: String) -> Int {
         var info = stat()
@@ -200,11 +295,7 @@ enum FS {
 
     /// `mkdir -p`.
     static func makeDirectories(_ path: String) throws {
-        if isDirectory(path) { return }
-        if let slash = path.lastIndex(of: "/"), slash > path.startIndex { try makeDirectories(String(path[..<slash])) }
-        if mkdir(path, 0o755) != 0 && errno != EEXIST {
-            throw EngineError("cannot create the directory '\(path)': \(lastError())")
-        }
+        do { try Directories.make(path) } catch let e as FileError { throw EngineError(e.message) }
     }
 
     /// The names in a directory (no `.` or `..`); empty when it cannot be read.
@@ -234,7 +325,7 @@ enum FS {
     static func removeTree(_ path: String, via: String? = nil) {
         var target = path
         if let via {
-            let aside = via + "/trash-" + String(UInt64.random(in: 0 ... .max), radix: 16)
+            let aside = via + "/" + WholeFile.temporaryName(for: "trash")
             if (try? makeDirectories(via)) != nil, rename(path, aside) == 0 { target = aside }
         }
         var info = stat()

@@ -2,6 +2,11 @@
 // code, output, figures, errors, times) or as Markdown. Figures are PNG files in a folder
 // beside the document (`out_files/`), linked relatively, or embedded in the HTML as data URLs.
 import Engine
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 public enum NotebookDocument {
     public enum Format: Sendable { case html, markdown }
@@ -15,13 +20,16 @@ public enum NotebookDocument {
     }
 
     /// Writes the document (atomically) and its figures. `embed` puts figures inside the HTML.
+    /// The document is written aside first, so a document that cannot be written (read-only,
+    /// a directory in its place, a full disk) fails before any figure is written; it is renamed
+    /// into place after its figures, and only then are an earlier render's extra figures removed.
     public static func write(_ result: NotebookResult, to path: String, format: Format, embed: Bool, version: String) throws {
         let (dir, base) = split(path)
         let stem = base.contains(".") ? String(base[..<(base.lastIndex(of: ".") ?? base.endIndex)]) : base
         let folder = stem + "_files"
-        var refs: [[String]] = []
-        var written = Set<String>()
         let inline = embed && format == .html
+        var refs: [[String]] = []
+        var figures: [(name: String, png: [UInt8])] = []
         for outcome in result.cells {
             var r: [String] = []
             for (k, png) in outcome.figures.enumerated() {
@@ -29,22 +37,35 @@ public enum NotebookDocument {
                     r.append("data:image/png;base64," + base64(png))
                 } else {
                     let name = "cell-\(outcome.number)-\(k + 1).png"
-                    try FS.makeDirectories(dir + "/" + folder)
-                    try AtomicFile.write(png, to: dir + "/" + folder + "/" + name)
-                    written.insert(name)
+                    figures.append((name, png))
                     r.append(folder + "/" + name)
                 }
             }
             refs.append(r)
         }
-        // Figures of an earlier render that this one no longer has.
-        if !inline {
-            for name in FS.list(dir + "/" + folder) where name.hasPrefix("cell-") && name.hasSuffix(".png") && !written.contains(name) {
-                FS.removeTree(dir + "/" + folder + "/" + name)
-            }
-        }
         let text = format == .html ? html(result, images: refs, version: version) : markdown(result, images: refs, version: version)
-        try AtomicFile.write(text, to: path)
+        let document = try AtomicFile.prepare(text, for: path)
+        let folderExisted = FS.isDirectory(dir + "/" + folder)
+        var added: [String] = []
+        do {
+            if !figures.isEmpty { try FS.makeDirectories(dir + "/" + folder) }
+            for f in figures {
+                let target = dir + "/" + folder + "/" + f.name
+                if !FS.exists(target) { added.append(target) }
+                try AtomicFile.write(f.png, to: target)
+            }
+            try document.commit()
+        } catch {
+            document.discard()
+            for a in added { FS.removeTree(a) }
+            if !folderExisted { _ = rmdir(dir + "/" + folder) }
+            throw error
+        }
+        // Figures of an earlier render that this one no longer has.
+        let written = Set(figures.map(\.name))
+        for name in FS.list(dir + "/" + folder) where !inline && name.hasPrefix("cell-") && name.hasSuffix(".png") && !written.contains(name) {
+            FS.removeTree(dir + "/" + folder + "/" + name)
+        }
     }
 
     private static func split(_ path: String) -> (String, String) {
@@ -161,12 +182,23 @@ public enum NotebookDocument {
                 out += o.cell.text + "\n\n"
                 continue
             }
-            out += "**[\(o.number)]" + (o.cell.title.map { " " + $0 } ?? "") + "** · " + cellLabel(o) + "\n\n"
+            out += "**[\(o.number)]" + (o.cell.title.map { " " + markdownText($0) } ?? "") + "** · " + cellLabel(o) + "\n\n"
             out += fenced(o.cell.text, info: "prune")
             if !o.output.isEmpty { out += fenced(o.output.hasSuffix("\n") ? String(o.output.dropLast()) : o.output, info: "text") }
             for (k, src) in imgs.enumerated() { out += "![figure \(k + 1) of cell \(o.number)](\(src))\n\n" }
             if let e = o.error { out += "**Error:**\n\n" + fenced(e.hasSuffix("\n") ? String(e.dropLast()) : e, info: "text") }
-            if let n = o.note { out += "_" + n + "_\n\n" }
+            if let n = o.note { out += "_" + markdownText(n) + "_\n\n" }
+        }
+        return out
+    }
+
+    /// Plain text inside a Markdown line: HTML-escaped (Markdown passes HTML through) and with
+    /// the characters that start emphasis, code or links escaped.
+    static func markdownText(_ s: String) -> String {
+        var out = ""
+        for c in Markdown.escape(s) {
+            if "\\`*_[]~|".contains(c) { out.append("\\") }
+            out.append(c)
         }
         return out
     }

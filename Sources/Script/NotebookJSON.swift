@@ -65,30 +65,29 @@ indirect enum NJSON: Equatable {
         }
     }
 
+    /// Appends `s` as a JSON string, byte by byte (multi-byte UTF-8 passes through unchanged).
     static func quote(_ s: String, into out: inout String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let h = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                } else {
-                    out.unicodeScalars.append(u)
-                }
+        var bytes: [UInt8] = [UInt8(ascii: "\"")]
+        bytes.reserveCapacity(s.utf8.count + 2)
+        let hex = Array("0123456789abcdef".utf8)
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes += [UInt8(ascii: "\\"), b]
+            case 0x0A: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+            case 0x0D: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+            case 0x09: bytes += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+            case 0..<0x20: bytes += Array("\\u00".utf8) + [hex[Int(b >> 4)], hex[Int(b & 15)]]
+            default: bytes.append(b)
             }
         }
-        out += "\""
+        bytes.append(UInt8(ascii: "\""))
+        out += String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Parses JSON text; nil when it is malformed.
-    static func parse(_ text: String) -> NJSON? {
-        var p = Parser(Array(text.utf8))
+    /// Parses JSON text; nil when it is malformed, or when `shouldStop` (asked every megabyte
+    /// or so: Ctrl-C) says to give up.
+    static func parse(_ text: String, shouldStop: @escaping () -> Bool = { false }) -> NJSON? {
+        var p = Parser(Array(text.utf8), shouldStop: shouldStop)
         guard let v = p.value(depth: 0) else { return nil }
         p.skipSpace()
         return p.pos == p.bytes.count ? v : nil
@@ -97,7 +96,16 @@ indirect enum NJSON: Equatable {
     private struct Parser {
         let bytes: [UInt8]
         var pos = 0
-        init(_ bytes: [UInt8]) { self.bytes = bytes }
+        let shouldStop: () -> Bool
+        /// The position at which `shouldStop` is asked next.
+        var nextCheck = 0
+        init(_ bytes: [UInt8], shouldStop: @escaping () -> Bool) { self.bytes = bytes; self.shouldStop = shouldStop }
+
+        mutating func stopRequested() -> Bool {
+            guard pos >= nextCheck else { return false }
+            nextCheck = pos + (1 << 20)
+            return shouldStop()
+        }
 
         mutating func skipSpace() {
             while pos < bytes.count, bytes[pos] == 0x20 || bytes[pos] == 0x0A || bytes[pos] == 0x0D || bytes[pos] == 0x09 { pos += 1 }
@@ -109,7 +117,7 @@ indirect enum NJSON: Equatable {
             return true
         }
         mutating func value(depth: Int) -> NJSON? {
-            guard depth < 512 else { return nil }
+            guard depth < 512, !stopRequested() else { return nil }
             skipSpace()
             guard pos < bytes.count else { return nil }
             switch bytes[pos] {
@@ -165,29 +173,32 @@ indirect enum NJSON: Equatable {
             pos += 4
             return v
         }
+        /// A string's bytes are gathered in one buffer and decoded once at the end, so the work is
+        /// linear in its length (appending to a String piece by piece after every escape was
+        /// quadratic: a 40,000-line cell output took 12 s to read back).
         mutating func string() -> String? {
             pos += 1
-            var scalars = String.UnicodeScalarView()
-            var raw: [UInt8] = []
-            func flush() { scalars.append(contentsOf: String(decoding: raw, as: UTF8.self).unicodeScalars); raw.removeAll() }
+            var out: [UInt8] = []
             while pos < bytes.count {
+                // The run up to the next quote or backslash, copied in one piece.
+                let start = pos
+                while pos < bytes.count, bytes[pos] != UInt8(ascii: "\""), bytes[pos] != UInt8(ascii: "\\") { pos += 1 }
+                out.append(contentsOf: bytes[start..<pos])
+                if stopRequested() { return nil }
+                guard pos < bytes.count else { return nil }
                 let c = bytes[pos]
                 pos += 1
-                if c == UInt8(ascii: "\"") { flush(); return String(scalars) }
-                if c != UInt8(ascii: "\\") { raw.append(c); continue }
+                if c == UInt8(ascii: "\"") { return String(decoding: out, as: UTF8.self) }
                 guard pos < bytes.count else { return nil }
                 let e = bytes[pos]
                 pos += 1
-                flush()
                 switch e {
-                case UInt8(ascii: "n"): scalars.append("\n")
-                case UInt8(ascii: "r"): scalars.append("\r")
-                case UInt8(ascii: "t"): scalars.append("\t")
-                case UInt8(ascii: "b"): scalars.append("\u{08}")
-                case UInt8(ascii: "f"): scalars.append("\u{0C}")
-                case UInt8(ascii: "/"): scalars.append("/")
-                case UInt8(ascii: "\\"): scalars.append("\\")
-                case UInt8(ascii: "\""): scalars.append("\"")
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                case UInt8(ascii: "/"), UInt8(ascii: "\\"), UInt8(ascii: "\""): out.append(e)
                 case UInt8(ascii: "u"):
                     guard var v = hex4() else { return nil }
                     if v >= 0xD800 && v < 0xDC00, pos + 6 <= bytes.count, bytes[pos] == UInt8(ascii: "\\"), bytes[pos + 1] == UInt8(ascii: "u") {
@@ -195,7 +206,7 @@ indirect enum NJSON: Equatable {
                         guard let lo = hex4() else { return nil }
                         v = 0x10000 + ((v - 0xD800) << 10) + (lo &- 0xDC00)
                     }
-                    scalars.append(Unicode.Scalar(v) ?? "\u{FFFD}")
+                    out.append(contentsOf: Array(String(Unicode.Scalar(v) ?? "\u{FFFD}").utf8))
                 default: return nil
                 }
             }

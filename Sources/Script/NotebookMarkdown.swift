@@ -101,21 +101,22 @@ enum Markdown {
         return nil
     }
 
-    /// HTML-escapes text for element content and attribute values.
+    /// HTML-escapes text for element content and attribute values (byte by byte: a cell's
+    /// output can be megabytes).
     static func escape(_ s: String) -> String {
-        var out = ""
+        var out: [UInt8] = []
         out.reserveCapacity(s.utf8.count)
-        for c in s {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(c)
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "&"): out += Array("&amp;".utf8)
+            case UInt8(ascii: "<"): out += Array("&lt;".utf8)
+            case UInt8(ascii: ">"): out += Array("&gt;".utf8)
+            case UInt8(ascii: "\""): out += Array("&quot;".utf8)
+            case UInt8(ascii: "'"): out += Array("&#39;".utf8)
+            default: out.append(b)
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Inline markup: `code`, **strong**, *em* / _em_, [text](url), <https://autolinks>.
@@ -150,6 +151,7 @@ enum Markdown {
                 out += "<em>" + inline(String(chars[(i + 1)..<end])) + "</em>"
                 i = end + 1; continue
             }
+            // A link; an image (`![alt](src)`) is shown as a link to its source, through the same filter.
             if c == "[", let close = find(["]", "("], from: i + 1), let end = find([")"], from: close + 2) {
                 let label = String(chars[(i + 1)..<close]), url = String(chars[(close + 2)..<end])
                 out += "<a href=\"" + escape(safeURL(url)) + "\">" + inline(label) + "</a>"
@@ -158,7 +160,7 @@ enum Markdown {
             if c == "<", let end = find([">"], from: i + 1) {
                 let url = String(chars[(i + 1)..<end])
                 if url.hasPrefix("http://") || url.hasPrefix("https://") {
-                    out += "<a href=\"" + escape(url) + "\">" + escape(url) + "</a>"
+                    out += "<a href=\"" + escape(safeURL(url)) + "\">" + escape(url) + "</a>"
                     i = end + 1; continue
                 }
             }
@@ -168,9 +170,30 @@ enum Markdown {
         return out
     }
 
-    /// Links may not run script.
-    private static func safeURL(_ url: String) -> String {
-        let lower = url.trimmingSpaces.lowercased()
-        return lower.hasPrefix("javascript:") || lower.hasPrefix("data:") || lower.hasPrefix("vbscript:") ? "#" : url.trimmingSpaces
+    /// The link target to write for `url`: http, https, mailto and relative URLs (`page.html`,
+    /// `#part`, `/abs`, `//host/x`) pass; anything else becomes "#". Browsers drop tabs and
+    /// newlines inside a URL and control characters and spaces around it, and ignore the case
+    /// of a scheme (`java<TAB>script:`, `\u{1}javascript:`, `JaVaScRiPt:` all run), so they go
+    /// before the scheme is read; a character reference in the scheme's place
+    /// (`&#106;avascript:`) is refused rather than decoded.
+    static func safeURL(_ url: String) -> String {
+        // Control characters go everywhere, spaces at the ends; a space inside is encoded.
+        let kept = String(String.UnicodeScalarView(url.unicodeScalars.filter { $0.value > 0x20 && $0.value != 0x7F || $0 == " " }))
+        let cleaned = kept.trimmingSpaces.split(separator: " ", omittingEmptySubsequences: false).joined(separator: "%20")
+        // A character reference before the path (`&#106;avascript:`, `javascript&colon;`) could
+        // spell a scheme once decoded: refused rather than decoded.
+        let beforePath = Array(cleaned.prefix { $0 != "/" && $0 != "?" })
+        for (i, c) in beforePath.enumerated() where c == "&" {
+            let name = beforePath[(i + 1)...].prefix { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "#") }
+            if !name.isEmpty, i + 1 + name.count < beforePath.count, beforePath[i + 1 + name.count] == ";" { return "#" }
+            if name.first == "#" { return "#" }
+        }
+        // The scheme, if any, is what comes before a ':' that precedes every '/', '?' and '#'.
+        let head = cleaned.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        if let colon = head.firstIndex(of: ":") {
+            let scheme = head[..<colon].lowercased()
+            return ["http", "https", "mailto"].contains(scheme) ? cleaned : "#"
+        }
+        return cleaned
     }
 }

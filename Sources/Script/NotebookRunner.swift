@@ -24,12 +24,17 @@ public struct NotebookOptions {
     public var maxCacheBytes: Int
     /// Receives one line per cell about what happened (ran, cached, not cacheable …).
     public var log: (String) -> Void
+    /// Receives warnings (a damaged or tampered cache, each starting "cache: "); nil: `log` does.
+    public var warn: ((String) -> Void)?
 
     public init(file: String, version: String, seed: UInt64 = 0, useCache: Bool = true, cacheDirectory: String? = nil,
-                maxCacheBytes: Int = NotebookCache.defaultMaxBytes, log: @escaping (String) -> Void = { _ in }) {
+                maxCacheBytes: Int = NotebookCache.defaultMaxBytes, log: @escaping (String) -> Void = { _ in },
+                warn: ((String) -> Void)? = nil) {
         self.file = file; self.version = version; self.seed = seed; self.useCache = useCache
-        self.cacheDirectory = cacheDirectory; self.maxCacheBytes = maxCacheBytes; self.log = log
+        self.cacheDirectory = cacheDirectory; self.maxCacheBytes = maxCacheBytes; self.log = log; self.warn = warn
     }
+
+    func warning(_ text: String) { (warn ?? log)(text) }
 }
 
 /// What happened to one cell.
@@ -140,15 +145,32 @@ public final class NotebookRunner {
         // 1. The longest run of valid entries from the start.
         var stage = Stage(key: ContentHash.of(["prune notebook", options.version] + session.settings.keys.sorted().map { "\($0)=\(session.settings[$0] ?? "")" }),
                           rng: session.rng.state)
-        var valid: [(index: Int, prekey: String, meta: NJSON)] = []
+        let initial = stage
+        // Entries, their figures and (below) their blobs are checked against their hashes; a
+        // mismatch ends the walk there with a warning, so that cell runs again.
+        let stop = { [session] in session.interruptCheck() }
+        var valid: [(index: Int, prekey: String, meta: NJSON, figures: [[UInt8]])] = []
         if let cache {
-            for i in code where i < last - 1 || !live {
+            walk: for i in code where i < last - 1 || !live {
                 let pre = prekey(stage, cells[i])
-                guard let meta = cache.entry(pre), filesUnchanged(meta), let next = nextStage(meta) else { break }
-                valid.append((i, pre, meta))
-                stage = next
+                switch cache.entry(pre, shouldStop: stop) {
+                case .missing:
+                    break walk
+                case .damaged(let why):
+                    options.warning("cache: the entry of cell \(i + 1) is damaged (\(why)); running from that cell")
+                    break walk
+                case .found(let meta):
+                    guard filesUnchanged(meta), let next = nextStage(meta) else { break walk }
+                    guard let figures = storedFigures(meta, key: pre, cache: cache) else {
+                        options.warning("cache: a figure of cell \(i + 1) is missing or damaged; running from that cell")
+                        break walk
+                    }
+                    valid.append((i, pre, meta, figures))
+                    stage = next
+                }
             }
         }
+        if stop() { return interruptedResult(outcomes, start: start) }
 
         // 2. The latest valid entry whose state can be restored and suits the cells after it.
         var restored = 0
@@ -157,7 +179,8 @@ public final class NotebookRunner {
             restored = valid.count
         } else if let cache {
             for j in stride(from: valid.count, to: 0, by: -1) {
-                let (index, pre, meta) = valid[j - 1]
+                if stop() { return interruptedResult(outcomes, start: start) }
+                let (index, pre, meta, _) = valid[j - 1]
                 guard let state = meta["state"], state != .null else { continue }
                 let dropped = (meta["dropped"]?.array ?? []).compactMap { $0.array?.first?.string }
                 let later = code.filter { $0 > index }.map { cells[$0] }
@@ -177,16 +200,18 @@ public final class NotebookRunner {
             }
         }
         for k in 0..<restored {
-            let (index, pre, meta) = valid[k]
+            let (index, pre, meta, figures) = valid[k]
             outcomes[index].status = .cached
             outcomes[index].output = meta["output"]?.string ?? ""
             outcomes[index].seconds = meta["seconds"]?.number ?? 0
-            outcomes[index].figures = (meta["figures"]?.array ?? []).compactMap { $0.string.flatMap { cache?.figure(pre, $0) } }
+            outcomes[index].figures = figures
             outcomes[index].note = meta["note"]?.string
             cache?.touch(pre)
             options.log("cell \(index + 1)\(titleSuffix(cells[index])): cached")
         }
-        stage = restored > 0 ? (nextStage(valid[restored - 1].meta) ?? stage) : stage
+        // Execution resumes after the last restored cell, or at the top when nothing could be
+        // restored (not after the last valid entry: those cells run again).
+        stage = restored > 0 ? (nextStage(valid[restored - 1].meta) ?? initial) : initial
 
         // 3. Execute the rest.
         var interrupted = false
@@ -223,11 +248,32 @@ public final class NotebookRunner {
             options.log("cell \(i + 1)\(titleSuffix(cell)): ran in \(formatSeconds(run.seconds))" + (note.map { "; \($0)" } ?? ""))
             stage = Stage(key: key, rng: session.rng.state)
         }
-        cache?.evict()
+        if !interrupted { cache?.evict(shouldStop: stop) }
         var result = NotebookResult(file: options.file, cells: outcomes)
         result.interrupted = interrupted
         result.seconds = monotonicSeconds() - start
         return result
+    }
+
+    /// The result when Ctrl-C came while the cache was being read: nothing ran.
+    private func interruptedResult(_ outcomes: [CellOutcome], start: Double) -> NotebookResult {
+        options.log("interrupted while reading the cache")
+        var result = NotebookResult(file: options.file, cells: outcomes)
+        result.interrupted = true
+        result.seconds = monotonicSeconds() - start
+        return result
+    }
+
+    /// The figures an entry records, each checked against its hash; nil when one is missing or
+    /// does not match.
+    private func storedFigures(_ meta: NJSON, key: String, cache: NotebookCache) -> [[UInt8]]? {
+        var out: [[UInt8]] = []
+        for f in meta["figures"]?.array ?? [] {
+            guard let name = f["name"]?.string, let hash = f["hash"]?.string,
+                  let png = cache.figure(key, name, hash: hash) else { return nil }
+            out.append(png)
+        }
+        return out
     }
 
     private func prekey(_ stage: Stage, _ cell: NotebookCell) -> String {
@@ -254,7 +300,7 @@ public final class NotebookRunner {
     /// Replaces the session's globals and generators with a stored state; false (session
     /// untouched) when it cannot be read.
     private func restore(_ state: NJSON, cache: NotebookCache) -> Bool {
-        var decoder = StateDecoder(session: session, definitions: definitions, loadBlob: cache.loadBlob)
+        var decoder = StateDecoder(session: session, file: options.file, definitions: definitions, loadBlob: cache.loadBlob)
         let before = session.globals
         do {
             let (globals, rng) = try decoder.decode(state)
@@ -262,11 +308,10 @@ public final class NotebookRunner {
             for (k, v) in globals { dict[k] = v }
             session.globals = dict
             session.rng.state = rng
-            definitions = decoder.definitions
             return true
         } catch {
             session.globals = before
-            options.log("cache: cannot restore a stored state (\(error)); running the cells again")
+            options.warning("cache: cannot restore a stored state (\(error)); running the cells again")
             return false
         }
     }
@@ -289,7 +334,9 @@ public final class NotebookRunner {
             ("files", .array(files.map { .array([.string($0.0), .string($0.1)]) })),
             ("rng_after", .array(session.rng.state.map { .string(String($0)) })),
             ("seconds", .number(run.seconds)), ("output", .string(run.output)),
-            ("figures", .array(figureNames.map { .string($0) })),
+            ("figures", .array(zip(figureNames, run.figures).map {
+                .object([("name", .string($0.0)), ("hash", .string(NotebookCache.figureHash($0.1)))])
+            })),
             ("note", note.map { .string($0) } ?? .null),
             ("dropped", .array(dropped.map { .array([.string($0.0), .string($0.1)]) })),
             ("blobs", .array(Array(Set(encoder.blobs.map(\.hash))).sorted().map { .string($0) })),

@@ -18,14 +18,22 @@ struct StateBlob {
 /// A value the state cannot hold.
 struct UnstorableValue: Error { var reason: String }
 
-/// The source text of top-level `def`s, so function values can be stored by source.
+/// The source text of the top-level `def`s of the notebook's cells, read from the script, so
+/// that a stored function value is its name and place and comes back by running the script's
+/// own `def` again (never code stored in the cache).
 struct DefinitionTable {
-    /// Key: the function's name and where its body starts (see `key(of:)`).
+    /// Key: the function's name, file and where its body starts (see `key(name:position:file:)`).
     var sources: [String: (source: String, firstLine: Int)] = [:]
 
+    /// Where a body starts ("line:column", or "empty").
+    static func position(of body: [Stmt]) -> String {
+        body.first.map { "\($0.location.line):\($0.location.column)" } ?? "empty"
+    }
+
+    static func key(name: String, position: String, file: String) -> String { "\(name)@\(file):\(position)" }
+
     static func key(name: String, body: [Stmt], file: String) -> String {
-        guard let first = body.first else { return "\(name)@\(file):empty" }
-        return "\(name)@\(file):\(first.location.line):\(first.location.column)"
+        key(name: name, position: position(of: body), file: file)
     }
 
     /// Records every top-level `def` of a cell: its text runs from its line to the line before
@@ -179,11 +187,11 @@ struct StateEncoder {
             case .user(_, let body, let file):
                 let (k, seen) = id(f)
                 if seen { return ref(k) }
-                guard let def = definitions.sources[DefinitionTable.key(name: f.name, body: body, file: file)] else {
+                guard definitions.sources[DefinitionTable.key(name: f.name, body: body, file: file)] != nil else {
                     throw UnstorableValue(reason: "function \(f.name) was not defined at the top level of a cell")
                 }
                 return .object([("t", .string("function")), ("id", .number(Double(k))), ("name", .string(f.name)),
-                                ("file", .string(file)), ("line", .number(Double(def.firstLine))), ("source", .string(def.source))])
+                                ("position", .string(DefinitionTable.position(of: body)))])
             }
         case .object(let o):
             throw UnstorableValue(reason: "a \(o.typeName) cannot be stored")
@@ -219,16 +227,19 @@ struct StateEncoder {
     }
 }
 
-/// Decodes a state document back into values.
+/// Decodes a state document back into values. Functions come from `definitions` (the
+/// script's text), so a stored state can only name code the script has.
 struct StateDecoder {
     let session: Session
+    /// The notebook whose `def`s the definitions table holds.
+    let file: String
     /// Loads the tensors of a blob by hash.
     let loadBlob: (String) throws -> [String: Tensor]
-    var definitions: DefinitionTable
+    let definitions: DefinitionTable
     private var objects: [Int: Value] = [:]
 
-    init(session: Session, definitions: DefinitionTable, loadBlob: @escaping (String) throws -> [String: Tensor]) {
-        self.session = session; self.definitions = definitions; self.loadBlob = loadBlob
+    init(session: Session, file: String, definitions: DefinitionTable, loadBlob: @escaping (String) throws -> [String: Tensor]) {
+        self.session = session; self.file = file; self.definitions = definitions; self.loadBlob = loadBlob
     }
 
     struct Malformed: Error, CustomStringConvertible { var description: String }
@@ -323,16 +334,17 @@ struct StateDecoder {
                 guard let name = j["name"]?.string, let v = session.interp.builtinValues[name] else { throw Malformed(description: "builtin") }
                 return v
             case "function":
-                guard let name = j["name"]?.string, let source = j["source"]?.string, let file = j["file"]?.string,
-                      let line = j["line"]?.int, line >= 1 else {
-                    throw Malformed(description: "function")
+                guard let name = j["name"]?.string, let position = j["position"]?.string,
+                      let def = definitions.sources[DefinitionTable.key(name: name, position: position, file: file)],
+                      def.firstLine >= 1 else {
+                    throw Malformed(description: "function \(j["name"]?.string ?? "") is not defined where the state says in \(file)")
                 }
-                // Running the `def` again gives an equal function; the globals are set afterwards.
-                let padded = String(repeating: "\n", count: line - 1) + source
+                // Running the script's `def` again gives an equal function; the globals are set afterwards.
+                let padded = String(repeating: "\n", count: def.firstLine - 1) + def.source
                 try session.execute(padded, file: file)
-                guard case .function(let f)? = session.globals[name] else { throw Malformed(description: "function \(name)") }
-                if case .user(_, let body, _) = f.body {
-                    definitions.sources[DefinitionTable.key(name: name, body: body, file: file)] = (source, line)
+                guard case .function(let f)? = session.globals[name], case .user(_, let body, _) = f.body,
+                      DefinitionTable.position(of: body) == position else {
+                    throw Malformed(description: "function \(name)")
                 }
                 return remember(j, .function(f))
             default:

@@ -64,10 +64,17 @@ struct RenderCommand: ParsableCommand {
         let session = Session(output: { _ in }, settings: try parsedSettings(settings), seed: seed)
         let quiet = self.quiet
         var options = NotebookOptions(file: file, version: pruneVersion, seed: seed, useCache: !noCache,
-                                      log: { line in if !quiet { writeErr("render: \(line)\n") } })
+                                      log: { line in if !quiet { writeErr("render: \(line)\n") } },
+                                      warn: { line in writeErr("render: warning: \(line)\n") })
         if let cacheSize { options.maxCacheBytes = cacheSize << 20 }
         Interrupt.reset()
         let result = NotebookRunner(source: source, session: session, options: options).render()
+        // Ctrl-C before any cell had a result (while the cache was read): an empty document
+        // would only replace a good one.
+        if result.interrupted && !result.cells.contains(where: { [.ran, .cached, .failed].contains($0.status) }) {
+            writeErr("render: interrupted before any cell ran; \(target) not written\n")
+            throw ExitCode(ExitStatus.interrupted)
+        }
         do {
             try NotebookDocument.write(result, to: target, format: format, embed: embed, version: pruneVersion)
         } catch {
@@ -110,8 +117,13 @@ struct CacheCommand: ParsableCommand {
         var info = stat()
         let isDir = stat(t, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
         let dir = t.hasSuffix(".prune-cache") ? t : isDir ? (t.hasSuffix("/") ? t + ".prune-cache" : t + "/.prune-cache") : NotebookCache.directory(forScript: t)
-        let bytes = NotebookCache(directory: dir).clear()
-        writeOut("cleared \(dir) (\(bytes >> 20) MB)\n")
+        do {
+            let bytes = try NotebookCache(directory: dir).clear()
+            writeOut("cleared \(dir) (\(bytes >> 20) MB)\n")
+        } catch {
+            writeErr("prune: error: \(error)\n")
+            throw ExitCode(ExitStatus.failure)
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 import Foundation
 import Testing
 @testable import Engine
+import FileIO
 
 /// A fresh directory under /tmp, removed by `cleanup`.
 private func makeDirectory() throws -> String {
@@ -12,6 +13,15 @@ private func makeDirectory() throws -> String {
 }
 
 private func cleanup(_ directory: String) { try? FileManager.default.removeItem(atPath: directory) }
+
+/// The id of a process that has exited (a child that was started and reaped).
+private func deadProcessID() -> Int32 {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/true")
+    try? p.run()
+    p.waitUntilExit()
+    return p.processIdentifier
+}
 
 /// Names in `directory`, so tests can see that no temporary file was left behind.
 private func listing(_ directory: String) -> [String] {
@@ -153,12 +163,53 @@ private func errorMessage(_ body: () throws -> Void, sourceLocation: SourceLocat
     @Test func diskFull() throws {
         var info = stat()
         guard stat("/dev/full", &info) == 0 else { return }  // not Linux
-        let before = listing("/dev").filter { $0.contains(".tmp-") }
+        let before = listing("/dev").filter { WholeFile.temporaryProcess($0) != nil }
         let message = errorMessage { try AtomicFile.write([UInt8](repeating: 1, count: 4096), to: "/dev/full") }
         #expect(message?.contains("/dev/full") == true, "\(message ?? "")")
         #expect(message?.contains("No space left on device") == true, "\(message ?? "")")
         #expect(stat("/dev/full", &info) == 0 && info.st_mode & S_IFMT == S_IFCHR)
-        #expect(listing("/dev").filter { $0.contains(".tmp-") } == before)
+        #expect(listing("/dev").filter { WholeFile.temporaryProcess($0) != nil } == before)
+    }
+
+    /// A write killed before its rename leaves a temporary file; the next write into that
+    /// folder removes it once the process that made it is gone, and leaves a live process's
+    /// temporaries and files that merely look alike.
+    @Test func staleTemporariesGoOnTheNextWrite() throws {
+        let dir = try makeDirectory()
+        defer { cleanup(dir) }
+        let dead = deadProcessID()
+        let stale = WholeFile.temporaryName(for: "model.safetensors", pid: dead)
+        let legacy = ".model.safetensors.tmp-\(dead)-3f9a0c"
+        let live = WholeFile.temporaryName(for: "model.safetensors", pid: getpid())
+        let lookalikes = ["notes.tmp-\(dead)-3f9a0c", ".x.prune-tmp-abc-12", "plain.txt"]
+        // Made directly: a write through AtomicFile would already sweep the stale ones.
+        for name in [stale, legacy, live] + lookalikes { #expect(FileManager.default.createFile(atPath: dir + "/" + name, contents: Data([1]))) }
+        #expect(WholeFile.temporaryProcess(stale) == dead)
+        #expect(WholeFile.temporaryProcess(legacy) == dead)
+        #expect(WholeFile.temporaryProcess("model.safetensors") == nil)
+        #expect(lookalikes.allSatisfy { WholeFile.temporaryProcess($0) == nil })
+        #expect(Set(listing(dir)) == Set([stale, legacy, live] + lookalikes))
+        try AtomicFile.write([2], to: dir + "/model.safetensors")
+        #expect(Set(listing(dir)) == Set([live, "model.safetensors"] + lookalikes))
+        // The sweep on its own (what cache eviction calls).
+        #expect(FileManager.default.createFile(atPath: dir + "/" + stale, contents: Data([3])))
+        #expect(WholeFile.removeStaleTemporaries(in: dir) == 1)
+        #expect(Set(listing(dir)) == Set([live, "model.safetensors"] + lookalikes))
+    }
+
+    /// Replacing a read-only file is refused, as cp refuses, unless the caller asks for it.
+    @Test func readOnlyTargetsAreRefused() throws {
+        let dir = try makeDirectory()
+        defer { cleanup(dir) }
+        let path = dir + "/results.csv"
+        try AtomicFile.write(Array("old".utf8), to: path)
+        #expect(chmod(path, 0o444) == 0)
+        let message = errorMessage { try AtomicFile.write(Array("new".utf8), to: path) }
+        #expect(message?.contains(path) == true && message?.contains("read-only") == true, "\(message ?? "")")
+        #expect(try AtomicFile.readAll(path) == Array("old".utf8))
+        #expect(listing(dir) == ["results.csv"])
+        try AtomicFile.write(Array("new".utf8), to: path, replacingReadOnly: true)
+        #expect(try AtomicFile.readAll(path) == Array("new".utf8))
     }
 
     @Test func devNullAcceptsWrites() throws {

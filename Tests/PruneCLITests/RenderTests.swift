@@ -1,5 +1,6 @@
 // `prune render` and `prune cache clear` through the built binary: HTML and Markdown documents,
 // figures beside the document or embedded, a failing cell, usage errors, the cache on disk, and
+// refusals (what is not a cache, a document that cannot be written, markup in titles), and
 // (when Chromium is installed) a look at the page in a headless browser.
 import Foundation
 import Testing
@@ -97,6 +98,62 @@ private let sample = """
         let r = try runPrune(["cache", "clear", dir + "/nb.prune"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir + "/.prune-cache"))
+    }
+
+    /// `cache clear` deletes only what is a cell cache, whatever the directory is called.
+    @Test func cacheClearRefusesWhatIsNotACache() throws {
+        let dir = try notebookDir(sample)
+        let precious = dir + "/thesis.prune-cache"
+        try FileManager.default.createDirectory(atPath: precious + "/entries", withIntermediateDirectories: true)
+        try "chapter 1".write(toFile: precious + "/thesis.tex", atomically: true, encoding: .utf8)
+        let r = try runPrune(["cache", "clear", precious])
+        #expect(r.status == 1, "\(r.stderr)")
+        #expect(r.stderr.contains("not a prune cell cache"), "\(r.stderr)")
+        #expect(read(precious + "/thesis.tex") == "chapter 1")
+        // A directory given for its cache, holding something else under that name.
+        try FileManager.default.createDirectory(atPath: dir + "/.prune-cache", withIntermediateDirectories: true)
+        try "keep".write(toFile: dir + "/.prune-cache/notes.txt", atomically: true, encoding: .utf8)
+        #expect(try runPrune(["cache", "clear", dir]).status == 1)
+        #expect(read(dir + "/.prune-cache/notes.txt") == "keep")
+        // Nothing to clear is not an error.
+        let empty = try notebookDir(sample)
+        let none = try runPrune(["cache", "clear", empty])
+        #expect(none.status == 0, "\(none.stderr)")
+    }
+
+    /// A document that cannot be written (read-only, or a directory in its place) fails the
+    /// render with a clear error and leaves no figures behind for it.
+    @Test func aDocumentThatCannotBeWrittenLeavesNothingBehind() throws {
+        let dir = try notebookDir(sample)
+        try "old page".write(toFile: dir + "/out.html", atomically: true, encoding: .utf8)
+        #expect(chmod(dir + "/out.html", 0o444) == 0)
+        let r = try runPrune(["render", dir + "/nb.prune", "-o", dir + "/out.html", "-q"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("out.html") && r.stderr.contains("read-only"), "\(r.stderr)")
+        #expect(read(dir + "/out.html") == "old page")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/out_files"))
+        try FileManager.default.createDirectory(atPath: dir + "/page.md", withIntermediateDirectories: true)
+        let d = try runPrune(["render", dir + "/nb.prune", "-o", dir + "/page.md", "-q"])
+        #expect(d.status == 1)
+        #expect(d.stderr.contains("page.md") && d.stderr.contains("directory"), "\(d.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/page_files"))
+        // An earlier render's figures stay when a later one cannot write its document.
+        #expect(try runPrune(["render", dir + "/nb.prune", "-o", dir + "/ok.html", "-q"]).status == 0)
+        let figure = try Data(contentsOf: URL(fileURLWithPath: dir + "/ok_files/cell-3-1.png"))
+        try "# %% Data\nprint(1)\n".write(toFile: dir + "/nb.prune", atomically: true, encoding: .utf8)
+        #expect(chmod(dir + "/ok.html", 0o444) == 0)
+        #expect(try runPrune(["render", dir + "/nb.prune", "-o", dir + "/ok.html", "-q"]).status == 1)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/ok_files/cell-3-1.png")) == figure)
+    }
+
+    /// Cell titles are text in both formats, never markup.
+    @Test func markdownDocumentsEscapeCellTitles() throws {
+        let dir = try notebookDir("# %% <img src=x onerror=alert(1)> *not bold* [x](javascript:alert(1))\nprint(1)\n")
+        #expect(try runPrune(["render", dir + "/nb.prune", "-o", dir + "/out.md", "-q", "--no-cache"]).status == 0)
+        let md = read(dir + "/out.md")
+        #expect(!md.contains("<img"), "\(md)")
+        #expect(md.contains("&lt;img src=x onerror=alert(1)&gt;"), "\(md)")
+        #expect(md.contains("\\*not bold\\*") && md.contains("\\[x\\](javascript:alert(1))"), "\(md)")
     }
 
     @Test func plainRunsIgnoreCells() throws {

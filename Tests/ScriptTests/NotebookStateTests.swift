@@ -7,16 +7,18 @@ import NN
 import Pruning
 
 /// Encodes the session's globals and decodes them into a fresh session, blobs kept in memory.
-private func roundTrip(_ s: Session, definitions: DefinitionTable = DefinitionTable()) throws -> (Session, [(String, String)]) {
+/// `decodeWith` is the definition table of the script the state is restored for (by default
+/// the one it was stored with); `tamper` edits the stored text's JSON.
+private func roundTrip(_ s: Session, definitions: DefinitionTable = DefinitionTable(), decodeWith: DefinitionTable? = nil,
+                       into t: Session = Session(output: { _ in }), tamper: (NJSON) -> NJSON = { $0 }) throws -> (Session, [(String, String)]) {
     var enc = StateEncoder(definitions: definitions)
     let names = s.globalNames, g = s.globals
     let (json, dropped) = enc.encode(globals: names.compactMap { n in g[n].map { (n, $0) } }, rng: s.rng)
     var blobs: [String: [String: Tensor]] = [:]
     for b in enc.blobs { blobs[b.hash] = Dictionary(b.tensors.map { ($0.name, $0.tensor.copy()) }, uniquingKeysWith: { a, _ in a }) }
     // Through text, as the cache stores it.
-    guard let parsed = NJSON.parse(json.text) else { throw BuiltinError("state JSON does not parse") }
-    let t = Session(output: { _ in })
-    var dec = StateDecoder(session: t, definitions: definitions) { h in
+    guard let parsed = NJSON.parse(json.text).map(tamper) else { throw BuiltinError("state JSON does not parse") }
+    var dec = StateDecoder(session: t, file: "nb.prune", definitions: decodeWith ?? definitions) { h in
         guard let b = blobs[h] else { throw BuiltinError("no blob \(h)") }
         return b
     }
@@ -24,6 +26,32 @@ private func roundTrip(_ s: Session, definitions: DefinitionTable = DefinitionTa
     t.globals = Dictionary(globals, uniquingKeysWith: { a, _ in a })
     t.rng.state = rng
     return (t, dropped)
+}
+
+/// A session that ran the one cell of `notebook`, and the definition table of that cell.
+private func sessionRunning(_ notebook: String) throws -> (Session, DefinitionTable) {
+    let cell = Notebook.cells(notebook)[0]
+    let s = Session(output: { _ in })
+    try s.execute(cell.runnableSource, file: "nb.prune")
+    var defs = DefinitionTable()
+    defs.record(cell: cell, file: "nb.prune")
+    return (s, defs)
+}
+
+/// A stored state in which every function claims `source` as its code (a "source" member
+/// added, or replaced where there is one). Also used by NotebookCacheCorruptionTests.
+func forgingFunctionSources(_ j: NJSON, _ source: String) -> NJSON {
+    switch j {
+    case .array(let a): return .array(a.map { forgingFunctionSources($0, source) })
+    case .object(let pairs):
+        var out = pairs.map { ($0.0, forgingFunctionSources($0.1, source)) }
+        if j["t"]?.string == "function" {
+            out.removeAll { $0.0 == "source" }
+            out.append(("source", .string(source)))
+        }
+        return .object(out)
+    default: return j
+    }
 }
 
 private func eval(_ s: Session, _ code: String) throws -> String {
@@ -118,16 +146,29 @@ private func eval(_ s: Session, _ code: String) throws -> String {
     }
 
     @Test func functionsAreStoredBySource() throws {
-        let cell = Notebook.cells("# %% A\ndef twice(v)\n  return 2 * v\nend\nf = twice\n")[0]
-        let s = Session(output: { _ in })
-        try s.execute(cell.runnableSource, file: "nb.prune")
-        var defs = DefinitionTable()
-        defs.record(cell: cell, file: "nb.prune")
+        let (s, defs) = try sessionRunning("# %% A\ndef twice(v)\n  return 2 * v\nend\nf = twice\n")
         let (u, dropped) = try roundTrip(s, definitions: defs)
         #expect(dropped.isEmpty)
         #expect(try eval(u, "twice(21)") == "42")
         #expect(try eval(u, "f(4)") == "8")
         #expect(try eval(u, "print") == eval(s, "print"))
+    }
+
+    /// A cache travels with its notebook and can be edited: functions come back from the
+    /// script's own text (the definition table), never from code stored in the cache.
+    @Test func functionsComeBackFromTheScriptNotFromTheCache() throws {
+        let (s, defs) = try sessionRunning("# %% A\ndef twice(v)\n  return 2 * v\nend\n")
+        let forge = { forgingFunctionSources($0, "print(\"foreign code ran\")\ndef twice(v)\n  return 3 * v\nend") }
+        var printed = ""
+        let (u, _) = try roundTrip(s, definitions: defs, into: Session(output: { printed += $0 }), tamper: forge)
+        #expect(try eval(u, "twice(21)") == "42")
+        #expect(printed.isEmpty, "\(printed)")
+        // The script no longer defines it (say the cell was edited): the state is refused.
+        printed = ""
+        #expect(throws: (any Error).self) {
+            _ = try roundTrip(s, definitions: defs, decodeWith: DefinitionTable(), into: Session(output: { printed += $0 }), tamper: forge)
+        }
+        #expect(printed.isEmpty, "\(printed)")
     }
 
     @Test func unstorableValuesAreNamedNotFatal() throws {

@@ -1,0 +1,80 @@
+// The cache's JSON and content hash: values and strings with escapes round-trip, a long cell output parses in time
+// proportional to its size (it was quadratic: 40,000 printed lines took 12 s to read back),
+// and Ctrl-C stops a long parse.
+import Foundation
+import Testing
+import FileIO
+import Engine
+@testable import Script
+
+/// A cell output of `lines` printed lines, as the cache stores it.
+private func output(lines: Int) -> String {
+    var s = ""
+    for i in 0..<lines { s += "epoch \(i): loss 0.\(i % 997) \"acc\"\t\u{1}é😀\n" }
+    return s
+}
+
+/// The fastest of `repeats` parses of `text`, in seconds.
+private func fastestParse(_ text: String, repeats: Int) -> Double {
+    var best = Double.infinity
+    for _ in 0..<repeats {
+        let t0 = monotonicSeconds()
+        _ = NJSON.parse(text)
+        best = min(best, monotonicSeconds() - t0)
+    }
+    return best
+}
+
+@Suite struct NotebookJSONTests {
+    @Test func roundTripsValues() {
+        let v = NJSON.object([("a", .number(1.5)), ("b", .array([.null, .bool(true), .string("q\"\\\n\u{1}é😀")])), ("c", .number(-3))])
+        #expect(NJSON.parse(v.text) == v)
+        #expect(NJSON.parse("{\"a\": [1, 2,]}") == nil)
+        #expect(NJSON.parse("\"\\ud83d\\ude00\"") == .string("😀"))
+    }
+
+    @Test func contentHashDependsOnEveryPart() {
+        #expect(ContentHash.of(["a", "b"]) == ContentHash.of(["a", "b"]))
+        #expect(ContentHash.of(["a", "b"]) != ContentHash.of(["ab"]))
+        #expect(ContentHash.of(["a", "b"]) != ContentHash.of(["a", "c"]))
+        #expect(ContentHash.of(["x"]).count == 32)
+    }
+
+    @Test func stringsWithEveryKindOfEscapeRoundTrip() throws {
+        let text = "a\"b\\c\nd\re\tf\u{1}\u{1F}g/é😀\u{7F}" + output(lines: 3)
+        let json = NJSON.object([("s", .string(text)), ("n", .number(0.25)), ("a", .array([.null, .bool(true)]))])
+        #expect(NJSON.parse(json.text) == json)
+        #expect(NJSON.parse("\"\\ud83d\\ude00\\u00e9\\/\"") == .string("😀é/"))
+        #expect(NJSON.parse("\"unterminated") == nil)
+        #expect(NJSON.parse("\"bad \\q escape\"") == nil)
+    }
+
+    @Test func aLargeOutputRoundTrips() throws {
+        let big = output(lines: 200_000)
+        let json = NJSON.object([("output", .string(big))])
+        let back = try #require(NJSON.parse(json.text))
+        #expect(back["output"]?.string == big)
+    }
+
+    /// Ten times the output takes about ten times as long (not a hundred, as when each escape
+    /// copied the whole string read so far). Both sizes are well past the processor's caches
+    /// (1 and 9 MB; a 90 kB text parses faster per byte); the fastest of several runs each,
+    /// taken in turns, so the machine's speed and load cancel out. Measured: 8x.
+    @Test func parsingTimeGrowsLinearlyWithTheOutput() throws {
+        let small = NJSON.object([("output", .string(output(lines: 20_000)))]).text
+        let large = NJSON.object([("output", .string(output(lines: 200_000)))]).text
+        var (fastSmall, fastLarge) = (Double.infinity, Double.infinity)
+        for _ in 0..<4 {
+            fastSmall = min(fastSmall, fastestParse(small, repeats: 3))
+            fastLarge = min(fastLarge, fastestParse(large, repeats: 1))
+        }
+        let ratio = fastLarge / fastSmall
+        #expect(ratio < 35, "10x the output took \(ratio)x as long to parse")
+    }
+
+    @Test func ctrlCStopsALongParse() throws {
+        let text = NJSON.object([("output", .string(output(lines: 100_000)))]).text
+        #expect(NJSON.parse(text, shouldStop: { true }) == nil)
+        #expect(NJSON.parse(text, shouldStop: { false }) != nil)
+    }
+}
