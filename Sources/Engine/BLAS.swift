@@ -106,4 +106,32 @@ public enum BLAS {
         guard info == 0 else { throw EngineError("eigen-decomposition failed (LAPACK ssyev info \(info))") }
         return (w, m)  // column-major eigenvectors read row-major = one vector per row
     }
+
+    /// Thin SVD of a row-major m×n matrix by LAPACK's divide and conquer (sgesdd): a = U·diag(s)·Vᵀ
+    /// with r = min(m, n); `u` is m×r and `vt` r×n, row-major, singular values descending.
+    public static func svd(_ a: [Float], m: Int, n: Int) throws -> (u: [Float], s: [Float], vt: [Float]) {
+        guard m > 0, n > 0, a.count == m * n, m <= 1 << 20, n <= 1 << 20 else {
+            throw EngineError("svd: needs a non-empty m×n matrix, got \(m)×\(n) with \(a.count) values")
+        }
+        let r = Swift.min(m, n)
+        // Row-major a is column-major aᵀ (n×m): aᵀ = V·S·Uᵀ, so LAPACK's U is our V and its Vᵀ our Uᵀ.
+        var at = a, s = [Float](repeating: 0, count: r)
+        var lu = [Float](repeating: 0, count: n * r), lvt = [Float](repeating: 0, count: r * m)
+        var rows = Int32(n), cols = Int32(m), ldu = Int32(n), ldvt = Int32(r), info = Int32(0)
+        var iwork = [Int32](repeating: 0, count: 8 * r)
+        let jobz = Int8(UInt8(ascii: "S"))
+        var query: Float = 0, lwork = Int32(-1)
+        withUnsafePointer(to: jobz) { jz in
+            sgesdd_(jz, &rows, &cols, &at, &rows, &s, &lu, &ldu, &lvt, &ldvt, &query, &lwork, &iwork, &info)
+        }
+        var work = [Float](repeating: 0, count: Swift.max(1, Int(query)))
+        lwork = Int32(work.count)
+        withUnsafePointer(to: jobz) { jz in
+            sgesdd_(jz, &rows, &cols, &at, &rows, &s, &lu, &ldu, &lvt, &ldvt, &work, &lwork, &iwork, &info)
+        }
+        guard info == 0 else { throw EngineError("svd failed (LAPACK sgesdd info \(info))") }
+        // lvt is r×m column-major (= Uᵀ column-major = U row-major m×r). lu is n×r column-major
+        // (= V column-major), i.e. Vᵀ row-major r×n.
+        return (lvt, s, lu)
+    }
 }

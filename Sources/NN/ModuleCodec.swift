@@ -56,6 +56,8 @@ public enum ModuleCodec {
             return ModuleSpec(kind: "MultiHeadSelfAttention", numbers: ["dim": d(m.dim), "heads": d(m.heads)])
         case let m as TransformerBlock:
             return ModuleSpec(kind: "TransformerBlock", numbers: ["dim": d(m.attn.dim), "heads": d(m.attn.heads), "hidden": d(m.fc1.outFeatures)])
+        case let m as BasisLayer:
+            return ModuleSpec(kind: "BasisLayer", numbers: ["outputs": d(m.outputs), "bias": b(m.bias != nil)], children: [try describe(m.basis)])
         case let m as BasicBlock:
             var numbers = ["in": d(m.conv1.inChannels), "out": d(m.conv2.outChannels), "stride": d(m.conv1.stride)]
             if m.conv1.outChannels != m.conv2.outChannels { numbers["mid"] = d(m.conv1.outChannels) }
@@ -116,6 +118,11 @@ public enum ModuleCodec {
         case "MultiHeadSelfAttention": return try MultiHeadSelfAttention(dim: try int("dim", 1...(1 << 20)), heads: try int("heads", 1...(1 << 20)), rng: rng)
         case "TransformerBlock":
             return try TransformerBlock(dim: try int("dim", 1...(1 << 20)), heads: try int("heads", 1...(1 << 20)), hidden: try int("hidden"), rng: rng)
+        case "BasisLayer":
+            guard spec.children.count == 1 else { throw EngineError("module spec BasisLayer: needs its basis layer") }
+            let basis = try build(spec.children[0], rng: rng, dropoutRNG: dropoutRNG)
+            guard basis is Linear || basis is Conv2d else { throw EngineError("module spec BasisLayer: the basis is a Linear or Conv2d") }
+            return BasisLayer(basis: basis, outputs: try int("outputs", 1...(1 << 24)), bias: spec.numbers["bias"] == 1)
         case "BasicBlock":
             return BasicBlock(try int("in"), try int("out"), stride: try int("stride", 1...4096),
                               mid: spec.numbers["mid"] == nil ? nil : try int("mid"), projection: spec.numbers["projection"] == 1, rng: rng)

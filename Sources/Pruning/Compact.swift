@@ -20,6 +20,11 @@ extension Structure {
         let params = Dictionary(model.namedParameters(), uniquingKeysWith: { a, _ in a })
         let gates = Dictionary(model.namedGates(), uniquingKeysWith: { a, _ in a })
         var dead = [Bool](repeating: true, count: group.units)
+        var silenced = [Bool](repeating: false, count: group.units)
+        for slice in group.gates {
+            guard let t = params[slice.name], t.count == group.units else { continue }
+            for u in 0..<group.units where t.data[u] == 0 { silenced[u] = true }
+        }
         for slice in group.producers {
             guard let t = params[slice.name] else { throw PruningError.structure("the model has no parameter \(slice.name)") }
             if let g = gates[slice.name], !g.isFixed {
@@ -34,7 +39,7 @@ extension Structure {
                 for i in (u * row)..<((u + 1) * row) where d[i] != 0 { dead[u] = false; break }
             }
         }
-        return dead
+        return zip(dead, silenced).map { $0 || $1 }
     }
 
     /// The smaller model: removed units and every slice that reads them are gone.
@@ -54,7 +59,7 @@ extension Structure {
             // A layer keeps at least one unit (its output is zero anyway): no empty tensors.
             if units.isEmpty { units = [0] }
             summary.append((g.name, g.units, units.count))
-            for s in g.producers + g.buffers + g.consumers {
+            for s in g.producers + g.gates + g.buffers + g.consumers {
                 let indices = units.flatMap { u in (u * s.span)..<((u + 1) * s.span) }
                 if let earlier = kept[key(s.name, s.axis)], earlier != indices {
                     throw PruningError.structure("\(s.name) is sliced two ways along axis \(s.axis); the tracer does not understand this model")
@@ -78,6 +83,14 @@ extension Structure {
                 spec.numbers["out"] = Double(size(path + ".weight", 0, c.outChannels))
             case let bn as BatchNorm:
                 spec.numbers["features"] = Double(size(path + ".weight", 0, bn.features))
+            case let b as BasisLayer:
+                spec.numbers["outputs"] = Double(size(path + ".coefficients", 0, b.outputs))
+                if var child = spec.children.first {
+                    let inputs = (b.basis as? Linear)?.inFeatures ?? (b.basis as? Conv2d)?.inChannels ?? 0
+                    child.numbers["in"] = Double(size(path + ".basis.weight", 1, inputs))
+                    child.numbers["out"] = Double(size(path + ".basis.weight", 0, b.bases))
+                    spec.children = [child]
+                }
             case let b as BasicBlock:
                 let inC = size(path + ".conv1.weight", 1, b.conv1.inChannels), mid = size(path + ".conv1.weight", 0, b.conv1.outChannels)
                 let out = size(path + ".conv2.weight", 0, b.conv2.outChannels)

@@ -24,6 +24,9 @@ public struct UnitGroup: Equatable, Sendable {
     public let units: Int
     /// Slices whose zeros make a unit's output exactly zero (weight rows, biases, BN scale and shift).
     public internal(set) var producers: [UnitSlice] = []
+    /// Multiplicative gates: a unit whose entry in any of them is zero outputs zero (basis
+    /// scaling's α), whatever its producers hold.
+    public internal(set) var gates: [UnitSlice] = []
     /// Slices that read the units (the next layers' input columns).
     public internal(set) var consumers: [UnitSlice] = []
     /// Buffers sliced with the units (BN running statistics).
@@ -115,6 +118,23 @@ public enum Structure {
                 flattened = true
             case let b as BasicBlock:
                 try block(b, path: path)
+            case let b as BasisLayer:
+                // Input → bases (a group of their own: basis filters and α, read by the
+                // coefficients' columns) → outputs (the coefficients' rows and the bias).
+                let conv = b.basis is Conv2d
+                let inputs = (b.basis as? Linear)?.inFeatures ?? (b.basis as? Conv2d)?.inChannels ?? 0
+                if conv && flattened { throw PruningError.structure("\(path) (\(b.typeName)) follows a Flatten") }
+                try consume(path + ".basis.weight", inputs: inputs, layer: "\(path) (\(b.typeName))", spatialOK: !conv)
+                close()
+                var bases = UnitGroup(name: path + ".basis", units: b.bases)
+                bases.producers = [UnitSlice(path + ".basis.weight", axis: 0)]
+                bases.gates = [UnitSlice(path + ".alpha", axis: 0)]
+                bases.consumers = [UnitSlice(path + ".coefficients", axis: 1)]
+                closed.append(bases)
+                var out = UnitGroup(name: path, units: b.outputs)
+                out.producers = [UnitSlice(path + ".coefficients", axis: 0)] + (b.bias != nil ? [UnitSlice(path + ".bias", axis: 0)] : [])
+                open = out
+                flattened = false
             default:
                 throw PruningError.structure("structured pruning does not understand \(path) (\(layer.typeName)): it cannot tell which units feed what")
             }

@@ -350,6 +350,19 @@ extension Builtins {
             return .model(compaction.model)
         },
 
+        Builtin("basis", [BuiltinParam("net", nil, "a Sequential model (mlp, cnn, lenet5)")],
+                topic: "pruning", summary: "Basis scaling: each Linear and Conv2d layer (not the classifier) as its SVD pair, exactly equal before training.",
+                help: """
+                    Wong, Kashyap & Moradi 2021. A layer's weight, as a matrix of filters, is U·Σ·Vᵀ; the layer \
+                    becomes one whose filters are the orthonormal bases u_j (frozen) followed by a scaling with \
+                    coefficients α_j·σ_j·V[o, j] (α trainable, starting at 1; σ and V frozen). Train α and the \
+                    classifier, prune bases (pruner("channel", criterion="taylor", include=["*.basis.weight"]) \
+                    ranks them by (α·∂L/∂α)²), and compact(net) folds the pruned bases away.
+                    """,
+                example: "net = cnn()\nb = basis(net)\nb") { args in
+            .model(try BasisLayer.rewrite(try EngineArgs.model(args, "net")))
+        },
+
         Builtin("copy_mask", [BuiltinParam("from", nil, "the model whose masks are copied"),
                               BuiltinParam("to", nil, "the model that receives them (same parameter names and shapes)")],
                 topic: "pruning", summary: "Copies masks to another model, fixed: an upstream mask carried downstream.",

@@ -137,3 +137,30 @@ private func warmBatchNorm(_ model: Module, shape: [Int], rng: RNG) throws {
         #expect { _ = try Structure.compact(res) } throws: { e in "\(e)".contains("does not understand layers.1 (Residual)") }
     }
 }
+
+@Suite struct BasisStructureTests {
+    /// Double pruning's pieces: bases with α = 0 and whole output channels of the basis pair
+    /// are removed by compact, which folds them away with the same outputs.
+    @Test func compactFoldsPrunedBasesAndChannels() throws {
+        let rng = RNG(seed: 7)
+        let net = try BasisLayer.rewrite(try Models.cnn(classes: 5, rng: rng))
+        let groups = try Structure.groups(net)
+        #expect(groups.map(\.name) == ["layers.0.basis", "layers.0", "layers.3.basis", "layers.3", "layers.7.basis", "layers.7"])
+        net.eval()
+        for (path, dead) in [("layers.0", [0, 4, 8]), ("layers.3", Array(0..<40)), ("layers.7", Array(0..<60))] {
+            let pair = try #require(net.module(at: path) as? BasisLayer)
+            for j in dead where j < pair.bases { pair.alpha.data[j] = 0 }
+        }
+        let x = Tensor.randn([2, 1, 28, 28], rng: rng)
+        let before = try net(x)
+        let c = try Structure.compact(net)
+        #expect(c.groups.first { $0.name == "layers.0.basis" }?.after == 6)
+        #expect(c.groups.first { $0.name == "layers.3.basis" }?.after == 24)
+        #expect(c.groups.first { $0.name == "layers.7.basis" }?.after == 68)
+        var worst: Float = 0, scale: Float = 0
+        let after = try c.model(x)
+        for i in 0..<before.count { scale = max(scale, abs(before.data[i])); worst = max(worst, abs(before.data[i] - after.data[i])) }
+        #expect(worst / scale <= 1e-5)
+        #expect(c.model.parameterCount < net.parameterCount)
+    }
+}

@@ -54,7 +54,7 @@ public final class Channel: PruningMethod {
         }
         let params = Dictionary(model.namedParameters(), uniquingKeysWith: { a, _ in a })
         for g in groups {
-            for s in g.producers + g.consumers where model.gate(for: s.name) == nil {
+            for s in g.producers + g.gates + g.consumers where model.gate(for: s.name) == nil {
                 guard let p = params[s.name] else { continue }
                 try model.setGate(WeightGate(mask: Tensor.ones(p.shape), method: Self.name), for: s.name)
             }
@@ -72,7 +72,7 @@ public final class Channel: PruningMethod {
         let params = Dictionary(model.namedParameters(), uniquingKeysWith: { a, _ in a })
         for (k, g) in groups.enumerated() {
             var dot = [Double](repeating: 0, count: g.units)
-            for s in g.producers {
+            for s in g.producers + g.gates {
                 guard let p = params[s.name], let grad = p.grad, p.count % g.units == 0 else { continue }
                 let row = p.count / g.units, w = p.data, gd = grad.data
                 for u in 0..<g.units {
@@ -153,7 +153,7 @@ public final class Channel: PruningMethod {
         let gates = Dictionary(model.namedGates(), uniquingKeysWith: { a, _ in a })
         var masks: [String: Tensor] = [:]
         for (k, g) in groups.enumerated() {
-            for s in g.producers + g.consumers {
+            for s in g.producers + g.gates + g.consumers {
                 guard gates[s.name] != nil, let p = params[s.name] else { continue }
                 let m = masks[s.name] ?? { let t = Tensor.ones(p.shape); masks[s.name] = t; return t }()
                 let outer = p.shape.prefix(s.axis).reduce(1, *)

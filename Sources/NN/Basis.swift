@@ -1,0 +1,106 @@
+// Basis scaling (Wong, Kashyap & Moradi 2021): a Linear or Conv2d layer rewritten as its SVD
+// pair. The weight, as a (k²·c_in) × c_out matrix of filters, is U·Σ·Vᵀ; the layer becomes a
+// layer whose filters are the orthonormal basis vectors u_j (no bias), then a scaling that
+// mixes the basis responses with coefficients α_j·σ_j·V[o, j] and adds the original bias.
+// With α = 1 the pair computes exactly what the layer did; α trains, the rest stays frozen.
+import Engine
+
+/// The basis layer and its scaling, in one module (children `basis`, parameters `alpha`,
+/// `coefficients` [c_out, r] = σ_j·V[o, j] (frozen) and `bias`).
+public final class BasisLayer: Module {
+    /// Linear(in → r) or Conv2d(c_in → r, same kernel, stride and padding), no bias.
+    public let basis: Module
+    public let alpha: Tensor
+    public let coefficients: Tensor
+    public let bias: Tensor?
+    public let outputs: Int
+    public var bases: Int { alpha.count }
+
+    /// The pair for `layer` (a Linear or a Conv2d), computed by SVD.
+    public static func from(_ layer: Module) throws -> BasisLayer {
+        let w: Tensor, rows: Int, outs: Int
+        switch layer {
+        case let l as Linear: w = l.weight; outs = l.outFeatures; rows = l.inFeatures
+        case let c as Conv2d: w = c.weight; outs = c.outChannels; rows = c.inChannels * c.kernel * c.kernel
+        default: throw EngineError("basis scaling rewrites Linear and Conv2d layers, not \(layer.typeName)")
+        }
+        // The filters as columns: M = Wᵀ, (rows × outs). W is [outs, rows] row-major.
+        var m = [Float](repeating: 0, count: rows * outs)
+        for o in 0..<outs { for i in 0..<rows { m[i * outs + o] = w.data[o * rows + i] } }
+        let (u, s, vt) = try BLAS.svd(m, m: rows, n: outs)
+        let r = s.count
+        let basis: Module
+        switch layer {
+        case let l as Linear:
+            let b = Linear(l.inFeatures, r, bias: false, rng: RNG(seed: 0))
+            for j in 0..<r { for i in 0..<rows { b.weight.data[j * rows + i] = u[i * r + j] } }
+            basis = b
+        case let c as Conv2d:
+            let b = Conv2d(c.inChannels, r, kernel: c.kernel, stride: c.stride, padding: c.padding, bias: false, rng: RNG(seed: 0))
+            for j in 0..<r { for i in 0..<rows { b.weight.data[j * rows + i] = u[i * r + j] } }
+            basis = b
+        default: throw EngineError("basis scaling rewrites Linear and Conv2d layers, not \(layer.typeName)")
+        }
+        let pair = BasisLayer(basis: basis, outputs: outs, bias: (layer as? Linear)?.bias != nil || (layer as? Conv2d)?.bias != nil)
+        for o in 0..<outs { for j in 0..<r { pair.coefficients.data[o * r + j] = s[j] * vt[j * outs + o] } }
+        if let b = pair.bias, let source = (layer as? Linear)?.bias ?? (layer as? Conv2d)?.bias { try b.assign(source) }
+        return pair
+    }
+
+    /// An empty pair of the given sizes (the codec rebuilds one, a checkpoint refills it).
+    public init(basis: Module, outputs: Int, bias: Bool) {
+        self.basis = basis
+        let r = (basis as? Linear)?.outFeatures ?? (basis as? Conv2d)?.outChannels ?? 0
+        self.outputs = outputs
+        alpha = Tensor.ones([r]).requiringGrad()
+        coefficients = Tensor.zeros([outputs, r])
+        self.bias = bias ? Tensor.zeros([outputs]).requiringGrad() : nil
+        super.init()
+        basis.parameters.forEach { $0.requiresGrad = false }
+    }
+
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        let z = try basis(x)
+        let a = try effective("alpha", alpha)
+        // y = z · diag(α) · Cᵀ + b, on the channel axis (1) of a conv's output.
+        let mixing = try effective("coefficients", coefficients) * (try a.reshaped([1, bases]))
+        if z.rank == 4 {
+            return try Tensor.conv2d(z, weight: try mixing.reshaped([outputs, bases, 1, 1]),
+                                     bias: try bias.map { try effective("bias", $0) }, stride: 1, padding: 0)
+        }
+        return try Tensor.linear(z, weight: mixing, bias: try bias.map { try effective("bias", $0) })
+    }
+
+    public override var localParameters: [(String, Tensor)] {
+        [("alpha", alpha), ("coefficients", coefficients)] + (bias.map { [("bias", $0)] } ?? [])
+    }
+    public override var children: [(String, Module)] { [("basis", basis)] }
+    public override var typeName: String {
+        let kind = basis is Conv2d ? "conv" : "linear"
+        return "Basis(\(kind), \(bases) bases → \(outputs))"
+    }
+}
+
+extension BasisLayer {
+    /// `model` with every Linear and Conv2d layer of its top level except the classifier (the
+    /// last Linear) replaced by its basis pair; the other layers are copies.
+    public static func rewrite(_ model: Module) throws -> Sequential {
+        guard let seq = model as? Sequential else {
+            throw EngineError("basis scaling rewrites Sequential models (mlp, cnn, lenet5); this model is a \(model.typeName)")
+        }
+        let head = seq.layers.lastIndex { $0 is Linear }
+        var layers: [Module] = []
+        for (i, layer) in seq.layers.enumerated() {
+            if (layer is Linear || layer is Conv2d) && i != head {
+                layers.append(try BasisLayer.from(layer))
+            } else if layer is BasicBlock || layer is BasisLayer {
+                throw EngineError("basis scaling does not rewrite layers.\(i) (\(layer.typeName))")
+            } else {
+                layers.append(try layer.clone())
+            }
+        }
+        let out = Sequential(layers)
+        out.train(model.training)
+        return out
+    }
+}
