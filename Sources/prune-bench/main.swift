@@ -81,6 +81,14 @@ if CommandLine.arguments.contains("--pruning") {
     exit(0)
 }
 
+if CommandLine.arguments.contains("--compact") {
+    do { try compactBench(repeats: Int(arg("--repeat") ?? "3") ?? 3) } catch {
+        fputs("prune-bench: error: \(error)\n", stderr)
+        exit(1)
+    }
+    exit(0)
+}
+
 if CommandLine.arguments.contains("--accuracy") {
     do { try accuracyRuns(epochs: Int(arg("--epochs") ?? "10") ?? 10) } catch {
         fputs("prune-bench: error: \(error)\n", stderr)
