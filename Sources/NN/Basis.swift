@@ -104,3 +104,56 @@ extension BasisLayer {
         return out
     }
 }
+
+/// A trainable per-channel (or per-feature) scale, y = x · s on the channel axis (Wong & Moradi
+/// 2021): inserted after frozen pretrained layers, an L1 penalty and thresholding on s decide
+/// which channels stay, and the original weights never train.
+public final class ChannelScale: Module {
+    public let scale: Tensor
+    public var features: Int { scale.count }
+
+    public init(_ features: Int) {
+        scale = Tensor.ones([features]).requiringGrad()
+        super.init()
+    }
+
+    public override func forward(_ x: Tensor) throws -> Tensor {
+        guard x.rank >= 2, x.shape[1] == features else {
+            throw EngineError("channel scale: expected \(features) channels on axis 1, got input \(describe(shape: x.shape))")
+        }
+        let s = try effective("scale", scale)
+        var shape = [1, features]
+        for _ in 2..<x.rank { shape.append(1) }
+        return try x * (try s.reshaped(shape))
+    }
+
+    public override var localParameters: [(String, Tensor)] { [("scale", scale)] }
+    public override var typeName: String { "ChannelScale(\(features))" }
+
+    /// `model` with a scale after every Linear and Conv2d layer except the classifier (after its
+    /// batch norm when one follows); every other parameter frozen except the classifier's.
+    public static func insert(_ model: Module) throws -> Sequential {
+        guard let seq = model as? Sequential else {
+            throw EngineError("channel scaling inserts scales into Sequential models (mlp, cnn, lenet5); this model is a \(model.typeName)")
+        }
+        let head = seq.layers.lastIndex { $0 is Linear }
+        var layers: [Module] = []
+        var pending: Int?
+        for (i, layer) in seq.layers.enumerated() {
+            if let n = pending, !(layer is BatchNorm) { layers.append(ChannelScale(n)); pending = nil }
+            if layer is BasicBlock || layer is BasisLayer || layer is ChannelScale {
+                throw EngineError("channel scaling does not insert scales into layers.\(i) (\(layer.typeName))")
+            }
+            let copy = try layer.clone()
+            for p in copy.parameters { p.requiresGrad = i == head }
+            layers.append(copy)
+            if i != head, let l = layer as? Linear { pending = l.outFeatures }
+            if i != head, let c = layer as? Conv2d { pending = c.outChannels }
+            if layer is BatchNorm, let n = pending { layers.append(ChannelScale(n)); pending = nil }
+        }
+        if let n = pending { layers.append(ChannelScale(n)) }
+        let out = Sequential(layers)
+        out.train(model.training)
+        return out
+    }
+}

@@ -56,6 +56,8 @@ public enum ModuleCodec {
             return ModuleSpec(kind: "MultiHeadSelfAttention", numbers: ["dim": d(m.dim), "heads": d(m.heads)])
         case let m as TransformerBlock:
             return ModuleSpec(kind: "TransformerBlock", numbers: ["dim": d(m.attn.dim), "heads": d(m.attn.heads), "hidden": d(m.fc1.outFeatures)])
+        case let m as ChannelScale:
+            return ModuleSpec(kind: "ChannelScale", numbers: ["features": d(m.features)])
         case let m as BasisLayer:
             return ModuleSpec(kind: "BasisLayer", numbers: ["outputs": d(m.outputs), "bias": b(m.bias != nil)], children: [try describe(m.basis)])
         case let m as BasicBlock:
@@ -118,6 +120,7 @@ public enum ModuleCodec {
         case "MultiHeadSelfAttention": return try MultiHeadSelfAttention(dim: try int("dim", 1...(1 << 20)), heads: try int("heads", 1...(1 << 20)), rng: rng)
         case "TransformerBlock":
             return try TransformerBlock(dim: try int("dim", 1...(1 << 20)), heads: try int("heads", 1...(1 << 20)), hidden: try int("hidden"), rng: rng)
+        case "ChannelScale": return ChannelScale(try int("features", 1...(1 << 24)))
         case "BasisLayer":
             guard spec.children.count == 1 else { throw EngineError("module spec BasisLayer: needs its basis layer") }
             let basis = try build(spec.children[0], rng: rng, dropoutRNG: dropoutRNG)

@@ -83,6 +83,8 @@ extension Structure {
                 spec.numbers["out"] = Double(size(path + ".weight", 0, c.outChannels))
             case let bn as BatchNorm:
                 spec.numbers["features"] = Double(size(path + ".weight", 0, bn.features))
+            case let s as ChannelScale:
+                spec.numbers["features"] = Double(size(path + ".scale", 0, s.features))
             case let b as BasisLayer:
                 spec.numbers["outputs"] = Double(size(path + ".coefficients", 0, b.outputs))
                 if var child = spec.children.first {

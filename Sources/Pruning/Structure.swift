@@ -105,6 +105,13 @@ public enum Structure {
                 produce(path, units: c.outChannels, bias: c.bias != nil)
             case let bn as BatchNorm:
                 try normalize(bn, path: path)
+            case let s as ChannelScale:
+                guard var g = open, !flattened, g.units == s.features else {
+                    throw PruningError.structure("\(path) (\(s.typeName)) does not follow a layer with \(s.features) units")
+                }
+                g.gates.append(UnitSlice(path + ".scale", axis: 0))
+                g.scales.append(path + ".scale")
+                open = g
             case let a as Activation:
                 // A removed unit must stay exactly zero: f(0) = 0.
                 guard a.kind == .relu || a.kind == .gelu || a.kind == .tanh else {

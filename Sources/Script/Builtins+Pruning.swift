@@ -363,6 +363,18 @@ extension Builtins {
             .model(try BasisLayer.rewrite(try EngineArgs.model(args, "net")))
         },
 
+        Builtin("channel_scales", [BuiltinParam("net", nil, "a Sequential model (mlp, cnn, lenet5)")],
+                topic: "pruning", summary: "A copy with a trainable scale after each Linear and Conv2d layer (not the classifier); only the scales and the classifier train.",
+                help: """
+                    Channel scaling (Wong & Moradi 2021): the scales start at 1, so the copy computes what the \
+                    model did. Train it with pruner("channel_scaling", lambda=, threshold=): an L1 penalty pulls \
+                    scales down and channels whose |scale| falls below the threshold are removed for good; \
+                    compact(net) then drops them.
+                    """,
+                example: "net = cnn(classes=5)\ns = channel_scales(net)\ns") { args in
+            .model(try ChannelScale.insert(try EngineArgs.model(args, "net")))
+        },
+
         Builtin("copy_mask", [BuiltinParam("from", nil, "the model whose masks are copied"),
                               BuiltinParam("to", nil, "the model that receives them (same parameter names and shapes)")],
                 topic: "pruning", summary: "Copies masks to another model, fixed: an upstream mask carried downstream.",

@@ -15,7 +15,8 @@ import Kernels
     /// method's own procedure where it has one: lottery rounds, SNIP's pruning first).
     func run(_ config: PrunerConfig, widths: [Int] = [32, 48, 24, 4]) throws -> (Sequential, Pruner) {
         let data = Clusters(dim: widths[0], perClass: 8)
-        let net = try model(widths)
+        // Channel scaling trains the scales it is given: the model gets them first.
+        let net = config.method == ChannelScaling.self ? try ChannelScale.insert(try model(widths)) : try model(widths)
         let p = try Pruner(config)
         _ = try PrunedTraining.train(net, on: data, pruner: p, makeOptimizer: { _ in try sgd(net) }, config: quiet(1, batch: 8))
         return (net, p)
@@ -131,6 +132,7 @@ import Kernels
     func masksStayExactThroughTransfer(_ method: String) throws {
         var c = try config(method, keep: Methods.named(method)?.target == .keep ? 0.2 : nil)
         if method == "soft_movement" || method == "l0" { try c.set("lambda", method == "l0" ? 5 : 2000) }
+        if method == "channel_scaling" { try c.set("lambda", 0.05); try c.set("threshold", 0.5) }
         let (up, _) = try run(c)
         let masks = Dictionary(uniqueKeysWithValues: up.namedGates().map { ($0.0, $0.1.mask.copy()) })
         #expect(!masks.isEmpty)

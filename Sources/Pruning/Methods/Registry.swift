@@ -19,6 +19,7 @@ public enum Methods {
         RigL.self,
         ACDC.self,
         Channel.self,
+        ChannelScaling.self,
     ]
 
     public static var names: [String] { all.map { $0.name } }
