@@ -89,7 +89,7 @@ public enum ModuleCodec {
         switch spec.kind {
         case "Sequential": return Sequential(try kids())
         case "ModuleList": return ModuleList(try kids())
-        case "Linear": return Linear(try int("in"), try int("out"), bias: try int("bias", 0...1) == 1, rng: rng)
+        case "Linear": return try Linear(try int("in"), try int("out"), bias: try int("bias", 0...1) == 1, rng: rng)
         case "Activation":
             guard let k = spec.texts["function"].flatMap(Activation.Kind.init(rawValue:)) else {
                 throw EngineError("module spec Activation: unknown function")
@@ -102,18 +102,18 @@ public enum ModuleCodec {
             guard k.count == 1 || k.count == 2 else { throw EngineError("module spec Residual: needs a body and an optional shortcut") }
             return Residual(k[0], shortcut: k.count == 2 ? k[1] : nil)
         case "Conv2d":
-            return Conv2d(try int("in"), try int("out"), kernel: try int("kernel", 1...4096), stride: try int("stride", 1...4096),
+            return try Conv2d(try int("in"), try int("out"), kernel: try int("kernel", 1...4096), stride: try int("stride", 1...4096),
                           padding: try int("padding"), bias: try int("bias", 0...1) == 1, rng: rng)
         case "MaxPool2d": return MaxPool2d(try int("kernel", 1...4096), stride: try int("stride", 1...4096), padding: try int("padding"))
         case "AvgPool2d": return AvgPool2d(try int("kernel", 1...4096), stride: try int("stride", 1...4096), padding: try int("padding"))
         case "GlobalAvgPool": return GlobalAvgPool()
-        case "BatchNorm": return BatchNorm(try int("features"), momentum: Float(try number("momentum")), eps: Float(try number("eps")))
-        case "LayerNorm": return LayerNorm(try int("features"), eps: Float(try number("eps")))
-        case "Embedding": return Embedding(try int("count"), try int("dim"), rng: rng)
+        case "BatchNorm": return try BatchNorm(try int("features"), momentum: Float(try number("momentum")), eps: Float(try number("eps")))
+        case "LayerNorm": return try LayerNorm(try int("features"), eps: Float(try number("eps")))
+        case "Embedding": return try Embedding(try int("count"), try int("dim"), rng: rng)
         case "MultiHeadSelfAttention": return try MultiHeadSelfAttention(dim: try int("dim", 1...(1 << 20)), heads: try int("heads", 1...(1 << 20)), rng: rng)
         case "TransformerBlock":
             return try TransformerBlock(dim: try int("dim", 1...(1 << 20)), heads: try int("heads", 1...(1 << 20)), hidden: try int("hidden"), rng: rng)
-        case "BasicBlock": return BasicBlock(try int("in"), try int("out"), stride: try int("stride", 1...4096), rng: rng)
+        case "BasicBlock": return try BasicBlock(try int("in"), try int("out"), stride: try int("stride", 1...4096), rng: rng)
         case "ViT":
             return try ViT(classes: try int("classes", 1...(1 << 20)), channels: try int("channels", 1...4096), size: try int("size", 1...4096),
                            patch: try int("patch", 1...4096), dim: try int("dim", 1...(1 << 20)), depth: try int("depth", 1...1024),

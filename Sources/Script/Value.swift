@@ -117,3 +117,16 @@ public enum Value {
         }
     }
 }
+
+extension Value {
+    /// The numbers of the range `a:b`, refusing more than `limit`: a range is two numbers, and
+    /// `sum(0:10^12)` would otherwise expand it into terabytes. Every expansion goes through here.
+    static func rangeNumbers(_ a: Int, _ b: Int, limit: Int) throws -> [Double] {
+        guard a <= b else { return [] }
+        let n = b - a + 1  // range bounds are at most 2^53: no overflow
+        guard n <= limit else {
+            throw BuiltinError("the range \(a):\(b) has \(n) numbers, more than the \(limit) that may be expanded")
+        }
+        return (a...b).map(Double.init)
+    }
+}
