@@ -84,12 +84,13 @@ public final class Session {
     }
 
     /// True when `source` stops inside a block, a bracket or a string, or after an operator
-    /// (the prompt then reads another line instead of reporting an error). A block stays open
-    /// after a syntax error inside it: its remaining lines belong to it, so the prompt reads up
-    /// to its `end` and then reports the errors with nothing of the block run.
+    /// (the prompt then reads another line instead of reporting an error). A block whose first
+    /// line parsed stays open after a syntax error further in: its remaining lines belong to
+    /// it, so the prompt reads up to its `end` and then reports the errors with nothing of the
+    /// block run. An error on the first line is reported at once.
     public static func isIncomplete(_ source: String) -> Bool {
         let errors = (try? onLargeStack { Parser.parse(source, file: "<input>").errors }) ?? []
-        return errors.contains(where: \.isIncompleteInput)
+        return errors.contains(where: \.isIncompleteInput) && errors.allSatisfy { $0.isIncompleteInput || $0.location.line > 1 }
     }
 
     /// The file name of errors raised at the boundary of `call` (a builtin's caller relocates them).
