@@ -83,13 +83,16 @@ public final class Dataset: CustomStringConvertible, @unchecked Sendable {
         if let bad = indices.first(where: { $0 < 0 || $0 >= count }) {
             throw EngineError("dataset \(name): index \(bad) is outside 0..<\(count)")
         }
+        try TensorSize.elements([indices.count] + sampleShape)
         return gatherUnchecked(indices)
     }
 
     /// `gather` for indices already known to be in range (batches draw them from `0..<count`).
     func gatherUnchecked(_ indices: [Int]) -> (x: Tensor, y: [Int]) {
         let size = sampleSize
-        let x = Tensor.empty([indices.count] + sampleShape)
+        // Callers pass distinct indices (a permutation, a class filter), so the batch is no
+        // larger than the images; `gather` checks repeated ones.
+        let x = Tensor.empty(rows: indices.count, of: images)
         let source = images.data, target = x.data
         for (row, i) in indices.enumerated() {
             (target + row * size).update(from: source + i * size, count: size)
@@ -188,7 +191,7 @@ public final class Dataset: CustomStringConvertible, @unchecked Sendable {
             throw EngineError("dataset \(name): normalisation needs finite means and positive stds")
         }
         let plane = sampleSize / max(channels, 1)
-        let out = Tensor.empty(images.shape)
+        let out = Tensor.empty(like: images)
         let src = images.data, dst = out.data
         for s in 0..<count {
             for c in 0..<channels {

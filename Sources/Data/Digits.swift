@@ -33,7 +33,7 @@ public enum Digits {
         FileReads.record(file)
         let (pixels, labels) = try parse(bytes, file: file)
         let n = labels.count
-        let x = Tensor.empty([n, 1, size, size])
+        let x = try Tensor.empty([n, 1, size, size])
         for s in 0..<n {
             resample(pixels, from: s * 64, into: x.data + s * size * size, size: size)
         }
@@ -44,10 +44,12 @@ public enum Digits {
     static func parse(_ bytes: [UInt8], file: String) throws -> (pixels: [Float], labels: [Int]) {
         var pixels: [Float] = [], labels: [Int] = []
         pixels.reserveCapacity(1797 * 64)
-        var line = 1, field: [Int] = [], value = 0, digits = 0
+        // A field is whole digits, optionally followed by a point and zeros ("16.0"): pixels
+        // and labels are whole numbers.
+        var line = 1, field: [Int] = [], value = 0, digits = 0, inFraction = false
         func endField() throws {
             guard digits > 0 else { throw EngineError("\(file):\(line): empty or non-numeric field \(field.count + 1)") }
-            field.append(value); value = 0; digits = 0
+            field.append(value); value = 0; digits = 0; inFraction = false
         }
         func endLine() throws {
             guard field.count == 65 else {
@@ -64,11 +66,19 @@ public enum Digits {
         for b in bytes {
             switch b {
             case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                if inFraction {
+                    guard b == UInt8(ascii: "0") else {
+                        throw EngineError("\(file):\(line): field \(field.count + 1) is not a whole number")
+                    }
+                    continue
+                }
                 value = value * 10 + Int(b - UInt8(ascii: "0")); digits += 1
                 if digits > 6 { throw EngineError("\(file):\(line): number too long") }
             case UInt8(ascii: "."):
-                // "16.0"-style floats: ignore a zero fraction.
-                continue
+                guard digits > 0, !inFraction else {
+                    throw EngineError("\(file):\(line): field \(field.count + 1) is not a number")
+                }
+                inFraction = true
             case UInt8(ascii: ","):
                 try endField()
             case UInt8(ascii: "\n"):

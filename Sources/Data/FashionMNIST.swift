@@ -129,7 +129,7 @@ extension IDX {
         if let bad = y.firstIndex(where: { $0 >= classNames.count }) {
             throw EngineError("\(labelsPath): label \(y[bad]) of sample \(bad) is outside 0..<\(classNames.count)")
         }
-        let x = Tensor.empty([n, 1, rows, cols])
+        let x = try Tensor.empty([n, 1, rows, cols])
         // A true division (not a multiply by 1/255) so that 255 maps to exactly 1; the loop
         // vectorises, so it costs no more than a table lookup.
         images.withPayload { pixels in

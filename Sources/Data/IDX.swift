@@ -37,6 +37,9 @@ public enum IDX {
     public static let imagesMagic: UInt32 = 0x0000_0803
     /// Unsigned bytes, one dimension: labels [n].
     public static let labelsMagic: UInt32 = 0x0000_0801
+    /// The largest file, compressed or not, a loader reads (256 MiB; Fashion-MNIST's biggest
+    /// is 47 MB). A device, a huge file or a gzip bomb stops here instead of exhausting memory.
+    public static let maxBytes = 1 << 28
 
     /// Reads, decompresses and parses a gzip-compressed IDX file whose magic must be `magic`.
     /// `hint` is appended to the message when the file does not exist (how to install it).
@@ -61,10 +64,14 @@ public enum IDX {
         var info = stat()
         // The size is only a capacity hint: the read loop below stops at end of file either way.
         let expected = fstat(fd, &info) == 0 ? max(Int(info.st_size), 0) : 0
+        guard expected <= maxBytes else { throw tooLarge(path) }
         var result = [UInt8](repeating: 0, count: max(expected, 1 << 16))
         var length = 0
         while true {
-            if length == result.count { result.append(contentsOf: repeatElement(0, count: result.count)) }
+            if length == result.count {
+                guard result.count < maxBytes else { throw tooLarge(path) }
+                result.append(contentsOf: repeatElement(0, count: Swift.min(result.count, maxBytes - result.count + 1)))
+            }
             // The buffer is never empty (at least 64 KiB), so it always has a base address.
             let got = result.withUnsafeMutableBytes { buffer -> Int in
                 guard let base = buffer.baseAddress else { return 0 }
@@ -98,10 +105,11 @@ public enum IDX {
         defer { inflateEnd(&stream) }
 
         // The trailer's last four bytes give the uncompressed size mod 2³²; trust it only up to
-        // deflate's best possible ratio (about 1032:1), so a corrupt trailer cannot ask for 4 GB.
+        // deflate's best possible ratio (about 1032:1) and to `maxBytes`, so a corrupt trailer
+        // cannot ask for 4 GB; the output then grows as it is produced, up to `maxBytes`.
         let n = compressed.count
         let stated = n >= 18 ? Int(compressed[n - 4]) | Int(compressed[n - 3]) << 8 | Int(compressed[n - 2]) << 16 | Int(compressed[n - 1]) << 24 : 0
-        var output = [UInt8](repeating: 0, count: max(1 << 16, min(stated, n * 1032) + 1))
+        var output = [UInt8](repeating: 0, count: max(1 << 16, min(stated, n * 1032, 64 << 20) + 1))
         var produced = 0
         let chunk = 1 << 30  // avail_in and avail_out are 32-bit
         try compressed.withUnsafeBufferPointer { input in
@@ -114,7 +122,12 @@ public enum IDX {
                     stream.avail_in = uInt(size)
                     fed += size
                 }
-                if produced == output.count { output.append(contentsOf: repeatElement(0, count: output.count)) }
+                if produced == output.count {
+                    guard output.count <= maxBytes else {
+                        throw EngineError("\(file) is too large: it decompresses to more than \(maxBytes >> 20) MiB")
+                    }
+                    output.append(contentsOf: repeatElement(0, count: Swift.min(output.count, maxBytes + 1 - output.count)))
+                }
                 let room = min(output.count - produced, chunk)
                 let status = output.withUnsafeMutableBufferPointer { out -> Int32 in
                     guard let start = out.baseAddress else { return Z_MEM_ERROR }  // never: ≥ 64 KiB
@@ -183,6 +196,10 @@ public enum IDX {
             throw EngineError("\(file) has \(payload - total) bytes after the \(total) its header declares \(describe(shape: dims))")
         }
         return IDXArray(file: file, dims: dims, bytes: bytes, offset: header)
+    }
+
+    private static func tooLarge(_ path: String) -> EngineError {
+        EngineError("\(path) is too large: more than \(maxBytes >> 20) MiB")
     }
 
     /// POSIX read(2), named apart from `IDX.read`.

@@ -21,7 +21,7 @@ public enum Synthetic {
         for _ in 0..<classes { prototypes.append(smoothField(size: size, rowLength: shape.last ?? size, rng: rng)) }
         let sampler = RNG(seed: (sampleSeed ?? seed) &* 0x9E37_79B9_7F4A_7C15 &+ 1)
         let n = classes * perClass
-        let x = Tensor.empty([n] + shape)
+        let x = try Tensor.empty([n] + shape)
         var labels: [Int] = []
         labels.reserveCapacity(n)
         for c in 0..<classes {

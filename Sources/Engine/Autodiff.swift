@@ -55,7 +55,7 @@ extension Tensor {
             guard count == 1 else {
                 throw EngineError("backward() without a gradient needs a scalar, got shape \(describe(shape: shape))")
             }
-            seed = Tensor(shape: shape, repeating: 1)
+            seed = Tensor(like: self, repeating: 1)
         }
         let order = topologicalOrder()
         var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]

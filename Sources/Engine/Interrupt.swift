@@ -20,6 +20,23 @@ public enum Interrupt {
     /// Clears the flag before a new command runs.
     public static func reset() { flag.pointee = 0 }
 
+    /// The error a long operation throws when it stops on request.
+    public static let stopped = EngineError("interrupted")
+
+    /// Runs `body` over `0..<count` in chunks of about a million elements, asking `shouldStop`
+    /// before each: a fill or kernel over a huge tensor then answers Ctrl-C within milliseconds
+    /// instead of when it is done. Throws `Interrupt.stopped` when asked to stop.
+    public static func chunked(_ count: Int, chunk: Int = 1 << 20, shouldStop: () -> Bool = { Interrupt.requested },
+                               _ body: (Range<Int>) -> Void) throws {
+        var start = 0
+        while start < count {
+            if shouldStop() { throw stopped }
+            let end = Swift.min(count, start + Swift.max(chunk, 1))
+            body(start..<end)
+            start = end
+        }
+    }
+
     /// Routes SIGINT to the flag instead of terminating the process.
     public static func installHandler() {
         _ = flag

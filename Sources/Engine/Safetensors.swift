@@ -171,9 +171,9 @@ public enum Safetensors {
 
         var tensors: [(name: String, tensor: Tensor)] = []
         tensors.reserveCapacity(ordered.count)
-        bytes.withUnsafeBytes { raw in
+        try bytes.withUnsafeBytes { raw in
             for e in ordered {
-                let t = Tensor.empty(e.shape)
+                let t = try Tensor.empty(e.shape)
                 let size = e.end - e.begin
                 if size > 0, let base = raw.baseAddress {
                     // memcpy rather than a typed load: the data need not be 4-byte aligned.
@@ -230,6 +230,7 @@ public enum Safetensors {
         guard end <= dataLength else {
             throw FormatError("'data_offsets' of tensor '\(name)' [\(begin), \(end)] lie outside the \(dataLength)-byte data section")
         }
+        do { try TensorSize.elements(shape) } catch let e as EngineError { throw FormatError("tensor '\(name)': \(e.message)") }
         // Checked products: a hostile shape must not overflow into a plausible size.
         var bytesNeeded = MemoryLayout<Float>.size
         for d in shape {

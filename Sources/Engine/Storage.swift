@@ -12,8 +12,9 @@ public final class Storage: @unchecked Sendable {
     public let data: UnsafeMutablePointer<Float>
     public let count: Int
 
-    /// Uninitialised storage for `count` floats.
-    public init(count: Int) {
+    /// Uninitialised storage for `count` floats. Callers pass a count that passed
+    /// `TensorSize.elements` (or that of storage that already exists).
+    init(count: Int) {
         Storage.configureAllocator
         self.count = count
         var raw: UnsafeMutableRawPointer?
@@ -26,7 +27,7 @@ public final class Storage: @unchecked Sendable {
     }
 
     /// Storage filled with `value`.
-    public convenience init(count: Int, repeating value: Float) {
+    convenience init(count: Int, repeating value: Float) {
         self.init(count: count)
         data.initialize(repeating: value, count: count)
     }

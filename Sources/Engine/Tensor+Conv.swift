@@ -55,7 +55,7 @@ extension Tensor {
         let direct = k <= conv2dDirectMaxK
         let plan = ConvPlan(batch: n, k: k, plane: plane, outChannels: o)
         let xData = x.data, wData = weight.data, bData = bias?.data
-        let out = Tensor.empty([n, o, hOut, wOut])
+        let out = try Tensor.empty([n, o, hOut, wOut])
         let outData = out.data
         if !direct { BLAS.flops &+= 2 * o * k * n * plane }
         parallelFor(plan.groups) { group in
@@ -90,7 +90,7 @@ extension Tensor {
             let gwParts: UnsafeMutablePointer<Float>? = needW ? .allocate(capacity: groups * o * k) : nil
             let gbParts: UnsafeMutablePointer<Float>? = needB ? .allocate(capacity: groups * o) : nil
             defer { gwParts?.deallocate(); gbParts?.deallocate() }
-            let gx: Tensor? = needX ? Tensor.empty(x.shape) : nil
+            let gx: Tensor? = needX ? Tensor.empty(like: x) : nil
             let gData = g.data, gxData = gx?.data
             if !direct { BLAS.flops &+= 2 * o * k * n * plane * ((needW ? 1 : 0) + (needX ? 1 : 0)) }
             parallelFor(groups) { group in
@@ -134,12 +134,12 @@ extension Tensor {
             }
             var gw: Tensor?, gb: Tensor?
             if let gwParts {
-                let t = Tensor.empty(weight.shape)
+                let t = Tensor.empty(like: weight)
                 sumParts(gwParts, parts: groups, count: o * k, t.data)
                 gw = t
             }
             if let gbParts {
-                let t = Tensor.empty([o])
+                let t = Tensor.empty(existing: [o])
                 sumParts(gbParts, parts: groups, count: o, t.data)
                 gb = t
             }
@@ -177,7 +177,7 @@ extension Tensor {
             throw EngineError("maxPool2d: planes of \(h)×\(w) are too large (input \(describe(shape: shape)))")
         }
         let planes = n * c, outPlane = hOut * wOut
-        let out = Tensor.empty([n, c, hOut, wOut])
+        let out = try Tensor.empty([n, c, hOut, wOut])
         let index = [Int32](unsafeUninitializedCapacity: planes * outPlane) { buf, count in
             if let base = buf.baseAddress {
                 Kernels.maxPool2d(data, planes: planes, height: h, width: w, kernel: kernel, stride: s,
@@ -186,7 +186,7 @@ extension Tensor {
             count = planes * outPlane
         }
         return Tensor.record("maxPool2d", out, [self]) { g in
-            let gx = Tensor.empty(self.shape)
+            let gx = Tensor.empty(like: self)
             index.withUnsafeBufferPointer { idx in
                 if let base = idx.baseAddress {
                     maxPool2dBackward(g.data, base, planes: planes, inPlane: h * w, outPlane: outPlane,
@@ -203,11 +203,11 @@ extension Tensor {
         let s = stride ?? kernel
         let (hOut, wOut) = try poolGeometry("avgPool2d", kernel: kernel, stride: s, padding: padding)
         let n = shape[0], c = shape[1], h = shape[2], w = shape[3]
-        let out = Tensor.empty([n, c, hOut, wOut])
+        let out = try Tensor.empty([n, c, hOut, wOut])
         Kernels.avgPool2d(data, planes: n * c, height: h, width: w, kernel: kernel, stride: s,
                           padding: padding, outH: hOut, outW: wOut, out.data)
         return Tensor.record("avgPool2d", out, [self]) { g in
-            let gx = Tensor.zeros(self.shape)
+            let gx = Tensor.zeros(like: self)
             avgPool2dBackward(g.data, planes: n * c, height: h, width: w, kernel: kernel, stride: s,
                               padding: padding, outH: hOut, outW: wOut, gx.data)
             return [gx]
@@ -223,12 +223,12 @@ extension Tensor {
         guard size > 0 else {
             throw EngineError("globalAvgPool: input \(describe(shape: shape)) has empty planes")
         }
-        let out = Tensor.empty([shape[0], shape[1]])
+        let out = try Tensor.empty([shape[0], shape[1]])
         sumMid(data, outer: planes, mid: size, inner: 1, out.data)
         let scale = 1 / Float(size)
         Kernels.scale(out.data, scale, out.data, planes)
         return Tensor.record("globalAvgPool", out, [self]) { g in
-            let gx = Tensor.empty(self.shape)
+            let gx = Tensor.empty(like: self)
             spreadPlanes(g.data, scale: scale, planes: planes, size: size, gx.data)
             return [gx]
         }

@@ -28,9 +28,10 @@ func broadcastStrides(_ shape: [Int], into outShape: [Int]) -> [Int] {
 }
 
 extension Tensor {
-    /// Applies a binary kernel with broadcasting; shapes must already be compatible.
+    /// Applies a binary kernel with broadcasting; shapes must already be compatible, and
+    /// `outShape` checked (`binaryOp`) or that of an existing tensor.
     static func broadcastApply(_ op: BinaryOp, _ a: Tensor, _ b: Tensor, _ outShape: [Int]) -> Tensor {
-        let out = Tensor.empty(outShape)
+        let out = Tensor.empty(existing: outShape)
         let n = out.count
         if n == 0 { return out }
         if a.count == n && b.count == n { binary(op, a.data, 1, b.data, 1, out.data, n); return out }
@@ -88,6 +89,7 @@ extension Tensor {
         guard let outShape = broadcastShape(a.shape, b.shape) else {
             throw EngineError("\(name): shapes \(describe(shape: a.shape)) and \(describe(shape: b.shape)) cannot be broadcast together")
         }
+        try TensorSize.elements(outShape)
         return binaryUnchecked(op, a, b, outShape)
     }
 
@@ -178,12 +180,12 @@ extension Tensor {
         guard let ab = broadcastShape(a.shape, b.shape), let shape = broadcastShape(condition.shape, ab) else {
             throw EngineError("where: shapes \(describe(shape: condition.shape)), \(describe(shape: a.shape)) and \(describe(shape: b.shape)) cannot be broadcast together")
         }
+        let out = try Tensor.empty(shape)
         let c = condition.broadcastTo(shape), av = a.broadcastTo(shape), bv = b.broadcastTo(shape)
-        let out = Tensor.empty(shape)
         select(c.data, av.data, bv.data, out.data, out.count)
         return record("where", out, [a, b]) { g in
-            let zero = Tensor.zeros(shape)
-            let ga = Tensor.empty(shape), gb = Tensor.empty(shape)
+            let zero = Tensor.zeros(like: out)
+            let ga = Tensor.empty(like: out), gb = Tensor.empty(like: out)
             select(c.data, g.data, zero.data, ga.data, ga.count)
             select(c.data, zero.data, g.data, gb.data, gb.count)
             return [ga.sumToShape(a.shape), gb.sumToShape(b.shape)]
@@ -193,7 +195,7 @@ extension Tensor {
     // MARK: Unary
 
     func unaryUnchecked(_ op: UnaryOp) -> Tensor {
-        let out = Tensor.empty(shape)
+        let out = Tensor.empty(like: self)
         Kernels.unary(op, data, out.data, count)
         return out
     }
@@ -201,7 +203,7 @@ extension Tensor {
     func unary(_ op: UnaryOp) -> Tensor {
         let out = unaryUnchecked(op)
         return Tensor.record("\(op)", out, [self]) { g in
-            let gi = Tensor.empty(self.shape)
+            let gi = Tensor.empty(like: self)
             unaryBackward(op, x: self.data, y: out.data, g: g.data, out: gi.data, self.count)
             return [gi]
         }
@@ -223,10 +225,10 @@ extension Tensor {
 
     /// Clamps into [lo, hi]; the gradient passes where the input was inside.
     public func clamped(min lo: Float = -.infinity, max hi: Float = .infinity) -> Tensor {
-        let out = Tensor.empty(shape)
+        let out = Tensor.empty(like: self)
         Kernels.clamp(data, lo, hi, out.data, count)
         return Tensor.record("clamp", out, [self]) { g in
-            let gi = Tensor.empty(self.shape)
+            let gi = Tensor.empty(like: self)
             for i in 0..<self.count { let v = self.data[i]; gi.data[i] = v >= lo && v <= hi ? g.data[i] : 0 }
             return [gi]
         }

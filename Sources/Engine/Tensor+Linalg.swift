@@ -17,16 +17,16 @@ extension Tensor {
         if b.rank == 2 {
             // Fold the batch into the rows: one large GEMM.
             let rows = batchShape.reduce(1, *) * m
-            let out = Tensor.empty(batchShape + [m, n])
+            let out = try Tensor.empty(batchShape + [m, n])
             BLAS.gemm(m: rows, n: n, k: k, a.data, b.data, out.data)
             return Tensor.record("matmul", out, [a, b]) { g in
                 var ga: Tensor?, gb: Tensor?
                 if a.requiresGrad {
-                    ga = Tensor.empty(a.shape)
+                    ga = Tensor.empty(like: a)
                     BLAS.gemm(transB: true, m: rows, n: k, k: n, g.data, b.data, ga!.data)
                 }
                 if b.requiresGrad {
-                    gb = Tensor.empty(b.shape)
+                    gb = Tensor.empty(like: b)
                     BLAS.gemm(transA: true, m: k, n: n, k: rows, a.data, g.data, gb!.data)
                 }
                 return [ga, gb]
@@ -36,19 +36,19 @@ extension Tensor {
             throw EngineError("matmul: batch dimensions differ: \(describe(shape: a.shape)) @ \(describe(shape: b.shape))")
         }
         let batch = batchShape.reduce(1, *)
-        let out = Tensor.empty(batchShape + [m, n])
+        let out = try Tensor.empty(batchShape + [m, n])
         for i in 0..<batch {
             BLAS.gemm(m: m, n: n, k: k, a.data + i * m * k, b.data + i * k * n, out.data + i * m * n)
         }
         return Tensor.record("bmm", out, [a, b]) { g in
             var ga: Tensor?, gb: Tensor?
             if a.requiresGrad {
-                let t = Tensor.empty(a.shape)
+                let t = Tensor.empty(like: a)
                 for i in 0..<batch { BLAS.gemm(transB: true, m: m, n: k, k: n, g.data + i * m * n, b.data + i * k * n, t.data + i * m * k) }
                 ga = t
             }
             if b.requiresGrad {
-                let t = Tensor.empty(b.shape)
+                let t = Tensor.empty(like: b)
                 for i in 0..<batch { BLAS.gemm(transA: true, m: k, n: n, k: m, a.data + i * m * k, g.data + i * m * n, t.data + i * k * n) }
                 gb = t
             }
@@ -66,7 +66,7 @@ extension Tensor {
         }
         let nIn = w.shape[1], nOut = w.shape[0]
         let rows = x.count / Swift.max(nIn, 1)
-        let out = Tensor.empty(Array(x.shape.dropLast()) + [nOut])
+        let out = try Tensor.empty(Array(x.shape.dropLast()) + [nOut])
         var beta: Float = 0
         if let bias {
             for r in 0..<rows { (out.data + r * nOut).update(from: bias.data, count: nOut) }
@@ -77,15 +77,15 @@ extension Tensor {
         return record("linear", out, inputs) { g in
             var gx: Tensor?, gw: Tensor?, gb: Tensor?
             if x.requiresGrad {
-                gx = Tensor.empty(x.shape)
+                gx = Tensor.empty(like: x)
                 BLAS.gemm(m: rows, n: nIn, k: nOut, g.data, w.data, gx!.data)
             }
             if w.requiresGrad {
-                gw = Tensor.empty(w.shape)
+                gw = Tensor.empty(like: w)
                 BLAS.gemm(transA: true, m: nOut, n: nIn, k: rows, g.data, x.data, gw!.data)
             }
             if let bias, bias.requiresGrad {
-                gb = Tensor.empty([nOut])
+                gb = Tensor.empty(like: bias)
                 sumMid(g.data, outer: 1, mid: rows, inner: nOut, gb!.data)
             }
             return bias == nil ? [gx, gw] : [gx, gw, gb]

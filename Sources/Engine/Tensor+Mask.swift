@@ -11,12 +11,12 @@ extension Tensor {
             throw EngineError("mask: weight \(describe(shape: w.shape)), mask \(describe(shape: mask.shape))"
                 + (scores.map { ", scores \(describe(shape: $0.shape))" } ?? ""))
         }
-        let out = Tensor.empty(w.shape)
+        let out = Tensor.empty(like: w)
         gateForward(w.data, mask.data, out.data, w.count)
         let inputs = scores.map { [w, $0] } ?? [w]
         return Tensor.record("gated", out, inputs) { g in
-            let dw = w.requiresGrad ? Tensor.empty(w.shape) : nil
-            let ds = (scores?.requiresGrad ?? false) ? Tensor.empty(w.shape) : nil
+            let dw = w.requiresGrad ? Tensor.empty(like: w) : nil
+            let ds = (scores?.requiresGrad ?? false) ? Tensor.empty(like: w) : nil
             gateBackward(g.data, w.data, mask.data, dw?.data, ds?.data, w.count)
             return scores == nil ? [dw] : [dw, ds]
         }
@@ -46,13 +46,13 @@ extension Tensor {
             throw EngineError("hard concrete: weight \(describe(shape: w.shape)), logits \(describe(shape: a.shape))")
         }
         let n = w.count
-        let m = Tensor.empty(w.shape), dm = Tensor.empty(w.shape)
+        let m = Tensor.empty(like: w), dm = Tensor.empty(like: w)
         hardConcrete(a.data, noise.map { UnsafePointer($0.data) }, n, l: l, r: r, beta: beta, m.data, dm.data)
-        let out = Tensor.empty(w.shape)
+        let out = Tensor.empty(like: w)
         gateForward(w.data, m.data, out.data, n)
         return Tensor.record("hardConcreteGated", out, [w, a]) { g in
-            let dw = w.requiresGrad ? Tensor.empty(w.shape) : nil
-            let da = a.requiresGrad ? Tensor.empty(w.shape) : nil
+            let dw = w.requiresGrad ? Tensor.empty(like: w) : nil
+            let da = a.requiresGrad ? Tensor.empty(like: w) : nil
             if let dw { gateForward(g.data, m.data, dw.data, n) }
             if let da { for i in 0..<n { da.data[i] = g.data[i] * w.data[i] * dm.data[i] } }
             return [dw, da]
@@ -61,7 +61,7 @@ extension Tensor {
 
     /// The deterministic hard-concrete gate min(1, max(0, (r − l)·σ(a) + l)), without recording.
     public static func hardConcreteMask(logits a: Tensor, l: Float, r: Float) -> Tensor {
-        let m = Tensor.empty(a.shape)
+        let m = Tensor.empty(like: a)
         hardConcrete(a.data, nil, a.count, l: l, r: r, beta: 1, m.data, nil)
         return m
     }

@@ -101,7 +101,7 @@ extension Tensor {
         // Folding γ, β and the statistics into one scale and shift per channel makes the
         // normalisation a single pass: y = x·a + b with a = γ/σ and b = β − μ·a.
         var a = [Float](repeating: 0, count: c)
-        let out = Tensor.empty(x.shape)
+        let out = Tensor.empty(like: x)
         for ch in 0..<c {
             let scaleC = invStd[ch] * (weight?.data[ch] ?? 1)
             let shift = (bias?.data[ch] ?? 0) - mean[ch] * scaleC
@@ -116,9 +116,9 @@ extension Tensor {
         if let weight { inputs.append(weight) }
         if let bias { inputs.append(bias) }
         return record("batchNorm", out, inputs) { g in
-            let gx: Tensor? = x.requiresGrad ? Tensor.empty(x.shape) : nil
-            let gw: Tensor? = weight?.requiresGrad == true ? Tensor.empty([c]) : nil
-            let gb: Tensor? = bias?.requiresGrad == true ? Tensor.empty([c]) : nil
+            let gx: Tensor? = x.requiresGrad ? Tensor.empty(like: x) : nil
+            let gw: Tensor? = weight.flatMap { $0.requiresGrad ? Tensor.empty(like: $0) : nil }
+            let gb: Tensor? = bias.flatMap { $0.requiresGrad ? Tensor.empty(like: $0) : nil }
             for ch in 0..<c {
                 // Σg and Σg·(x − μ) over the channel give every gradient.
                 var sg = 0.0, sgx = 0.0
@@ -169,7 +169,7 @@ extension Tensor {
         guard eps >= 0 else { throw EngineError("layerNorm: eps must be ≥ 0, got \(eps)") }
         let rows = x.count / d
         var mean = [Float](repeating: 0, count: rows), invStd = [Float](repeating: 0, count: rows)
-        let out = Tensor.empty(x.shape)
+        let out = Tensor.empty(like: x)
         let gamma = weight?.data, beta = bias?.data
         for r in 0..<rows {
             let xp = x.data + r * d, op = out.data + r * d
@@ -185,11 +185,11 @@ extension Tensor {
         if let weight { inputs.append(weight) }
         if let bias { inputs.append(bias) }
         return record("layerNorm", out, inputs) { g in
-            let gx: Tensor? = x.requiresGrad ? Tensor.empty(x.shape) : nil
-            let gw: Tensor? = weight?.requiresGrad == true ? Tensor.zeros([d]) : nil
-            let gb: Tensor? = bias?.requiresGrad == true ? Tensor.zeros([d]) : nil
+            let gx: Tensor? = x.requiresGrad ? Tensor.empty(like: x) : nil
+            let gw: Tensor? = weight.flatMap { $0.requiresGrad ? Tensor.zeros(like: $0) : nil }
+            let gb: Tensor? = bias.flatMap { $0.requiresGrad ? Tensor.zeros(like: $0) : nil }
             // Per-row scratch, allocated once rather than per row.
-            let xhat = Tensor.empty([d]), gh = Tensor.empty([d])
+            let xhat = Tensor.empty(existing: [d]), gh = Tensor.empty(existing: [d])
             let xh = xhat.data, ghp = gh.data
             let invD = 1 / Float(d)
             for r in 0..<rows {
@@ -221,13 +221,13 @@ extension Tensor {
         }
         if !training || p == 0 { return self }
         let keep = 1 / (1 - p)
-        let mask = Tensor.empty(shape)
+        let mask = Tensor.empty(like: self)
         let mp = mask.data
         for i in 0..<count { mp[i] = rng.uniform() >= p ? keep : 0 }
-        let out = Tensor.empty(shape)
+        let out = Tensor.empty(like: self)
         binary(.mul, data, 1, mp, 1, out.data, count)
         return Tensor.record("dropout", out, [self]) { g in
-            let gx = Tensor.empty(self.shape)
+            let gx = Tensor.empty(like: self)
             binary(.mul, g.data, 1, mask.data, 1, gx.data, gx.count)
             return [gx]
         }
@@ -239,10 +239,11 @@ extension Tensor {
         guard weight.rank == 2 else {
             throw EngineError("embedding: weight must be [vocabulary, dim], got \(describe(shape: weight.shape))")
         }
-        guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) == indices.count else {
+        guard shape.allSatisfy({ $0 >= 0 }), try TensorSize.elements(shape) == indices.count else {
             throw EngineError("embedding: \(indices.count) indices cannot be laid out as \(describe(shape: shape))")
         }
         let v = weight.shape[0], d = weight.shape[1]
+        try TensorSize.elements(shape + [d])
         if let bad = indices.firstIndex(where: { $0 < 0 || $0 >= v }) {
             throw EngineError("embedding: index \(indices[bad]) at position \(bad) is out of range for a vocabulary of \(v) (weight \(describe(shape: weight.shape)))")
         }

@@ -6,18 +6,22 @@ import Darwin
 #endif
 
 extension Tensor {
-    /// Uniform in [low, high).
-    public static func uniform(_ shape: [Int], low: Float = 0, high: Float = 1, rng: RNG) -> Tensor {
-        let t = Tensor.empty(shape)
-        let span = high - low
-        for i in 0..<t.count { t.data[i] = low + span * rng.uniform() }
+    /// Uniform in [low, high). Filled in chunks that check `shouldStop` (Ctrl-C by default).
+    public static func uniform(_ shape: [Int], low: Float = 0, high: Float = 1, rng: RNG,
+                               shouldStop: () -> Bool = { Interrupt.requested }) throws -> Tensor {
+        let t = try Tensor.empty(shape)
+        let span = high - low, p = t.data
+        try Interrupt.chunked(t.count, shouldStop: shouldStop) { r in for i in r { p[i] = low + span * rng.uniform() } }
         return t
     }
 
-    /// Normal with the given mean and standard deviation.
-    public static func randn(_ shape: [Int], mean: Float = 0, std: Float = 1, rng: RNG) -> Tensor {
-        let t = Tensor.empty(shape)
-        for i in 0..<t.count { t.data[i] = mean + std * rng.normal() }
+    /// Normal with the given mean and standard deviation. Filled in chunks that check
+    /// `shouldStop` (Ctrl-C by default).
+    public static func randn(_ shape: [Int], mean: Float = 0, std: Float = 1, rng: RNG,
+                             shouldStop: () -> Bool = { Interrupt.requested }) throws -> Tensor {
+        let t = try Tensor.empty(shape)
+        let p = t.data
+        try Interrupt.chunked(t.count, shouldStop: shouldStop) { r in for i in r { p[i] = mean + std * rng.normal() } }
         return t
     }
 
@@ -29,26 +33,26 @@ extension Tensor {
     }
 
     /// Kaiming (He) uniform for ReLU networks: U(−b, b), b = gain·√(3 / fan_in), gain = √2.
-    public static func kaimingUniform(_ shape: [Int], rng: RNG, gain: Float = Float(2).squareRoot()) -> Tensor {
+    public static func kaimingUniform(_ shape: [Int], rng: RNG, gain: Float = Float(2).squareRoot()) throws -> Tensor {
         let bound = gain * (3 / Float(fans(shape).fanIn)).squareRoot()
-        return uniform(shape, low: -bound, high: bound, rng: rng)
+        return try uniform(shape, low: -bound, high: bound, rng: rng)
     }
 
     /// Kaiming (He) normal: N(0, gain² / fan_in).
-    public static func kaimingNormal(_ shape: [Int], rng: RNG, gain: Float = Float(2).squareRoot()) -> Tensor {
-        randn(shape, std: gain / Float(fans(shape).fanIn).squareRoot(), rng: rng)
+    public static func kaimingNormal(_ shape: [Int], rng: RNG, gain: Float = Float(2).squareRoot()) throws -> Tensor {
+        try randn(shape, std: gain / Float(fans(shape).fanIn).squareRoot(), rng: rng)
     }
 
     /// Xavier (Glorot) uniform: U(−b, b), b = gain·√(6 / (fan_in + fan_out)).
-    public static func xavierUniform(_ shape: [Int], rng: RNG, gain: Float = 1) -> Tensor {
+    public static func xavierUniform(_ shape: [Int], rng: RNG, gain: Float = 1) throws -> Tensor {
         let f = fans(shape)
         let bound = gain * (6 / Float(f.fanIn + f.fanOut)).squareRoot()
-        return uniform(shape, low: -bound, high: bound, rng: rng)
+        return try uniform(shape, low: -bound, high: bound, rng: rng)
     }
 
     /// Xavier (Glorot) normal: N(0, gain²·2 / (fan_in + fan_out)).
-    public static func xavierNormal(_ shape: [Int], rng: RNG, gain: Float = 1) -> Tensor {
+    public static func xavierNormal(_ shape: [Int], rng: RNG, gain: Float = 1) throws -> Tensor {
         let f = fans(shape)
-        return randn(shape, std: gain * (2 / Float(f.fanIn + f.fanOut)).squareRoot(), rng: rng)
+        return try randn(shape, std: gain * (2 / Float(f.fanIn + f.fanOut)).squareRoot(), rng: rng)
     }
 }

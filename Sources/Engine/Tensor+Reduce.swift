@@ -7,7 +7,8 @@ extension Tensor {
         let outer = shape[..<ax].reduce(1, *), mid = shape[ax], inner = shape[(ax + 1)...].reduce(1, *)
         var outShape = shape
         if keepDim { outShape[ax] = 1 } else { outShape.remove(at: ax) }
-        let out = Tensor.empty(outShape)
+        // A reduction never has more non-zero dimensions than its input, which passed the check.
+        let out = Tensor.empty(existing: outShape)
         sumMid(data, outer: outer, mid: mid, inner: inner, out.data)
         return Tensor.record("sum", out, [self]) { g in
             [g.reshaped(unchecked: self.shape.enumerated().map { $0.offset == ax ? 1 : $0.element }).broadcastTo(self.shape)]
@@ -17,7 +18,7 @@ extension Tensor {
     /// Sum of all elements (a scalar).
     public func sum() -> Tensor {
         let out = Tensor(Float(total(data, count)))
-        return Tensor.record("sum", out, [self]) { g in [Tensor(shape: self.shape, repeating: g.item)] }
+        return Tensor.record("sum", out, [self]) { g in [Tensor(like: self, repeating: g.item)] }
     }
 
     /// Sum along `axes`, keeping them as size 1 when `keepDims`.
@@ -46,11 +47,11 @@ extension Tensor {
         let outer = shape[..<ax].reduce(1, *), mid = shape[ax], inner = shape[(ax + 1)...].reduce(1, *)
         var outShape = shape
         if keepDims { outShape[ax] = 1 } else { outShape.remove(at: ax) }
-        let out = Tensor.empty(outShape)
+        let out = try Tensor.empty(outShape)
         var index = [Int32](repeating: 0, count: outer * inner)
         index.withUnsafeMutableBufferPointer { maxMid(data, outer: outer, mid: mid, inner: inner, out.data, index: $0.baseAddress) }
         return Tensor.record("max", out, [self]) { g in
-            let gi = Tensor.zeros(self.shape)
+            let gi = Tensor.zeros(like: self)
             for o in 0..<outer { for i in 0..<inner {
                 gi.data[(o * mid + Int(index[o * inner + i])) * inner + i] = g.data[o * inner + i]
             } }
@@ -68,7 +69,7 @@ extension Tensor {
         guard count > 0 else { throw EngineError("argmax: empty tensor") }
         let ax = try axis(a, "argmax")
         let outer = shape[..<ax].reduce(1, *), mid = shape[ax], inner = shape[(ax + 1)...].reduce(1, *)
-        let out = Tensor.empty([outer * inner])
+        let out = try Tensor.empty([outer * inner])
         var index = [Int32](repeating: 0, count: outer * inner)
         index.withUnsafeMutableBufferPointer { maxMid(data, outer: outer, mid: mid, inner: inner, out.data, index: $0.baseAddress) }
         return index.map(Int.init)

@@ -28,13 +28,15 @@ extension Tensor {
     public func reshaped(_ newShape: [Int]) throws -> Tensor {
         var s = newShape
         if let i = s.firstIndex(of: -1) {
-            let rest = s.enumerated().filter { $0.offset != i }.map(\.element).reduce(1, *)
+            var others = s
+            others.remove(at: i)
+            let rest = try TensorSize.elements(others.filter { $0 != -1 })
             guard rest > 0, count % rest == 0, s.filter({ $0 == -1 }).count == 1 else {
                 throw EngineError("reshape: cannot infer -1 in \(describe(shape: newShape)) for \(count) elements")
             }
             s[i] = count / rest
         }
-        guard s.allSatisfy({ $0 >= 0 }), s.reduce(1, *) == count else {
+        guard s.allSatisfy({ $0 >= 0 }), try TensorSize.elements(s) == count else {
             throw EngineError("reshape: cannot reshape \(describe(shape: shape)) (\(count) elements) to \(describe(shape: newShape))")
         }
         return reshaped(unchecked: s)
@@ -57,7 +59,7 @@ extension Tensor {
 
     func permutedUnchecked(_ perm: [Int]) -> Tensor {
         let outShape = perm.map { shape[$0] }
-        let out = Tensor.empty(outShape)
+        let out = Tensor.empty(existing: outShape)
         let inStrides = strides
         let src = perm.map { inStrides[$0] }
         let n = count
@@ -116,6 +118,9 @@ extension Tensor {
         if let bad = indices.first(where: { $0 < 0 || $0 >= d }) {
             throw EngineError("index \(bad) is out of bounds for axis \(ax) of size \(d)")
         }
+        var outShape = shape
+        outShape[ax] = indices.count
+        try TensorSize.elements(outShape)
         return indexSelectUnchecked(axis: ax, indices)
     }
 
@@ -123,7 +128,7 @@ extension Tensor {
         let outer = shape[..<ax].reduce(1, *), d = shape[ax], inner = shape[(ax + 1)...].reduce(1, *)
         var outShape = shape
         outShape[ax] = indices.count
-        let out = Tensor.empty(outShape)
+        let out = Tensor.empty(existing: outShape)
         let k = indices.count
         for o in 0..<outer {
             for (j, i) in indices.enumerated() {
@@ -131,7 +136,7 @@ extension Tensor {
             }
         }
         return Tensor.record("index_select", out, [self]) { g in
-            let gi = Tensor.zeros(self.shape)
+            let gi = Tensor.zeros(like: self)
             for o in 0..<outer {
                 for (j, i) in indices.enumerated() {
                     axpy(1, g.data + (o * k + j) * inner, gi.data + (o * d + i) * inner, inner)
@@ -152,7 +157,7 @@ extension Tensor {
         let total = parts.reduce(0) { $0 + $1.shape[ax] }
         var outShape = first.shape
         outShape[ax] = total
-        let out = Tensor.empty(outShape)
+        let out = try Tensor.empty(outShape)
         var offset = 0
         for p in parts {
             let chunk = p.shape[ax] * inner
@@ -188,10 +193,10 @@ extension Tensor {
         if let bad = index.first(where: { $0 < 0 || $0 >= c }) {
             throw EngineError("gather: index \(bad) is out of bounds for size \(c)")
         }
-        let out = Tensor.empty(Array(shape.dropLast()))
+        let out = try Tensor.empty(Array(shape.dropLast()))
         for r in 0..<rows { out.data[r] = data[r * c + index[r]] }
         return Tensor.record("gather", out, [self]) { g in
-            let gi = Tensor.zeros(self.shape)
+            let gi = Tensor.zeros(like: self)
             for r in 0..<rows { gi.data[r * c + index[r]] = g.data[r] }
             return [gi]
         }

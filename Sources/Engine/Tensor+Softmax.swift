@@ -22,7 +22,7 @@ extension Tensor {
     /// Softmax along the last axis.
     public func softmax() -> Tensor {
         let c = shape.last ?? 1, rows = count / Swift.max(c, 1)
-        let out = Tensor.empty(shape)
+        let out = Tensor.empty(like: self)
         // exp(x − max) / Σ rather than exp(log-softmax): x − max is exact, x − logsumexp is not.
         for r in 0..<rows {
             let xr = data + r * c, o = out.data + r * c
@@ -34,7 +34,7 @@ extension Tensor {
             for j in 0..<c { o[j] *= inv }
         }
         return Tensor.record("softmax", out, [self]) { g in
-            let gi = Tensor.empty(self.shape)
+            let gi = Tensor.empty(like: self)
             for r in 0..<rows {
                 let y = out.data + r * c, gr = g.data + r * c, o = gi.data + r * c
                 var dot: Float = 0
@@ -48,10 +48,10 @@ extension Tensor {
     /// Log-softmax along the last axis.
     public func logSoftmax() -> Tensor {
         let c = shape.last ?? 1, rows = count / Swift.max(c, 1)
-        let out = Tensor.empty(shape)
+        let out = Tensor.empty(like: self)
         logSoftmaxRows(data, rows: rows, c: c, out.data)
         return Tensor.record("log_softmax", out, [self]) { g in
-            let gi = Tensor.empty(self.shape)
+            let gi = Tensor.empty(like: self)
             for r in 0..<rows {
                 let y = out.data + r * c, gr = g.data + r * c, o = gi.data + r * c
                 var s: Float = 0
@@ -72,7 +72,7 @@ extension Tensor {
             throw EngineError("cross_entropy: label \(bad) is out of range for \(c) classes")
         }
         guard smoothing >= 0 && smoothing < 1 else { throw EngineError("cross_entropy: label smoothing must be in [0, 1), got \(smoothing)") }
-        let logp = Tensor.empty(shape)
+        let logp = Tensor.empty(like: self)
         logSoftmaxRows(data, rows: b, c: c, logp.data)
         var loss: Double = 0
         let on = 1 - smoothing, off = smoothing / Float(c)
@@ -83,7 +83,7 @@ extension Tensor {
         }
         let out = Tensor(Float(loss / Double(Swift.max(b, 1))))
         return Tensor.record("cross_entropy", out, [self]) { g in
-            let gi = Tensor.empty(self.shape)
+            let gi = Tensor.empty(like: self)
             let scale = g.item / Float(Swift.max(b, 1))
             for r in 0..<b {
                 let lr = logp.data + r * c, o = gi.data + r * c

@@ -41,39 +41,69 @@ public final class Tensor: @unchecked Sendable {
     }
 
     /// A tensor of `shape` with uninitialised contents (for kernels that overwrite every element).
-    public static func empty(_ shape: [Int]) -> Tensor {
+    /// Throws when the shape fails `TensorSize.elements` (negative, overflowing or too large).
+    public static func empty(_ shape: [Int]) throws -> Tensor {
+        Tensor(shape: shape, storage: Storage(count: try TensorSize.elements(shape)))
+    }
+
+    /// An uninitialised tensor of `shape`, for kernels whose output shape is that of tensors that
+    /// exist already (a gradient, a broadcast back to an input), so it has passed the check.
+    static func empty(existing shape: [Int]) -> Tensor {
         Tensor(shape: shape, storage: Storage(count: shape.reduce(1, *)))
     }
 
-    /// A tensor of `shape` filled with `value`.
-    public init(shape: [Int], repeating value: Float) {
-        self.shape = shape
-        self.storage = Storage(count: shape.reduce(1, *), repeating: value)
-        self.requiresGrad = false
+    /// An uninitialised tensor of `other`'s shape. No check is needed: `other` exists.
+    public static func empty(like other: Tensor) -> Tensor {
+        Tensor(shape: other.shape, storage: Storage(count: other.count))
+    }
+
+    /// An uninitialised tensor of `other`'s shape with `rows` as its first dimension: rows taken
+    /// from `other` without repeats (a batch, a subset), so it is no larger than `other`.
+    public static func empty(rows: Int, of other: Tensor) -> Tensor {
+        let n = Swift.max(0, Swift.min(rows, other.shape.first ?? 1))
+        return empty(existing: [n] + other.shape.dropFirst())
+    }
+
+    /// A tensor of `shape` filled with `value`; throws when the shape fails `TensorSize.elements`.
+    public convenience init(shape: [Int], repeating value: Float) throws {
+        self.init(shape: shape, storage: Storage(count: try TensorSize.elements(shape), repeating: value))
+    }
+
+    /// A tensor of `other`'s shape filled with `value`.
+    public convenience init(like other: Tensor, repeating value: Float) {
+        self.init(shape: other.shape, storage: Storage(count: other.count, repeating: value))
     }
 
     /// A tensor of `shape` holding `data` in row-major order. Throws when the counts differ.
     public convenience init(shape: [Int], data: [Float]) throws {
-        let n = shape.reduce(1, *)
-        guard n == data.count, shape.allSatisfy({ $0 >= 0 }) else {
+        let n = try TensorSize.elements(shape)
+        guard n == data.count else {
             throw EngineError("tensor of shape \(describe(shape: shape)) needs \(n) values, got \(data.count)")
         }
         self.init(shape: shape, storage: Storage(count: n))
-        data.withUnsafeBufferPointer { storage.data.update(from: $0.baseAddress!, count: n) }
+        data.withUnsafeBufferPointer { if n > 0, let base = $0.baseAddress { storage.data.update(from: base, count: n) } }
     }
 
-    /// A tensor of `shape` copied from a buffer of exactly `shape.product` elements.
-    public convenience init(shape: [Int], copying buffer: UnsafeBufferPointer<Float>) {
-        let n = shape.reduce(1, *)
+    /// A tensor of `shape` copied from a buffer of at least `shape.product` elements.
+    public convenience init(shape: [Int], copying buffer: UnsafeBufferPointer<Float>) throws {
+        let n = try TensorSize.elements(shape)
         self.init(shape: shape, storage: Storage(count: n))
         if n > 0, let base = buffer.baseAddress { storage.data.update(from: base, count: Swift.min(n, buffer.count)) }
     }
 
-    /// A scalar tensor.
-    public convenience init(_ value: Float) { self.init(shape: [], repeating: value) }
+    /// A 1-D tensor of `values` (already in memory, so no size check is needed).
+    public convenience init(vector values: [Float]) {
+        self.init(shape: [values.count], storage: Storage(count: values.count))
+        values.withUnsafeBufferPointer { if let base = $0.baseAddress { storage.data.update(from: base, count: values.count) } }
+    }
 
-    public static func zeros(_ shape: [Int]) -> Tensor { Tensor(shape: shape, repeating: 0) }
-    public static func ones(_ shape: [Int]) -> Tensor { Tensor(shape: shape, repeating: 1) }
+    /// A scalar tensor.
+    public convenience init(_ value: Float) { self.init(shape: [], storage: Storage(count: 1, repeating: value)) }
+
+    public static func zeros(_ shape: [Int]) throws -> Tensor { try Tensor(shape: shape, repeating: 0) }
+    public static func ones(_ shape: [Int]) throws -> Tensor { try Tensor(shape: shape, repeating: 1) }
+    public static func zeros(like other: Tensor) -> Tensor { Tensor(like: other, repeating: 0) }
+    public static func ones(like other: Tensor) -> Tensor { Tensor(like: other, repeating: 1) }
 
     /// Marks this tensor as a leaf that receives gradients; returns self for chaining.
     @discardableResult public func requiringGrad(_ flag: Bool = true) -> Tensor {
@@ -83,7 +113,7 @@ public final class Tensor: @unchecked Sendable {
 
     /// An independent copy of the data, detached from any recorded graph.
     public func copy() -> Tensor {
-        let t = Tensor.empty(shape)
+        let t = Tensor.empty(like: self)
         t.data.update(from: data, count: count)
         return t
     }

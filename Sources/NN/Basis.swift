@@ -32,29 +32,29 @@ public final class BasisLayer: Module {
         let basis: Module
         switch layer {
         case let l as Linear:
-            let b = Linear(l.inFeatures, r, bias: false, rng: RNG(seed: 0))
+            let b = try Linear(l.inFeatures, r, bias: false, rng: RNG(seed: 0))
             for j in 0..<r { for i in 0..<rows { b.weight.data[j * rows + i] = u[i * r + j] } }
             basis = b
         case let c as Conv2d:
-            let b = Conv2d(c.inChannels, r, kernel: c.kernel, stride: c.stride, padding: c.padding, bias: false, rng: RNG(seed: 0))
+            let b = try Conv2d(c.inChannels, r, kernel: c.kernel, stride: c.stride, padding: c.padding, bias: false, rng: RNG(seed: 0))
             for j in 0..<r { for i in 0..<rows { b.weight.data[j * rows + i] = u[i * r + j] } }
             basis = b
         default: throw EngineError("basis scaling rewrites Linear and Conv2d layers, not \(layer.typeName)")
         }
-        let pair = BasisLayer(basis: basis, outputs: outs, bias: (layer as? Linear)?.bias != nil || (layer as? Conv2d)?.bias != nil)
+        let pair = try BasisLayer(basis: basis, outputs: outs, bias: (layer as? Linear)?.bias != nil || (layer as? Conv2d)?.bias != nil)
         for o in 0..<outs { for j in 0..<r { pair.coefficients.data[o * r + j] = s[j] * vt[j * outs + o] } }
         if let b = pair.bias, let source = (layer as? Linear)?.bias ?? (layer as? Conv2d)?.bias { try b.assign(source) }
         return pair
     }
 
     /// An empty pair of the given sizes (the codec rebuilds one, a checkpoint refills it).
-    public init(basis: Module, outputs: Int, bias: Bool) {
+    public init(basis: Module, outputs: Int, bias: Bool) throws {
         self.basis = basis
         let r = (basis as? Linear)?.outFeatures ?? (basis as? Conv2d)?.outChannels ?? 0
         self.outputs = outputs
-        alpha = Tensor.ones([r]).requiringGrad()
-        coefficients = Tensor.zeros([outputs, r])
-        self.bias = bias ? Tensor.zeros([outputs]).requiringGrad() : nil
+        alpha = try Tensor.ones([r]).requiringGrad()
+        coefficients = try Tensor.zeros([outputs, r])
+        self.bias = bias ? try Tensor.zeros([outputs]).requiringGrad() : nil
         super.init()
         basis.parameters.forEach { $0.requiresGrad = false }
     }
@@ -112,8 +112,8 @@ public final class ChannelScale: Module {
     public let scale: Tensor
     public var features: Int { scale.count }
 
-    public init(_ features: Int) {
-        scale = Tensor.ones([features]).requiringGrad()
+    public init(_ features: Int) throws {
+        scale = try Tensor.ones([features]).requiringGrad()
         super.init()
     }
 
@@ -140,7 +140,7 @@ public final class ChannelScale: Module {
         var layers: [Module] = []
         var pending: Int?
         for (i, layer) in seq.layers.enumerated() {
-            if let n = pending, !(layer is BatchNorm) { layers.append(ChannelScale(n)); pending = nil }
+            if let n = pending, !(layer is BatchNorm) { layers.append(try ChannelScale(n)); pending = nil }
             if layer is BasicBlock || layer is BasisLayer || layer is ChannelScale {
                 throw EngineError("channel scaling does not insert scales into layers.\(i) (\(layer.typeName))")
             }
@@ -149,9 +149,9 @@ public final class ChannelScale: Module {
             layers.append(copy)
             if i != head, let l = layer as? Linear { pending = l.outFeatures }
             if i != head, let c = layer as? Conv2d { pending = c.outChannels }
-            if layer is BatchNorm, let n = pending { layers.append(ChannelScale(n)); pending = nil }
+            if layer is BatchNorm, let n = pending { layers.append(try ChannelScale(n)); pending = nil }
         }
-        if let n = pending { layers.append(ChannelScale(n)) }
+        if let n = pending { layers.append(try ChannelScale(n)) }
         let out = Sequential(layers)
         out.train(model.training)
         return out

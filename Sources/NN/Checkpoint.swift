@@ -19,8 +19,11 @@ public enum Checkpoint {
     /// model must be in the file with the same shape; extra tensors in the file are an error
     /// unless `strict` is false. Masks in the file (`<name>.mask`, with `<name>.scores`) become
     /// the model's fixed masks, replacing any it had. Nothing is changed when any check fails.
+    /// A requested sparsity in the metadata (`sparsity.<name>`) that is not a number in [0, 1]
+    /// is ignored, and `warn` is told why.
     @discardableResult
-    public static func load(_ model: Module, from path: String, strict: Bool = true) throws -> [String: String] {
+    public static func load(_ model: Module, from path: String, strict: Bool = true,
+                            warn: (String) -> Void = { _ in }) throws -> [String: String] {
         let (tensors, metadata) = try Safetensors.load(path)
         var byName: [String: Tensor] = [:]
         for (name, t) in tensors { byName[name] = t }
@@ -53,7 +56,13 @@ public enum Checkpoint {
                 throw EngineError("\(file): '\(name).scores' has shape \(describe(shape: scores.shape)) but the parameter has \(describe(shape: shape))")
             }
             let gate = WeightGate(mask: mask.copy(), scores: scores?.copy(), method: "loaded")
-            gate.requestedSparsity = Double(metadata["sparsity." + name] ?? "")
+            if let text = metadata["sparsity." + name] {
+                if let r = Double(text), r >= 0, r <= 1 {
+                    gate.requestedSparsity = r
+                } else {
+                    warn("\(file): ignoring metadata 'sparsity.\(name)' = '\(text)': a requested sparsity is a number in [0, 1]")
+                }
+            }
             gates.append((name, gate))
             known.insert(name + ".mask"); if scores != nil { known.insert(name + ".scores") }
         }

@@ -8,12 +8,12 @@ public final class Conv2d: Module {
     public let inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int
 
     public init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0,
-                bias: Bool = true, rng: RNG) {
+                bias: Bool = true, rng: RNG) throws {
         self.inChannels = inChannels; self.outChannels = outChannels
         self.kernel = kernel; self.stride = stride; self.padding = padding
         let bound = 1 / Float(max(inChannels * kernel * kernel, 1)).squareRoot()
-        weight = Tensor.uniform([outChannels, inChannels, kernel, kernel], low: -bound, high: bound, rng: rng).requiringGrad()
-        self.bias = bias ? Tensor.uniform([outChannels], low: -bound, high: bound, rng: rng).requiringGrad() : nil
+        weight = try Tensor.uniform([outChannels, inChannels, kernel, kernel], low: -bound, high: bound, rng: rng).requiringGrad()
+        self.bias = bias ? try Tensor.uniform([outChannels], low: -bound, high: bound, rng: rng).requiringGrad() : nil
         super.init()
     }
 
@@ -66,12 +66,12 @@ public final class BatchNorm: Module {
     public let features: Int
     public let momentum: Float, eps: Float
 
-    public init(_ features: Int, momentum: Float = 0.1, eps: Float = 1e-5) {
+    public init(_ features: Int, momentum: Float = 0.1, eps: Float = 1e-5) throws {
         self.features = features; self.momentum = momentum; self.eps = eps
-        weight = Tensor.ones([features]).requiringGrad()
-        bias = Tensor.zeros([features]).requiringGrad()
-        runningMean = Tensor.zeros([features])
-        runningVar = Tensor.ones([features])
+        weight = try Tensor.ones([features]).requiringGrad()
+        bias = try Tensor.zeros([features]).requiringGrad()
+        runningMean = try Tensor.zeros([features])
+        runningVar = try Tensor.ones([features])
         super.init()
     }
 

@@ -7,12 +7,12 @@ public final class Linear: Module {
     public let bias: Tensor?
     public let inFeatures: Int, outFeatures: Int
 
-    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, rng: RNG) {
+    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, rng: RNG) throws {
         self.inFeatures = inFeatures; self.outFeatures = outFeatures
         // PyTorch's default: kaiming_uniform with a = √5 → U(±1/√fan_in), same for the bias.
         let bound = 1 / Float(max(inFeatures, 1)).squareRoot()
-        weight = Tensor.uniform([outFeatures, inFeatures], low: -bound, high: bound, rng: rng).requiringGrad()
-        self.bias = bias ? Tensor.uniform([outFeatures], low: -bound, high: bound, rng: rng).requiringGrad() : nil
+        weight = try Tensor.uniform([outFeatures, inFeatures], low: -bound, high: bound, rng: rng).requiringGrad()
+        self.bias = bias ? try Tensor.uniform([outFeatures], low: -bound, high: bound, rng: rng).requiringGrad() : nil
         super.init()
     }
 

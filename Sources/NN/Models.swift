@@ -10,7 +10,7 @@ public enum Models {
         }
         var layers: [Module] = [Flatten()]
         for i in 0..<(widths.count - 1) {
-            layers.append(Linear(widths[i], widths[i + 1], rng: rng))
+            layers.append(try Linear(widths[i], widths[i + 1], rng: rng))
             if i < widths.count - 2 { layers.append(Activation(activation)) }
         }
         return Sequential(layers)
@@ -20,9 +20,9 @@ public enum Models {
     public static func cnn(classes: Int = 10, channels: Int = 1, size: Int = 28, rng: RNG) throws -> Sequential {
         guard classes > 0, size % 4 == 0 else { throw EngineError("cnn: needs classes > 0 and an input size divisible by 4") }
         return Sequential([
-            Conv2d(channels, 32, kernel: 3, padding: 1, rng: rng), ReLU(), MaxPool2d(2),
-            Conv2d(32, 64, kernel: 3, padding: 1, rng: rng), ReLU(), MaxPool2d(2),
-            Flatten(), Linear(64 * (size / 4) * (size / 4), 128, rng: rng), ReLU(), Linear(128, classes, rng: rng),
+            try Conv2d(channels, 32, kernel: 3, padding: 1, rng: rng), ReLU(), MaxPool2d(2),
+            try Conv2d(32, 64, kernel: 3, padding: 1, rng: rng), ReLU(), MaxPool2d(2),
+            Flatten(), try Linear(64 * (size / 4) * (size / 4), 128, rng: rng), ReLU(), try Linear(128, classes, rng: rng),
         ])
     }
 
@@ -30,10 +30,10 @@ public enum Models {
     public static func lenet5(classes: Int = 10, channels: Int = 1, rng: RNG) throws -> Sequential {
         guard classes > 0 else { throw EngineError("lenet5: needs classes > 0") }
         return Sequential([
-            Conv2d(channels, 6, kernel: 5, padding: 2, rng: rng), ReLU(), MaxPool2d(2),
-            Conv2d(6, 16, kernel: 5, rng: rng), ReLU(), MaxPool2d(2),
-            Flatten(), Linear(400, 120, rng: rng), ReLU(), Linear(120, 84, rng: rng), ReLU(),
-            Linear(84, classes, rng: rng),
+            try Conv2d(channels, 6, kernel: 5, padding: 2, rng: rng), ReLU(), MaxPool2d(2),
+            try Conv2d(6, 16, kernel: 5, rng: rng), ReLU(), MaxPool2d(2),
+            Flatten(), try Linear(400, 120, rng: rng), ReLU(), try Linear(120, 84, rng: rng), ReLU(),
+            try Linear(84, classes, rng: rng),
         ])
     }
 
@@ -44,16 +44,16 @@ public enum Models {
         guard classes > 0, !widths.isEmpty, widths.allSatisfy({ $0 > 0 }), blocks > 0 else {
             throw EngineError("resnet: needs classes > 0, positive widths and blocks > 0")
         }
-        var layers: [Module] = [Conv2d(channels, widths[0], kernel: 3, padding: 1, bias: false, rng: rng),
-                                BatchNorm(widths[0]), ReLU()]
+        var layers: [Module] = [try Conv2d(channels, widths[0], kernel: 3, padding: 1, bias: false, rng: rng),
+                                try BatchNorm(widths[0]), ReLU()]
         var inC = widths[0]
         for (s, w) in widths.enumerated() {
             for b in 0..<blocks {
-                layers.append(BasicBlock(inC, w, stride: s > 0 && b == 0 ? 2 : 1, rng: rng))
+                layers.append(try BasicBlock(inC, w, stride: s > 0 && b == 0 ? 2 : 1, rng: rng))
                 inC = w
             }
         }
-        layers += [GlobalAvgPool(), Linear(inC, classes, rng: rng)]
+        layers += [GlobalAvgPool(), try Linear(inC, classes, rng: rng)]
         return Sequential(layers)
     }
 
@@ -71,14 +71,14 @@ public enum Models {
 public final class BasicBlock: Module {
     public let conv1: Conv2d, bn1: BatchNorm, conv2: Conv2d, bn2: BatchNorm
     public let shortcut: Sequential?
-    public init(_ inC: Int, _ outC: Int, stride: Int, mid: Int? = nil, projection: Bool = false, rng: RNG) {
+    public init(_ inC: Int, _ outC: Int, stride: Int, mid: Int? = nil, projection: Bool = false, rng: RNG) throws {
         let mid = mid ?? outC
-        conv1 = Conv2d(inC, mid, kernel: 3, stride: stride, padding: 1, bias: false, rng: rng)
-        bn1 = BatchNorm(mid)
-        conv2 = Conv2d(mid, outC, kernel: 3, padding: 1, bias: false, rng: rng)
-        bn2 = BatchNorm(outC)
+        conv1 = try Conv2d(inC, mid, kernel: 3, stride: stride, padding: 1, bias: false, rng: rng)
+        bn1 = try BatchNorm(mid)
+        conv2 = try Conv2d(mid, outC, kernel: 3, padding: 1, bias: false, rng: rng)
+        bn2 = try BatchNorm(outC)
         shortcut = projection || stride != 1 || inC != outC
-            ? Sequential([Conv2d(inC, outC, kernel: 1, stride: stride, bias: false, rng: rng), BatchNorm(outC)]) : nil
+            ? Sequential([try Conv2d(inC, outC, kernel: 1, stride: stride, bias: false, rng: rng), try BatchNorm(outC)]) : nil
     }
     public override func forward(_ x: Tensor) throws -> Tensor {
         let h = try bn2(conv2(bn1(conv1(x)).relu()))
@@ -110,11 +110,11 @@ public final class ViT: Module {
         }
         self.channels = channels; self.size = size; self.patch = patch
         let tokens = (size / patch) * (size / patch)
-        patchEmbed = Linear(channels * patch * patch, dim, rng: rng)
-        posEmbed = Tensor.randn([tokens, dim], std: 0.02, rng: rng).requiringGrad()
+        patchEmbed = try Linear(channels * patch * patch, dim, rng: rng)
+        posEmbed = try Tensor.randn([tokens, dim], std: 0.02, rng: rng).requiringGrad()
         blocks = ModuleList(try (0..<depth).map { _ in try TransformerBlock(dim: dim, heads: heads, hidden: hidden, rng: rng) })
-        norm = LayerNorm(dim)
-        head = Linear(dim, classes, rng: rng)
+        norm = try LayerNorm(dim)
+        head = try Linear(dim, classes, rng: rng)
     }
 
     public override func forward(_ x: Tensor) throws -> Tensor {

@@ -96,7 +96,7 @@ public enum ModuleCodec {
         switch spec.kind {
         case "Sequential": return Sequential(try kids())
         case "ModuleList": return ModuleList(try kids())
-        case "Linear": return Linear(try int("in"), try int("out"), bias: try int("bias", 0...1) == 1, rng: rng)
+        case "Linear": return try Linear(try int("in"), try int("out"), bias: try int("bias", 0...1) == 1, rng: rng)
         case "Activation":
             guard let k = spec.texts["function"].flatMap(Activation.Kind.init(rawValue:)) else {
                 throw EngineError("module spec Activation: unknown function")
@@ -109,25 +109,25 @@ public enum ModuleCodec {
             guard k.count == 1 || k.count == 2 else { throw EngineError("module spec Residual: needs a body and an optional shortcut") }
             return Residual(k[0], shortcut: k.count == 2 ? k[1] : nil)
         case "Conv2d":
-            return Conv2d(try int("in"), try int("out"), kernel: try int("kernel", 1...4096), stride: try int("stride", 1...4096),
+            return try Conv2d(try int("in"), try int("out"), kernel: try int("kernel", 1...4096), stride: try int("stride", 1...4096),
                           padding: try int("padding"), bias: try int("bias", 0...1) == 1, rng: rng)
         case "MaxPool2d": return MaxPool2d(try int("kernel", 1...4096), stride: try int("stride", 1...4096), padding: try int("padding"))
         case "AvgPool2d": return AvgPool2d(try int("kernel", 1...4096), stride: try int("stride", 1...4096), padding: try int("padding"))
         case "GlobalAvgPool": return GlobalAvgPool()
-        case "BatchNorm": return BatchNorm(try int("features"), momentum: Float(try number("momentum")), eps: Float(try number("eps")))
-        case "LayerNorm": return LayerNorm(try int("features"), eps: Float(try number("eps")))
-        case "Embedding": return Embedding(try int("count"), try int("dim"), rng: rng)
+        case "BatchNorm": return try BatchNorm(try int("features"), momentum: Float(try number("momentum")), eps: Float(try number("eps")))
+        case "LayerNorm": return try LayerNorm(try int("features"), eps: Float(try number("eps")))
+        case "Embedding": return try Embedding(try int("count"), try int("dim"), rng: rng)
         case "MultiHeadSelfAttention": return try MultiHeadSelfAttention(dim: try int("dim", 1...(1 << 20)), heads: try int("heads", 1...(1 << 20)), rng: rng)
         case "TransformerBlock":
             return try TransformerBlock(dim: try int("dim", 1...(1 << 20)), heads: try int("heads", 1...(1 << 20)), hidden: try int("hidden"), rng: rng)
-        case "ChannelScale": return ChannelScale(try int("features", 1...(1 << 24)))
+        case "ChannelScale": return try ChannelScale(try int("features", 1...(1 << 24)))
         case "BasisLayer":
             guard spec.children.count == 1 else { throw EngineError("module spec BasisLayer: needs its basis layer") }
             let basis = try build(spec.children[0], rng: rng, dropoutRNG: dropoutRNG)
             guard basis is Linear || basis is Conv2d else { throw EngineError("module spec BasisLayer: the basis is a Linear or Conv2d") }
-            return BasisLayer(basis: basis, outputs: try int("outputs", 1...(1 << 24)), bias: spec.numbers["bias"] == 1)
+            return try BasisLayer(basis: basis, outputs: try int("outputs", 1...(1 << 24)), bias: spec.numbers["bias"] == 1)
         case "BasicBlock":
-            return BasicBlock(try int("in"), try int("out"), stride: try int("stride", 1...4096),
+            return try BasicBlock(try int("in"), try int("out"), stride: try int("stride", 1...4096),
                               mid: spec.numbers["mid"] == nil ? nil : try int("mid"), projection: spec.numbers["projection"] == 1, rng: rng)
         case "ViT":
             return try ViT(classes: try int("classes", 1...(1 << 20)), channels: try int("channels", 1...4096), size: try int("size", 1...4096),

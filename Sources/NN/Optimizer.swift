@@ -133,10 +133,10 @@ public final class Optimizer {
         let lr = (groupLR[i] ?? self.lr) * schedule.factor(at: stepCount - 1), wd = groupWD[i] ?? weightDecay
         switch kind {
         case let .sgd(momentum, nesterov):
-            if momentum != 0 && first[i] == nil { first[i] = Tensor.zeros(p.shape) }
+            if momentum != 0 && first[i] == nil { first[i] = Tensor.zeros(like: p) }
             return (.sgd(lr: lr, momentum: momentum, weightDecay: wd, nesterov: nesterov), first[i], nil)
         case let .adam(b1, b2, eps), let .adamw(b1, b2, eps):
-            if first[i] == nil { first[i] = Tensor.zeros(p.shape); second[i] = Tensor.zeros(p.shape) }
+            if first[i] == nil { first[i] = Tensor.zeros(like: p); second[i] = Tensor.zeros(like: p) }
             let t = Double(Float(stepCount))
             let decoupled: Bool = { if case .adamw = kind { return true } else { return false } }()
             return (.adam(lr: lr, beta1: b1, beta2: b2, eps: eps, weightDecay: wd, decoupled: decoupled,

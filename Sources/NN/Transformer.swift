@@ -5,10 +5,10 @@ import Engine
 public final class LayerNorm: Module {
     public let weight: Tensor, bias: Tensor
     public let features: Int, eps: Float
-    public init(_ features: Int, eps: Float = 1e-5) {
+    public init(_ features: Int, eps: Float = 1e-5) throws {
         self.features = features; self.eps = eps
-        weight = Tensor.ones([features]).requiringGrad()
-        bias = Tensor.zeros([features]).requiringGrad()
+        weight = try Tensor.ones([features]).requiringGrad()
+        bias = try Tensor.zeros([features]).requiringGrad()
     }
     public override func forward(_ x: Tensor) throws -> Tensor { try Tensor.layerNorm(x, weight: effective("weight", weight), bias: effective("bias", bias), eps: eps) }
     public override var localParameters: [(String, Tensor)] { [("weight", weight), ("bias", bias)] }
@@ -19,9 +19,9 @@ public final class LayerNorm: Module {
 public final class Embedding: Module {
     public let weight: Tensor
     public let count: Int, dim: Int
-    public init(_ count: Int, _ dim: Int, rng: RNG) {
+    public init(_ count: Int, _ dim: Int, rng: RNG) throws {
         self.count = count; self.dim = dim
-        weight = Tensor.randn([count, dim], rng: rng).requiringGrad()
+        weight = try Tensor.randn([count, dim], rng: rng).requiringGrad()
     }
     public override func forward(_ x: Tensor) throws -> Tensor {
         var idx = [Int](); idx.reserveCapacity(x.count)
@@ -45,8 +45,8 @@ public final class MultiHeadSelfAttention: Module {
     public init(dim: Int, heads: Int, rng: RNG) throws {
         guard heads > 0, dim % heads == 0 else { throw EngineError("attention: dim \(dim) is not divisible by \(heads) heads") }
         self.dim = dim; self.heads = heads
-        qkv = Linear(dim, 3 * dim, rng: rng)
-        proj = Linear(dim, dim, rng: rng)
+        qkv = try Linear(dim, 3 * dim, rng: rng)
+        proj = try Linear(dim, dim, rng: rng)
     }
 
     public override func forward(_ x: Tensor) throws -> Tensor {
@@ -72,11 +72,11 @@ public final class MultiHeadSelfAttention: Module {
 public final class TransformerBlock: Module {
     public let ln1: LayerNorm, attn: MultiHeadSelfAttention, ln2: LayerNorm, fc1: Linear, fc2: Linear
     public init(dim: Int, heads: Int, hidden: Int, rng: RNG) throws {
-        ln1 = LayerNorm(dim)
+        ln1 = try LayerNorm(dim)
         attn = try MultiHeadSelfAttention(dim: dim, heads: heads, rng: rng)
-        ln2 = LayerNorm(dim)
-        fc1 = Linear(dim, hidden, rng: rng)
-        fc2 = Linear(hidden, dim, rng: rng)
+        ln2 = try LayerNorm(dim)
+        fc1 = try Linear(dim, hidden, rng: rng)
+        fc2 = try Linear(hidden, dim, rng: rng)
     }
     public override func forward(_ x: Tensor) throws -> Tensor {
         let h = try x + attn(ln1(x))

@@ -123,7 +123,7 @@ enum AxesLayout {
             return g
         }
         // Room per tick: labels side by side along x, about three label heights along y.
-        var maxCount = Swift.min(8, Swift.max(2, Int(length / (horizontal ? 4.5 * em : 3.6 * em)) + 1))
+        var maxCount = Swift.min(8, Swift.max(2, plotInt(length / (horizontal ? 4.5 * em : 3.6 * em)) + 1))
         while true {
             if axis.scale == .log {
                 let t = Ticks.log(lo, hi, maxCount: maxCount)
@@ -174,7 +174,7 @@ enum AxesLayout {
         if widest + font.size * 0.6 <= spacing { return }
         g.angle = height * 1.5 <= spacing ? Double.pi / 4 : Double.pi / 2
         let perLabel = g.angle == Double.pi / 2 ? height * 1.2 : height * 1.5
-        let every = Swift.max(1, Int((perLabel / Swift.max(spacing, 1e-9)).rounded(.up)))
+        let every = Swift.max(1, plotInt((perLabel / Swift.max(spacing, 1e-9)).rounded(.up)))
         if every > 1 {
             let keep = Swift.stride(from: 0, to: n, by: every).map { $0 }
             g.major = keep.map { g.major[$0] }

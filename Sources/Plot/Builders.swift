@@ -96,6 +96,9 @@ extension Figure {
     /// Several figures' panels in one figure, filled row by row.
     ///
     ///     try Figure.panels([curves, sparsity], rows: 1, cols: 2)
+    /// The most panels one figure may hold.
+    public static let maxPanels = 400
+
     public static func panels(_ figures: [Figure], rows: Int? = nil, cols: Int? = nil, title: String? = nil) throws -> Figure {
         var all: [Panel] = []
         for f in figures {
@@ -105,6 +108,8 @@ extension Figure {
             }
         }
         guard !all.isEmpty else { throw PlotError("panels needs at least one figure") }
+        // Panels of panels double with each nesting; a figure past this is no longer readable.
+        guard all.count <= maxPanels else { throw PlotError("panels: \(all.count) panels, more than the \(maxPanels) one figure may have") }
         if let r = rows, r < 1 { throw PlotError("rows must be at least 1, got \(r)") }
         if let c = cols, c < 1 { throw PlotError("cols must be at least 1, got \(c)") }
         let c = cols ?? rows.map { ($0 + all.count - 1) / $0 } ?? Swift.min(all.count, 3)

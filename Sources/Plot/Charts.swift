@@ -66,10 +66,18 @@ extension Figure {
         if let b = bins, b < 1 || b > 10_000 { throw PlotError("histogram: bins must be between 1 and 10000, got \(b)") }
         var lo = range?.lowerBound ?? lo0, hi = range?.upperBound ?? hi0
         guard lo.isFinite, hi.isFinite else { throw PlotError("histogram: the range must be finite") }
-        if hi <= lo { lo -= 0.5; hi += 0.5 }
+        if hi <= lo {
+            // One value: a unit bin around it, or one relative to its size when ±0.5 is lost in
+            // its rounding (1e20 ± 0.5 == 1e20).
+            let pad = Swift.max(0.5, Swift.abs(lo) * 1e-6)
+            lo -= pad; hi += pad
+        }
         let largest = finite.map(\.count).max() ?? 1
-        let count = bins ?? Swift.min(60, Swift.max(10, Int(Double(largest).squareRoot())))
+        let count = bins ?? Swift.min(60, Swift.max(10, plotInt(Double(largest).squareRoot())))
         let width = (hi - lo) / Double(count)
+        guard width.isFinite, width > 0, lo + width > lo else {
+            throw PlotError("histogram: the range \(Ticks.format(lo))…\(Ticks.format(hi)) cannot be divided into \(count) bins")
+        }
         let edges = (0...count).map { lo + Double($0) * width }
         var panel = Panel(title: title)
         panel.x = Axis(label: xLabel ?? "value")
@@ -77,7 +85,7 @@ extension Figure {
         for (k, values) in finite.enumerated() {
             var counts = [Double](repeating: 0, count: count)
             for v in values where v >= lo && v <= hi {
-                counts[Swift.min(count - 1, Int((v - lo) / width))] += 1
+                counts[Swift.min(count - 1, plotInt((v - lo) / width))] += 1
             }
             if density, !values.isEmpty { counts = counts.map { $0 / (Double(values.count) * width) } }
             panel.marks.append(.histogram(HistogramSeries(label: groups[k].label, edges: edges, counts: counts, style: k)))

@@ -114,7 +114,7 @@ enum Marks {
         let pixels: [UInt32] = h.values.map { v in
             guard v.isFinite else { return 0 }
             let t = span > 0 ? (v - h.low) / span : 0.5
-            return lut[Int((Swift.min(1, Swift.max(0, t)) * 255).rounded())]
+            return lut[plotInt((Swift.min(1, Swift.max(0, t)) * 255).rounded())]
         }
         let a = p.point(-0.5, -0.5), b = p.point(Double(h.cols) - 0.5, Double(h.rows) - 0.5)
         c.image(pixels, width: h.cols, height: h.rows,

@@ -78,7 +78,7 @@ extension Figure {
         }
         let (lo, hi, map) = scale
         let n = images.count
-        var c = Swift.min(n, cols ?? Int((Double(n) * 2).squareRoot().rounded(.up)))
+        var c = Swift.min(n, cols ?? plotInt((Double(n) * 2).squareRoot().rounded(.up)))
         let r = (n + c - 1) / c
         if cols == nil { c = (n + r - 1) / r }
         let panels: [Panel] = images.enumerated().map { i, im in

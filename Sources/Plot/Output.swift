@@ -70,7 +70,7 @@ extension Figure {
         }
         guard dpi.isFinite, dpi >= 10, dpi <= 2400 else { throw PlotError("dpi \(Ticks.format(dpi)) is not between 10 and 2400") }
         guard width * dpi <= 30000, height * dpi <= 30000 else {
-            throw PlotError("figure of \(Int(width * dpi))×\(Int(height * dpi)) pixels is too large (at most 30000 a side)")
+            throw PlotError("figure of \(plotInt(width * dpi))×\(plotInt(height * dpi)) pixels is too large (at most 30000 a side)")
         }
         guard rows >= 1, cols >= 1, rows * cols >= panels.count else {
             throw PlotError("a \(rows)×\(cols) grid has no room for \(panels.count) panels")
@@ -80,7 +80,7 @@ extension Figure {
 
     /// The figure drawn on a white (or transparent) raster of inches × dpi pixels.
     func rasterize(dpi: Double) throws -> RasterImage {
-        let w = Swift.max(1, Int((width * dpi).rounded())), h = Swift.max(1, Int((height * dpi).rounded()))
+        let w = Swift.max(1, plotInt((width * dpi).rounded())), h = Swift.max(1, plotInt((height * dpi).rounded()))
         guard let surface = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, Int32(w), Int32(h)) else {
             throw PlotError("cannot create a \(w)×\(h) image")
         }

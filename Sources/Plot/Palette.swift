@@ -67,7 +67,7 @@ public enum Palette {
 
     static func sample(_ stops: [Color], _ t: Double) -> Color {
         let x = t * Double(stops.count - 1)
-        let i = Swift.min(stops.count - 2, Int(x))
+        let i = Swift.min(stops.count - 2, plotInt(x))
         return stops[i].mixed(with: stops[i + 1], x - Double(i))
     }
 

@@ -32,7 +32,7 @@ enum TextPreview {
     /// Three significant digits.
     static func short(_ v: Double) -> String {
         guard v.isFinite, v != 0 else { return Ticks.format(v) }
-        let e = pow10(Double(Int(abs(v).log10.rounded(.down)) - 2))
+        let e = pow10(Double(plotInt(abs(v).log10.rounded(.down)) - 2))
         return Ticks.format((v / e).rounded() * e)
     }
 
@@ -47,14 +47,14 @@ enum TextPreview {
             guard x.isFinite, y.isFinite else { return nil }
             let fx = gx.fraction(x), fy = gy.fraction(y)
             guard fx >= 0, fx <= 1, fy >= 0, fy <= 1 else { return nil }
-            return (Swift.min(dw - 1, Int(fx * Double(dw))), Swift.min(dh - 1, Int((1 - fy) * Double(dh))))
+            return (Swift.min(dw - 1, plotInt(fx * Double(dw))), Swift.min(dh - 1, plotInt((1 - fy) * Double(dh))))
         }
         func set(_ p: (Int, Int)) { if p.0 >= 0, p.0 < dw, p.1 >= 0, p.1 < dh { dots[p.1][p.0] = true } }
         func segment(_ a: (Int, Int), _ b: (Int, Int)) {
             let steps = Swift.max(abs(b.0 - a.0), abs(b.1 - a.1), 1)
             for i in 0...steps {
                 let t = Double(i) / Double(steps)
-                set((a.0 + Int((Double(b.0 - a.0) * t).rounded()), a.1 + Int((Double(b.1 - a.1) * t).rounded())))
+                set((a.0 + plotInt((Double(b.0 - a.0) * t).rounded()), a.1 + plotInt((Double(b.1 - a.1) * t).rounded())))
             }
         }
         func path(_ xs: [Double], _ ys: [Double]) {
@@ -120,7 +120,7 @@ enum TextPreview {
                 let label = k == 0 ? name : ""
                 var bar = ""
                 if v.isFinite && top > 0 {
-                    let units = Int((abs(v) / top * Double(w - 12) * 8).rounded())
+                    let units = plotInt((abs(v) / top * Double(w - 12) * 8).rounded())
                     bar = String(repeating: "█", count: units / 8) + (units % 8 > 0 ? String(eighths[units % 8 - 1]) : "")
                 }
                 let mark = series.count > 1 ? "\(symbol(k)) " : ""
@@ -134,7 +134,7 @@ enum TextPreview {
     static func shades(_ m: HeatmapData, width w: Int, height h: Int) -> [String] {
         guard m.rows > 0, m.cols > 0, m.values.count == m.rows * m.cols else { return ["(malformed matrix)"] }
         // A character is about twice as tall as wide.
-        let cols = Swift.min(w, m.cols), rows = Swift.max(1, Swift.min(h, Int((Double(m.rows) * Double(cols) / Double(m.cols) / 2).rounded())))
+        let cols = Swift.min(w, m.cols), rows = Swift.max(1, Swift.min(h, plotInt((Double(m.rows) * Double(cols) / Double(m.cols) / 2).rounded())))
         let shades: [Character] = [" ", "░", "▒", "▓", "█"]
         var lines: [String] = []
         for r in 0..<rows {
@@ -148,7 +148,7 @@ enum TextPreview {
                     }
                 }
                 let t = n > 0 && m.high > m.low ? (sum / n - m.low) / (m.high - m.low) : 0
-                text.append(shades[Swift.min(4, Swift.max(0, Int(t * 4.999)))])
+                text.append(shades[Swift.min(4, Swift.max(0, plotInt(t * 4.999)))])
             }
             lines.append("│" + text + "│")
         }

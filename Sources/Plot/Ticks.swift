@@ -38,18 +38,18 @@ public enum Ticks {
     public static func log(_ lo: Double, _ hi: Double, maxCount: Int = 8) -> (major: [Double], minor: [Double]) {
         guard lo > 0, hi > lo, lo.isFinite, hi.isFinite else { return ([], []) }
         let eps = 1e-9
-        let a = Int((lo.log10 - eps).rounded(.up)), b = Int((hi.log10 + eps).rounded(.down))
+        let a = plotInt((lo.log10 - eps).rounded(.up)), b = plotInt((hi.log10 + eps).rounded(.down))
         var major: [Double] = []
         var stride = 1
         if b >= a {
             while (b - a) / stride + 1 > Swift.max(2, maxCount) { stride = stride == 1 ? 2 : stride == 2 ? 5 : stride * 2 }
-            let first = Int((Double(a) / Double(stride)).rounded(.up)) * stride
+            let first = plotInt((Double(a) / Double(stride)).rounded(.up)) * stride
             major = Swift.stride(from: first, through: b, by: stride).map { pow10(Double($0)) }
         }
         // Fewer than three decades: 1-2-5 majors label the range better (0.01, 0.02, 0.05, 0.1…)
         // when there is room for them.
         if major.count < 3 {
-            let d0 = Int(lo.log10.rounded(.down)), d1 = Int(hi.log10.rounded(.up))
+            let d0 = plotInt(lo.log10.rounded(.down)), d1 = plotInt(hi.log10.rounded(.up))
             var candidates: [Double] = []
             for d in d0...Swift.max(d0, d1) {
                 let p = pow10(Double(d))
@@ -62,7 +62,7 @@ public enum Ticks {
         }
         var minor: [Double] = []
         if stride == 1 {
-            let d0 = Int(lo.log10.rounded(.down)), d1 = Int(hi.log10.rounded(.down))
+            let d0 = plotInt(lo.log10.rounded(.down)), d1 = plotInt(hi.log10.rounded(.down))
             for d in d0...Swift.max(d0, d1) {
                 for m in 2...9 {
                     let v = Double(m) * pow10(Double(d))
@@ -79,7 +79,7 @@ public enum Ticks {
     static func labels(_ ticks: [Double], step: Double) -> [String] {
         let biggest = ticks.map(abs).max() ?? 0
         if biggest >= 1e6 || (step < 1e-4 && biggest > 0) { return ticks.map(scientific) }
-        let decimals = Swift.max(0, Int(-(step.log10 + 1e-9).rounded(.down)))
+        let decimals = Swift.max(0, plotInt(-(step.log10 + 1e-9).rounded(.down)))
         return ticks.map { fixed($0, decimals) }
     }
 
@@ -87,7 +87,7 @@ public enum Ticks {
     static func logLabels(_ ticks: [Double]) -> [String] {
         let decades = ticks.allSatisfy { abs($0.log10 - $0.log10.rounded()) < 1e-9 }
         if ticks.allSatisfy({ $0 >= 1e-4 && $0 < 1e5 }) || !decades { return ticks.map(format) }
-        return ticks.map { "10" + superscript(Int($0.log10.rounded())) }
+        return ticks.map { "10" + superscript(plotInt($0.log10.rounded())) }
     }
 
     /// A short label for any number: integers without a point, otherwise up to six decimals,
@@ -119,7 +119,7 @@ public enum Ticks {
     /// "2.5e−05" style, three significant digits at most.
     static func scientific(_ v: Double) -> String {
         guard v != 0, v.isFinite else { return format(v) }
-        var e = Int(abs(v).log10.rounded(.down))
+        var e = plotInt(abs(v).log10.rounded(.down))
         var m = v / pow10(Double(e))
         if abs(m) >= 9.995 { m /= 10; e += 1 }
         let ms = format((m * 100).rounded() / 100)
@@ -147,10 +147,22 @@ public enum Ticks {
     }
 }
 
+/// The bound of `plotInt`: 2^52, beyond which a Double no longer holds every integer.
+let plotIntLimit = 1 << 52
+
+/// A Double derived from user data as an Int, rounded toward zero, without ever trapping: NaN
+/// gives 0 and anything beyond ±2^52 (infinities included) is clamped there. Every Double → Int
+/// conversion in Plot goes through it: axis ranges in denormals or of 1e300 make divisions
+/// give NaN and infinities that `Int(_:)` would crash on.
+@inline(__always) func plotInt(_ x: Double) -> Int {
+    guard !x.isNaN else { return 0 }
+    return Int(Swift.max(-Double(plotIntLimit), Swift.min(Double(plotIntLimit), x)))
+}
+
 /// 10^e exactly for integral e in the usual range.
 func pow10(_ e: Double) -> Double {
     var r = 1.0
-    let n = Int(abs(e))
+    let n = plotInt(abs(e))
     for _ in 0..<Swift.min(n, 400) { r *= 10 }
     return e < 0 ? 1 / r : r
 }

@@ -41,7 +41,7 @@ public enum Compensation {
             throw PruningError.invalid("compensation: kept inputs must be in 0..<\(d) and μ ≥ 0")
         }
         // G = XᵀX (d×d), then A = G[K, K] + μI and B = W·G[:, K] (out×k).
-        let g = Tensor.empty([d, d])
+        let g = try Tensor.empty([d, d])
         BLAS.gemm(transA: true, m: d, n: d, k: n, x.data, x.data, g.data)
         var a = [Float](repeating: 0, count: k * k)
         for (i, p) in kept.enumerated() { for (j, q) in kept.enumerated() { a[i * k + j] = g.data[p * d + q] } }
@@ -66,7 +66,7 @@ public enum Compensation {
             let inv = 1 / values[e]
             for i in 0..<k { for j in 0..<k { inverse[i * k + j] += vectors[e * k + i] * inv * vectors[e * k + j] } }
         }
-        let result = Tensor.zeros([out, d])
+        let result = try Tensor.zeros([out, d])
         for o in 0..<out {
             for (j, q) in kept.enumerated() {
                 var s: Float = 0

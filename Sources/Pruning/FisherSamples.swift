@@ -35,7 +35,7 @@ struct FisherSamples {
         guard Double(rows) * Double(total) * 4 <= Double(byteLimit) else {
             throw PruningError.invalid("\(pruner.methodName): \(rows) gradients of \(total) weights would take \(gigabytes(rows, total)) GB; take fewer samples or prune fewer layers")
         }
-        let grads = targets.map { Tensor.empty([rows, $0.weight.count]) }
+        let grads = try targets.map { try Tensor.empty([rows, $0.weight.count]) }
         let m = try pruner.withTargetGradients { model -> Int in
             var m = 0
             for (x, y) in data.makeBatches(size: batchSize, shuffle: true, rng: RNG(seed: seed)) {

@@ -60,7 +60,7 @@ extension Pruner {
         }
         guard optimizer.delegate(targets.map(\.name)) else { return }
         for (t, g) in zip(targets, gates) {
-            let masked = Tensor.empty(t.weight.shape)
+            let masked = Tensor.empty(like: t.weight)
             gateForward(t.weight.data, g.mask.data, masked.data, masked.count)
             (g.transform as? StraightThroughGate)?.fused = FusedGate(masked: masked)
         }
@@ -174,7 +174,7 @@ extension Pruner {
         guard let state = fused(i), let scores = g.scores else { return }
         var dw: Tensor?, ds: Tensor?
         if let grad = state.gradient {
-            let w = Tensor.empty(t.weight.shape), s = Tensor.empty(t.weight.shape)
+            let w = Tensor.empty(like: t.weight), s = Tensor.empty(like: t.weight)
             gateBackward(grad.data, t.weight.data, g.mask.data, w.data, s.data, n)
             dw = w; ds = s
         }

@@ -18,8 +18,8 @@ enum LearnedScores {
 
     /// A gate whose scores start at `init`: one per weight, or of `shape` (one per matrix).
     static func gate(_ target: PruneTarget, mask: Tensor, settings: MethodSettings, method: String,
-                     transform: GateTransform, shape: [Int]? = nil) -> WeightGate {
-        WeightGate(mask: mask, scores: Tensor(shape: shape ?? target.weight.shape, repeating: Float(settings.number("init"))).requiringGrad(),
+                     transform: GateTransform, shape: [Int]? = nil) throws -> WeightGate {
+        WeightGate(mask: mask, scores: try Tensor(shape: shape ?? target.weight.shape, repeating: Float(settings.number("init"))).requiringGrad(),
                    method: method, transform: transform)
     }
 

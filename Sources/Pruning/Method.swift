@@ -170,7 +170,7 @@ public protocol PruningMethod: AnyObject {
     func validate(_ config: PrunerConfig) throws
     /// The gate a target gets when the pruner attaches (fixed by default); `mask` holds the
     /// starting mask (ones, or a frozen upstream mask).
-    func makeGate(_ target: PruneTarget, mask: Tensor, pruner: Pruner) -> WeightGate
+    func makeGate(_ target: PruneTarget, mask: Tensor, pruner: Pruner) throws -> WeightGate
     /// After the gates are installed.
     func attached(_ pruner: Pruner) throws
     /// The optimizer for the gates' scores (nil: the method learns none).
@@ -215,7 +215,7 @@ extension PruningMethod {
     public static var masksOnlyShrink: Bool { true }
 
     public func validate(_ config: PrunerConfig) throws {}
-    public func makeGate(_ target: PruneTarget, mask: Tensor, pruner: Pruner) -> WeightGate {
+    public func makeGate(_ target: PruneTarget, mask: Tensor, pruner: Pruner) throws -> WeightGate {
         WeightGate(mask: mask, method: Self.name)
     }
     public func attached(_ pruner: Pruner) throws {}

@@ -67,7 +67,7 @@ public final class Pruner: TrainingHook {
         for t in targets {
             let previous = model.gate(for: t.name)
             let frozen = previous.flatMap { $0.frozen ? $0.mask.copy() : nil }
-            let gate = method.makeGate(t, mask: frozen?.copy() ?? Tensor.ones(t.weight.shape), pruner: self)
+            let gate = try method.makeGate(t, mask: frozen?.copy() ?? Tensor.ones(like: t.weight), pruner: self)
             gate.frozen = frozen != nil
             gates.append(gate); allowed.append(frozen)
         }

@@ -37,15 +37,15 @@ enum Selection {
         case let .block(br, bc):
             // Block scores are means over the allowed entries, selected as whole blocks.
             let shapes = targets.map { t in (rows: t.weight.shape.first ?? 1, cols: t.weight.shape.dropFirst().reduce(1, *)) }
-            let scores = shapes.map { Tensor.empty([blockCount(rows: $0.rows, cols: $0.cols, blockRows: br, blockCols: bc)]) }
-            let chosen = scores.map { Tensor.empty($0.shape) }
+            let scores = try shapes.map { try Tensor.empty([blockCount(rows: $0.rows, cols: $0.cols, blockRows: br, blockCols: bc)]) }
+            let chosen = scores.map { Tensor.empty(like: $0) }
             for (i, s) in scores.enumerated() {
                 blockMeans(values: importance[i].data, rows: shapes[i].rows, cols: shapes[i].cols, blockRows: br, blockCols: bc,
                            allowed: bounds[i], into: s.data)
             }
             // The block count whose kept weights come nearest the target (edge blocks are smaller).
-            func keepCount(_ scores: [Tensor], _ members: [Int], target: Double) -> Int {
-                let all = Tensor.empty([scores.reduce(0) { $0 + $1.count }])
+            func keepCount(_ scores: [Tensor], _ members: [Int], target: Double) throws -> Int {
+                let all = try Tensor.empty([scores.reduce(0) { $0 + $1.count }])
                 var offset = 0
                 for s in scores { (all.data + offset).update(from: s.data, count: s.count); offset += s.count }
                 let sizes = members.flatMap { i in
@@ -56,12 +56,12 @@ enum Selection {
             }
             if scope == .global {
                 let total = gates.reduce(0) { $0 + $1.mask.count }
-                let k = keepCount(scores, Array(gates.indices), target: overall * Double(total))
+                let k = try keepCount(scores, Array(gates.indices), target: overall * Double(total))
                 topKMasks(values: scores.map { (UnsafePointer($0.data), $0.count) }, allowed: scores.map { _ in nil }, k: k,
                           masks: chosen.map { $0.data })
             } else {
                 for (i, s) in scores.enumerated() {
-                    let k = keepCount([s], [i], target: keeps[i] * Double(gates[i].mask.count))
+                    let k = try keepCount([s], [i], target: keeps[i] * Double(gates[i].mask.count))
                     topKMasks(values: [(UnsafePointer(s.data), s.count)], allowed: [nil], k: k, masks: [chosen[i].data])
                 }
             }

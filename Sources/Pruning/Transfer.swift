@@ -73,7 +73,7 @@ public enum Transfer {
             throw EngineError("transfer: the body gives \(features) features for samples of shape \(describe(shape: task.sampleShape)), but the head takes \(oldHead.inFeatures)")
         }
         if transfer.newHead {
-            let head = Linear(oldHead.inFeatures, task.classes, bias: oldHead.bias != nil, rng: RNG(seed: transfer.headSeed))
+            let head = try Linear(oldHead.inFeatures, task.classes, bias: oldHead.bias != nil, rng: RNG(seed: transfer.headSeed))
             try model.replace(at: index, with: head)
         } else {
             guard oldHead.outFeatures == task.classes else {
@@ -121,7 +121,7 @@ public enum Transfer {
         body.eval()
         defer { body.train(wasTraining) }
         do {
-            let out = try GradMode.noGrad { try body(Tensor.zeros([1] + sampleShape)) }
+            let out = try GradMode.noGrad { try body(try Tensor.zeros([1] + sampleShape)) }
             return out.count
         } catch let e as EngineError {
             throw EngineError("transfer: the model does not take the task's samples of shape \(describe(shape: sampleShape)): \(e.message)")
@@ -166,7 +166,7 @@ public final class FeatureSet: BatchSource {
             }
         }
         let width = rows.first?.shape.last ?? 0
-        let all = Tensor.empty([labels.count, width])
+        let all = try Tensor.empty([labels.count, width])
         var offset = 0
         for r in rows {
             (all.data + offset).update(from: r.data, count: r.count)
@@ -181,7 +181,7 @@ public final class FeatureSet: BatchSource {
         return AnySequence(sequence(state: 0) { (position: inout Int) -> (x: Tensor, y: [Int])? in
             guard position < n else { return nil }
             let stop = Swift.min(position + size, n)
-            let x = Tensor.empty([stop - position, width])
+            let x = Tensor.empty(rows: stop - position, of: self.features)
             var y: [Int] = []
             for (row, i) in order[position..<stop].enumerated() {
                 (x.data + row * width).update(from: self.features.data + i * width, count: width)

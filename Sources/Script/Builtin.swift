@@ -118,7 +118,7 @@ public struct CallArgs {
                 guard case .number(let x) = v else { throw wrong(name, "a list of numbers") }
                 return x
             }
-        case .range(let a, let b): return a <= b ? (a...b).map(Double.init) : []
+        case .range(let a, let b): return try Value.rangeNumbers(a, b, limit: session.interp.maxElements)
         case .tensor(let t): return t.array.map(Double.init)
         case .number(let x): return [x]
         default: throw wrong(name, "a list of numbers")

@@ -179,7 +179,7 @@ extension Builtins {
                 let (tensors, _) = try Safetensors.load(path)
                 return .record(RecordRef(tensors.map { ($0.name, .tensor($0.tensor)) }))
             case .model(let m):
-                try Checkpoint.load(m, from: path)
+                try Checkpoint.load(m, from: path, warn: { args.session.warn("load: " + $0) })
                 return .model(m)
             default:
                 throw args.wrong("into", "a model")

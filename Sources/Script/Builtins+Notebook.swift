@@ -19,7 +19,10 @@ extension Builtins {
             let path = try args.string("file")
             guard !path.isEmpty else { throw BuiltinError("run: argument 'file' is empty") }
             let bytes: [UInt8]
-            do { bytes = try AtomicFile.readAll(path) } catch let e as EngineError { throw BuiltinError("run: \(e.message)") }
+            do {
+                try InputFile.check(path)
+                bytes = try AtomicFile.readAll(path)
+            } catch let e as EngineError { throw BuiltinError("run: \(e.message)") }
             let source = String(decoding: bytes, as: UTF8.self)
             let session = args.session
             if !args.has("cell") {

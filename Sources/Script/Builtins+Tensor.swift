@@ -7,20 +7,12 @@ import Data
 
 /// Argument conversions shared by the engine builtins (tensors, models, data, training).
 enum EngineArgs {
-    /// The largest tensor a builtin will allocate (2^30 floats, 4 GiB).
-    static let maxElements = 1 << 30
+    /// The largest tensor a builtin will allocate: the engine's limit.
+    static let maxElements = TensorSize.maxElements
 
-    /// Checks a shape: whole, non-negative dimensions and a sane total size.
+    /// Checks a shape with the engine's one size check, naming the builtin in the error.
     static func checkedShape(_ dims: [Int], _ fn: String) throws -> [Int] {
-        var n = 1
-        for d in dims {
-            guard d >= 0 else { throw BuiltinError("\(fn): shape dimensions must be ≥ 0, got \(describe(shape: dims))") }
-            let (p, overflow) = n.multipliedReportingOverflow(by: d)
-            guard !overflow, p <= maxElements else {
-                throw BuiltinError("\(fn): shape \(describe(shape: dims)) is too large (at most \(maxElements) elements)")
-            }
-            n = p
-        }
+        do { try TensorSize.elements(dims) } catch let e as EngineError { throw BuiltinError("\(fn): \(e.message)") }
         return dims
     }
 
@@ -100,10 +92,10 @@ enum EngineArgs {
 
     /// The numbers of a flat list, a range or a number, or nil for anything else (tensors,
     /// nested lists): reductions over such plain values are computed in Double.
-    static func plainNumbers(_ v: Value) -> [Double]? {
+    static func plainNumbers(_ v: Value, _ args: CallArgs) throws -> [Double]? {
         switch v {
         case .number(let x): return [x]
-        case .range(let a, let b): return a <= b ? (a...b).map(Double.init) : []
+        case .range(let a, let b): return try Value.rangeNumbers(a, b, limit: args.session.interp.maxElements)
         case .list(let l):
             var xs: [Double] = []
             xs.reserveCapacity(l.items.count)
@@ -147,14 +139,14 @@ extension Builtins {
                 topic: "tensors", summary: "A tensor of zeros.",
                 help: "The shape is a list (zeros([2, 3])) or several numbers (zeros(2, 3)).",
                 example: "zeros(2, 3)") { args in
-            .tensor(Tensor.zeros(try EngineArgs.shape(args)))
+            .tensor(try Tensor.zeros(try EngineArgs.shape(args)))
         },
 
         Builtin("ones", [BuiltinParam("shape", nil, "a list of dimensions, or the dimensions as numbers")], variadic: true,
                 topic: "tensors", summary: "A tensor of ones.",
                 help: "The shape is a list (ones([2, 3])) or several numbers (ones(2, 3)).",
                 example: "ones([2, 3])") { args in
-            .tensor(Tensor.ones(try EngineArgs.shape(args)))
+            .tensor(try Tensor.ones(try EngineArgs.shape(args)))
         },
 
         Builtin("randn", [BuiltinParam("shape", nil, "a list of dimensions, or the dimensions as numbers"),
@@ -165,7 +157,7 @@ extension Builtins {
             EngineArgs.restoreDefaults(&args, [("std", .number(1))])
             let std = try args.float("std")
             guard std.isFinite, std >= 0 else { throw BuiltinError("randn: argument 'std' must be ≥ 0, got \(std)") }
-            return .tensor(Tensor.randn(try EngineArgs.shape(args), std: std, rng: args.session.rng))
+            return .tensor(try Tensor.randn(try EngineArgs.shape(args), std: std, rng: args.session.rng))
         },
 
         Builtin("rand", [BuiltinParam("shape", nil, "a list of dimensions, or the dimensions as numbers"),
@@ -179,7 +171,7 @@ extension Builtins {
             guard low.isFinite, high.isFinite, low <= high else {
                 throw BuiltinError("rand: needs finite bounds with low ≤ high, got low=\(display(args.value("low"))), high=\(display(args.value("high")))")
             }
-            return .tensor(Tensor.uniform(try EngineArgs.shape(args), low: low, high: high, rng: args.session.rng))
+            return .tensor(try Tensor.uniform(try EngineArgs.shape(args), low: low, high: high, rng: args.session.rng))
         },
 
         Builtin("shape", [BuiltinParam("t", nil, "a tensor (or a list, or a dataset)")],
@@ -199,7 +191,7 @@ extension Builtins {
                 help: "Without an axis the result is a number; with one, a tensor with that axis removed.",
                 example: "sum(tensor([[1, 2], [3, 4]]), axis=0)") { args in
             let axis = try EngineArgs.axis(args)
-            if axis == nil, let xs = EngineArgs.plainNumbers(args.value("t")) { return .number(xs.reduce(0, +)) }
+            if axis == nil, let xs = try EngineArgs.plainNumbers(args.value("t"), args) { return .number(xs.reduce(0, +)) }
             let t = try args.tensor("t")
             if let axis { return .tensor(try GradMode.noGrad { try t.sum(axes: [axis]) }) }
             return .number(Double(GradMode.noGrad { t.sum() }.item))
@@ -211,7 +203,7 @@ extension Builtins {
                 help: "Without an axis the result is a number; with one, a tensor with that axis removed.",
                 example: "mean([1, 2, 3, 4])") { args in
             let axis = try EngineArgs.axis(args)
-            if axis == nil, let xs = EngineArgs.plainNumbers(args.value("t")) {
+            if axis == nil, let xs = try EngineArgs.plainNumbers(args.value("t"), args) {
                 guard !xs.isEmpty else { throw BuiltinError("mean: the list is empty") }
                 return .number(xs.reduce(0, +) / Double(xs.count))
             }
@@ -298,7 +290,7 @@ extension Builtins {
                 throw BuiltinError("\(name): takes a tensor and an axis, or several numbers; got \(args.positional.count) arguments")
             }
             let axis = try EngineArgs.axis(args)
-            if axis == nil, let xs = EngineArgs.plainNumbers(args.value("t")) {
+            if axis == nil, let xs = try EngineArgs.plainNumbers(args.value("t"), args) {
                 guard let first = xs.first else { throw BuiltinError("\(name): the list is empty") }
                 return .number(xs.dropFirst().reduce(first, pick))
             }

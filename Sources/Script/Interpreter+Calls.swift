@@ -30,10 +30,7 @@ extension Interpreter {
 
     func callUser(_ fn: Function, _ code: CompiledFunction, _ positional: [Value], _ keywords: [(String, Value)],
                   _ loc: SourceLocation, _ caller: Frame, site: CallNode?) throws -> Value {
-        if callDepth >= Interpreter.maxCallDepth {
-            throw caller.error(loc, "stack overflow: more than \(Interpreter.maxCallDepth) nested calls (is '\(fn.name)' recursing without end?)")
-        }
-        try poll(loc, caller)
+        try enterCall(fn.name, loc, caller)
         let n = code.paramNames.count
         let signature = "\(fn.name)(\(code.paramNames.joined(separator: ", ")))"
         guard positional.count <= n else {
@@ -107,25 +104,59 @@ extension Interpreter {
         }
         var args = CallArgs(builtin: b.name, named: named, rest: rest, extra: extra, positional: positional, session: session)
         args.location = "\(f.unit.file):\(loc.line)"
+        // Builtins count toward the depth limit too: run() of a file that runs itself, or a
+        // builtin calling back into a function that calls it, must stop with an error.
+        try enterCall(b.name, loc, f)
+        callDepth += 1
+        defer { callDepth -= 1 }
         do {
-            let result = try b.body(&args)
-            // A builtin that stopped early on Ctrl-C (train) returns normally; the command stops here.
-            if interruptCheck() { throw interrupted(loc, f) }
-            return result
-        } catch let e as ScriptError {
+            // A builtin that stopped early on Ctrl-C (train) returns its partial result, which an
+            // assignment keeps; the command stops at its next call or loop iteration.
+            return try checkedResult(try b.body(&args), b.name, loc, f)
+        } catch var e as ScriptError {
+            // Raised where a builtin called a function through `Session.call`, which has no
+            // source of its own: the user's call of this builtin is where it happened.
+            if e.file == Session.callUnitName && e.location.line == 0 {
+                let interrupt = e.isInterrupt
+                e = f.error(loc, e.message)
+                e.isInterrupt = interrupt
+            }
             throw e
         } catch let e as ScriptErrors {
             throw e
         } catch {
             if interruptCheck() { throw interrupted(loc, f) }
+            // The builtin's name leads the message, once.
+            func named(_ m: String) -> String { m.hasPrefix("\(b.name):") ? m : "\(b.name): \(m)" }
             let message: String
             switch error {
             case let e as BuiltinError: message = e.message
             case let e as EngineError: message = e.message.hasPrefix(b.name) ? e.message : "\(b.name): \(e.message)"
-            case let e as ScriptWorded: message = "\(b.name): \(e.scriptMessage)"
-            default: message = "\(b.name): \(error)"
+            case let e as ScriptWorded: message = named(e.scriptMessage)
+            default: message = named("\(error)")
             }
             throw f.error(loc, message)
+        }
+    }
+
+    /// The checks before any call: the depth limit and Ctrl-C.
+    @inline(__always) func enterCall(_ name: String, _ loc: SourceLocation, _ f: Frame) throws {
+        if callDepth >= Interpreter.maxCallDepth {
+            throw f.error(loc, "stack overflow: more than \(Interpreter.maxCallDepth) nested calls (is '\(name)' recursing without end?)")
+        }
+        try poll(loc, f)
+    }
+
+    /// A builtin's result, refused when it is a string or list past `maxElements` (`str` of a
+    /// list of long strings, `join` and the like would otherwise double without bound).
+    @inline(__always) func checkedResult(_ v: Value, _ name: String, _ loc: SourceLocation, _ f: Frame) throws -> Value {
+        switch v {
+        case .string(let s) where s.utf8.count > maxElements:
+            throw f.error(loc, "\(name): string too long (more than \(maxElements) bytes)")
+        case .list(let l) where l.items.count > maxElements:
+            throw f.error(loc, "\(name): list too long (more than \(maxElements) items)")
+        default:
+            return v
         }
     }
 

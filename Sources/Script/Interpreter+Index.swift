@@ -265,7 +265,8 @@ extension Interpreter {
     func iterationItems(_ seq: Value, _ loc: SourceLocation, _ f: Frame) throws -> [Value] {
         switch seq {
         case .list(let l): return l.items
-        case .range(let a, let b): return a <= b ? (a...b).map { .number(Double($0)) } : []
+        case .range(let a, let b):
+            do { return try Value.rangeNumbers(a, b, limit: maxElements).map { .number($0) } } catch let e as BuiltinError { throw f.error(loc, e.message) }
         case .tensor(let t):
             guard t.rank > 0 else { throw f.error(loc, "cannot iterate over a scalar tensor") }
             if t.rank == 1 { return t.array.map { .number(Double($0)) } }

@@ -415,8 +415,7 @@ enum StateStore {
     static func knownHash(_ d: Dataset) -> String? { lock.locked { datasetHashes.first(where: { $0.0 === d })?.1 } }
 
     static func datasetBlob(_ d: Dataset) -> StateBlob {
-        let labels = Tensor.empty([d.labels.count])
-        for (i, y) in d.labels.enumerated() { labels.data[i] = Float(y) }
+        let labels = Tensor(vector: d.labels.map(Float.init))
         let tensors: [(name: String, tensor: Tensor)] = [(name: "images", tensor: d.images), (name: "labels", tensor: labels)]
         if let known = knownHash(d) { return StateBlob(hash: known, tensors: tensors) }
         let blob = blob(tensors)

@@ -14,6 +14,8 @@ import Darwin
 public final class Session {
     /// Receives everything the session prints (`print`, echoed values, `time`, progress lines).
     public var output: (String) -> Void
+    /// Receives warnings (a file's value ignored, and the like): standard error by default.
+    public var warn: (String) -> Void = { fputs("warning: \($0)\n", stderr) }
     /// Values for `param(name, default)`, from `--set name=value`.
     public var settings: [String: String]
     /// The session's random generator (models, data shuffles); `seed(n)` reseeds it.
@@ -84,16 +86,22 @@ public final class Session {
     }
 
     /// True when `source` stops inside a block, a bracket or a string, or after an operator
-    /// (the prompt then reads another line instead of reporting an error).
+    /// (the prompt then reads another line instead of reporting an error). A block whose first
+    /// line parsed stays open after a syntax error further in: its remaining lines belong to
+    /// it, so the prompt reads up to its `end` and then reports the errors with nothing of the
+    /// block run. An error on the first line is reported at once.
     public static func isIncomplete(_ source: String) -> Bool {
         let errors = (try? onLargeStack { Parser.parse(source, file: "<input>").errors }) ?? []
-        return !errors.isEmpty && errors.allSatisfy(\.isIncompleteInput)
+        return errors.contains(where: \.isIncompleteInput) && errors.allSatisfy { $0.isIncompleteInput || $0.location.line > 1 }
     }
+
+    /// The file name of errors raised at the boundary of `call` (a builtin's caller relocates them).
+    static let callUnitName = "<call>"
 
     /// Calls a function value (a builtin or a user function) from Swift, e.g. a callback
     /// passed to a builtin.
     public func call(_ function: Value, _ positional: [Value], keywords: [(String, Value)] = []) throws -> Value {
-        let unit = Unit(file: "<call>", source: "")
+        let unit = Unit(file: Session.callUnitName, source: "")
         let frame = Frame(interp: interp, unit: unit, localCount: 0, code: nil)
         return try interp.call(function, positional, keywords, SourceLocation(line: 0, column: 0), frame)
     }

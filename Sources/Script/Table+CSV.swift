@@ -75,6 +75,8 @@ extension Table {
         var field = "", quoted = false, inQuotes = false, afterQuote = false
         var line = 1, recordLine = 1
         var chars = Array(text.unicodeScalars)[...]
+        // A byte-order mark (spreadsheets write one) is not part of the first column's name.
+        if chars.first == "\u{FEFF}" { chars = chars.dropFirst() }
         func endField() { fields.append((field, quoted)); field = ""; quoted = false; afterQuote = false }
         func endRecord() {
             endField()
@@ -142,7 +144,10 @@ extension Table {
     /// Reads a CSV file into a table.
     public static func load(csv path: String) throws -> Table {
         let bytes: [UInt8]
-        do { bytes = try AtomicFile.readAll(path) } catch let e as EngineError { throw BuiltinError("load: " + e.message) }
+        do {
+            try InputFile.check(path)
+            bytes = try AtomicFile.readAll(path)
+        } catch let e as EngineError { throw BuiltinError("load: " + e.message) }
         FileReads.record(path)
         guard let text = String(validating: bytes, as: UTF8.self) else { throw BuiltinError("load: \(path) is not UTF-8 text") }
         return try parseCSV(text, file: path)

@@ -5,7 +5,11 @@ import NN
 import Data
 
 /// A growable list shared by reference.
-public final class ListRef { public var items: [Value]; public init(_ items: [Value]) { self.items = items } }
+public final class ListRef {
+    public var items: [Value]
+    public init(_ items: [Value]) { self.items = items }
+    deinit { Value.dismantle(items: &items) }
+}
 
 /// An ordered record `{lr: 0.1, epochs: 3}` shared by reference.
 public final class RecordRef {
@@ -27,6 +31,11 @@ public final class RecordRef {
         }
     }
     public var pairs: [(String, Value)] { keys.compactMap { k in values[k].map { (k, $0) } } }
+    deinit {
+        var items = Array(values.values)
+        values = [:]
+        Value.dismantle(items: &items)
+    }
 }
 
 /// A results table: named columns, rows of values (missing cells are nil).
@@ -42,6 +51,11 @@ public final class Table {
             r[k] = v
         }
         rows.append(r)
+    }
+    deinit {
+        var items = rows.flatMap(\.values)
+        rows = []
+        Value.dismantle(items: &items)
     }
 }
 
@@ -114,6 +128,42 @@ public enum Value {
         case .nil_: false
         case .number(let x): x != 0
         default: true
+        }
+    }
+}
+
+extension Value {
+    /// The numbers of the range `a:b`, refusing more than `limit`: a range is two numbers, and
+    /// `sum(0:10^12)` would otherwise expand it into terabytes. Every expansion goes through here.
+    static func rangeNumbers(_ a: Int, _ b: Int, limit: Int) throws -> [Double] {
+        guard a <= b else { return [] }
+        let n = b - a + 1  // range bounds are at most 2^53: no overflow
+        guard n <= limit else {
+            throw BuiltinError("the range \(a):\(b) has \(n) numbers, more than the \(limit) that may be expanded")
+        }
+        return (a...b).map(Double.init)
+    }
+}
+
+extension Value {
+    /// Frees the lists, records and tables among `items` without recursion. Freeing a list
+    /// frees its items, so a list nested 40,000 deep (`x = [x]` in a loop) would otherwise
+    /// recurse 40,000 times and overflow the stack. Containers that nothing else holds are
+    /// emptied into a work list first, so each one dies with no children left.
+    static func dismantle(items: inout [Value]) {
+        guard items.contains(where: { if case .list = $0 { true } else if case .record = $0 { true } else if case .table = $0 { true } else { false } }) else { return }
+        var work = items
+        items = []
+        while var v = work.popLast() {
+            // The references are taken out of `v` before it is cleared, so that each is the
+            // only one this loop holds when its uniqueness is checked (a `switch` on `v` would
+            // keep a copy alive).
+            var list: ListRef?, record: RecordRef?, table: Table?
+            if case .list(let l) = v { list = l } else if case .record(let r) = v { record = r } else if case .table(let t) = v { table = t }
+            v = .nil_
+            if isKnownUniquelyReferenced(&list), let l = list { work.append(contentsOf: l.items); l.items = [] }
+            if isKnownUniquelyReferenced(&record), let r = record { work.append(contentsOf: r.values.values); r.values = [:]; r.keys = [] }
+            if isKnownUniquelyReferenced(&table), let t = table { work.append(contentsOf: t.rows.flatMap(\.values)); t.rows = [] }
         }
     }
 }

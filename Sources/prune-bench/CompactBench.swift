@@ -17,7 +17,7 @@ func compactBench(repeats: Int) throws {
             model.eval()
             let small = try Structure.compact(model).model
             small.eval()
-            let batch = Tensor.randn([128, 1, 28, 28], rng: RNG(seed: 1))
+            let batch = try Tensor.randn([128, 1, 28, 28], rng: RNG(seed: 1))
             var ratios: [Int: [Double]] = [:]
             var flops = (dense: 0, small: 0)
             for _ in 0..<repeats {

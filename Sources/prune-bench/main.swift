@@ -24,9 +24,9 @@ func emit(_ workload: String, _ metric: String, _ value: Double, digits: Int = 0
 }
 
 /// The best sgemm rate over a few large square products, in GFLOP/s.
-func sgemmPeak(n: Int = 2048) -> Double {
-    let a = Tensor.uniform([n, n], rng: RNG(seed: 1)), b = Tensor.uniform([n, n], rng: RNG(seed: 2))
-    let c = Tensor.empty([n, n])
+func sgemmPeak(n: Int = 2048) throws -> Double {
+    let a = try Tensor.uniform([n, n], rng: RNG(seed: 1)), b = try Tensor.uniform([n, n], rng: RNG(seed: 2))
+    let c = try Tensor.empty([n, n])
     var best = 0.0
     for _ in 0..<5 {
         let t0 = monotonicSeconds()
@@ -99,7 +99,7 @@ if CommandLine.arguments.contains("--accuracy") {
 
 do {
     if arg("--workloads") == nil || workloads.contains("plot") { print(plotBenchLine()); fflush(stdout) }
-    let peak = sgemmPeak()
+    let peak = try sgemmPeak()
     emit("sgemm", "peak_gflops", peak, digits: 1)
     let train = try FashionMNIST.load(.train), test = try FashionMNIST.load(.test)
     for name in workloads where name != "plot" {

@@ -8,11 +8,14 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Engine
 
 struct HistoryFile {
     let path: String
     /// Entries kept; the file is trimmed to this many when it grows to twice as many.
     static let limit = 1000
+    /// The largest history file read (far more than `limit` entries of ordinary commands).
+    static let maxBytes = 16 << 20
 
     /// The history file to use, or nil when history is disabled (PRUNE_HISTORY="").
     static func resolve() -> HistoryFile? {
@@ -59,11 +62,16 @@ struct HistoryFile {
 
     /// The entries in the file, oldest first (none when it does not exist or cannot be read).
     func load() -> [String] {
+        // A device (/dev/zero) or a huge file is not a history: skip it rather than read it all.
+        do { try InputFile.check(path, maxBytes: Self.maxBytes) } catch {
+            writeErr("prune: warning: history not loaded: \(error)\n")
+            return []
+        }
         guard let f = fopen(path, "rb") else { return [] }
         defer { fclose(f) }
         var bytes: [UInt8] = []
         var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
+        while bytes.count <= Self.maxBytes {
             let n = fread(&buf, 1, buf.count, f)
             if n > 0 { bytes.append(contentsOf: buf[0..<n]) }
             if n < buf.count { break }

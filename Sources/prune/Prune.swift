@@ -98,7 +98,8 @@ struct Prune: ParsableCommand {
         } else if file == nil && isatty(0) != 0 {
             status = REPL(options: options).run()
         } else {
-            status = runSource(readAllStdin(), name: "<stdin>", echo: false, options: options)
+            guard let source = readAllStdin() else { throw ExitCode(ExitStatus.usage) }
+            status = runSource(source, name: "<stdin>", echo: false, options: options)
         }
         if status != 0 { throw ExitCode(status) }
     }

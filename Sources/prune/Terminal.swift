@@ -4,6 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Engine
 
 /// The process's exit statuses.
 enum ExitStatus {
@@ -37,12 +38,19 @@ func writeErr(_ s: String) {
 }
 
 /// All of stdin as UTF-8 text (invalid bytes are replaced).
-func readAllStdin() -> String {
+func readAllStdin() -> String? {
     var bytes: [UInt8] = []
     var buf = [UInt8](repeating: 0, count: 65536)
     while true {
         let n = read(0, &buf, buf.count)
-        if n > 0 { bytes.append(contentsOf: buf[0..<n]); continue }
+        if n > 0 {
+            bytes.append(contentsOf: buf[0..<n])
+            guard bytes.count <= InputFile.maxTextBytes else {
+                writeErr("prune: error: the script on standard input is larger than \(InputFile.maxTextBytes >> 20) MiB\n")
+                return nil
+            }
+            continue
+        }
         if n < 0 && errno == EINTR { continue }
         break
     }
@@ -51,6 +59,10 @@ func readAllStdin() -> String {
 
 /// The text of a script file, or nil after reporting why it cannot be read.
 func readScriptFile(_ path: String) -> String? {
+    do { try InputFile.check(path) } catch {
+        writeErr("prune: error: \(error)\n")
+        return nil
+    }
     guard let f = fopen(path, "rb") else {
         writeErr("prune: error: cannot read \(path): \(String(cString: strerror(errno)))\n")
         return nil
@@ -61,6 +73,11 @@ func readScriptFile(_ path: String) -> String? {
     while true {
         let n = fread(&buf, 1, buf.count, f)
         if n > 0 { bytes.append(contentsOf: buf[0..<n]) }
+        // The file may have grown since it was checked.
+        guard bytes.count <= InputFile.maxTextBytes else {
+            writeErr("prune: error: cannot read \(path): larger than \(InputFile.maxTextBytes >> 20) MiB\n")
+            return nil
+        }
         if n < buf.count {
             if ferror(f) != 0 {
                 writeErr("prune: error: cannot read \(path): \(String(cString: strerror(errno)))\n")

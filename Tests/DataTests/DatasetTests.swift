@@ -6,12 +6,12 @@ import Engine
 @Suite("Dataset")
 struct DatasetTests {
     @Test func initChecksItsArguments() throws {
-        let x = Tensor.zeros([3, 1, 2, 2])
+        let x = try Tensor.zeros([3, 1, 2, 2])
         #expect(throws: EngineError.self) { try Dataset(name: "d", images: x, labels: [0, 1]) }
         #expect(throws: EngineError.self) { try Dataset(name: "d", images: x, labels: [0, 1, 5], classes: 3) }
         #expect(throws: EngineError.self) { try Dataset(name: "d", images: x, labels: [0, 1, -1]) }
         #expect(throws: EngineError.self) { try Dataset(name: "d", images: x, labels: [0, 1, 2], classes: 3, classNames: ["a"]) }
-        #expect(throws: EngineError.self) { try Dataset(name: "d", images: Tensor.zeros([3]), labels: [0, 1, 2]) }
+        #expect(throws: EngineError.self) { try Dataset(name: "d", images: try Tensor.zeros([3]), labels: [0, 1, 2]) }
         let d = try Dataset(name: "d", images: x, labels: [0, 2, 1])
         #expect(d.classes == 3 && d.classNames == ["0", "1", "2"])
     }

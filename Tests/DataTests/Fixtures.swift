@@ -78,7 +78,7 @@ func writeIDXPair(_ dir: String, split: FashionMNIST.Split = .train, n: Int, row
 /// a sample's origin can be read back from its pixels.
 func syntheticDataset(classes: Int = 4, perClass: Int = 25, channels: Int = 1) throws -> Dataset {
     let n = classes * perClass, size = channels * 4
-    let x = Tensor.empty([n, channels, 2, 2])
+    let x = try Tensor.empty([n, channels, 2, 2])
     for s in 0..<n { for i in 0..<size { x.data[s * size + i] = Float(s) } }
     return try Dataset(name: "synthetic", images: x, labels: (0..<n).map { $0 % classes },
                        classes: classes, classNames: (0..<classes).map { "c\($0)" })

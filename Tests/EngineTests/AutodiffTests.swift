@@ -42,7 +42,7 @@ import Darwin
     }
 
     @Test func noGradRecordsNothing() throws {
-        let w = rand([3, 4], seed: 4).requiringGrad()
+        let w = try rand([3, 4], seed: 4).requiringGrad()
         #expect(GradMode.isEnabled)
         let y = try GradMode.noGrad {
             #expect(!GradMode.isEnabled)
@@ -64,7 +64,7 @@ import Darwin
     @Test func gradientWithRespectToAnInput() throws {
         // Saliency: d/dx Σ (x·Wᵀ) = column sums of W, for every row of x.
         let w = try Tensor(shape: [2, 3], data: [1, 2, 3, 4, 5, 6])
-        let x = rand([4, 3], seed: 5).requiringGrad()
+        let x = try rand([4, 3], seed: 5).requiringGrad()
         try Tensor.linear(x, weight: w, bias: nil).sum().backward()
         #expect(x.grad?.shape == [4, 3])
         #expect(x.grad?.array == [Float](repeating: 0, count: 4).flatMap { _ in [5, 7, 9] as [Float] })
@@ -72,7 +72,7 @@ import Darwin
     }
 
     @Test func inputsThatDoNotRequireGradGetNone() throws {
-        let a = rand([2, 3], seed: 6).requiringGrad(), b = rand([2, 3], seed: 7), c = rand([3], seed: 8)
+        let a = try rand([2, 3], seed: 6).requiringGrad(), b = try rand([2, 3], seed: 7), c = try rand([3], seed: 8)
         try ((a * b + c).sigmoid().sum()).backward()
         #expect(a.grad != nil)
         #expect(b.grad == nil && c.grad == nil)
@@ -85,12 +85,12 @@ import Darwin
     }
 
     @Test func backwardErrors() throws {
-        let x = rand([2, 3], seed: 9).requiringGrad()
+        let x = try rand([2, 3], seed: 9).requiringGrad()
         CoreRef.expectError("needs a scalar") { try (x * 2).backward() }
-        CoreRef.expectError("expected [2, 3]") { try (x * 2).backward(Tensor.ones([3, 2])) }
+        CoreRef.expectError("expected [2, 3]") { try (x * 2).backward(try Tensor.ones([3, 2])) }
         CoreRef.expectError("does not require a gradient") { try rand([1]).backward() }
         // A non-scalar output with an explicit gradient is fine: vector–Jacobian product.
-        try (x * 2).backward(Tensor.ones([2, 3]))
+        try (x * 2).backward(try Tensor.ones([2, 3]))
         #expect(x.grad?.array == [Float](repeating: 2, count: 6))
         // A one-element non-scalar output needs no explicit gradient.
         x.zeroGrad()
@@ -99,7 +99,7 @@ import Darwin
     }
 
     @Test func graphIsReleasedAfterBackward() throws {
-        let x = rand([3], seed: 10).requiringGrad()
+        let x = try rand([3], seed: 10).requiringGrad()
         let y = (x * 3).sum()
         #expect(y.isRecorded)
         try y.backward()
@@ -111,23 +111,23 @@ import Darwin
     }
 
     @Test func backwardOnALeaf() throws {
-        let x = rand([2, 2], seed: 11).requiringGrad()
-        try x.backward(Tensor.ones([2, 2]) * 5)
+        let x = try rand([2, 2], seed: 11).requiringGrad()
+        try x.backward(try Tensor.ones([2, 2]) * 5)
         #expect(x.grad?.array == [5, 5, 5, 5])
     }
 
     @Test func leafGradientsDoNotAlias() throws {
         // a + b hands the same upstream gradient to both inputs; the leaves' grads must still be
         // independent tensors (optimizers and clipping modify them in place).
-        let a = rand([3], seed: 12).requiringGrad(), b = rand([3], seed: 13).requiringGrad()
+        let a = try rand([3], seed: 12).requiringGrad(), b = try rand([3], seed: 13).requiringGrad()
         try (a + b).sum().backward()
         #expect(a.grad !== b.grad)
         #expect(a.grad?.storage !== b.grad?.storage)
         a.grad?.data[0] = 42
         #expect(b.grad?.array == [1, 1, 1])
         // Nor with the caller's seed gradient, through a reshape view.
-        let x = rand([2, 3], seed: 14).requiringGrad()
-        let seed = Tensor.ones([6])
+        let x = try rand([2, 3], seed: 14).requiringGrad()
+        let seed = try Tensor.ones([6])
         try x.reshaped([6]).backward(seed)
         #expect(x.grad?.storage !== seed.storage)
         x.grad?.fill(0)
@@ -135,7 +135,7 @@ import Darwin
     }
 
     @Test func intermediateTensorsGetNoGrad() throws {
-        let x = rand([3], seed: 15).requiringGrad()
+        let x = try rand([3], seed: 15).requiringGrad()
         let h = x.exp()
         try (h * 2).sum().backward()
         #expect(h.grad == nil)

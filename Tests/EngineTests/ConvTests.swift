@@ -63,7 +63,7 @@ private let convCases: [ConvCase] = [
 
 @Test(arguments: convCases)
 func conv2dMatchesReference(_ cs: ConvCase) throws {
-    let x = rand(cs.xShape, seed: 1), w = rand(cs.wShape, seed: 2, scale: 0.3), b = rand([cs.o], seed: 3)
+    let x = try rand(cs.xShape, seed: 1), w = try rand(cs.wShape, seed: 2, scale: 0.3), b = try rand([cs.o], seed: 3)
     let y = try Tensor.conv2d(x, weight: w, bias: cs.bias ? b : nil, stride: cs.stride, padding: cs.padding)
     let ref = referenceConv2d(x.array, x.shape, weight: w.array, w.shape, bias: cs.bias ? b.array : nil,
                               stride: cs.stride, padding: cs.padding)
@@ -84,7 +84,7 @@ private let convGradCases: [ConvCase] = [
 
 @Test(arguments: convGradCases)
 func conv2dGradients(_ cs: ConvCase) throws {
-    let x = rand(cs.xShape, seed: 4), w = rand(cs.wShape, seed: 5, scale: 0.5), b = rand([cs.o], seed: 6)
+    let x = try rand(cs.xShape, seed: 4), w = try rand(cs.wShape, seed: 5, scale: 0.5), b = try rand([cs.o], seed: 6)
     let inputs = cs.bias ? [x, w, b] : [x, w]
     try gradCheck(inputs, "conv2d \(cs.testDescription)") { t in
         try Tensor.conv2d(t[0], weight: t[1], bias: cs.bias ? t[2] : nil, stride: cs.stride, padding: cs.padding)
@@ -96,8 +96,8 @@ private let directAndGEMMChannels = [1, 3]
 
 @Test(arguments: directAndGEMMChannels)
 func conv2dComputesOnlyTheGradientsAsked(channels c: Int) throws {
-    let x = rand([2, c, 6, 5], seed: 7), w = rand([4, c, 3, 3], seed: 8), b = rand([4], seed: 9)
-    let g = rand([2, 4, 6, 5], seed: 10)
+    let x = try rand([2, c, 6, 5], seed: 7), w = try rand([4, c, 3, 3], seed: 8), b = try rand([4], seed: 9)
+    let g = try rand([2, 4, 6, 5], seed: 10)
     // Everything trainable: the reference gradients.
     for t in [x, w, b] { t.requiresGrad = true }
     try Tensor.conv2d(x, weight: w, bias: b, padding: 1).backward(g)
@@ -121,7 +121,7 @@ func conv2dComputesOnlyTheGradientsAsked(channels c: Int) throws {
 }
 
 @Test func conv2dErrors() throws {
-    let x = rand([2, 3, 5, 5])
+    let x = try rand([2, 3, 5, 5])
     expectEngineError(["conv2d", "3 channels", "[2, 3, 5, 5]", "[4, 2, 3, 3]"]) {
         _ = try Tensor.conv2d(x, weight: rand([4, 2, 3, 3]), bias: nil)
     }
@@ -176,7 +176,7 @@ private let poolCases: [PoolCase] = [
 
 @Test(arguments: poolCases)
 func maxPoolMatchesReference(_ pc: PoolCase) throws {
-    let x = rand(pc.shape, seed: 11)
+    let x = try rand(pc.shape, seed: 11)
     let y = try x.maxPool2d(kernel: pc.kernel, stride: pc.stride, padding: pc.padding)
     let ref = referenceMaxPool2d(x.array, x.shape, kernel: pc.kernel, stride: pc.stride ?? pc.kernel, padding: pc.padding)
     #expect(y.shape == ref.shape)
@@ -185,7 +185,7 @@ func maxPoolMatchesReference(_ pc: PoolCase) throws {
 
 @Test(arguments: poolCases)
 func avgPoolMatchesReference(_ pc: PoolCase) throws {
-    let x = rand(pc.shape, seed: 12)
+    let x = try rand(pc.shape, seed: 12)
     let y = try x.avgPool2d(kernel: pc.kernel, stride: pc.stride, padding: pc.padding)
     let ref = referenceAvgPool2d(x.array, x.shape, kernel: pc.kernel, stride: pc.stride ?? pc.kernel, padding: pc.padding)
     #expect(y.shape == ref.shape)
@@ -210,7 +210,7 @@ func maxPoolGradients(_ pc: PoolCase) throws {
 
 @Test(arguments: poolGradCases)
 func avgPoolGradients(_ pc: PoolCase) throws {
-    let x = rand(pc.shape, seed: 14)
+    let x = try rand(pc.shape, seed: 14)
     try gradCheck([x], "avgPool2d \(pc.testDescription)") { t in
         try t[0].avgPool2d(kernel: pc.kernel, stride: pc.stride, padding: pc.padding)
     }
@@ -228,7 +228,7 @@ func avgPoolGradients(_ pc: PoolCase) throws {
 }
 
 @Test func globalAvgPoolAveragesEachPlane() throws {
-    let x = rand([2, 3, 4, 5], seed: 15)
+    let x = try rand([2, 3, 4, 5], seed: 15)
     let y = try x.globalAvgPool()
     #expect(y.shape == [2, 3])
     let expected = (0..<6).map { p in x.array[(p * 20)..<(p * 20 + 20)].reduce(0, +) / 20 }
@@ -237,7 +237,7 @@ func avgPoolGradients(_ pc: PoolCase) throws {
 }
 
 @Test func poolingErrors() throws {
-    let x = rand([2, 3, 5, 5])
+    let x = try rand([2, 3, 5, 5])
     expectEngineError(["maxPool2d", "[3, 5, 5]"]) { _ = try rand([3, 5, 5]).maxPool2d(kernel: 2) }
     expectEngineError(["avgPool2d", "[2, 15]"]) { _ = try rand([2, 15]).avgPool2d(kernel: 2) }
     expectEngineError(["maxPool2d", "larger", "[2, 3, 5, 5]"]) { _ = try x.maxPool2d(kernel: 6) }
@@ -252,10 +252,10 @@ func avgPoolGradients(_ pc: PoolCase) throws {
 @Test(.enabled(if: getenv("PRUNE_BENCH_CONV") != nil))
 func benchSmallCNNTrunk() throws {
     let rng = RNG(seed: 0)
-    let x = Tensor.uniform([128, 1, 28, 28], rng: rng)
-    let w1 = Tensor.kaimingUniform([32, 1, 3, 3], rng: rng).requiringGrad(), b1 = Tensor.zeros([32]).requiringGrad()
-    let w2 = Tensor.kaimingUniform([64, 32, 3, 3], rng: rng).requiringGrad(), b2 = Tensor.zeros([64]).requiringGrad()
-    let fc = Tensor.kaimingUniform([10, 3136], rng: rng).requiringGrad()
+    let x = try Tensor.uniform([128, 1, 28, 28], rng: rng)
+    let w1 = try Tensor.kaimingUniform([32, 1, 3, 3], rng: rng).requiringGrad(), b1 = try Tensor.zeros([32]).requiringGrad()
+    let w2 = try Tensor.kaimingUniform([64, 32, 3, 3], rng: rng).requiringGrad(), b2 = try Tensor.zeros([64]).requiringGrad()
+    let fc = try Tensor.kaimingUniform([10, 3136], rng: rng).requiringGrad()
     func step() throws {
         let h1 = try Tensor.conv2d(x, weight: w1, bias: b1, padding: 1).relu().maxPool2d(kernel: 2)
         let h2 = try Tensor.conv2d(h1, weight: w2, bias: b2, padding: 1).relu().maxPool2d(kernel: 2)

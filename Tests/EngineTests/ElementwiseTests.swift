@@ -124,8 +124,8 @@ enum CoreRef {
         return try! Tensor(shape: shape, data: p.map { Float($0 - n / 2) * gap + offset })
     }
 
-    static func uniform(_ shape: [Int], _ low: Float, _ high: Float, seed: UInt64) -> Tensor {
-        Tensor.uniform(shape, low: low, high: high, rng: RNG(seed: seed))
+    static func uniform(_ shape: [Int], _ low: Float, _ high: Float, seed: UInt64) throws -> Tensor {
+        try Tensor.uniform(shape, low: low, high: high, rng: RNG(seed: seed))
     }
 
     /// Expects `body` to throw an EngineError whose message is non-empty and contains `fragment`.
@@ -189,22 +189,22 @@ enum CoreRef {
 
         /// Inputs in the op's comfortable domain: positive bases for pow, denominators away from
         /// zero, no near-ties for max/min, small integers (with ties) for comparisons.
-        func inputs(_ sa: [Int], _ sb: [Int]) -> (Tensor, Tensor) {
+        func inputs(_ sa: [Int], _ sb: [Int]) throws -> (Tensor, Tensor) {
             switch self {
             case .pow:
-                return (CoreRef.uniform(sa, 0.5, 2, seed: 3), CoreRef.uniform(sb, -1.5, 2, seed: 4))
+                return (try CoreRef.uniform(sa, 0.5, 2, seed: 3), try CoreRef.uniform(sb, -1.5, 2, seed: 4))
             case .div:
-                let d = CoreRef.uniform(sb, 0.5, 1.5, seed: 4)
+                let d = try CoreRef.uniform(sb, 0.5, 1.5, seed: 4)
                 for i in 0..<d.count where i % 2 == 1 { d.data[i] = -d.data[i] }
-                return (rand(sa, seed: 3), d)
+                return (try rand(sa, seed: 3), d)
             case .maximum, .minimum:
                 return (CoreRef.spaced(sa, seed: 3), CoreRef.spaced(sb, seed: 4, offset: 0.15))
             case .eq, .ne, .lt, .le, .gt, .ge:
-                let a = CoreRef.uniform(sa, -2, 2, seed: 3), b = CoreRef.uniform(sb, -2, 2, seed: 4)
+                let a = try CoreRef.uniform(sa, -2, 2, seed: 3), b = try CoreRef.uniform(sb, -2, 2, seed: 4)
                 for t in [a, b] { for i in 0..<t.count { t.data[i] = t.data[i].rounded() } }
                 return (a, b)
             default:
-                return (rand(sa, seed: 3), rand(sb, seed: 4))
+                return (try rand(sa, seed: 3), try rand(sb, seed: 4))
             }
         }
     }
@@ -225,7 +225,7 @@ enum CoreRef {
 
     @Test(arguments: Op.allCases, forwardShapes)
     func binaryForward(op: Op, shapes: Shapes) throws {
-        let (a, b) = op.inputs(shapes.a, shapes.b)
+        let (a, b) = try op.inputs(shapes.a, shapes.b)
         let y = try op.apply(a, b)
         let expected = CoreRef.binary(a, b, op.reference)
         #expect(y.shape == expected.shape)
@@ -234,17 +234,17 @@ enum CoreRef {
 
     @Test(arguments: Op.allCases.filter(\.differentiable), gradShapes)
     func binaryGradient(op: Op, shapes: Shapes) throws {
-        let (a, b) = op.inputs(shapes.a, shapes.b)
+        let (a, b) = try op.inputs(shapes.a, shapes.b)
         try gradCheck([a, b], "\(op) \(shapes.testDescription)") { try op.apply($0[0], $0[1]) }
     }
 
     @Test(arguments: Op.allCases.filter(\.differentiable))
     func binaryGradientToOneSideOnly(op: Op) throws {
         // Only one input requires a gradient: the other must get none, the first the right one.
-        let (a, b) = op.inputs([2, 3], [3])
+        let (a, b) = try op.inputs([2, 3], [3])
         try gradCheck([a], "\(op) d/da") { try op.apply($0[0], b) }
         #expect(b.grad == nil && !b.requiresGrad)
-        let (c, d) = op.inputs([2, 3], [3])
+        let (c, d) = try op.inputs([2, 3], [3])
         try gradCheck([d], "\(op) d/db") { try op.apply(c, $0[0]) }
         #expect(c.grad == nil)
     }
@@ -263,13 +263,13 @@ enum CoreRef {
     }
 
     @Test(arguments: Op.allCases)
-    func incompatibleBroadcastThrows(op: Op) {
-        CoreRef.expectError("cannot be broadcast") { try op.apply(Tensor.zeros([3, 4]), Tensor.zeros([3])) }
-        CoreRef.expectError("[2, 3]") { try op.apply(Tensor.zeros([2, 3]), Tensor.zeros([3, 2])) }
-        CoreRef.expectError("cannot be broadcast") { try op.apply(Tensor.zeros([2, 1, 3]), Tensor.zeros([4, 2])) }
+    func incompatibleBroadcastThrows(op: Op) throws {
+        CoreRef.expectError("cannot be broadcast") { try op.apply(try Tensor.zeros([3, 4]), try Tensor.zeros([3])) }
+        CoreRef.expectError("[2, 3]") { try op.apply(try Tensor.zeros([2, 3]), try Tensor.zeros([3, 2])) }
+        CoreRef.expectError("cannot be broadcast") { try op.apply(try Tensor.zeros([2, 1, 3]), try Tensor.zeros([4, 2])) }
     }
 
-    @Test func broadcastShapeMatchesNumPyRules() {
+    @Test func broadcastShapeMatchesNumPyRules() throws {
         let pairs: [([Int], [Int])] = [
             ([], []), ([3], []), ([], [2, 3]), ([3, 4], [4]), ([2, 1, 3], [4, 1]), ([1], [5, 1, 1]),
             ([3, 4], [3]), ([2, 3], [3, 2]), ([0, 3], [3]), ([0], [1]), ([0], [2]), ([8, 1, 6, 1], [7, 1, 5]),
@@ -287,7 +287,7 @@ enum CoreRef {
     enum ScalarOp: String, CaseIterable, Sendable {
         case addRight, addLeft, subRight, subLeft, mulRight, mulLeft, divRight, divLeft, negate, powConst, sqrtPow
 
-        func apply(_ a: Tensor) -> Tensor {
+        func apply(_ a: Tensor) throws -> Tensor {
             switch self {
             case .addRight: a + 2.5
             case .addLeft: 2.5 + a
@@ -303,7 +303,7 @@ enum CoreRef {
             }
         }
 
-        func reference(_ x: Float) -> Float {
+        func reference(_ x: Float) throws -> Float {
             switch self {
             case .addRight, .addLeft: x + 2.5
             case .subRight: x - 1.5
@@ -320,15 +320,15 @@ enum CoreRef {
 
     @Test(arguments: ScalarOp.allCases)
     func scalarOperand(op: ScalarOp) throws {
-        let x = CoreRef.uniform([3, 4], 0.5, 2, seed: 7)
-        let y = op.apply(x)
+        let x = try CoreRef.uniform([3, 4], 0.5, 2, seed: 7)
+        let y = try op.apply(x)
         #expect(y.shape == [3, 4])
-        assertClose(y.array, x.array.map(op.reference), atol: 1e-6, rtol: 1e-5, "\(op)")
-        try gradCheck([x], "\(op)") { op.apply($0[0]) }
+        assertClose(y.array, try x.array.map(op.reference), atol: 1e-6, rtol: 1e-5, "\(op)")
+        try gradCheck([x], "\(op)") { try op.apply($0[0]) }
         // On a scalar tensor too.
         let s = Tensor(1.25)
-        #expect(op.apply(s).shape == [])
-        assertClose(op.apply(s).array, [op.reference(1.25)], atol: 1e-6, rtol: 1e-5, "\(op) scalar")
+        #expect(try op.apply(s).shape == [])
+        assertClose(try op.apply(s).array, [try op.reference(1.25)], atol: 1e-6, rtol: 1e-5, "\(op) scalar")
     }
 
     @Test func powOfNegativeBaseByIntegerConstant() throws {
@@ -344,7 +344,7 @@ enum CoreRef {
     // MARK: Comparisons
 
     @Test func comparisonsAreNotRecorded() throws {
-        let a = rand([3, 4], seed: 1).requiringGrad(), b = rand([4], seed: 2).requiringGrad()
+        let a = try rand([3, 4], seed: 1).requiringGrad(), b = try rand([4], seed: 2).requiringGrad()
         for y in [try a.eq(b), try a.ne(b), try a.lt(b), try a.le(b), try a.gt(b), try a.ge(b)] {
             #expect(!y.isRecorded && !y.requiresGrad)
             #expect(y.array.allSatisfy { $0 == 0 || $0 == 1 })
@@ -357,16 +357,16 @@ enum CoreRef {
 
     @Test func whereForwardWithBroadcasting() throws {
         let cond = try Tensor(shape: [3, 1], data: [1, 0, -0.5])  // any non-zero counts as true
-        let a = rand([1, 4], seed: 5), b = Tensor(7)
+        let a = try rand([1, 4], seed: 5), b = Tensor(7)
         let y = try Tensor.where(cond, a, b)
         #expect(y.shape == [3, 4])
         var expected: [Float] = []
         for r in 0..<3 { for c in 0..<4 { expected.append(cond.array[r] != 0 ? a.array[c] : 7) } }
         #expect(y.array == expected)
 
-        let c2 = CoreRef.uniform([2, 3, 4], 0, 1, seed: 6)
+        let c2 = try CoreRef.uniform([2, 3, 4], 0, 1, seed: 6)
         for i in 0..<c2.count { c2.data[i] = c2.data[i] > 0.5 ? 1 : 0 }
-        let a2 = rand([3, 4], seed: 7), b2 = rand([2, 1, 4], seed: 8)
+        let a2 = try rand([3, 4], seed: 7), b2 = try rand([2, 1, 4], seed: 8)
         let y2 = try Tensor.where(c2, a2, b2)
         let idxShape = [2, 3, 4]
         let ref = (0..<24).map { i -> Float in
@@ -378,7 +378,7 @@ enum CoreRef {
     }
 
     @Test func whereGradient() throws {
-        let cond = CoreRef.uniform([2, 3, 4], 0, 1, seed: 9)
+        let cond = try CoreRef.uniform([2, 3, 4], 0, 1, seed: 9)
         for i in 0..<cond.count { cond.data[i] = cond.data[i] > 0.4 ? 1 : 0 }
         try gradCheck([rand([3, 4], seed: 1), rand([2, 1, 4], seed: 2)], "where broadcast") {
             try Tensor.where(cond, $0[0], $0[1])
@@ -387,15 +387,15 @@ enum CoreRef {
             try Tensor.where(cond, $0[0], $0[1])
         }
         // Gradient is the upstream gradient masked by the condition.
-        let a = rand([2, 3, 4], seed: 5).requiringGrad(), b = rand([2, 3, 4], seed: 6).requiringGrad()
+        let a = try rand([2, 3, 4], seed: 5).requiringGrad(), b = try rand([2, 3, 4], seed: 6).requiringGrad()
         try Tensor.where(cond, a, b).sum().backward()
         #expect(a.grad?.array == cond.array)
         #expect(b.grad?.array == cond.array.map { 1 - $0 })
     }
 
     @Test func whereIncompatibleShapesThrow() {
-        CoreRef.expectError("cannot be broadcast") { try Tensor.where(Tensor.ones([3]), Tensor.ones([4]), Tensor.ones([4])) }
-        CoreRef.expectError("where") { try Tensor.where(Tensor.ones([2, 4]), Tensor.ones([3, 4]), Tensor.ones([4])) }
+        CoreRef.expectError("cannot be broadcast") { try Tensor.where(try Tensor.ones([3]), try Tensor.ones([4]), try Tensor.ones([4])) }
+        CoreRef.expectError("where") { try Tensor.where(try Tensor.ones([2, 4]), try Tensor.ones([3, 4]), try Tensor.ones([4])) }
     }
 
     // MARK: Unary
@@ -403,7 +403,7 @@ enum CoreRef {
     enum Unary: String, CaseIterable, Sendable {
         case neg, exp, log, sqrt, abs, relu, tanh, sigmoid, gelu, square, reciprocal, sign
 
-        func apply(_ x: Tensor) -> Tensor {
+        func apply(_ x: Tensor) throws -> Tensor {
             switch self {
             case .neg: -x
             case .exp: x.exp()
@@ -420,7 +420,7 @@ enum CoreRef {
             }
         }
 
-        func reference(_ v: Float) -> Float {
+        func reference(_ v: Float) throws -> Float {
             let x = Double(v)
             let y: Double = switch self {
             case .neg: -x
@@ -440,11 +440,11 @@ enum CoreRef {
         }
 
         /// Positive inputs for log/sqrt/reciprocal, inputs away from the kinks for abs/relu/sign.
-        func input(_ shape: [Int], seed: UInt64) -> Tensor {
+        func input(_ shape: [Int], seed: UInt64) throws -> Tensor {
             switch self {
-            case .log, .sqrt, .reciprocal: CoreRef.uniform(shape, 0.3, 2.5, seed: seed)
+            case .log, .sqrt, .reciprocal: try CoreRef.uniform(shape, 0.3, 2.5, seed: seed)
             case .abs, .relu, .sign: CoreRef.spaced(shape, seed: seed, offset: 0.15)
-            default: rand(shape, seed: seed, scale: 1.5)
+            default: try rand(shape, seed: seed, scale: 1.5)
             }
         }
     }
@@ -452,24 +452,24 @@ enum CoreRef {
     @Test(arguments: Unary.allCases)
     func unaryForward(op: Unary) throws {
         for shape in [[3, 5], [], [2, 3, 4], [0]] {
-            let x = op.input(shape, seed: 11)
-            let y = op.apply(x)
+            let x = try op.input(shape, seed: 11)
+            let y = try op.apply(x)
             #expect(y.shape == shape)
-            assertClose(y.array, x.array.map(op.reference), atol: 1e-6, rtol: 1e-5, "\(op) \(shape)")
+            assertClose(y.array, try x.array.map(op.reference), atol: 1e-6, rtol: 1e-5, "\(op) \(shape)")
         }
     }
 
     @Test(arguments: Unary.allCases.filter { $0 != .sign })
     func unaryGradient(op: Unary) throws {
-        try gradCheck([op.input([3, 5], seed: 12)], "\(op)") { op.apply($0[0]) }
-        try gradCheck([op.input([], seed: 13)], "\(op) scalar") { op.apply($0[0]) }
+        try gradCheck([op.input([3, 5], seed: 12)], "\(op)") { try op.apply($0[0]) }
+        try gradCheck([op.input([], seed: 13)], "\(op) scalar") { try op.apply($0[0]) }
     }
 
-    @Test func signIsNotDifferentiable() {
+    @Test func signIsNotDifferentiable() throws {
         let x = CoreRef.spaced([6], seed: 1, offset: 0.15).requiringGrad()
         let s = x.sign()
         #expect(!s.isRecorded && !s.requiresGrad)
-        #expect(Tensor.zeros([3]).sign().array == [0, 0, 0])
+        #expect(try Tensor.zeros([3]).sign().array == [0, 0, 0])
     }
 
     @Test func reluAndAbsAtZero() throws {
@@ -497,7 +497,7 @@ enum CoreRef {
     }
 
     @Test func clampedDefaultsAreIdentity() throws {
-        let x = rand([7], seed: 3)
+        let x = try rand([7], seed: 3)
         #expect(x.clamped().array == x.array)
         #expect(x.clamped(min: 0).array == x.array.map { Swift.max($0, 0) })
         #expect(x.clamped(max: 0).array == x.array.map { Swift.min($0, 0) })

@@ -47,6 +47,6 @@ func gradCheck(_ inputs: [Tensor], eps: Float = 1e-2, atol: Float = 2e-2, rtol: 
 }
 
 /// A seeded random tensor for tests.
-func rand(_ shape: [Int], seed: UInt64 = 1, scale: Float = 1) -> Tensor {
-    Tensor.randn(shape, std: scale, rng: RNG(seed: seed))
+func rand(_ shape: [Int], seed: UInt64 = 1, scale: Float = 1) throws -> Tensor {
+    try Tensor.randn(shape, std: scale, rng: RNG(seed: seed))
 }

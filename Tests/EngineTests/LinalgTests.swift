@@ -22,7 +22,7 @@ import Testing
 
     @Test(arguments: sizes)
     func matmul2D(s: MNK) throws {
-        let a = rand([s.m, s.k], seed: 1), b = rand([s.k, s.n], seed: 2)
+        let a = try rand([s.m, s.k], seed: 1), b = try rand([s.k, s.n], seed: 2)
         let y = try a.matmul(b)
         #expect(y.shape == [s.m, s.n])
         assertClose(y.array, CoreRef.matmul(a.array, b.array, m: s.m, k: s.k, n: s.n), atol: 1e-4, rtol: 1e-4, s.testDescription)
@@ -34,42 +34,42 @@ import Testing
         try gradCheck([rand([2, 3, 4], seed: 7), rand([4, 2], seed: 8)], "[b,m,k]@[k,n]") { try $0[0].matmul($0[1]) }
         try gradCheck([rand([2, 2, 3, 2], seed: 9), rand([2, 2, 2, 3], seed: 10)], "rank-4 batched") { try $0[0].matmul($0[1]) }
         // One side only: the other must receive nothing.
-        let w = rand([4, 5], seed: 11)
+        let w = try rand([4, 5], seed: 11)
         try gradCheck([rand([3, 4], seed: 12)], "2-D d/da") { try $0[0].matmul(w) }
         #expect(w.grad == nil)
-        let x = rand([2, 3, 4], seed: 13)
+        let x = try rand([2, 3, 4], seed: 13)
         try gradCheck([rand([2, 4, 2], seed: 14)], "batched d/db") { try x.matmul($0[0]) }
         try gradCheck([rand([4, 2], seed: 15)], "[b,m,k]@[k,n] d/db") { try x.matmul($0[0]) }
         #expect(x.grad == nil)
     }
 
     @Test func batchedMatmul() throws {
-        let a = rand([3, 5, 4], seed: 16), b = rand([3, 4, 6], seed: 17)
+        let a = try rand([3, 5, 4], seed: 16), b = try rand([3, 4, 6], seed: 17)
         let y = try a.matmul(b)
         #expect(y.shape == [3, 5, 6])
         assertClose(y.array, Self.batchedReference(a, b, batch: 3, m: 5, k: 4, n: 6, shared: false), atol: 1e-5, rtol: 1e-4, "bmm")
 
-        let c = rand([2, 3, 5, 4], seed: 18), d = rand([2, 3, 4, 2], seed: 19)
+        let c = try rand([2, 3, 5, 4], seed: 18), d = try rand([2, 3, 4, 2], seed: 19)
         let z = try c.matmul(d)
         #expect(z.shape == [2, 3, 5, 2])
         assertClose(z.array, Self.batchedReference(c, d, batch: 6, m: 5, k: 4, n: 2, shared: false), atol: 1e-5, rtol: 1e-4, "rank-4 bmm")
     }
 
     @Test func batchTimesMatrix() throws {
-        let a = rand([3, 5, 4], seed: 20), b = rand([4, 6], seed: 21)
+        let a = try rand([3, 5, 4], seed: 20), b = try rand([4, 6], seed: 21)
         let y = try a.matmul(b)
         #expect(y.shape == [3, 5, 6])
         assertClose(y.array, Self.batchedReference(a, b, batch: 3, m: 5, k: 4, n: 6, shared: true), atol: 1e-5, rtol: 1e-4, "[b,m,k]@[k,n]")
-        let c = rand([2, 3, 5, 4], seed: 22)
+        let c = try rand([2, 3, 5, 4], seed: 22)
         let z = try c.matmul(b)
         #expect(z.shape == [2, 3, 5, 6])
         assertClose(z.array, Self.batchedReference(c, b, batch: 6, m: 5, k: 4, n: 6, shared: true), atol: 1e-5, rtol: 1e-4, "rank-4 @ matrix")
     }
 
     @Test func emptyInnerDimensionGivesZeros() throws {
-        let y = try Tensor.zeros([2, 0]).matmul(Tensor.zeros([0, 3]))
+        let y = try Tensor.zeros([2, 0]).matmul(try Tensor.zeros([0, 3]))
         #expect(y.shape == [2, 3] && y.array == [Float](repeating: 0, count: 6))
-        let z = try Tensor.zeros([2, 2, 0]).matmul(Tensor.zeros([2, 0, 3]))
+        let z = try Tensor.zeros([2, 2, 0]).matmul(try Tensor.zeros([2, 0, 3]))
         #expect(z.shape == [2, 2, 3] && z.array == [Float](repeating: 0, count: 12))
     }
 
@@ -102,7 +102,7 @@ import Testing
 
     @Test(arguments: [[5, 4], [4], [2, 3, 4], [1, 4], [33, 4]], [false, true])
     func linearForward(xShape: [Int], withBias: Bool) throws {
-        let x = rand(xShape, seed: 30), w = rand([3, 4], seed: 31), b = withBias ? rand([3], seed: 32) : nil
+        let x = try rand(xShape, seed: 30), w = try rand([3, 4], seed: 31), b = withBias ? try rand([3], seed: 32) : nil
         let y = try Tensor.linear(x, weight: w, bias: b)
         #expect(y.shape == Array(xShape.dropLast()) + [3])
         assertClose(y.array, Self.linearReference(x, w, b), atol: 1e-5, rtol: 1e-4, "linear \(xShape) bias \(withBias)")
@@ -126,9 +126,9 @@ import Testing
             try Tensor.linear($0[0], weight: $0[1], bias: $0[2])
         }
         // Only the bias, or only the weight, requires a gradient.
-        let x = rand([5, 4], seed: 44), w = rand([3, 4], seed: 45)
+        let x = try rand([5, 4], seed: 44), w = try rand([3, 4], seed: 45)
         try gradCheck([rand([3], seed: 46)], "linear d/db") { try Tensor.linear(x, weight: w, bias: $0[0]) }
-        let b = rand([3], seed: 47)
+        let b = try rand([3], seed: 47)
         try gradCheck([rand([3, 4], seed: 48)], "linear d/dW") { try Tensor.linear(x, weight: $0[0], bias: b) }
         #expect(x.grad == nil && w.grad == nil && b.grad == nil)
     }

@@ -10,7 +10,7 @@ import Kernels
 @Suite struct MaskTests {
     @Test func gatedGradCheck() throws {
         let rng = RNG(seed: 1)
-        let w = Tensor.randn([3, 4], rng: rng), s = Tensor.randn([3, 4], rng: rng)
+        let w = try Tensor.randn([3, 4], rng: rng), s = try Tensor.randn([3, 4], rng: rng)
         let mask = try Tensor(shape: [3, 4], data: [1, 0, 1, 1, 0, 0, 1, 0, 1, 1, 1, 0])
         // The mask is constant: w ⊙ m is linear in w. The scores' gradient is straight-through
         // (not the true derivative, which is 0), so only w is checked numerically here.
@@ -20,7 +20,7 @@ import Kernels
     @Test func straightThroughScoreGradientIsUpstreamTimesWeight() throws {
         // L = Σ c ⊙ (W ⊙ M): ∂L/∂(W⊙M) = c, so ∂L/∂S must be c ⊙ W and ∂L/∂W = c ⊙ M.
         let w = try Tensor(shape: [2, 2], data: [0.5, -2, 3, 0.25]).requiringGrad()
-        let s = Tensor.zeros([2, 2]).requiringGrad()
+        let s = try Tensor.zeros([2, 2]).requiringGrad()
         let m = try Tensor(shape: [2, 2], data: [1, 0, 0, 1])
         let c = try Tensor(shape: [2, 2], data: [1, 2, -1, 4])
         let loss = try (Tensor.gated(w, mask: m, scores: s) * c).sum()
@@ -33,10 +33,10 @@ import Kernels
 
     @Test func hardConcreteGradCheck() throws {
         let rng = RNG(seed: 2)
-        let w = Tensor.randn([2, 5], rng: rng)
+        let w = try Tensor.randn([2, 5], rng: rng)
         // Logits near 0 keep the gate inside (0, 1), where it is differentiable.
-        let a = Tensor.uniform([2, 5], low: -0.5, high: 0.5, rng: rng)
-        let u = Tensor.uniform([2, 5], low: 0.3, high: 0.7, rng: rng)
+        let a = try Tensor.uniform([2, 5], low: -0.5, high: 0.5, rng: rng)
+        let u = try Tensor.uniform([2, 5], low: 0.3, high: 0.7, rng: rng)
         try gradCheck([w, a], eps: 1e-3, "hard concrete, training") { xs in
             try Tensor.hardConcreteGated(xs[0], logits: xs[1], noise: u, l: -0.1, r: 1.1, beta: 2.0 / 3.0)
         }
@@ -50,10 +50,10 @@ import Kernels
         let n = 200_000
         let rng = RNG(seed: 3)
         for logit: Float in [-2, 0, 1, 2.197] {
-            let a = Tensor(shape: [n], repeating: logit)
-            let u = Tensor.empty([n])
+            let a = try Tensor(shape: [n], repeating: logit)
+            let u = try Tensor.empty([n])
             for i in 0..<n { u.data[i] = 1e-4 + (1 - 2e-4) * rng.uniform() }
-            let w = Tensor.ones([n])
+            let w = try Tensor.ones([n])
             let z = try GradMode.noGrad { try Tensor.hardConcreteGated(w, logits: a, noise: u, l: l, r: r, beta: beta) }
             #expect(z.array.allSatisfy { $0 >= 0 && $0 <= 1 })
             // P(z > 0) = σ(a − β·log(−l/r)): the expected-L0 penalty per gate.

@@ -35,9 +35,9 @@ private let batchNormCases: [BatchNormCase] = [[4, 3], [2, 3, 4, 5], [3, 2, 5, 3
 func batchNormMatchesReference(_ bc: BatchNormCase) throws {
     let c = bc.shape[1]
     // A large mean exercises the two-pass variance.
-    let x = rand(bc.shape, seed: 21, scale: 2) + 3
-    let gamma = rand([c], seed: 22), beta = rand([c], seed: 23)
-    let rm = rand([c], seed: 24, scale: 0.5), rv = Tensor.uniform([c], low: 0.5, high: 2, rng: RNG(seed: 25))
+    let x = try rand(bc.shape, seed: 21, scale: 2) + 3
+    let gamma = try rand([c], seed: 22), beta = try rand([c], seed: 23)
+    let rm = try rand([c], seed: 24, scale: 0.5), rv = try Tensor.uniform([c], low: 0.5, high: 2, rng: RNG(seed: 25))
     let ref = referenceBatchNorm(x.array, x.shape, weight: bc.affine ? gamma.array : nil, bias: bc.affine ? beta.array : nil,
                                  runningMean: rm.array, runningVar: rv.array, training: bc.training, momentum: 0.2)
     let y = try Tensor.batchNorm(x, weight: bc.affine ? gamma : nil, bias: bc.affine ? beta : nil,
@@ -52,7 +52,7 @@ func batchNormMatchesReference(_ bc: BatchNormCase) throws {
     // Channel 0 holds 1, 3, 5, 7: mean 4, biased variance 5, unbiased 20/3.
     // Channel 1 holds 2, 4, 8, 10: mean 6, biased variance 10, unbiased 40/3.
     let x = try Tensor(shape: [4, 2], data: [1, 2, 3, 4, 5, 8, 7, 10])
-    let rm = Tensor.zeros([2]), rv = Tensor.ones([2])
+    let rm = try Tensor.zeros([2]), rv = try Tensor.ones([2])
     let y = try Tensor.batchNorm(x, weight: nil, bias: nil, runningMean: rm, runningVar: rv, training: true)
     assertClose(rm.array, [0.1 * 4, 0.1 * 6], "running mean")
     assertClose(rv.array, [0.9 + 0.1 * 20 / 3, 0.9 + 0.1 * 40 / 3], "running variance")
@@ -92,8 +92,8 @@ private let batchNormGradCases: [BatchNormCase] = [
 @Test(arguments: batchNormGradCases)
 func batchNormGradients(_ bc: BatchNormCase) throws {
     let c = bc.shape[1]
-    let x = rand(bc.shape, seed: 26), gamma = rand([c], seed: 27) + 1.5, beta = rand([c], seed: 28)
-    let rm = rand([c], seed: 29, scale: 0.5), rv = Tensor.uniform([c], low: 0.5, high: 2, rng: RNG(seed: 30))
+    let x = try rand(bc.shape, seed: 26), gamma = try rand([c], seed: 27) + 1.5, beta = try rand([c], seed: 28)
+    let rm = try rand([c], seed: 29, scale: 0.5), rv = try Tensor.uniform([c], low: 0.5, high: 2, rng: RNG(seed: 30))
     let inputs = bc.affine ? [x, gamma, beta] : [x]
     try gradCheck(inputs, "batchNorm \(bc.testDescription)") { t in
         try Tensor.batchNorm(t[0], weight: bc.affine ? t[1] : nil, bias: bc.affine ? t[2] : nil,
@@ -102,19 +102,19 @@ func batchNormGradients(_ bc: BatchNormCase) throws {
 }
 
 @Test func batchNormErrors() throws {
-    let x = rand([4, 3, 2, 2])
-    let rm = Tensor.zeros([3]), rv = Tensor.ones([3])
+    let x = try rand([4, 3, 2, 2])
+    let rm = try Tensor.zeros([3]), rv = try Tensor.ones([3])
     expectEngineError(["batchNorm", "weight", "[4]", "[4, 3, 2, 2]"]) {
-        _ = try Tensor.batchNorm(x, weight: Tensor.ones([4]), bias: nil, runningMean: rm, runningVar: rv, training: true)
+        _ = try Tensor.batchNorm(x, weight: try Tensor.ones([4]), bias: nil, runningMean: rm, runningVar: rv, training: true)
     }
     expectEngineError(["batchNorm", "bias", "[3, 1]", "[4, 3, 2, 2]"]) {
-        _ = try Tensor.batchNorm(x, weight: nil, bias: Tensor.ones([3, 1]), runningMean: rm, runningVar: rv, training: true)
+        _ = try Tensor.batchNorm(x, weight: nil, bias: try Tensor.ones([3, 1]), runningMean: rm, runningVar: rv, training: true)
     }
     expectEngineError(["batchNorm", "running mean", "[2]", "[4, 3, 2, 2]"]) {
-        _ = try Tensor.batchNorm(x, weight: nil, bias: nil, runningMean: Tensor.zeros([2]), runningVar: rv, training: false)
+        _ = try Tensor.batchNorm(x, weight: nil, bias: nil, runningMean: try Tensor.zeros([2]), runningVar: rv, training: false)
     }
     expectEngineError(["batchNorm", "running variance", "[5]"]) {
-        _ = try Tensor.batchNorm(x, weight: nil, bias: nil, runningMean: rm, runningVar: Tensor.ones([5]), training: false)
+        _ = try Tensor.batchNorm(x, weight: nil, bias: nil, runningMean: rm, runningVar: try Tensor.ones([5]), training: false)
     }
     expectEngineError(["batchNorm", "[12]"]) {
         _ = try Tensor.batchNorm(rand([12]), weight: nil, bias: nil, runningMean: rm, runningVar: rv, training: true)
@@ -131,7 +131,7 @@ private let layerNormShapes: [[Int]] = [[4, 6], [2, 3, 5], [3, 16], [2, 19], [7]
 @Test(arguments: layerNormShapes, [true, false])
 func layerNormMatchesReference(_ shape: [Int], _ affine: Bool) throws {
     let d = shape[shape.count - 1]
-    let x = rand(shape, seed: 31, scale: 3) + 5, gamma = rand([d], seed: 32), beta = rand([d], seed: 33)
+    let x = try rand(shape, seed: 31, scale: 3) + 5, gamma = try rand([d], seed: 32), beta = try rand([d], seed: 33)
     let y = try Tensor.layerNorm(x, weight: affine ? gamma : nil, bias: affine ? beta : nil)
     let ref = referenceLayerNorm(x.array, d: d, weight: affine ? gamma.array : nil, bias: affine ? beta.array : nil)
     #expect(y.shape == shape)
@@ -141,7 +141,7 @@ func layerNormMatchesReference(_ shape: [Int], _ affine: Bool) throws {
 @Test(arguments: [[3, 5], [2, 2, 9], [2, 12]])
 func layerNormGradients(_ shape: [Int]) throws {
     let d = shape[shape.count - 1]
-    let x = rand(shape, seed: 34), gamma = rand([d], seed: 35) + 1, beta = rand([d], seed: 36)
+    let x = try rand(shape, seed: 34), gamma = try rand([d], seed: 35) + 1, beta = try rand([d], seed: 36)
     try gradCheck([x, gamma, beta], "layerNorm \(describe(shape: shape))") { t in
         try Tensor.layerNorm(t[0], weight: t[1], bias: t[2])
     }
@@ -151,28 +151,28 @@ func layerNormGradients(_ shape: [Int]) throws {
 }
 
 @Test func layerNormErrors() throws {
-    let x = rand([3, 5])
+    let x = try rand([3, 5])
     expectEngineError(["layerNorm", "weight", "[4]", "[3, 5]"]) { _ = try Tensor.layerNorm(x, weight: rand([4]), bias: nil) }
     expectEngineError(["layerNorm", "bias", "[1, 5]", "[3, 5]"]) { _ = try Tensor.layerNorm(x, weight: nil, bias: rand([1, 5])) }
-    expectEngineError(["layerNorm", "[3, 0]"]) { _ = try Tensor.layerNorm(Tensor.zeros([3, 0]), weight: nil, bias: nil) }
+    expectEngineError(["layerNorm", "[3, 0]"]) { _ = try Tensor.layerNorm(try Tensor.zeros([3, 0]), weight: nil, bias: nil) }
     expectEngineError(["layerNorm", "[]"]) { _ = try Tensor.layerNorm(Tensor(1), weight: nil, bias: nil) }
 }
 
 @Test func dropoutIsTheIdentityInEvaluationOrWithZeroProbability() throws {
-    let x = rand([4, 5])
+    let x = try rand([4, 5])
     #expect(try x.dropout(p: 0.5, training: false, rng: RNG(seed: 1)) === x)
     #expect(try x.dropout(p: 0, training: true, rng: RNG(seed: 1)) === x)
 }
 
 @Test func dropoutZeroesAndRescales() throws {
-    let x = Tensor.ones([20_000]).requiringGrad()
+    let x = try Tensor.ones([20_000]).requiringGrad()
     let y = try x.dropout(p: 0.3, training: true, rng: RNG(seed: 2))
     let kept = y.array.filter { $0 != 0 }
     #expect(kept.allSatisfy { Swift.abs($0 - 1 / 0.7) < 1e-6 })
     let dropped = Double(20_000 - kept.count) / 20_000
     #expect(Swift.abs(dropped - 0.3) < 0.015)
     // The gradient is the same mask.
-    try y.backward(Tensor.ones([20_000]))
+    try y.backward(try Tensor.ones([20_000]))
     #expect(x.grad?.array == y.array)
     // Same seed, same mask.
     let again = try Tensor.ones([20_000]).dropout(p: 0.3, training: true, rng: RNG(seed: 2))
@@ -186,7 +186,7 @@ func layerNormGradients(_ shape: [Int]) throws {
 }
 
 @Test func dropoutErrors() throws {
-    let x = rand([2, 3])
+    let x = try rand([2, 3])
     for p: Float in [1, 1.5, -0.1, .nan] {
         expectEngineError(["dropout", "[0, 1)", "[2, 3]"]) { _ = try x.dropout(p: p, training: true, rng: RNG(seed: 1)) }
         expectEngineError(["dropout", "[2, 3]"]) { _ = try x.dropout(p: p, training: false, rng: RNG(seed: 1)) }
@@ -207,7 +207,7 @@ func layerNormGradients(_ shape: [Int]) throws {
 }
 
 @Test func embeddingErrors() throws {
-    let w = rand([5, 3])
+    let w = try rand([5, 3])
     expectEngineError(["embedding", "index 5", "[5, 3]"]) { _ = try Tensor.embedding([0, 5], shape: [2], weight: w) }
     expectEngineError(["embedding", "index -1", "[5, 3]"]) { _ = try Tensor.embedding([-1], shape: [1], weight: w) }
     expectEngineError(["embedding", "3 indices", "[2, 2]"]) { _ = try Tensor.embedding([0, 1, 2], shape: [2, 2], weight: w) }
@@ -215,6 +215,6 @@ func layerNormGradients(_ shape: [Int]) throws {
 }
 
 @Test func referenceMatmulMatchesBLAS() throws {
-    let a = rand([5, 7], seed: 40), b = rand([7, 3], seed: 41)
+    let a = try rand([5, 7], seed: 40), b = try rand([7, 3], seed: 41)
     assertClose(try a.matmul(b).array, referenceMatmul(a.array, b.array, m: 5, k: 7, n: 3), "matmul")
 }

@@ -49,7 +49,7 @@ private let bigShape = [12, 32, 28, 28]
 
 @Test func elementwiseKernelsAgreeAcrossThreadCounts() throws {
     #expect(bigShape.reduce(1, *) >= 2 * Parallel.minParallelElements)
-    let a = rand(bigShape, seed: 21), b = rand(bigShape, seed: 22), g = rand(bigShape, seed: 23)
+    let a = try rand(bigShape, seed: 21), b = try rand(bigShape, seed: 22), g = try rand(bigShape, seed: 23)
     try expectSameOnThreads("elementwise") {
         var outs: [[Float]] = []
         for op in [UnaryOp.relu, .exp, .tanh, .gelu] {
@@ -79,7 +79,7 @@ private let bigPoolCases: [PoolCase] = [
 
 @Test(arguments: bigPoolCases)
 func poolingAgreesAcrossThreadCounts(_ pc: PoolCase) throws {
-    let x = rand(pc.shape, seed: 31)
+    let x = try rand(pc.shape, seed: 31)
     let s = pc.stride ?? pc.kernel
     try expectSameOnThreads("pooling \(pc.testDescription)") {
         let xm = x.detached().requiringGrad(), xa = x.detached().requiringGrad()
@@ -111,8 +111,8 @@ private let bigConvCases: [ConvCase] = [
 
 @Test(arguments: bigConvCases)
 func conv2dAgreesAcrossThreadCountsAndWithTheReference(_ cs: ConvCase) throws {
-    let x = rand(cs.xShape, seed: 41), w = rand(cs.wShape, seed: 42, scale: 0.3), b = rand([cs.o], seed: 43)
-    let g = rand([cs.n, cs.o, (cs.h + 2 * cs.padding - cs.k) / cs.stride + 1, (cs.w + 2 * cs.padding - cs.k) / cs.stride + 1], seed: 44)
+    let x = try rand(cs.xShape, seed: 41), w = try rand(cs.wShape, seed: 42, scale: 0.3), b = try rand([cs.o], seed: 43)
+    let g = try rand([cs.n, cs.o, (cs.h + 2 * cs.padding - cs.k) / cs.stride + 1, (cs.w + 2 * cs.padding - cs.k) / cs.stride + 1], seed: 44)
     let plan = ConvPlan(batch: cs.n, k: cs.c * cs.k * cs.k, plane: g.shape[2] * g.shape[3], outChannels: cs.o)
     #expect(plan.groups > 1, "\(cs.testDescription) is not split")
     for threads in [2, 3] {
@@ -161,7 +161,7 @@ func conv2dAgreesAcrossThreadCountsAndWithTheReference(_ cs: ConvCase) throws {
     let plan = ConvPlan(batch: cs.n, k: 18, plane: 20, outChannels: 3)
     #expect(plan.chunk == 1)
     try withKernelThreads(2) {
-        let x = rand(cs.xShape, seed: 51), w = rand(cs.wShape, seed: 52, scale: 0.5), b = rand([cs.o], seed: 53)
+        let x = try rand(cs.xShape, seed: 51), w = try rand(cs.wShape, seed: 52, scale: 0.5), b = try rand([cs.o], seed: 53)
         try gradCheck([x, w, b], "conv2d split \(cs.testDescription)") { t in
             try Tensor.conv2d(t[0], weight: t[1], bias: t[2], stride: cs.stride, padding: cs.padding)
         }
@@ -174,7 +174,7 @@ func conv2dAgreesAcrossThreadCountsAndWithTheReference(_ cs: ConvCase) throws {
     // compared within float tolerance; bit-exact repeatability at a fixed thread count is checked
     // by the training determinism tests.
     for (m, k, n) in [(128, 784, 300), (128, 3136, 128), (1000, 64, 40), (40, 64, 1000)] {
-        let a = rand([m, k], seed: 61), b = rand([k, n], seed: 62), g = rand([m, n], seed: 63)
+        let a = try rand([m, k], seed: 61), b = try rand([k, n], seed: 62), g = try rand([m, n], seed: 63)
         func run() throws -> [[Float]] {
             let x = a.detached().requiringGrad(), y = b.detached().requiringGrad()
             let c = try x.matmul(y)
@@ -199,7 +199,7 @@ func conv2dAgreesAcrossThreadCountsAndWithTheReference(_ cs: ConvCase) throws {
         var tasks: [MovementTask] = [], keep: [Tensor] = []
         var offset = 0
         for (j, n) in sizes.enumerated() {
-            let t = (0..<8).map { rand([n], seed: UInt64(70 + 10 * j + $0), scale: $0 >= 5 ? 1e-3 : 1) }
+            let t = try (0..<8).map { try rand([n], seed: UInt64(70 + 10 * j + $0), scale: $0 >= 5 ? 1e-3 : 1) }
             for i in 0..<n { t[6].data[i] = abs(t[6].data[i]) }     // Adam's second moment
             keep += t
             let b = MovementBuffers(weight: t[0].data, gradient: t[1].data, weightFirst: t[2].data, weightSecond: nil,

@@ -21,7 +21,7 @@ import Testing
 
     @Test func sumAndMeanOfEverything() throws {
         for shape in [[], [1], [7], [3, 5], [2, 3, 4], [1000]] {
-            let x = rand(shape, seed: 2)
+            let x = try rand(shape, seed: 2)
             let s = x.sum(), m = x.mean()
             let ref = x.array.reduce(0.0) { $0 + Double($1) }
             #expect(s.shape == [] && m.shape == [])
@@ -35,16 +35,16 @@ import Testing
 
     @Test func sumAccumulatesPrecisely() throws {
         // 10⁵ copies of 0.1: a float running sum drifts by ~1%, the Double accumulator does not.
-        let x = Tensor(shape: [100_000], repeating: 0.1)
+        let x = try Tensor(shape: [100_000], repeating: 0.1)
         assertClose([x.sum().item], [10_000], atol: 0, rtol: 1e-5, "sum")
         assertClose([x.mean().item], [0.1], atol: 0, rtol: 1e-5, "mean")
-        let y = Tensor(shape: [2, 50_000], repeating: 0.1)
+        let y = try Tensor(shape: [2, 50_000], repeating: 0.1)
         assertClose(try y.sum(axes: [1]).array, [5000, 5000], atol: 0, rtol: 1e-3, "sum axis")
     }
 
     @Test(arguments: axesCases)
     func sumAlongAxes(c: AxesCase) throws {
-        let x = rand(c.shape, seed: 4)
+        let x = try rand(c.shape, seed: 4)
         let y = try x.sum(axes: c.axes, keepDims: c.keepDims)
         let ref = CoreRef.reduce(x.array, c.shape, axes: c.normalized, keepDims: c.keepDims, initial: 0, +)
         #expect(y.shape == ref.shape)
@@ -54,7 +54,7 @@ import Testing
 
     @Test(arguments: axesCases)
     func meanAlongAxes(c: AxesCase) throws {
-        let x = rand(c.shape, seed: 6)
+        let x = try rand(c.shape, seed: 6)
         let y = try x.mean(axes: c.axes, keepDims: c.keepDims)
         let n = Double(c.normalized.reduce(1) { $0 * c.shape[$1] })
         let ref = CoreRef.reduce(x.array, c.shape, axes: c.normalized, keepDims: c.keepDims, initial: 0, +)
@@ -99,7 +99,7 @@ import Testing
         try x.max(axis: 0).sum().backward()
         #expect(x.grad?.array == [0, 1, 0, 1, 0, 1])
         // With ties exactly one of the tied entries receives the gradient.
-        let t = Tensor(shape: [2, 4], repeating: 3).requiringGrad()
+        let t = try Tensor(shape: [2, 4], repeating: 3).requiringGrad()
         try t.max(axis: 1).sum().backward()
         #expect(t.grad?.array.reduce(0, +) == 2)
     }
@@ -131,8 +131,8 @@ import Testing
         #expect(try t.argmax() == [1, 0])
     }
 
-    @Test func axisOutOfRangeThrows() {
-        let x = rand([2, 3, 4])
+    @Test func axisOutOfRangeThrows() throws {
+        let x = try rand([2, 3, 4])
         CoreRef.expectError("out of range") { try x.sum(axes: [3]) }
         CoreRef.expectError("out of range") { try x.sum(axes: [-4]) }
         CoreRef.expectError("out of range") { try x.sum(axes: [0, 7], keepDims: true) }

@@ -33,9 +33,9 @@ private func sampleTensors() throws -> [(name: String, tensor: Tensor)] {
     [
         ("layer1.weight", try Tensor(shape: [2, 3], data: [1, -2.5, 3e-38, .infinity, -.infinity, -0.0])),
         ("scalar", Tensor(42.125)),
-        ("empty", Tensor.zeros([0, 4])),
+        ("empty", try Tensor.zeros([0, 4])),
         ("layer1.bias", try Tensor(shape: [3], data: [.nan, .leastNonzeroMagnitude, 7])),
-        ("zero.middle", Tensor.zeros([2, 0, 3])),
+        ("zero.middle", try Tensor.zeros([2, 0, 3])),
         ("ünïcode/名前", try Tensor(shape: [1, 1, 2], data: [0.1, 0.2])),
     ]
 }
@@ -294,7 +294,7 @@ private let malformedCases: [MalformedCase] = {
         let tensors: [(name: String, tensor: Tensor)] = [
             ("conv.weight", try Tensor(shape: [2, 1, 2, 2], data: [1, 2, 3, 4, -5, 6.5, 7, 0.125])),
             ("scalar", Tensor(-3.25)),
-            ("empty", Tensor.zeros([0, 5])),
+            ("empty", try Tensor.zeros([0, 5])),
             ("fc.bias", try Tensor(shape: [3], data: [1e-3, 2e5, -1])),
         ]
         let metadata = ["format": "prune", "note": "é \"quoted\"\n"]

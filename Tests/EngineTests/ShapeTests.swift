@@ -11,10 +11,10 @@ import Testing
         #expect(x.shape == [2, 3] && x.count == 6 && x.rank == 2)
         #expect(x.strides == [3, 1])
         #expect(x[1, 2] == 6 && x[0, 1] == 2)
-        #expect(Tensor.zeros([2, 3, 4]).strides == [12, 4, 1])
+        #expect(try Tensor.zeros([2, 3, 4]).strides == [12, 4, 1])
         #expect(Tensor(3).shape == [] && Tensor(3).item == 3 && Tensor(3).strides == [])
-        #expect(Tensor.ones([4]).array == [1, 1, 1, 1])
-        #expect(Tensor(shape: [2], repeating: 7).array == [7, 7])
+        #expect(try Tensor.ones([4]).array == [1, 1, 1, 1])
+        #expect(try Tensor(shape: [2], repeating: 7).array == [7, 7])
         let e = try Tensor(shape: [0, 3], data: [])
         #expect(e.count == 0 && e.array.isEmpty)
         CoreRef.expectError("needs 6 values, got 5") { try Tensor(shape: [2, 3], data: [1, 2, 3, 4, 5]) }
@@ -29,15 +29,15 @@ import Testing
         #expect(d.storage === y.storage && c.storage !== y.storage)
         c.fill(9)
         #expect(y.array == [2, 4, 6] && c.array == [9, 9, 9])
-        try d.assign(Tensor.zeros([3]))
+        try d.assign(try Tensor.zeros([3]))
         #expect(y.array == [0, 0, 0])
-        CoreRef.expectError("cannot assign") { try d.assign(Tensor.zeros([4])) }
+        CoreRef.expectError("cannot assign") { try d.assign(try Tensor.zeros([4])) }
     }
 
     // MARK: reshape and flatten
 
     @Test func reshapeSharesStorageAndInfers() throws {
-        let x = rand([2, 3, 4], seed: 1)
+        let x = try rand([2, 3, 4], seed: 1)
         for (spec, expected) in [([4, 6], [4, 6]), ([-1, 4], [6, 4]), ([24], [24]), ([2, -1, 2], [2, 6, 2]), ([1, 24, 1], [1, 24, 1]), ([-1], [24])] {
             let y = try x.reshaped(spec)
             #expect(y.shape == expected, "\(spec)")
@@ -50,8 +50,8 @@ import Testing
         try gradCheck([rand([2, 3], seed: 2)], "reshape chain") { try $0[0].reshaped([6]).reshaped([3, 2]).square() }
     }
 
-    @Test func reshapeCountMismatchThrows() {
-        let x = rand([2, 3, 4])
+    @Test func reshapeCountMismatchThrows() throws {
+        let x = try rand([2, 3, 4])
         CoreRef.expectError("cannot reshape") { try x.reshaped([5, 5]) }
         CoreRef.expectError("24 elements") { try x.reshaped([25]) }
         CoreRef.expectError("cannot infer") { try x.reshaped([-1, -1]) }
@@ -61,7 +61,7 @@ import Testing
     }
 
     @Test func flatten() throws {
-        let x = rand([2, 3, 4], seed: 3)
+        let x = try rand([2, 3, 4], seed: 3)
         #expect(try x.flattened().shape == [2, 12])
         #expect(try x.flattened(from: 0).shape == [24])
         #expect(try x.flattened(from: 2).shape == [2, 3, 4])
@@ -80,7 +80,7 @@ import Testing
 
     @Test(arguments: perms)
     func permuteRank3(perm: [Int]) throws {
-        let x = rand([2, 3, 4], seed: 5)
+        let x = try rand([2, 3, 4], seed: 5)
         let y = try x.permuted(perm)
         let ref = CoreRef.permute(x.array, x.shape, perm)
         #expect(y.shape == ref.shape)
@@ -95,7 +95,7 @@ import Testing
             ([7], [0]), ([1, 4, 1], [2, 1, 0]), ([0, 3], [1, 0]), ([2, 0, 3], [2, 0, 1]),
         ]
         for (shape, perm) in cases {
-            let x = rand(shape, seed: 7)
+            let x = try rand(shape, seed: 7)
             let y = try x.permuted(perm)
             let ref = CoreRef.permute(x.array, shape, perm)
             #expect(y.shape == ref.shape, "\(shape) \(perm)")
@@ -108,8 +108,8 @@ import Testing
         try gradCheck([rand([3, 5], seed: 8)], "permute 2-D") { try $0[0].permuted([1, 0]) }
     }
 
-    @Test func badPermutationThrows() {
-        let x = rand([2, 3, 4])
+    @Test func badPermutationThrows() throws {
+        let x = try rand([2, 3, 4])
         CoreRef.expectError("not a permutation") { try x.permuted([0, 1]) }
         CoreRef.expectError("not a permutation") { try x.permuted([0, 1, 1]) }
         CoreRef.expectError("not a permutation") { try x.permuted([0, 1, 3]) }
@@ -118,14 +118,14 @@ import Testing
     }
 
     @Test func transpose() throws {
-        let x = rand([2, 3, 4], seed: 9)
+        let x = try rand([2, 3, 4], seed: 9)
         let t = try x.transposed()
         #expect(t.shape == [2, 4, 3])
         #expect(t.array == CoreRef.permute(x.array, x.shape, [0, 2, 1]).data)
         #expect(try x.transposed(0, 2).array == CoreRef.permute(x.array, x.shape, [2, 1, 0]).data)
         #expect(try x.transposed(0, -1).shape == [4, 3, 2])
         #expect(try x.transposed(1, 1).array == x.array)
-        let m = rand([3, 5], seed: 10)
+        let m = try rand([3, 5], seed: 10)
         #expect(try m.transposed().array == CoreRef.permute(m.array, m.shape, [1, 0]).data)
         try gradCheck([rand([2, 3, 4], seed: 11)], "transpose") { try $0[0].transposed(0, 2) }
         CoreRef.expectError("at least 2 dimensions") { try Tensor.zeros([3]).transposed() }
@@ -148,7 +148,7 @@ import Testing
 
     @Test(arguments: sliceCases)
     func slice(c: SliceCase) throws {
-        let x = rand(c.shape, seed: 12)
+        let x = try rand(c.shape, seed: 12)
         let y = try x.sliced(axis: c.axis, start: c.start, end: c.end, step: c.step)
         let ax = c.axis < 0 ? c.axis + c.shape.count : c.axis
         let ref = CoreRef.select(x.array, x.shape, axis: ax, Array(stride(from: c.start, to: c.end, by: c.step)))
@@ -163,8 +163,8 @@ import Testing
         #expect(try rand([4, 7]).sliced(axis: 1, start: 3, end: 3).shape == [4, 0])
     }
 
-    @Test func sliceOutOfRangeThrows() {
-        let x = rand([4, 7])
+    @Test func sliceOutOfRangeThrows() throws {
+        let x = try rand([4, 7])
         CoreRef.expectError("out of bounds") { try x.sliced(axis: 1, start: 0, end: 8) }
         CoreRef.expectError("out of bounds") { try x.sliced(axis: 1, start: 5, end: 3) }
         CoreRef.expectError("out of bounds") { try x.sliced(axis: 0, start: -1, end: 2) }
@@ -178,7 +178,7 @@ import Testing
             ([5], 0, [4, 4, 0]), ([2, 4, 3], 0, [1]),
         ]
         for (shape, axis, idx) in cases {
-            let x = rand(shape, seed: 14)
+            let x = try rand(shape, seed: 14)
             let y = try x.indexSelect(axis: axis, idx)
             let ref = CoreRef.select(x.array, shape, axis: axis < 0 ? axis + shape.count : axis, idx)
             #expect(y.shape == ref.shape, "\(shape) \(axis) \(idx)")
@@ -189,13 +189,13 @@ import Testing
     }
 
     @Test func indexSelectRepeatedIndicesAddGradients() throws {
-        let x = rand([4, 2], seed: 16).requiringGrad()
+        let x = try rand([4, 2], seed: 16).requiringGrad()
         try x.indexSelect(axis: 0, [3, 0, 3, 1, 3]).sum().backward()
         #expect(x.grad?.array == [1, 1, 1, 1, 0, 0, 3, 3])
     }
 
-    @Test func indexOutOfRangeThrows() {
-        let x = rand([4, 3])
+    @Test func indexOutOfRangeThrows() throws {
+        let x = try rand([4, 3])
         CoreRef.expectError("index 4 is out of bounds") { try x.indexSelect(axis: 0, [0, 4]) }
         CoreRef.expectError("index -1 is out of bounds") { try x.indexSelect(axis: 1, [-1]) }
         CoreRef.expectError("out of range") { try x.indexSelect(axis: 2, [0]) }
@@ -222,44 +222,44 @@ import Testing
             ([[3, 2]], 0), ([[2, 2, 1], [2, 2, 3]], 2), ([[1], [2], [3]], 0), ([[2, 0], [2, 3], [2, 1]], 1),
         ]
         for (shapes, axis) in cases {
-            let parts = shapes.enumerated().map { rand($0.element, seed: UInt64(20 + $0.offset)) }
+            let parts = try shapes.enumerated().map { try rand($0.element, seed: UInt64(20 + $0.offset)) }
             let y = try Tensor.concat(parts, axis: axis)
             let ref = Self.concatReference(parts, axis: axis < 0 ? axis + shapes[0].count : axis)
             #expect(y.shape == ref.shape, "\(shapes) \(axis)")
             #expect(y.array == ref.data, "\(shapes) \(axis)")
-            try gradCheck(shapes.enumerated().map { rand($0.element, seed: UInt64(30 + $0.offset)) }, "concat \(shapes) \(axis)") {
+            try gradCheck(shapes.enumerated().map { try rand($0.element, seed: UInt64(30 + $0.offset)) }, "concat \(shapes) \(axis)") {
                 try Tensor.concat($0, axis: axis)
             }
         }
     }
 
     @Test func concatOfTheSameTensorTwiceSumsGradients() throws {
-        let x = rand([2, 3], seed: 40).requiringGrad()
+        let x = try rand([2, 3], seed: 40).requiringGrad()
         try Tensor.concat([x, x, x], axis: 1).sum().backward()
         #expect(x.grad?.array == [Float](repeating: 3, count: 6))
     }
 
     @Test func concatErrors() {
-        CoreRef.expectError("differ outside axis") { try Tensor.concat([Tensor.zeros([2, 3]), Tensor.zeros([3, 3])], axis: 1) }
-        CoreRef.expectError("differ outside axis") { try Tensor.concat([Tensor.zeros([2, 3]), Tensor.zeros([2, 3, 1])], axis: 0) }
+        CoreRef.expectError("differ outside axis") { try Tensor.concat([try Tensor.zeros([2, 3]), try Tensor.zeros([3, 3])], axis: 1) }
+        CoreRef.expectError("differ outside axis") { try Tensor.concat([try Tensor.zeros([2, 3]), try Tensor.zeros([2, 3, 1])], axis: 0) }
         CoreRef.expectError("at least one") { try Tensor.concat([], axis: 0) }
-        CoreRef.expectError("out of range") { try Tensor.concat([Tensor.zeros([2, 3])], axis: 2) }
+        CoreRef.expectError("out of range") { try Tensor.concat([try Tensor.zeros([2, 3])], axis: 2) }
     }
 
     @Test func stack() throws {
-        let parts = (0..<3).map { rand([2, 3], seed: UInt64(50 + $0)) }
+        let parts = try (0..<3).map { try rand([2, 3], seed: UInt64(50 + $0)) }
         let y = try Tensor.stack(parts)
         #expect(y.shape == [3, 2, 3])
         #expect(y.array == parts.flatMap(\.array))
         #expect(try Tensor.stack([Tensor(1), Tensor(2)]).array == [1, 2])
-        try gradCheck((0..<3).map { rand([2, 3], seed: UInt64(60 + $0)) }, "stack") { try Tensor.stack($0) }
+        try gradCheck((0..<3).map { try rand([2, 3], seed: UInt64(60 + $0)) }, "stack") { try Tensor.stack($0) }
     }
 
     @Test func stackErrors() {
         CoreRef.expectError("at least one") { try Tensor.stack([]) }
         // Same element count, different shape: must not be silently reinterpreted.
-        CoreRef.expectError("[3, 2]") { try Tensor.stack([Tensor.zeros([2, 3]), Tensor.zeros([3, 2])]) }
-        CoreRef.expectError("stack") { try Tensor.stack([Tensor.zeros([2, 3]), Tensor.zeros([4])]) }
+        CoreRef.expectError("[3, 2]") { try Tensor.stack([try Tensor.zeros([2, 3]), try Tensor.zeros([3, 2])]) }
+        CoreRef.expectError("stack") { try Tensor.stack([try Tensor.zeros([2, 3]), try Tensor.zeros([4])]) }
     }
 
     // MARK: gatherLast
@@ -267,20 +267,20 @@ import Testing
     @Test func gatherLastForwardAndGradient() throws {
         let cases: [([Int], [Int])] = [([4, 5], [0, 4, 2, 2]), ([2, 3, 4], [3, 0, 1, 1, 2, 3]), ([5], [3])]
         for (shape, index) in cases {
-            let x = rand(shape, seed: 70)
+            let x = try rand(shape, seed: 70)
             let y = try x.gatherLast(index)
             let c = shape.last!
             #expect(y.shape == Array(shape.dropLast()))
             #expect(y.array == index.enumerated().map { x.array[$0.offset * c + $0.element] })
             try gradCheck([rand(shape, seed: 71)], "gatherLast \(shape)") { try $0[0].gatherLast(index) }
         }
-        let x = rand([3, 4], seed: 72).requiringGrad()
+        let x = try rand([3, 4], seed: 72).requiringGrad()
         try x.gatherLast([1, 1, 3]).sum().backward()
         #expect(x.grad?.array == [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1])
     }
 
-    @Test func gatherLastErrors() {
-        let x = rand([3, 4])
+    @Test func gatherLastErrors() throws {
+        let x = try rand([3, 4])
         CoreRef.expectError("3 rows") { try x.gatherLast([0, 1]) }
         CoreRef.expectError("index 4 is out of bounds") { try x.gatherLast([0, 4, 1]) }
         CoreRef.expectError("index -1 is out of bounds") { try x.gatherLast([0, -1, 1]) }

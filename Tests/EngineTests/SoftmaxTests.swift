@@ -25,7 +25,7 @@ import Darwin
 
     @Test(arguments: shapes)
     func softmaxForward(shape: [Int]) throws {
-        let x = rand(shape, seed: 1, scale: 3)
+        let x = try rand(shape, seed: 1, scale: 3)
         let y = x.softmax()
         #expect(y.shape == shape)
         assertClose(y.array, Self.logSoftmaxReference(x).map { Float(exp($0)) }, atol: 1e-6, rtol: 1e-5, "softmax \(shape)")
@@ -38,7 +38,7 @@ import Darwin
 
     @Test(arguments: shapes)
     func logSoftmaxForward(shape: [Int]) throws {
-        let x = rand(shape, seed: 2, scale: 3)
+        let x = try rand(shape, seed: 2, scale: 3)
         let y = x.logSoftmax()
         #expect(y.shape == shape)
         assertClose(y.array, Self.logSoftmaxReference(x).map { Float($0) }, atol: 1e-5, rtol: 1e-5, "logSoftmax \(shape)")
@@ -93,7 +93,7 @@ import Darwin
 
     @Test(arguments: [Float(0), 0.1, 0.5])
     func crossEntropyMatchesReference(smoothing: Float) throws {
-        let x = rand([6, 5], seed: 5, scale: 2)
+        let x = try rand([6, 5], seed: 5, scale: 2)
         let labels = [0, 4, 2, 2, 1, 3]
         let loss = try x.crossEntropy(labels: labels, smoothing: smoothing)
         #expect(loss.shape == [])
@@ -110,7 +110,7 @@ import Darwin
     }
 
     @Test func crossEntropyGradientIsSoftmaxMinusTarget() throws {
-        let x = rand([3, 4], seed: 7).requiringGrad()
+        let x = try rand([3, 4], seed: 7).requiringGrad()
         let labels = [3, 0, 1], e: Float = 0.2
         try x.crossEntropy(labels: labels, smoothing: e).backward()
         let p = x.detached().softmax().array
@@ -119,8 +119,8 @@ import Darwin
         assertClose(x.grad!.array, expected, atol: 1e-6, rtol: 1e-5, "∂CE")
     }
 
-    @Test func crossEntropyErrors() {
-        let x = rand([3, 4])
+    @Test func crossEntropyErrors() throws {
+        let x = try rand([3, 4])
         CoreRef.expectError("label 4 is out of range") { try x.crossEntropy(labels: [0, 4, 1]) }
         CoreRef.expectError("label -1 is out of range") { try x.crossEntropy(labels: [0, -1, 1]) }
         CoreRef.expectError("2 labels for a batch of 3") { try x.crossEntropy(labels: [0, 1]) }

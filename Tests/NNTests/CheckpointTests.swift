@@ -58,7 +58,7 @@ private func shell(_ executable: String, _ arguments: [String]) throws -> (statu
 
         // Same outputs in evaluation mode (which reads the running statistics).
         source.eval(); fresh.eval()
-        let x = rand([2, 1, 8, 8], seed: 3)
+        let x = try rand([2, 1, 8, 8], seed: 3)
         #expect(bits(try source(x).array) == bits(try fresh(x).array))
     }
 
@@ -102,8 +102,8 @@ private func shell(_ executable: String, _ arguments: [String]) throws -> (statu
         defer { dir.cleanup() }
         let path = dir.file("linear.safetensors")
         let rng = RNG(seed: 7)
-        try Checkpoint.save(Sequential([Linear(4, 3, rng: rng)]), to: path)
-        let bigger = Sequential([Linear(4, 3, rng: rng), BatchNorm(3)])
+        try Checkpoint.save(Sequential([try Linear(4, 3, rng: rng)]), to: path)
+        let bigger = Sequential([try Linear(4, 3, rng: rng), try BatchNorm(3)])
         let before = snapshot(bigger)
         expectEngineError(["linear.safetensors", "missing 4", "layers.1.weight", "layers.1.bias",
                            "layers.1.running_mean", "layers.1.running_var"]) {
@@ -117,9 +117,9 @@ private func shell(_ executable: String, _ arguments: [String]) throws -> (statu
         defer { dir.cleanup() }
         let path = dir.file("bigger.safetensors")
         let rng = RNG(seed: 8)
-        let bigger = Sequential([Linear(4, 3, rng: rng), BatchNorm(3)])
+        let bigger = Sequential([try Linear(4, 3, rng: rng), try BatchNorm(3)])
         try Checkpoint.save(bigger, to: path)
-        let smaller = Sequential([Linear(4, 3, rng: RNG(seed: 9))])
+        let smaller = Sequential([try Linear(4, 3, rng: RNG(seed: 9))])
         let before = snapshot(smaller)
         expectEngineError(["bigger.safetensors", "4 tensor(s) the model does not have", "layers.1.weight"]) {
             try Checkpoint.load(smaller, from: path)

@@ -68,14 +68,14 @@ func moduleGradCheck(_ module: Module, _ x: Tensor, input: Bool = true, eps: Flo
 }
 
 /// A seeded random tensor for tests.
-func rand(_ shape: [Int], seed: UInt64 = 1, scale: Float = 1) -> Tensor {
-    Tensor.randn(shape, std: scale, rng: RNG(seed: seed))
+func rand(_ shape: [Int], seed: UInt64 = 1, scale: Float = 1) throws -> Tensor {
+    try Tensor.randn(shape, std: scale, rng: RNG(seed: seed))
 }
 
 /// A seeded random tensor whose elements are at least `margin` away from zero (for inputs to
 /// ReLU, whose kink would spoil a finite difference).
-func randAwayFromZero(_ shape: [Int], seed: UInt64 = 1, margin: Float = 0.1) -> Tensor {
-    let t = rand(shape, seed: seed)
+func randAwayFromZero(_ shape: [Int], seed: UInt64 = 1, margin: Float = 0.1) throws -> Tensor {
+    let t = try rand(shape, seed: seed)
     for i in 0..<t.count where Swift.abs(t.data[i]) < margin {
         t.data[i] = t.data[i] < 0 ? t.data[i] - margin : t.data[i] + margin
     }
@@ -84,8 +84,8 @@ func randAwayFromZero(_ shape: [Int], seed: UInt64 = 1, margin: Float = 0.1) -> 
 
 /// Overwrites a parameter with seeded random values (so that γ = 1, β = 0 defaults do not hide
 /// mistakes in a gradient).
-func randomize(_ t: Tensor, seed: UInt64, scale: Float = 0.5, offset: Float = 0) {
-    let r = rand(t.shape, seed: seed, scale: scale)
+func randomize(_ t: Tensor, seed: UInt64, scale: Float = 0.5, offset: Float = 0) throws {
+    let r = try rand(t.shape, seed: seed, scale: scale)
     for i in 0..<t.count { t.data[i] = r.data[i] + offset }
 }
 

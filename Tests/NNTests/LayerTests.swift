@@ -11,29 +11,29 @@ import Engine
 @Suite struct LayerGradientTests {
     @Test func gradCheckCatchesAWrongGradient() throws {
         // The helper is not vacuous: x·detached(x) has analytic gradient x but numeric 2x.
-        let x = rand([3], seed: 50)
+        let x = try rand([3], seed: 50)
         withKnownIssue {
             try gradCheck([x], "deliberately wrong") { t in try t[0] * t[0].detached() }
         }
     }
 
     @Test func linear() throws {
-        let layer = Linear(4, 3, rng: RNG(seed: 1))
+        let layer = try Linear(4, 3, rng: RNG(seed: 1))
         try moduleGradCheck(layer, rand([2, 4], seed: 2), "Linear")
         // Leading batch axes are folded into the rows.
         try moduleGradCheck(layer, rand([2, 3, 4], seed: 3), "Linear [2, 3, 4]")
     }
 
     @Test func linearWithoutBias() throws {
-        let layer = Linear(3, 2, bias: false, rng: RNG(seed: 1))
+        let layer = try Linear(3, 2, bias: false, rng: RNG(seed: 1))
         #expect(layer.namedParameters().map(\.0) == ["weight"])
         try moduleGradCheck(layer, rand([3, 3], seed: 2), "Linear no bias")
     }
 
     @Test func conv2d() throws {
-        let layer = Conv2d(2, 3, kernel: 3, stride: 2, padding: 1, rng: RNG(seed: 4))
+        let layer = try Conv2d(2, 3, kernel: 3, stride: 2, padding: 1, rng: RNG(seed: 4))
         try moduleGradCheck(layer, rand([2, 2, 5, 5], seed: 5), "Conv2d stride 2 pad 1")
-        let plain = Conv2d(2, 2, kernel: 2, bias: false, rng: RNG(seed: 6))
+        let plain = try Conv2d(2, 2, kernel: 2, bias: false, rng: RNG(seed: 6))
         try moduleGradCheck(plain, rand([1, 2, 4, 3], seed: 7), "Conv2d 2×2 no bias")
     }
 
@@ -52,40 +52,40 @@ import Engine
     }
 
     @Test func globalAvgPool() throws {
-        let x = rand([2, 3, 3, 2], seed: 11)
+        let x = try rand([2, 3, 3, 2], seed: 11)
         let y = try GlobalAvgPool()(x)
         #expect(y.shape == [2, 3])
         try moduleGradCheck(GlobalAvgPool(), x, "GlobalAvgPool")
     }
 
     @Test func batchNormTrainMode() throws {
-        let bn = BatchNorm(3)
-        randomize(bn.weight, seed: 12, offset: 1)
-        randomize(bn.bias, seed: 13)
+        let bn = try BatchNorm(3)
+        try randomize(bn.weight, seed: 12, offset: 1)
+        try randomize(bn.bias, seed: 13)
         bn.train()
         try moduleGradCheck(bn, rand([4, 3], seed: 14, scale: 2), "BatchNorm [N, C] train")
         try moduleGradCheck(bn, rand([2, 3, 3, 2], seed: 15), "BatchNorm [N, C, H, W] train")
     }
 
     @Test func batchNormEvalMode() throws {
-        let bn = BatchNorm(2)
-        randomize(bn.weight, seed: 16, offset: 1)
-        randomize(bn.bias, seed: 17)
-        randomize(bn.runningMean, seed: 18)
+        let bn = try BatchNorm(2)
+        try randomize(bn.weight, seed: 16, offset: 1)
+        try randomize(bn.bias, seed: 17)
+        try randomize(bn.runningMean, seed: 18)
         for i in 0..<2 { bn.runningVar.data[i] = 0.5 + Float(i) }
         bn.eval()
         try moduleGradCheck(bn, rand([3, 2, 2, 2], seed: 19), "BatchNorm eval")
     }
 
     @Test func layerNorm() throws {
-        let ln = LayerNorm(4)
-        randomize(ln.weight, seed: 20, offset: 1)
-        randomize(ln.bias, seed: 21)
+        let ln = try LayerNorm(4)
+        try randomize(ln.weight, seed: 20, offset: 1)
+        try randomize(ln.bias, seed: 21)
         try moduleGradCheck(ln, rand([2, 3, 4], seed: 22, scale: 2), "LayerNorm")
     }
 
     @Test func embeddingParametersOnly() throws {
-        let emb = Embedding(5, 3, rng: RNG(seed: 23))
+        let emb = try Embedding(5, 3, rng: RNG(seed: 23))
         // Index 2 repeats: its row's gradient must accumulate both uses.
         let idx = try Tensor(shape: [2, 3], data: [0, 2, 4, 2, 3, 1])
         let y = try emb(idx)
@@ -95,9 +95,9 @@ import Engine
     }
 
     @Test func embeddingRejectsBadIndices() throws {
-        let emb = Embedding(5, 3, rng: RNG(seed: 23))
-        expectEngineError(["embedding", "2.5"]) { _ = try emb(Tensor(shape: [2], data: [1, 2.5])) }
-        expectEngineError(["embedding", "5", "out of range"]) { _ = try emb(Tensor(shape: [2], data: [1, 5])) }
+        let emb = try Embedding(5, 3, rng: RNG(seed: 23))
+        expectEngineError(["embedding", "2.5"]) { _ = try emb(try Tensor(shape: [2], data: [1, 2.5])) }
+        expectEngineError(["embedding", "5", "out of range"]) { _ = try emb(try Tensor(shape: [2], data: [1, 5])) }
     }
 
     @Test(arguments: Activation.Kind.allCases)
@@ -121,7 +121,7 @@ import Engine
     }
 
     @Test func flatten() throws {
-        let x = rand([2, 3, 2, 2], seed: 25)
+        let x = try rand([2, 3, 2, 2], seed: 25)
         let y = try Flatten()(x)
         #expect(y.shape == [2, 12])
         #expect(y.array == x.array)
@@ -130,7 +130,7 @@ import Engine
 
     @Test func sequential() throws {
         let rng = RNG(seed: 26)
-        let model = Sequential([Linear(4, 5, rng: rng), Tanh(), Linear(5, 3, rng: rng), Sigmoid(), Linear(3, 2, rng: rng)])
+        let model = Sequential([try Linear(4, 5, rng: rng), Tanh(), try Linear(5, 3, rng: rng), Sigmoid(), try Linear(3, 2, rng: rng)])
         #expect(model.namedParameters().map(\.0) == [
             "layers.0.weight", "layers.0.bias", "layers.2.weight", "layers.2.bias", "layers.4.weight", "layers.4.bias",
         ])
@@ -139,16 +139,16 @@ import Engine
 
     @Test func sequentialWithReLU() throws {
         let rng = RNG(seed: 28)
-        let model = Sequential([Linear(3, 4, rng: rng), ReLU(), Linear(4, 2, rng: rng)])
+        let model = Sequential([try Linear(3, 4, rng: rng), ReLU(), try Linear(4, 2, rng: rng)])
         // One pre-activation is 0.006 from ReLU's kink: a step of 1e-3 stays on one side of it.
         try moduleGradCheck(model, rand([2, 3], seed: 29), eps: 1e-3, "Sequential with ReLU")
     }
 
     @Test func residualIdentityShortcut() throws {
         let rng = RNG(seed: 30)
-        let block = Residual(Sequential([Linear(3, 3, rng: rng), Tanh()]))
+        let block = Residual(Sequential([try Linear(3, 3, rng: rng), Tanh()]))
         #expect(block.namedParameters().map(\.0) == ["body.layers.0.weight", "body.layers.0.bias"])
-        let x = rand([2, 3], seed: 31)
+        let x = try rand([2, 3], seed: 31)
         let expected = try Sequential([block.body])(x).array.enumerated().map { $0.element + x.data[$0.offset] }
         assertClose(try block(x).array, expected, "identity residual")
         try moduleGradCheck(block, x, "Residual identity")
@@ -156,7 +156,7 @@ import Engine
 
     @Test func residualWithShortcut() throws {
         let rng = RNG(seed: 32)
-        let block = Residual(Sequential([Linear(3, 4, rng: rng), Tanh()]), shortcut: Linear(3, 4, rng: rng))
+        let block = Residual(Sequential([try Linear(3, 4, rng: rng), Tanh()]), shortcut: try Linear(3, 4, rng: rng))
         #expect(block.namedParameters().map(\.0) == [
             "body.layers.0.weight", "body.layers.0.bias", "shortcut.weight", "shortcut.bias",
         ])
@@ -166,7 +166,7 @@ import Engine
     @Test func multiHeadSelfAttention() throws {
         let attn = try MultiHeadSelfAttention(dim: 4, heads: 2, rng: RNG(seed: 34))
         #expect(attn.namedParameters().map(\.0) == ["qkv.weight", "qkv.bias", "proj.weight", "proj.bias"])
-        let x = rand([2, 3, 4], seed: 35)
+        let x = try rand([2, 3, 4], seed: 35)
         #expect(try attn(x).shape == [2, 3, 4])
         try moduleGradCheck(attn, x, "MultiHeadSelfAttention")
     }
@@ -174,7 +174,7 @@ import Engine
     @Test func attentionMatchesHandComputation() throws {
         // One head, one sequence: softmax(q·kᵀ/√d)·v, then the output projection.
         let attn = try MultiHeadSelfAttention(dim: 2, heads: 1, rng: RNG(seed: 36))
-        let x = rand([1, 3, 2], seed: 37)
+        let x = try rand([1, 3, 2], seed: 37)
         let qkv = try Tensor.linear(x, weight: attn.qkv.weight, bias: attn.qkv.bias).array  // [3 tokens, 6]
         var merged = [Float]()
         for i in 0..<3 {
@@ -187,7 +187,7 @@ import Engine
                 merged.append(Float((0..<3).reduce(0.0) { $0 + scores[$1] / s * Double(qkv[$1 * 6 + 4 + c]) }))
             }
         }
-        let expected = try Tensor.linear(Tensor(shape: [1, 3, 2], data: merged), weight: attn.proj.weight, bias: attn.proj.bias)
+        let expected = try Tensor.linear(try Tensor(shape: [1, 3, 2], data: merged), weight: attn.proj.weight, bias: attn.proj.bias)
         assertClose(try attn(x).array, expected.array, "attention")
     }
 
@@ -200,8 +200,8 @@ import Engine
 
     @Test func transformerBlock() throws {
         let block = try TransformerBlock(dim: 4, heads: 2, hidden: 6, rng: RNG(seed: 38))
-        randomize(block.ln1.weight, seed: 39, offset: 1)
-        randomize(block.ln2.bias, seed: 40)
+        try randomize(block.ln1.weight, seed: 39, offset: 1)
+        try randomize(block.ln2.bias, seed: 40)
         #expect(block.namedParameters().map(\.0) == [
             "ln1.weight", "ln1.bias", "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight", "attn.proj.bias",
             "ln2.weight", "ln2.bias", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias",
@@ -210,11 +210,11 @@ import Engine
     }
 
     @Test func basicBlockIdentityShortcut() throws {
-        let block = BasicBlock(2, 2, stride: 1, rng: RNG(seed: 42))
+        let block = try BasicBlock(2, 2, stride: 1, rng: RNG(seed: 42))
         #expect(block.shortcut == nil)
         #expect(block.namedParameters().map(\.0) == ["conv1.weight", "bn1.weight", "bn1.bias", "conv2.weight", "bn2.weight", "bn2.bias"])
-        randomize(block.bn1.bias, seed: 43)
-        randomize(block.bn2.bias, seed: 44, offset: 0.5)
+        try randomize(block.bn1.bias, seed: 43)
+        try randomize(block.bn2.bias, seed: 44, offset: 0.5)
         block.train()
         // Batch norm over 32 values per channel puts some ReLU inputs near zero and makes the
         // block strongly curved: a finite-difference step of 1e-3 avoids both kinks and curvature.
@@ -222,7 +222,7 @@ import Engine
     }
 
     @Test func basicBlockDownsamplingShortcut() throws {
-        let block = BasicBlock(2, 3, stride: 2, rng: RNG(seed: 46))
+        let block = try BasicBlock(2, 3, stride: 2, rng: RNG(seed: 46))
         #expect(block.shortcut != nil)
         #expect(block.namedParameters().map(\.0) == [
             "conv1.weight", "bn1.weight", "bn1.bias", "conv2.weight", "bn2.weight", "bn2.bias",
@@ -232,10 +232,10 @@ import Engine
             "bn1.running_mean", "bn1.running_var", "bn2.running_mean", "bn2.running_var",
             "shortcut.layers.1.running_mean", "shortcut.layers.1.running_var",
         ])
-        randomize(block.bn1.bias, seed: 47)
-        randomize(block.bn2.bias, seed: 48, offset: 0.5)
+        try randomize(block.bn1.bias, seed: 47)
+        try randomize(block.bn2.bias, seed: 48, offset: 0.5)
         block.train()
-        let x = rand([2, 2, 4, 4], seed: 49)
+        let x = try rand([2, 2, 4, 4], seed: 49)
         #expect(try block(x).shape == [2, 3, 2, 2])
         try moduleGradCheck(block, x, eps: 1e-3, "BasicBlock downsampling")
     }
@@ -368,7 +368,7 @@ import Engine
     }
 
     @Test func readyModelsRunForward() throws {
-        let x = rand([2, 1, 28, 28], seed: 3)
+        let x = try rand([2, 1, 28, 28], seed: 3)
         for model in [try Models.mlp([784, 32, 10], rng: RNG(seed: 0)), try Models.cnn(rng: RNG(seed: 0)),
                       try Models.lenet5(rng: RNG(seed: 0)), try Models.resnet(widths: [4, 8], rng: RNG(seed: 0))] as [Module] {
             let y = try model(x)
@@ -397,7 +397,7 @@ import Engine
         #expect(first.map(\.0) == second.map(\.0))
         #expect(zip(first, second).allSatisfy { $0.1 === $1.1 })
         model.eval()
-        try model.replace(at: 6, with: Linear(8, 3, rng: RNG(seed: 1)))
+        try model.replace(at: 6, with: try Linear(8, 3, rng: RNG(seed: 1)))
         #expect(model.namedModules().first { $0.0 == "layers" }?.1.training == false, "replace keeps the list's mode")
         #expect(try model(rand([1, 1, 8, 8])).shape == [1, 3])
 
@@ -409,7 +409,7 @@ import Engine
 
     @Test func dropoutIsIdentityInEval() throws {
         let drop = Dropout(0.5, rng: RNG(seed: 1))
-        let x = rand([20, 50], seed: 2)
+        let x = try rand([20, 50], seed: 2)
         drop.eval()
         #expect(try drop(x).array == x.array)
 
@@ -422,8 +422,8 @@ import Engine
 
     @Test func dropoutInsideAModelFollowsTheModelsMode() throws {
         let rng = RNG(seed: 3)
-        let model = Sequential([Linear(4, 8, rng: rng), Dropout(0.5, rng: rng), Linear(8, 2, rng: rng)])
-        let x = rand([5, 4], seed: 4)
+        let model = Sequential([try Linear(4, 8, rng: rng), Dropout(0.5, rng: rng), try Linear(8, 2, rng: rng)])
+        let x = try rand([5, 4], seed: 4)
         model.eval()
         let a = try model(x).array, b = try model(x).array
         #expect(a == b, "evaluation is deterministic")
@@ -432,7 +432,7 @@ import Engine
     }
 
     @Test func batchNormTrainingUpdatesRunningStatistics() throws {
-        let bn = BatchNorm(2, momentum: 0.1)
+        let bn = try BatchNorm(2, momentum: 0.1)
         // Channel 0 holds 1, 2, 3, 4 (mean 2.5, unbiased var 5/3); channel 1 holds 10, 10, 10, 14.
         let x = try Tensor(shape: [2, 2, 1, 2], data: [1, 2, 10, 10, 3, 4, 10, 14])
         bn.train()
@@ -445,13 +445,13 @@ import Engine
     }
 
     @Test func batchNormEvalUsesRunningStatistics() throws {
-        let bn = BatchNorm(2)
+        let bn = try BatchNorm(2)
         bn.runningMean.data[0] = 1; bn.runningMean.data[1] = -2
         bn.runningVar.data[0] = 4; bn.runningVar.data[1] = 0.25
         bn.weight.data[0] = 2; bn.weight.data[1] = 0.5
         bn.bias.data[0] = 0.1; bn.bias.data[1] = -0.3
         bn.eval()
-        let x = rand([3, 2, 2, 2], seed: 5)
+        let x = try rand([3, 2, 2, 2], seed: 5)
         let y = try bn(x)
         var expected = [Float]()
         for n in 0..<3 { for c in 0..<2 { for i in 0..<4 {
@@ -481,7 +481,7 @@ import Engine
 
     @Test func sequentialWithMismatchedLinears() throws {
         let rng = RNG(seed: 1)
-        let model = Sequential([Linear(10, 5, rng: rng), Linear(6, 2, rng: rng)])
+        let model = Sequential([try Linear(10, 5, rng: rng), try Linear(6, 2, rng: rng)])
         let message = expectEngineError(["layers.1", "Linear(6 → 2)", "[3, 5]", "[2, 6]"]) { _ = try model(rand([3, 10])) }
         #expect(message?.hasPrefix("layers.1") == true, "the path leads the message: \(message ?? "")")
         #expect(message?.contains("layers.0") == false)
@@ -495,7 +495,7 @@ import Engine
 
     @Test func sequentialReplace() throws {
         let model = try Models.mlp([4, 3, 2], rng: RNG(seed: 0))
-        try model.replace(at: 3, with: Linear(3, 5, rng: RNG(seed: 1)))
+        try model.replace(at: 3, with: try Linear(3, 5, rng: RNG(seed: 1)))
         #expect(try model(rand([2, 4])).shape == [2, 5])
         #expect(model.namedParameters().map(\.1.shape).last == [5])
         expectEngineError(["no layer 9", "4"]) { try model.replace(at: 9, with: ReLU()) }

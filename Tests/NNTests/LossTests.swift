@@ -11,7 +11,7 @@ private func logSoftmax(_ row: [Double]) -> [Double] {
     return row.map { $0 - lse }
 }
 
-private func rows(_ t: Tensor) -> [[Double]] {
+private func rows(_ t: Tensor) throws -> [[Double]] {
     let c = t.shape[1]
     return (0..<t.shape[0]).map { r in (0..<c).map { Double(t.data[r * c + $0]) } }
 }
@@ -21,11 +21,11 @@ private func rows(_ t: Tensor) -> [[Double]] {
 
     @Test(arguments: [Float(0), 0.1, 0.3])
     func crossEntropyMatchesHandComputation(smoothing: Float) throws {
-        let logits = rand([3, 4], seed: 1, scale: 2)
+        let logits = try rand([3, 4], seed: 1, scale: 2)
         let labels = [2, 0, 3]
         var expected = 0.0
         let eps = Double(smoothing), c = 4.0
-        for (r, row) in rows(logits).enumerated() {
+        for (r, row) in try rows(logits).enumerated() {
             let lp = logSoftmax(row)
             // Target: 1 − ε on the label plus ε/C on every class.
             for j in 0..<4 {
@@ -46,7 +46,7 @@ private func rows(_ t: Tensor) -> [[Double]] {
         let logits = try Tensor(shape: [2, 3], data: [20, 0, 0, 0, 0, 20])
         #expect(try Loss.crossEntropy(logits, [0, 2]).item < 1e-6)
         // Uniform logits give log C whatever the label.
-        assertClose([try Loss.crossEntropy(Tensor.zeros([2, 5]), [1, 4]).item], [Float(log(5.0))], "uniform")
+        assertClose([try Loss.crossEntropy(try Tensor.zeros([2, 5]), [1, 4]).item], [Float(log(5.0))], "uniform")
         // With smoothing, even a perfect prediction keeps a floor: ε/C·Σ of the off-label log-probs.
         #expect(try Loss.crossEntropy(logits, [0, 2], smoothing: 0.1).item > 0.5)
     }
@@ -61,7 +61,7 @@ private func rows(_ t: Tensor) -> [[Double]] {
     // MARK: Mean squared error
 
     @Test func mseMatchesHandComputation() throws {
-        let p = rand([2, 3], seed: 2), t = rand([2, 3], seed: 3)
+        let p = try rand([2, 3], seed: 2), t = try rand([2, 3], seed: 3)
         let expected = zip(p.array, t.array).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) } / 6
         let loss = try Loss.mse(p, t)
         #expect(loss.shape == [])
@@ -82,9 +82,9 @@ private func rows(_ t: Tensor) -> [[Double]] {
     // MARK: KL divergence for distillation
 
     /// T² · Σ_rows Σ_j p_j (log p_j − log q_j) / B with p = softmax(teacher/T), q = softmax(student/T).
-    private func handKL(_ student: Tensor, _ teacher: Tensor, _ t: Double) -> Double {
+    private func handKL(_ student: Tensor, _ teacher: Tensor, _ t: Double) throws -> Double {
         var total = 0.0
-        for (s, te) in zip(rows(student), rows(teacher)) {
+        for (s, te) in zip(try rows(student), try rows(teacher)) {
             let lq = logSoftmax(s.map { $0 / t }), lp = logSoftmax(te.map { $0 / t })
             for j in 0..<s.count { total += exp(lp[j]) * (lp[j] - lq[j]) }
         }
@@ -93,16 +93,16 @@ private func rows(_ t: Tensor) -> [[Double]] {
 
     @Test(arguments: [Float(1), 2, 4])
     func klDivergenceMatchesHandComputation(temperature: Float) throws {
-        let student = rand([3, 5], seed: 4, scale: 2), teacher = rand([3, 5], seed: 5, scale: 2)
+        let student = try rand([3, 5], seed: 4, scale: 2), teacher = try rand([3, 5], seed: 5, scale: 2)
         let kl = try Loss.klDivergence(student: student, teacher: teacher, temperature: temperature)
         #expect(kl.shape == [])
-        let expected = handKL(student, teacher, Double(temperature))
+        let expected = try handKL(student, teacher, Double(temperature))
         #expect(expected > 0.01, "the test needs distinct distributions")
         assertClose([kl.item], [Float(expected)], atol: 1e-6, rtol: 1e-4, "KL T=\(temperature)")
     }
 
     @Test func klDivergenceIsZeroWhenStudentEqualsTeacher() throws {
-        let logits = rand([4, 6], seed: 6, scale: 3)
+        let logits = try rand([4, 6], seed: 6, scale: 3)
         for t: Float in [1, 3] {
             let kl = try Loss.klDivergence(student: logits, teacher: logits.copy(), temperature: t)
             #expect(Swift.abs(kl.item) < 1e-6, "KL(p‖p) = \(kl.item) at T=\(t)")
@@ -111,7 +111,7 @@ private func rows(_ t: Tensor) -> [[Double]] {
 
     @Test(arguments: [Float(1), 3])
     func klDivergenceGradientWithRespectToStudent(temperature: Float) throws {
-        let student = rand([2, 4], seed: 7, scale: 2), teacher = rand([2, 4], seed: 8, scale: 2)
+        let student = try rand([2, 4], seed: 7, scale: 2), teacher = try rand([2, 4], seed: 8, scale: 2)
         try gradCheck([student], eps: 1e-2, atol: 1e-3, rtol: 1e-2, "KL T=\(temperature)") { x in
             try Loss.klDivergence(student: x[0], teacher: teacher, temperature: temperature)
         }
@@ -120,7 +120,7 @@ private func rows(_ t: Tensor) -> [[Double]] {
         try Loss.klDivergence(student: student, teacher: teacher, temperature: temperature).backward()
         let t = Double(temperature)
         var expected = [Float]()
-        for (s, te) in zip(rows(student), rows(teacher)) {
+        for (s, te) in zip(try rows(student), try rows(teacher)) {
             let q = logSoftmax(s.map { $0 / t }).map(exp), p = logSoftmax(te.map { $0 / t }).map(exp)
             expected += zip(q, p).map { Float(t * ($0 - $1) / 2) }
         }
@@ -128,7 +128,7 @@ private func rows(_ t: Tensor) -> [[Double]] {
     }
 
     @Test func klDivergenceDoesNotTrainTheTeacher() throws {
-        let student = rand([2, 3], seed: 9).requiringGrad(), teacher = rand([2, 3], seed: 10).requiringGrad()
+        let student = try rand([2, 3], seed: 9).requiringGrad(), teacher = try rand([2, 3], seed: 10).requiringGrad()
         try Loss.klDivergence(student: student, teacher: teacher, temperature: 2).backward()
         #expect(student.grad != nil)
         #expect(teacher.grad == nil, "the teacher's logits are detached")

@@ -126,7 +126,7 @@ private func run(_ kind: OptimizerKind, lr: Float, weightDecay: Float = 0, steps
         // Without a gradient signal, AdamW still shrinks: a zero gradient leaves w·(1 − lr·wd).
         let w = try Tensor(shape: [2], data: [2, -4]).requiringGrad()
         let opt = try Optimizer(.adamw(), parameters: [("w", w)], lr: 0.1, weightDecay: 0.5)
-        w.grad = Tensor.zeros([2])
+        w.grad = try Tensor.zeros([2])
         opt.step()
         assertClose(w.array, [2 * 0.95, -4 * 0.95], atol: 1e-6, rtol: 1e-6, "pure decoupled decay")
     }
@@ -148,7 +148,7 @@ private func run(_ kind: OptimizerKind, lr: Float, weightDecay: Float = 0, steps
     }
 
     @Test func invalidSettingsThrow() throws {
-        let w = Tensor.zeros([1]).requiringGrad()
+        let w = try Tensor.zeros([1]).requiringGrad()
         expectEngineError(["learning rate", "-1"]) { _ = try Optimizer(.sgd(), parameters: [("w", w)], lr: -1) }
         expectEngineError(["learning rate"]) { _ = try Optimizer(.sgd(), parameters: [("w", w)], lr: .nan) }
         expectEngineError(["learning rate"]) { _ = try Optimizer(.sgd(), parameters: [("w", w)], lr: .infinity) }
@@ -157,7 +157,7 @@ private func run(_ kind: OptimizerKind, lr: Float, weightDecay: Float = 0, steps
 
     @Test func optimizerTrainsATinyModel() throws {
         // End to end: Linear regression of y = 2x − 1 with SGD through autodiff.
-        let model = Linear(1, 1, rng: RNG(seed: 1))
+        let model = try Linear(1, 1, rng: RNG(seed: 1))
         let opt = try Optimizer(.sgd(momentum: 0.9), parameters: model.namedParameters(), lr: 0.05)
         let x = try Tensor(shape: [4, 1], data: [-1, 0, 1, 2]), y = try Tensor(shape: [4, 1], data: [-3, -1, 1, 3])
         for _ in 0..<200 {
@@ -202,12 +202,12 @@ private func run(_ kind: OptimizerKind, lr: Float, weightDecay: Float = 0, steps
 
     @Test func scheduleDrivesTheStepSize() throws {
         // Step schedule halving every 2 steps, gradient 1: moves of lr, lr, lr/2, lr/2, lr/4.
-        let w = Tensor.zeros([1]).requiringGrad()
+        let w = try Tensor.zeros([1]).requiringGrad()
         let opt = try Optimizer(.sgd(), parameters: [("w", w)], lr: 0.8, schedule: .step(every: 2, gamma: 0.5))
         var expected: Float = 0
         for s in 0..<5 {
             #expect(opt.currentLR == 0.8 * LRSchedule.step(every: 2, gamma: 0.5).factor(at: s))
-            w.grad = Tensor.ones([1])
+            w.grad = try Tensor.ones([1])
             opt.step()
             expected -= [0.8, 0.8, 0.4, 0.4, 0.2][s]
             assertClose(w.array, [expected], atol: 1e-6, rtol: 1e-6, "after step \(s + 1)")
@@ -217,7 +217,7 @@ private func run(_ kind: OptimizerKind, lr: Float, weightDecay: Float = 0, steps
     // MARK: Clipping
 
     @Test func clipGradNormRescalesAndReturnsThePreClipNorm() throws {
-        let a = Tensor.zeros([2]).requiringGrad(), b = Tensor.zeros([1]).requiringGrad(), c = Tensor.zeros([3]).requiringGrad()
+        let a = try Tensor.zeros([2]).requiringGrad(), b = try Tensor.zeros([1]).requiringGrad(), c = try Tensor.zeros([3]).requiringGrad()
         a.grad = try Tensor(shape: [2], data: [3, 4])
         b.grad = try Tensor(shape: [1], data: [12])
         // c has no gradient and is ignored. Global norm √(9 + 16 + 144) = 13.
@@ -274,7 +274,7 @@ private func run(_ kind: OptimizerKind, lr: Float, weightDecay: Float = 0, steps
         let opt = try Optimizer(.sgd(), parameters: model.namedParameters(), lr: 0.1, weightDecay: 0.01,
                                 groups: [ParamGroup("*.bias", weightDecay: 0), ParamGroup("layers.1.*", lr: 0.5)])
         let before = snapshot(model)
-        for (_, p) in model.namedParameters() { p.grad = Tensor.ones(p.shape) }
+        for (_, p) in model.namedParameters() { p.grad = try Tensor.ones(p.shape) }
         opt.step()
         let settings: [String: (lr: Float, wd: Float)] = [
             "layers.1.weight": (0.5, 0.01), "layers.1.bias": (0.1, 0), "layers.3.weight": (0.1, 0.01), "layers.3.bias": (0.1, 0),
@@ -290,7 +290,7 @@ private func run(_ kind: OptimizerKind, lr: Float, weightDecay: Float = 0, steps
         let a = try Tensor(shape: [1], data: [1]).requiringGrad(), b = try Tensor(shape: [1], data: [1]).requiringGrad()
         let opt = try Optimizer(.adamw(), parameters: [("enc.w", a), ("head.w", b)], lr: 0.1, weightDecay: 0.5,
                                 groups: [ParamGroup("enc.*", lr: 0, weightDecay: 0)])
-        a.grad = Tensor.ones([1]); b.grad = Tensor.ones([1])
+        a.grad = try Tensor.ones([1]); b.grad = try Tensor.ones([1])
         opt.step()
         #expect(a.array == [1], "lr 0 and no decay leave it alone")
         assertClose(b.array, [1 * (1 - 0.1 * 0.5) - 0.1], atol: 1e-5, rtol: 0, "default group")

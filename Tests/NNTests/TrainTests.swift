@@ -32,7 +32,7 @@ struct Blobs: BatchSource {
         var batches: [(x: Tensor, y: [Int])] = []
         for start in stride(from: 0, to: count, by: size) {
             let idx = order[start..<min(start + size, count)]
-            let x = try! Tensor(shape: [idx.count, 2], data: idx.flatMap { [xs[2 * $0], xs[2 * $0 + 1]] })
+            let x = try! try Tensor(shape: [idx.count, 2], data: idx.flatMap { [xs[2 * $0], xs[2 * $0 + 1]] })
             batches.append((x, idx.map { ys[$0] }))
         }
         return AnySequence(batches)
@@ -215,7 +215,7 @@ private final class Flip: Module {
 
     @Test func evaluateRestoresTheTrainingMode() throws {
         let rng = RNG(seed: 8)
-        let model = Sequential([Linear(2, 8, rng: rng), BatchNorm(8), ReLU(), Dropout(0.5, rng: rng), Linear(8, 4, rng: rng)])
+        let model = Sequential([try Linear(2, 8, rng: rng), try BatchNorm(8), ReLU(), Dropout(0.5, rng: rng), try Linear(8, 4, rng: rng)])
         let stats = model.namedBuffers().map { $0.1.array }
 
         model.train()

@@ -193,6 +193,42 @@ func startREPL(history: String = "", extraArgs: [String] = []) throws -> PTYProc
         #expect(p.waitForExit() == 0)
     }
 
+    @Test func ctrlCDuringAnAssignedTrainingKeepsThePartialHistory() throws {
+        let p = try startREPL()
+        p.send("d = synthetic(classes=2, per_class=2000, shape=[1, 8, 8]); net = mlp([64, 32, 2])\n")
+        #expect(p.expect("prune> ", timeout: 60))
+        p.send("h = train(net, d, epochs=100000, lr=0.01)\n")
+        #expect(p.expect("epoch 2/100000", timeout: 60), "no progress line; screen:\n\(p.screen)")
+        p.send("\u{03}")
+        #expect(p.expect("interrupted", timeout: 30), "screen:\n\(p.screen)")
+        #expect(p.expect("prune> ", timeout: 30))
+        p.send("print(\"rows\", len(h) > 0 and len(h) < 100000)\n")
+        #expect(p.expect("rows true"), "h was not assigned the partial history; screen:\n\(p.screen)")
+        #expect(p.expect("prune> "))
+        p.send("\u{04}")
+        #expect(p.waitForExit() == 0)
+    }
+
+    @Test func syntaxErrorInsideABlockDiscardsTheWholeBlock() throws {
+        let p = try startREPL()
+        p.send("def f(x)\n")
+        #expect(p.expect("...> "), "screen:\n\(p.screen)")
+        p.send("y = )\n")
+        // The block is still open: its remaining lines belong to it, not to the top level.
+        #expect(p.expect("...> ", timeout: 10), "the block was abandoned after the error; screen:\n\(p.screen)")
+        p.send("print(\"LEA\" + \"KED\")\n")
+        #expect(p.expect("...> ", timeout: 10), "screen:\n\(p.screen)")
+        p.send("end\n")
+        #expect(p.expect("error"), "screen:\n\(p.screen)")
+        #expect(p.expect("prune> "))
+        p.send("print(\"after\" + \"wards\")\n")
+        #expect(p.expect("afterwards"), "screen:\n\(p.screen)")
+        #expect(p.expect("prune> "))
+        #expect(!p.screen.contains("LEAKED"), "a line of the broken block ran; screen:\n\(p.screen)")
+        p.send("\u{04}")
+        #expect(p.waitForExit() == 0)
+    }
+
     @Test func ctrlCAtThePromptClearsTheLine() throws {
         let p = try startREPL()
         p.send("this is not code")

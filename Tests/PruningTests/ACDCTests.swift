@@ -94,7 +94,7 @@ import NN
     @Test func compressingRanksEveryWeightAndDecompressingRestoresTheFrozenMask() throws {
         let net = try model([4, 4, 4, 2])
         let name = "layers.1.weight"
-        let frozen = Tensor.zeros([4, 4])
+        let frozen = try Tensor.zeros([4, 4])
         for j in 0..<12 { frozen.data[j] = 1 }  // the last row was pruned upstream
         let gate = WeightGate(mask: frozen.copy())
         gate.frozen = true

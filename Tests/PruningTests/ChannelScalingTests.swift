@@ -13,7 +13,7 @@ import NN
         let scaled = try ChannelScale.insert(net)
         scaled.eval()
         #expect(scaled.layers.filter { $0 is ChannelScale }.count == 3)
-        let x = Tensor.randn([2, 1, 28, 28], rng: rng)
+        let x = try Tensor.randn([2, 1, 28, 28], rng: rng)
         let a = try net(x), b = try scaled(x)
         for i in 0..<a.count { #expect(a.data[i] == b.data[i]) }
         let trainable = scaled.namedParameters().filter { $0.1.requiresGrad }.map(\.0)
@@ -21,7 +21,7 @@ import NN
     }
 
     @Test func thresholdingRemovesChannelsForGoodAndCompacts() throws {
-        let data = Clusters(dim: 20, perClass: 30)
+        let data = try Clusters(dim: 20, perClass: 30)
         let upstream = try Models.mlp([20, 32, 4], rng: RNG(seed: 2))
         let opt0 = try Optimizer(.sgd(momentum: 0.9), parameters: upstream.namedParameters(), lr: 0.05)
         var quiet = TrainConfig(epochs: 2, batchSize: 8)

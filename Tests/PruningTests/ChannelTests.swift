@@ -51,7 +51,7 @@ private func channelPruner(keep: Double, criterion: String = "l1", oneshot: Bool
         let dead = try Structure.deadUnits(net, stream)
         #expect(dead == [true, true, true, true, false, false, false, false])
         net.eval()
-        let x = Tensor.randn([2, 1, 28, 28], rng: rng)
+        let x = try Tensor.randn([2, 1, 28, 28], rng: rng)
         let before = try net(x)
         let small = try Structure.compact(net).model
         let after = try small(x)
@@ -63,7 +63,7 @@ private func channelPruner(keep: Double, criterion: String = "l1", oneshot: Bool
 
     @Test(arguments: ["l1", "taylor", "movement"])
     func gradualPruningWhileTrainingReachesTheTargetAndCompacts(criterion: String) throws {
-        let data = Clusters(dim: 20, perClass: 30)
+        let data = try Clusters(dim: 20, perClass: 30)
         let net = try Models.mlp([20, 32, 16, 4], rng: RNG(seed: 3))
         var config = PrunerConfig(Channel.self, keep: 0.25)
         try config.set("criterion", criterion)
@@ -85,7 +85,7 @@ private func channelPruner(keep: Double, criterion: String = "l1", oneshot: Bool
         #expect { try channelPruner(keep: 0.5, criterion: "taylor").pruneOnce(net, data: nil) } throws: { e in
             "\(e)".contains("needs data")
         }
-        let data = Clusters(classes: 2, dim: 4, perClass: 10)
+        let data = try Clusters(classes: 2, dim: 4, perClass: 10)
         try channelPruner(keep: 0.5, criterion: "taylor").pruneOnce(net, data: data, batchSize: 5)
         #expect(try Structure.compact(net).groups.map(\.after) == [3])
     }

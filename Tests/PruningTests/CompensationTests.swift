@@ -11,12 +11,12 @@ import NN
     @Test func aRedundantInputIsFoldedIntoTheOthers() throws {
         let rng = RNG(seed: 1)
         let n = 50
-        let x = Tensor.empty([n, 3])
+        let x = try Tensor.empty([n, 3])
         for i in 0..<n {
             let a = rng.normal(), b = rng.normal()
             x.data[i * 3] = a; x.data[i * 3 + 1] = b; x.data[i * 3 + 2] = a + 2 * b
         }
-        let w = Tensor.empty([2, 3])
+        let w = try Tensor.empty([2, 3])
         let values: [Float] = [0.5, -1, 2, 1.5, 0.25, -0.75]
         for i in 0..<6 { w.data[i] = values[i] }
         let fitted = try Compensation.refit(weight: w, inputs: x, kept: [0, 1], mu: 0)
@@ -29,7 +29,7 @@ import NN
     }
 
     @Test func compensationBeatsPlainRemovalOnATrainedMLP() throws {
-        let data = Clusters(dim: 20, perClass: 40)
+        let data = try Clusters(dim: 20, perClass: 40)
         let trained = try Models.mlp([20, 24, 4], rng: RNG(seed: 2))
         let opt = try Optimizer(.sgd(momentum: 0.9), parameters: trained.namedParameters(), lr: 0.05)
         var config = TrainConfig(epochs: 3, batchSize: 16)
@@ -58,7 +58,7 @@ import NN
     @Test func convolutionReadersAreNotSupportedYet() throws {
         let net = try Models.cnn(classes: 3, rng: RNG(seed: 3))
         let first = try #require(try Structure.groups(net).first)
-        let data = Clusters(dim: 784, perClass: 2)
+        let data = try Clusters(dim: 784, perClass: 2)
         #expect { try Compensation.remove([0], of: first, in: net, data: data) } throws: { e in
             "\(e)".contains("refits Linear readers only") && "\(e)".contains("layers.3.weight")
         }

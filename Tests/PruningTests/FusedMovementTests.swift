@@ -18,7 +18,7 @@ import Kernels
     func train(fused: Bool, optimizer kind: OptimizerKind, weightDecay: Float = 0, scope: PruneScope = .layer,
                every: Int = 1, widths: [Int] = [100, 200, 50, 4], clip: Float? = nil, validate: Bool = false,
                epochs: Int = 2, batch: Int = 4, perClass: Int = 10) throws -> Run {
-        let data = Clusters(dim: widths[0], perClass: perClass)
+        let data = try Clusters(dim: widths[0], perClass: perClass)
         let net = try model(widths)
         let lr: Float = { if case .sgd = kind { return 0.05 } else { return 1e-3 } }()
         let opt = try Optimizer(kind, parameters: net.namedParameters(), lr: lr, weightDecay: weightDecay,
@@ -115,7 +115,7 @@ import Kernels
     /// After training the masks are fixed and the weights behind them zero, as without fusing;
     /// the model trains on with plain steps.
     @Test func trainingEndsWithFixedMasks() throws {
-        let data = Clusters(dim: 100, perClass: 10)
+        let data = try Clusters(dim: 100, perClass: 10)
         let net = try model([100, 200, 50, 4])
         let p = try Pruner(PrunerConfig(Movement.self, keep: 0.1))
         try fit(net, on: data, optimizer: try sgd(net), config: quiet(1, batch: 4), hooks: [p])

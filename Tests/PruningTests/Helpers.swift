@@ -11,12 +11,12 @@ final class Clusters: BatchSource {
     let y: [Int]
     let classes: Int
     let dim: Int
-    init(classes: Int = 4, dim: Int = 20, perClass: Int = 50, seed: UInt64 = 0) {
+    init(classes: Int = 4, dim: Int = 20, perClass: Int = 50, seed: UInt64 = 0) throws {
         self.classes = classes; self.dim = dim
         let rng = RNG(seed: seed), centres = RNG(seed: 1234)
         let c = (0..<classes * dim).map { _ in centres.normal() * 2 }
         let n = classes * perClass
-        x = Tensor.empty([n, dim])
+        x = try Tensor.empty([n, dim])
         var labels: [Int] = []
         for s in 0..<n {
             let k = s % classes
@@ -34,7 +34,7 @@ final class Clusters: BatchSource {
         let dim = self.dim
         return AnySequence(stride(from: 0, to: count, by: size).lazy.map { start in
             let idx = order[start..<min(start + size, order.count)]
-            let b = Tensor.empty([idx.count, dim])
+            let b = Tensor.empty(rows: idx.count, of: self.x)
             for (r, i) in idx.enumerated() { for j in 0..<dim { b.data[r * dim + j] = self.x.data[i * dim + j] } }
             return (x: b, y: idx.map { self.y[$0] })
         })

@@ -10,7 +10,7 @@ import NN
     /// Prunes to 80% by magnitude, freezes, trains 3 epochs with `optimizer`; every pruned
     /// weight and its optimizer state must be exactly 0 afterwards.
     func frozenMaskSurvives(_ makeOptimizer: (Module) throws -> Optimizer) throws {
-        let data = Clusters(perClass: 30)
+        let data = try Clusters(perClass: 30)
         let net = try model()
         try Pruner(PrunerConfig(Magnitude.self, keep: 0.2)).pruneOnce(net, data: nil)
         try Masks.freeze(net)
@@ -46,7 +46,7 @@ import NN
     }
 
     @Test func savedPrunedModelLoadsWithMasksAndSameAccuracy() throws {
-        let data = Clusters(perClass: 30)
+        let data = try Clusters(perClass: 30)
         let net = try model()
         var config = PrunerConfig(Movement.self, keep: 0.3)
         config.schedule = PruneSchedule(.cubic, every: 2)
@@ -85,10 +85,10 @@ import NN
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let net = try model()
         var tensors = (net.namedParameters() + net.namedBuffers()).map { (name: $0.0, tensor: $0.1) }
-        tensors.append((name: "layers.1.weight.mask", tensor: Tensor.ones([2, 2])))
+        tensors.append((name: "layers.1.weight.mask", tensor: try Tensor.ones([2, 2])))
         try Safetensors.save(tensors, metadata: [:], to: dir + "/bad.safetensors")
         #expect(errorMessage { try Checkpoint.load(net, from: dir + "/bad.safetensors") }?.contains("'layers.1.weight.mask' has shape [2, 2]") == true)
-        tensors[tensors.count - 1] = (name: "layers.1.weight.mask", tensor: Tensor(shape: [64, 20], repeating: 0.5))
+        tensors[tensors.count - 1] = (name: "layers.1.weight.mask", tensor: try Tensor(shape: [64, 20], repeating: 0.5))
         try Safetensors.save(tensors, metadata: [:], to: dir + "/bad2.safetensors")
         #expect(errorMessage { try Checkpoint.load(net, from: dir + "/bad2.safetensors") }?.contains("only 0 and 1") == true)
         #expect(net.namedGates().isEmpty)
@@ -131,7 +131,7 @@ import NN
         // Convolutions know their FLOPs once they have run: 2 · C·k²·O · H·W.
         let cnn = try Models.cnn(classes: 10, rng: RNG(seed: 0))
         #expect(Masks.report(cnn).layers[0].denseFLOPs == nil)
-        _ = try GradMode.noGrad { try cnn(Tensor.zeros([1, 1, 28, 28])) }
+        _ = try GradMode.noGrad { try cnn(try Tensor.zeros([1, 1, 28, 28])) }
         #expect(Masks.report(cnn).layers[0].denseFLOPs == 2 * 32 * 9 * 28 * 28)
     }
 

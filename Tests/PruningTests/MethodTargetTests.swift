@@ -14,7 +14,7 @@ import Kernels
     /// Prunes a fresh model with `config` the way a user would: training with the pruner (the
     /// method's own procedure where it has one: lottery rounds, SNIP's pruning first).
     func run(_ config: PrunerConfig, widths: [Int] = [32, 48, 24, 4]) throws -> (Sequential, Pruner) {
-        let data = Clusters(dim: widths[0], perClass: 8)
+        let data = try Clusters(dim: widths[0], perClass: 8)
         // Channel scaling trains the scales it is given: the model gets them first.
         let net = config.method == ChannelScaling.self ? try ChannelScale.insert(try model(widths)) : try model(widths)
         let p = try Pruner(config)
@@ -136,7 +136,7 @@ import Kernels
         let (up, _) = try run(c)
         let masks = Dictionary(uniqueKeysWithValues: up.namedGates().map { ($0.0, $0.1.mask.copy()) })
         #expect(!masks.isEmpty)
-        let task = Clusters(classes: 3, dim: 32, perClass: 8, seed: 9)
+        let task = try Clusters(classes: 3, dim: 32, perClass: 8, seed: 9)
         let (down, _) = try Transfer.adapt(up, to: task, config: TransferConfig(mode: .full),
                                            makeOptimizer: { m, _ in try Optimizer(.adam(), parameters: m.namedParameters(), lr: 1e-2) },
                                            train: quiet(2, batch: 8))

@@ -26,7 +26,7 @@ import Kernels
 
     @Test(arguments: ["magnitude", "random", "taylor", "snip"])
     func oneShotAchievesRequestedSparsity(_ method: String) throws {
-        let data = Clusters(dim: 100, perClass: 20)
+        let data = try Clusters(dim: 100, perClass: 20)
         for s in Self.sparsities {
             let net = try model([100, 200, 50, 4])
             var config = try PrunerConfig(named: method, keep: 1 - s)
@@ -39,7 +39,7 @@ import Kernels
 
     @Test(arguments: ["magnitude", "movement", "random", "taylor"])
     func gradualAchievesRequestedSparsity(_ method: String) throws {
-        let data = Clusters(dim: 100, perClass: 10)
+        let data = try Clusters(dim: 100, perClass: 10)
         for s in Self.sparsities {
             let net = try model([100, 200, 50, 4])
             var config = try PrunerConfig(named: method, keep: 1 - s)
@@ -54,7 +54,7 @@ import Kernels
     /// threshold; the masks it ends with must be exactly a fresh top-k of the final scores.
     @Test(arguments: [PruneScope.layer, .global])
     func movementMasksAreTheExactTopKOfTheScores(scope: PruneScope) throws {
-        let data = Clusters(dim: 100, perClass: 10)
+        let data = try Clusters(dim: 100, perClass: 10)
         let net = try model([100, 200, 50, 4])
         var config = PrunerConfig(Movement.self, keep: 0.2)
         config.schedule = PruneSchedule(.cubic, warmup: 0.1, cooldown: 0.2, every: 1)
@@ -136,12 +136,12 @@ import Kernels
         snip.schedule.kind = .cubic
         #expect(errorMessage { _ = try Pruner(snip) }?.contains("oneshot") == true)
         // A mask of the wrong shape.
-        #expect(errorMessage { try net.setGate(WeightGate(mask: Tensor.ones([3, 3])), for: "layers.1.weight") }?.contains("shape") == true)
-        #expect(errorMessage { try net.setGate(WeightGate(mask: Tensor.ones([3, 3])), for: "layers.9.weight") }?.contains("no parameter named 'layers.9.weight'") == true)
+        #expect(errorMessage { try net.setGate(WeightGate(mask: try Tensor.ones([3, 3])), for: "layers.1.weight") }?.contains("shape") == true)
+        #expect(errorMessage { try net.setGate(WeightGate(mask: try Tensor.ones([3, 3])), for: "layers.9.weight") }?.contains("no parameter named 'layers.9.weight'") == true)
     }
 
     @Test func softMovementReachesItsOwnSparsityAndReportsIt() throws {
-        let data = Clusters(perClass: 40)
+        let data = try Clusters(perClass: 40)
         let net = try model()
         var config = PrunerConfig(SoftMovement.self, keep: nil)
         try config.set("lambda", 2000)
@@ -158,7 +158,7 @@ import Kernels
     }
 
     @Test func l0LearnsBinaryMasksFoldedIntoTheWeights() throws {
-        let data = Clusters(perClass: 40)
+        let data = try Clusters(perClass: 40)
         let net = try model()
         var config = PrunerConfig(L0.self, keep: nil)
         try config.set("lambda", 5)
@@ -174,7 +174,7 @@ import Kernels
     }
 
     @Test func lotteryTicketReachesTargetAfterRoundsWithRewinding() throws {
-        let data = Clusters(perClass: 20)
+        let data = try Clusters(perClass: 20)
         let net = try model()
         var config = PrunerConfig(Lottery.self, keep: 0.25)
         try config.set("rounds", 2)
@@ -189,7 +189,7 @@ import Kernels
     @Test func lotteryRewindsSurvivorsToTheirEarlyValues() throws {
         // With lr 0 after the rewind point nothing moves, so a ticket with rewind = 0 must hold
         // exactly the initial weights where it is unpruned.
-        let data = Clusters(perClass: 10)
+        let data = try Clusters(perClass: 10)
         let net = try model()
         let initial = Dictionary(uniqueKeysWithValues: net.namedParameters().map { ($0.0, $0.1.copy()) })
         var config = PrunerConfig(Lottery.self, keep: 0.5)
@@ -208,8 +208,8 @@ import Kernels
 
     @Test func distillationMixesTeacherAndTaskLoss() throws {
         let rng = RNG(seed: 5)
-        let teacher = try model(seed: 1), x = Tensor.randn([8, 20], rng: rng)
-        let logits = Tensor.randn([8, 4], rng: rng), labels = [0, 1, 2, 3, 0, 1, 2, 3]
+        let teacher = try model(seed: 1), x = try Tensor.randn([8, 20], rng: rng)
+        let logits = try Tensor.randn([8, 4], rng: rng), labels = [0, 1, 2, 3, 0, 1, 2, 3]
         let ce = try logits.crossEntropy(labels: labels)
         let kd = try Loss.klDivergence(student: logits, teacher: try teacher(x), temperature: 2)
         let d = try Distillation(teacher: teacher, temperature: 2, alpha: 0.25)

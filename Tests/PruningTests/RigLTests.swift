@@ -27,7 +27,7 @@ final class MaskRecorder: TrainingHook {
 /// Trains a fresh model for one epoch of `samples` (4 classes) with Adam, recording each step.
 func trainRecorded(_ config: PrunerConfig, widths: [Int], samples: Int, batch: Int = 8,
                    stopAfter: Int? = nil) throws -> (Sequential, Pruner, MaskRecorder) {
-    let data = Clusters(dim: widths[0], perClass: samples / 4)
+    let data = try Clusters(dim: widths[0], perClass: samples / 4)
     let net = try model(widths)
     let p = try Pruner(config)
     let recorder = MaskRecorder(p)
@@ -40,7 +40,7 @@ func trainRecorded(_ config: PrunerConfig, widths: [Int], samples: Int, batch: I
 /// One real step on a few samples of two classes (the small models' outputs), so that the optimizer
 /// has its state.
 func takeOneStep(_ net: Module, _ opt: Optimizer, dim: Int) throws {
-    guard let (x, y) = Clusters(classes: 2, dim: dim, perClass: 4).makeBatches(size: 8, shuffle: false, rng: RNG(seed: 1)).first(where: { _ in true })
+    guard let (x, y) = try Clusters(classes: 2, dim: dim, perClass: 4).makeBatches(size: 8, shuffle: false, rng: RNG(seed: 1)).first(where: { _ in true })
     else { return }
     opt.zeroGrad()
     try net(x).crossEntropy(labels: y).backward()
@@ -97,7 +97,7 @@ func onSet(_ mask: [Float]) -> Set<Int> { Set(mask.indices.filter { mask[$0] != 
         // Smallest |w|: the 5th (0.02) and 2nd (0.05) active; largest |grad|: the 2nd (0.9) and 5th (0.8) inactive.
         let wActive: [Float] = [0.8, -0.05, 0.6, 0.7, -0.02, 0.9, 0.5, 0.4]
         let gInactive: [Float] = [0.1, -0.9, 0.2, 0.3, 0.8, 0.05, 0, -0.4]
-        let grad = Tensor.zeros([4, 4])
+        let grad = try Tensor.zeros([4, 4])
         for (k, j) in active.enumerated() { t.weight.data[j] = wActive[k]; grad.data[j] = 0.01 }
         // Stale values where the mask is off: whatever comes in must start from nothing.
         for (k, j) in inactive.enumerated() { t.weight.data[j] = 0.33; grad.data[j] = gInactive[k] }
@@ -186,7 +186,7 @@ func onSet(_ mask: [Float]) -> Set<Int> { Set(mask.indices.filter { mask[$0] != 
     @Test func frozenEntriesNeverGrow() throws {
         let net = try model([4, 4, 4, 2])
         let name = "layers.1.weight"
-        let frozen = Tensor.zeros([4, 4])
+        let frozen = try Tensor.zeros([4, 4])
         for j in stride(from: 0, to: 16, by: 2) { frozen.data[j] = 1 }
         let gate = WeightGate(mask: frozen.copy())
         gate.frozen = true
@@ -199,7 +199,7 @@ func onSet(_ mask: [Float]) -> Set<Int> { Set(mask.indices.filter { mask[$0] != 
         let t = p.targets[0], g = p.gates[0]
         for step in 1...4 {
             // The forbidden entries have by far the largest gradients; of the allowed, 14 and 12.
-            let grad = Tensor.zeros([4, 4])
+            let grad = try Tensor.zeros([4, 4])
             for j in 0..<16 { grad.data[j] = j % 2 == 1 ? 100 : Float(j) * 0.01 }
             t.weight.grad = grad
             try p.afterStep(step: step)

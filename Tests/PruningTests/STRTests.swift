@@ -10,9 +10,9 @@ import NN
 
 @Suite struct STRTests {
     /// A gate on `w` with threshold σ(s) = tau.
-    func gate(_ w: Tensor, tau: Double) -> WeightGate {
-        let s = Tensor(shape: [1], repeating: Float(log(tau / (1 - tau)))).requiringGrad()
-        return WeightGate(mask: Tensor.ones(w.shape), scores: s, method: "str", transform: SoftThresholdGate())
+    func gate(_ w: Tensor, tau: Double) throws -> WeightGate {
+        let s = try Tensor(shape: [1], repeating: Float(log(tau / (1 - tau)))).requiringGrad()
+        return WeightGate(mask: try Tensor.ones(w.shape), scores: s, method: "str", transform: SoftThresholdGate())
     }
 
     @Test func forwardShrinksByTheThresholdByHand() throws {
@@ -25,10 +25,10 @@ import NN
     /// away from the kink at |W| = σ(s)).
     @Test func gradientsMatchFiniteDifferences() throws {
         let rng = RNG(seed: 3)
-        let w = Tensor.randn([3, 5], rng: rng).requiringGrad()
+        let w = try Tensor.randn([3, 5], rng: rng).requiringGrad()
         for i in 0..<w.count where Swift.abs(Swift.abs(w.data[i]) - 0.3) < 0.05 { w.data[i] += 0.2 }
-        let g = gate(w, tau: 0.3)
-        let c = Tensor.randn([3, 5], rng: rng)
+        let g = try gate(w, tau: 0.3)
+        let c = try Tensor.randn([3, 5], rng: rng)
         func loss() throws -> Double { Double(try (g.apply(w, training: true) * c).sum().item) }
         let l = try (g.apply(w, training: true) * c).sum()
         try l.backward()
@@ -51,7 +51,7 @@ import NN
 
     @Test func fixingKeepsTheOutputsAndLeavesAMask() throws {
         let w = try Tensor(shape: [4], data: [0.5, -0.2, 0.05, -0.9])
-        let g = gate(w, tau: 0.1)
+        let g = try gate(w, tau: 0.1)
         let before = try g.apply(w, training: false).array
         g.makeFixed(w)
         #expect(g.isFixed && g.mask.array == [1, 1, 0, 1])
@@ -62,7 +62,7 @@ import NN
     /// Stronger weight decay on s gives higher thresholds, hence more sparsity; with λ = 0 only
     /// the starting threshold σ(−3) ≈ 0.047 prunes (about a fifth of these weights).
     @Test func sparsityFollowsTheDecay() throws {
-        let data = Clusters(perClass: 40)
+        let data = try Clusters(perClass: 40)
         var reached: [Double] = []
         for lambda in [0.0, 0.02, 0.1] {
             let net = try model()

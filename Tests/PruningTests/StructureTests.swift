@@ -26,7 +26,7 @@ private func maxRelativeDifference(_ a: Tensor, _ b: Tensor) -> Float {
 /// Runs a few batches in training mode so batch norm's running statistics are not trivial.
 private func warmBatchNorm(_ model: Module, shape: [Int], rng: RNG) throws {
     model.train()
-    for _ in 0..<3 { _ = try model(Tensor.randn(shape, rng: rng)) }
+    for _ in 0..<3 { _ = try model(try Tensor.randn(shape, rng: rng)) }
     model.eval()
 }
 
@@ -54,7 +54,7 @@ private func warmBatchNorm(_ model: Module, shape: [Int], rng: RNG) throws {
         let g = try Structure.groups(net)
         removeUnits(net, g[0], [0, 3, 4, 9, 15])
         removeUnits(net, g[1], [1, 2])
-        let x = Tensor.randn([7, 20], rng: rng)
+        let x = try Tensor.randn([7, 20], rng: rng)
         let before = try net(x)
         let c = try Structure.compact(net)
         #expect(c.groups.map(\.after) == [11, 10])
@@ -74,12 +74,12 @@ private func warmBatchNorm(_ model: Module, shape: [Int], rng: RNG) throws {
         removeUnits(net, g[2], Array(0..<100))
         // An element mask inside kept units survives compaction.
         let fc = try #require((net.layers[7] as? Linear))
-        let mask = Tensor.ones(fc.weight.shape)
+        let mask = try Tensor.ones(fc.weight.shape)
         for i in stride(from: 0, to: mask.count, by: 5) { mask.data[i] = 0 }
         try net.setGate(WeightGate(mask: mask, method: "magnitude"), for: "layers.7.weight")
         fc.weight.maskInPlace(by: mask)
         net.eval()
-        let x = Tensor.randn([3, 1, 28, 28], rng: rng)
+        let x = try Tensor.randn([3, 1, 28, 28], rng: rng)
         let before = try net(x)
         let c = try Structure.compact(net)
         #expect(c.groups.map(\.after) == [21, 32, 28])
@@ -112,7 +112,7 @@ private func warmBatchNorm(_ model: Module, shape: [Int], rng: RNG) throws {
         removeUnits(net, stream1, [1, 5])
         removeUnits(net, stream2, [0, 4, 7, 11])
         for inner in g where inner.name.hasSuffix(".conv1") { removeUnits(net, inner, [2, 3]) }
-        let x = Tensor.randn([2, 1, 28, 28], rng: rng)
+        let x = try Tensor.randn([2, 1, 28, 28], rng: rng)
         let before = try net(x)
         let c = try Structure.compact(net)
         #expect(maxRelativeDifference(before, try c.model(x)) <= 1e-5)
@@ -131,9 +131,9 @@ private func warmBatchNorm(_ model: Module, shape: [Int], rng: RNG) throws {
         #expect { _ = try Structure.groups(try Models.vit(rng: rng)) } throws: { e in
             "\(e)".contains("Sequential models") && "\(e)".contains("ViT")
         }
-        let sig = Sequential([Flatten(), Linear(4, 3, rng: rng), Sigmoid(), Linear(3, 2, rng: rng)])
+        let sig = Sequential([Flatten(), try Linear(4, 3, rng: rng), Sigmoid(), try Linear(3, 2, rng: rng)])
         #expect { _ = try Structure.groups(sig) } throws: { e in "\(e)".contains("layers.2 (Sigmoid)") }
-        let res = Sequential([Linear(4, 4, rng: rng), Residual(Linear(4, 4, rng: rng)), Linear(4, 2, rng: rng)])
+        let res = Sequential([try Linear(4, 4, rng: rng), Residual(try Linear(4, 4, rng: rng)), try Linear(4, 2, rng: rng)])
         #expect { _ = try Structure.compact(res) } throws: { e in "\(e)".contains("does not understand layers.1 (Residual)") }
     }
 }
@@ -151,7 +151,7 @@ private func warmBatchNorm(_ model: Module, shape: [Int], rng: RNG) throws {
             let pair = try #require(net.module(at: path) as? BasisLayer)
             for j in dead where j < pair.bases { pair.alpha.data[j] = 0 }
         }
-        let x = Tensor.randn([2, 1, 28, 28], rng: rng)
+        let x = try Tensor.randn([2, 1, 28, 28], rng: rng)
         let before = try net(x)
         let c = try Structure.compact(net)
         #expect(c.groups.first { $0.name == "layers.0.basis" }?.after == 6)

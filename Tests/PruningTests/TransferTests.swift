@@ -8,7 +8,7 @@ import NN
 @Suite struct TransferTests {
     func upstream() throws -> Sequential {
         let net = try model([20, 64, 32, 4])
-        try fit(net, on: Clusters(classes: 4, seed: 0), optimizer: sgd(net), config: quiet(3))
+        try fit(net, on: try Clusters(classes: 4, seed: 0), optimizer: sgd(net), config: quiet(3))
         return net
     }
 
@@ -21,7 +21,7 @@ import NN
     @Test func linearProbeTrainsOnlyTheNewHead() throws {
         let up = try upstream()
         let before = snapshot(up)
-        let task = Clusters(classes: 3, seed: 5)
+        let task = try Clusters(classes: 3, seed: 5)
         let (adapted, history) = try Transfer.adapt(up, to: task, config: TransferConfig(mode: .linear),
                                                     makeOptimizer: adam, train: quiet(5))
         #expect(history.epochs.count == 5)
@@ -38,7 +38,7 @@ import NN
     @Test func cachedFeaturesMatchTheBody() throws {
         let up = try upstream()
         let body = Sequential(Array(up.layers.prefix(5)))
-        let task = Clusters(classes: 3, perClass: 7, seed: 5)
+        let task = try Clusters(classes: 3, perClass: 7, seed: 5)
         let cached = try FeatureSet.extract(body, from: task)
         #expect(cached.count == 21 && cached.sampleShape == [32])
         var row = 0
@@ -61,7 +61,7 @@ import NN
         _ = try Masks.freeze(up)
         let masks = up.namedGates().map { ($0.0, $0.1.mask.array) }
         let before = snapshot(up)
-        let (adapted, _) = try Transfer.adapt(up, to: Clusters(classes: 3, seed: 5), config: TransferConfig(mode: .full),
+        let (adapted, _) = try Transfer.adapt(up, to: try Clusters(classes: 3, seed: 5), config: TransferConfig(mode: .full),
                                               makeOptimizer: adam, train: quiet(3))
         #expect(snapshot(up) == before)
         for (name, mask) in masks {
@@ -80,7 +80,7 @@ import NN
         try Pruner(c).pruneOnce(up, data: nil)
         var t = TransferConfig(mode: .full)
         t.keepMask = false
-        let (adapted, _) = try Transfer.adapt(up, to: Clusters(classes: 3, seed: 5), config: t, makeOptimizer: adam, train: quiet(2))
+        let (adapted, _) = try Transfer.adapt(up, to: try Clusters(classes: 3, seed: 5), config: t, makeOptimizer: adam, train: quiet(2))
         #expect(adapted.namedGates().isEmpty)
         #expect(Masks.sparsity(adapted) < 0.5)
         #expect(abs(Masks.sparsity(up) - 0.8) < 1e-3)
@@ -90,7 +90,7 @@ import NN
         let up = try upstream()
         var c = PrunerConfig(Movement.self, keep: 0.05)
         c.seed = 3
-        let (adapted, _) = try Transfer.adapt(up, to: Clusters(classes: 3, seed: 5), config: TransferConfig(mode: .full),
+        let (adapted, _) = try Transfer.adapt(up, to: try Clusters(classes: 3, seed: 5), config: TransferConfig(mode: .full),
                                               pruner: try Pruner(c), makeOptimizer: adam, train: quiet(4))
         for (name, gate) in adapted.namedGates() {
             let kept = gate.mask.array.filter { $0 == 1 }.count
@@ -101,20 +101,20 @@ import NN
 
     @Test func wrongInputsSayWhy() throws {
         let up = try upstream()
-        let msg = errorMessage { _ = try Transfer.adapt(up, to: Clusters(classes: 3, dim: 12, seed: 5), config: TransferConfig(),
+        let msg = errorMessage { _ = try Transfer.adapt(up, to: try Clusters(classes: 3, dim: 12, seed: 5), config: TransferConfig(),
                                                         makeOptimizer: self.adam, train: quiet(1)) }
         #expect(msg?.contains("does not take the task's samples of shape [12]") == true, "\(msg ?? "no error")")
         var keep = TransferConfig()
         keep.newHead = false
-        let heads = errorMessage { _ = try Transfer.adapt(up, to: Clusters(classes: 3, seed: 5), config: keep,
+        let heads = errorMessage { _ = try Transfer.adapt(up, to: try Clusters(classes: 3, seed: 5), config: keep,
                                                           makeOptimizer: self.adam, train: quiet(1)) }
         #expect(heads?.contains("4 classes, but it has 3") == true, "\(heads ?? "no error")")
-        let probe = errorMessage { _ = try Transfer.adapt(up, to: Clusters(classes: 3, seed: 5), config: TransferConfig(mode: .linear),
+        let probe = errorMessage { _ = try Transfer.adapt(up, to: try Clusters(classes: 3, seed: 5), config: TransferConfig(mode: .linear),
                                                           pruner: try Pruner(PrunerConfig(Magnitude.self, keep: 0.5)),
                                                           makeOptimizer: self.adam, train: quiet(1)) }
         #expect(probe?.contains("a linear probe keeps the body frozen") == true, "\(probe ?? "no error")")
         let conv = try Models.vit(classes: 4, rng: RNG(seed: 0))
-        let vit = errorMessage { _ = try Transfer.adapt(conv, to: Clusters(classes: 3, seed: 5), config: TransferConfig(),
+        let vit = errorMessage { _ = try Transfer.adapt(conv, to: try Clusters(classes: 3, seed: 5), config: TransferConfig(),
                                                         makeOptimizer: self.adam, train: quiet(1)) }
         #expect(vit?.contains("not supported yet") == true)
     }
@@ -124,7 +124,7 @@ import NN
     /// With α = 1 the task loss vanishes, but a penalty added before the mix would vanish too:
     /// soft movement must still prune under pure distillation.
     @Test func penaltyIsNotScaledByDistillation() throws {
-        let task = Clusters(classes: 3, seed: 5)
+        let task = try Clusters(classes: 3, seed: 5)
         let teacher = try model([20, 64, 32, 3], seed: 1)
         try fit(teacher, on: task, optimizer: sgd(teacher), config: quiet(2))
         let student = try model([20, 64, 32, 3], seed: 2)
@@ -145,7 +145,7 @@ import NN
         let rng = RNG(seed: 3)
         let models: [Module] = [try Models.mlp([784, 32, 10], rng: rng), try Models.cnn(rng: rng),
                                 try Models.resnet(widths: [4, 8, 8], rng: rng), try Models.vit(dim: 16, depth: 1, heads: 2, rng: rng)]
-        let x = Tensor.uniform([2, 1, 28, 28], low: 0, high: 1, rng: rng)
+        let x = try Tensor.uniform([2, 1, 28, 28], low: 0, high: 1, rng: rng)
         for m in models {
             m.eval()
             let c = try m.clone()

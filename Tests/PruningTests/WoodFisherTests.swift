@@ -11,12 +11,12 @@ import Kernels
 /// Two inputs on very different scales, x₀ = 10a and x₁ = 0.1b (a, b standard normal), labelled
 /// by the sign of a + b: the gradient of a first-layer weight scales with its input.
 final class ScaledInputs: BatchSource {
-    let x: [Float], y: [Int]
-    init(count: Int = 64) {
+    let x: Tensor, y: [Int]
+    init(count: Int = 64) throws {
         let rng = RNG(seed: 5)
         var x: [Float] = [], y: [Int] = []
         for _ in 0..<count { let a = rng.normal(), b = rng.normal(); x += [10 * a, 0.1 * b]; y.append(a + b > 0 ? 1 : 0) }
-        self.x = x; self.y = y
+        self.x = try Tensor(shape: [count, 2], data: x); self.y = y
     }
     var count: Int { y.count }
     var sampleShape: [Int] { [2] }
@@ -24,7 +24,8 @@ final class ScaledInputs: BatchSource {
     func makeBatches(size: Int, shuffle: Bool, rng: RNG) -> AnySequence<(x: Tensor, y: [Int])> {
         AnySequence(stride(from: 0, to: count, by: size).map { s in
             let e = min(s + size, count)
-            let batch = x.withUnsafeBufferPointer { Tensor(shape: [e - s, 2], copying: UnsafeBufferPointer(rebasing: $0[(2 * s)..<(2 * e)])) }
+            let batch = Tensor.empty(rows: e - s, of: x)
+            batch.data.update(from: x.data + 2 * s, count: 2 * (e - s))
             return (x: batch, y: Array(y[s..<e]))
         })
     }
@@ -38,7 +39,8 @@ final class ScaledInputs: BatchSource {
         return c
     }
 
-    func train(_ net: Module, _ p: Pruner, data: BatchSource = Clusters(dim: 20, perClass: 16), epochs: Int = 2) throws {
+    func train(_ net: Module, _ p: Pruner, data: BatchSource? = nil, epochs: Int = 2) throws {
+        let data = try data ?? Clusters(dim: 20, perClass: 16)
         _ = try PrunedTraining.train(net, on: data, pruner: p, makeOptimizer: { _ in try sgd(net) }, config: quiet(epochs, batch: 8))
     }
 
@@ -70,7 +72,7 @@ final class ScaledInputs: BatchSource {
 
     @Test(arguments: [0, 1])
     func oneShotCompensationMatchesTheReference(joint: Int) throws {
-        let net = try model([20, 24, 16, 4]), data = Clusters(dim: 20, perClass: 16)
+        let net = try model([20, 24, 16, 4]), data = try Clusters(dim: 20, perClass: 16)
         let p = try Pruner(config("woodfisher", keep: 0.4, ["block": 8, "samples": 24, "fisher_batch": 2, "damping": 0.01, "joint": Double(joint)]))
         let wf = try #require(p.method as? WoodFisher)
         wf.keepsSamples = true
@@ -146,7 +148,7 @@ final class ScaledInputs: BatchSource {
             try #require(params["layers.1.bias"]).fill(0)
             return net
         }
-        let data = ScaledInputs()
+        let data = try ScaledInputs()
         var masks: [String: [Float]] = [:], weights: [String: [Float]] = [:]
         let runs: [(String, [String: Double])] = [("magnitude", [:]), ("obd", [:]), ("woodfisher", ["block": 1])]
         for (method, settings) in runs {
@@ -167,7 +169,7 @@ final class ScaledInputs: BatchSource {
         // A gradual pruner used as a plain hook has no training data to estimate from.
         let p = try Pruner(config(method, keep: 0.5, schedule: PruneSchedule(.cubic, every: 2)))
         #expect(throws: PruningError.needsData(method: method)) {
-            _ = try fit(net, on: Clusters(dim: 20, perClass: 8), optimizer: sgd(net), config: quiet(1, batch: 8), hooks: [p])
+            _ = try fit(net, on: try Clusters(dim: 20, perClass: 8), optimizer: sgd(net), config: quiet(1, batch: 8), hooks: [p])
         }
     }
 
@@ -177,7 +179,7 @@ final class ScaledInputs: BatchSource {
             var frozen: [String: [Float]] = [:]
             for name in Targets.defaultNames(net) {
                 let w = try #require(net.namedParameters().first { $0.0 == name }?.1)
-                let mask = Tensor.ones(w.shape)
+                let mask = try Tensor.ones(w.shape)
                 for j in 0..<mask.count where rng.uniform() < 0.3 { mask.data[j] = 0 }
                 let gate = WeightGate(mask: mask)
                 gate.frozen = true
@@ -199,9 +201,9 @@ final class ScaledInputs: BatchSource {
     /// running statistics and the gradients are as before.
     @Test func scarceDataAndTheModelsStateAreHandled() throws {
         let rng = RNG(seed: 0)
-        let net = Sequential([Flatten(), Linear(20, 16, rng: rng), BatchNorm(16), Activation(.relu), Linear(16, 4, rng: rng)])
+        let net = Sequential([Flatten(), try Linear(20, 16, rng: rng), try BatchNorm(16), Activation(.relu), try Linear(16, 4, rng: rng)])
         net.train()
-        let data = Clusters(dim: 20, perClass: 8)
+        let data = try Clusters(dim: 20, perClass: 8)
         let buffers = net.namedBuffers().map { $0.1.array }
         for (batch, expected) in [(1.0, 32), (5, 7), (64, 1)] {
             let p = try Pruner(config("woodfisher", keep: 0.5, ["samples": 1000, "fisher_batch": batch]))

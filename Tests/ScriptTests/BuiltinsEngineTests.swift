@@ -192,7 +192,7 @@ struct BuiltinsEngineModelTests {
     }
 
     @Test func readyModelsRunOnImages() throws {
-        let x = Tensor.zeros([2, 1, 28, 28])
+        let x = try Tensor.zeros([2, 1, 28, 28])
         for (name, kw) in [("cnn", [(String, Value)]()), ("lenet5", [("classes", n(3))]),
                            ("resnet", [("widths", nums([4, 8])), ("blocks", n(1))]),
                            ("vit", [("dim", n(16)), ("depth", n(1)), ("heads", n(2))])] {

@@ -188,7 +188,7 @@ private func eval(_ s: Session, _ code: String) throws -> String {
         let models: [Module] = [try Models.mlp([784, 20, 10], rng: rng), try Models.cnn(rng: rng), try Models.lenet5(rng: rng),
                                 try Models.resnet(widths: [4, 8], blocks: 2, rng: rng),
                                 try Models.vit(dim: 16, depth: 2, heads: 2, rng: rng),
-                                Sequential([Dropout(0.2, rng: rng), Residual(Linear(4, 4, rng: rng)), LayerNorm(4), Embedding(3, 4, rng: rng), AvgPool2d(2)])]
+                                try Sequential([Dropout(0.2, rng: rng), Residual(Linear(4, 4, rng: rng)), LayerNorm(4), Embedding(3, 4, rng: rng), AvgPool2d(2)])]
         for m in models {
             let spec = try ModuleCodec.describe(m)
             let rebuilt = try ModuleCodec.build(spec, rng: RNG(seed: 9), dropoutRNG: rng)

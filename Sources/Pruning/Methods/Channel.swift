@@ -155,7 +155,8 @@ public final class Channel: PruningMethod {
         for (k, g) in groups.enumerated() {
             for s in g.producers + g.gates + g.consumers {
                 guard gates[s.name] != nil, let p = params[s.name] else { continue }
-                let m = masks[s.name] ?? { let t = Tensor.ones(p.shape); masks[s.name] = t; return t }()
+                let m: Tensor
+                if let existing = masks[s.name] { m = existing } else { m = Tensor.ones(like: p); masks[s.name] = m }
                 let outer = p.shape.prefix(s.axis).reduce(1, *)
                 let extent = p.shape[s.axis], inner = p.shape.dropFirst(s.axis + 1).reduce(1, *)
                 for u in 0..<g.units where !kept[k][u] {

@@ -35,7 +35,7 @@ public final class ChannelScaling: PruningMethod {
         for (path, m) in model.namedModules() {
             guard let s = m as? ChannelScale else { continue }
             let name = path + ".scale"
-            let gate = model.gate(for: name) ?? WeightGate(mask: Tensor.ones(s.scale.shape), method: Self.name)
+            let gate = model.gate(for: name) ?? WeightGate(mask: Tensor.ones(like: s.scale), method: Self.name)
             if model.gate(for: name) == nil { try model.setGate(gate, for: name) }
             scales.append((name, s.scale, gate))
         }

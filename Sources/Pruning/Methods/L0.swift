@@ -27,8 +27,8 @@ public final class L0: PruningMethod {
 
     public init(settings: MethodSettings) { self.settings = settings }
 
-    public func makeGate(_ target: PruneTarget, mask: Tensor, pruner: Pruner) -> WeightGate {
-        LearnedScores.gate(target, mask: mask, settings: settings, method: Self.name,
+    public func makeGate(_ target: PruneTarget, mask: Tensor, pruner: Pruner) throws -> WeightGate {
+        try LearnedScores.gate(target, mask: mask, settings: settings, method: Self.name,
                            transform: HardConcreteGate(l: L0.l, r: L0.r, beta: L0.beta, rng: RNG(seed: pruner.rng.next())))
     }
 
@@ -68,7 +68,7 @@ public final class HardConcreteGate: GateTransform {
         guard let scores = gate.scores else { return try Tensor.gated(w, mask: gate.mask) }
         var noise: Tensor?
         if training {
-            let u = Tensor.empty(w.shape)
+            let u = Tensor.empty(like: w)
             for i in 0..<u.count { u.data[i] = 1e-4 + (1 - 2e-4) * rng.uniform() }
             noise = u
         }

@@ -22,7 +22,7 @@ public final class Magnitude: PruningMethod {
     /// |w| of every target, into buffers kept between updates.
     public func importance(_ pruner: Pruner) throws -> [Tensor] {
         let targets = pruner.targets
-        if magnitudes.count != targets.count { magnitudes = targets.map { Tensor.empty($0.weight.shape) } }
+        if magnitudes.count != targets.count { magnitudes = targets.map { Tensor.empty(like: $0.weight) } }
         for (t, m) in zip(targets, magnitudes) { for i in 0..<m.count { m.data[i] = Swift.abs(t.weight.data[i]) } }
         return magnitudes
     }

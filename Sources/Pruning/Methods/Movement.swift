@@ -19,8 +19,8 @@ public final class Movement: PruningMethod {
 
     public init(settings: MethodSettings) { self.settings = settings }
 
-    public func makeGate(_ target: PruneTarget, mask: Tensor, pruner: Pruner) -> WeightGate {
-        LearnedScores.gate(target, mask: mask, settings: settings, method: Self.name, transform: StraightThroughGate())
+    public func makeGate(_ target: PruneTarget, mask: Tensor, pruner: Pruner) throws -> WeightGate {
+        try LearnedScores.gate(target, mask: mask, settings: settings, method: Self.name, transform: StraightThroughGate())
     }
 
     public func scoreOptimizer() -> (kind: OptimizerKind, lr: Float)? { LearnedScores.optimizer(settings) }
@@ -46,7 +46,7 @@ public final class Movement: PruningMethod {
     }
 
     public func importance(_ pruner: Pruner) throws -> [Tensor] {
-        pruner.gates.map { $0.scores ?? Tensor.zeros($0.mask.shape) }
+        pruner.gates.map { $0.scores ?? Tensor.zeros(like: $0.mask) }
     }
 
     public static func restoreTransform(name: String, settings: [String: Double], rng: RNG) -> GateTransform? {

@@ -32,7 +32,7 @@ public final class OBD: PruningMethod {
     public func updateMasks(_ pruner: Pruner, keep: Double) throws {
         if pruner.lastKeep == keep { return }
         guard keep < 1 else {
-            try pruner.select(pruner.targets.map { Tensor.ones($0.weight.shape) }, keep: keep)
+            try pruner.select(pruner.targets.map { Tensor.ones(like: $0.weight) }, keep: keep)
             return
         }
         let start = monotonicSeconds()
@@ -57,7 +57,7 @@ public final class OBD: PruningMethod {
         let s = try FisherSamples.collect(pruner, data: data, samples: samples, batchSize: fisherBatch,
                                           seed: pruner.config.seed &+ UInt64(stepSeconds.count))
         return zip(pruner.targets, s.gradients).map { t, g in
-            let n = t.weight.count, out = Tensor.empty(t.weight.shape)
+            let n = t.weight.count, out = Tensor.empty(like: t.weight)
             diagonalFisher(gradients: g.data, count: s.count, dimension: n, lambda: damping, into: out.data)
             // Element by element, so the diagonal may be overwritten by the saliency it gives.
             diagonalSaliency(weights: t.weight.data, fisherDiagonal: out.data, count: n, into: out.data)

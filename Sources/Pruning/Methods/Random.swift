@@ -12,7 +12,7 @@ public final class RandomPruning: PruningMethod {
     public init(settings: MethodSettings) {}
 
     public func attached(_ pruner: Pruner) throws {
-        scores = pruner.targets.map { Tensor.uniform($0.weight.shape, low: 0, high: 1, rng: pruner.rng) }
+        scores = try pruner.targets.map { try Tensor.uniform($0.weight.shape, low: 0, high: 1, rng: pruner.rng) }
     }
 
     public func importance(_ pruner: Pruner) throws -> [Tensor] { scores }

@@ -36,7 +36,7 @@ public final class RigL: PruningMethod {
     /// The starting mask (the pruner asks for it before the first step): random, at the target's
     /// per-layer fractions, never outside a frozen upstream mask. Fixed gates zero the rest.
     public func updateMasks(_ pruner: Pruner, keep: Double) throws {
-        let scores = pruner.targets.map { Tensor.uniform($0.weight.shape, low: 0, high: 1, rng: pruner.rng) }
+        let scores = try pruner.targets.map { try Tensor.uniform($0.weight.shape, low: 0, high: 1, rng: pruner.rng) }
         try pruner.select(scores, keep: keep, bound: pruner.allowed)
     }
 
@@ -80,22 +80,22 @@ public final class RigL: PruningMethod {
                 let rows = t.weight.shape.first ?? 1, cols = n / Swift.max(rows, 1)
                 let bound = allowed.map { UnsafePointer($0.data) }
                 let blocks = blockCount(rows: rows, cols: cols, blockRows: br, blockCols: bc)
-                func means(_ values: UnsafePointer<Float>) -> [Float] {
-                    let out = Tensor.empty([blocks])
+                func means(_ values: UnsafePointer<Float>) throws -> [Float] {
+                    let out = try Tensor.empty([blocks])
                     blockMeans(values: values, rows: rows, cols: cols, blockRows: br, blockCols: bc, allowed: bound, into: out.data)
                     return (0..<blocks).map { out.data[$0] }
                 }
-                let magnitude = Tensor.empty(t.weight.shape), gradient = Tensor.empty(t.weight.shape)
+                let magnitude = Tensor.empty(like: t.weight), gradient = Tensor.empty(like: t.weight)
                 for j in 0..<n { magnitude.data[j] = Swift.abs(w[j]); gradient.data[j] = Swift.abs(gd[j]) }
                 // A kept block has every allowed entry on; an empty one (nothing allowed) scores −∞.
-                let active = means(m).map { $0 > 0 }
+                let active = try means(m).map { $0 > 0 }
                 // Blocks come in per size (edge blocks and frozen entries make some smaller), so the
                 // layer keeps exactly as many weights.
                 let sizes = blockSizes(rows: rows, cols: cols, blockRows: br, blockCols: bc, allowed: bound)
-                let kept = RigL.dropAndGrow(active: active, drop: means(magnitude.data), grow: means(gradient.data),
+                let kept = RigL.dropAndGrow(active: active, drop: try means(magnitude.data), grow: try means(gradient.data),
                                             eligible: sizes.map { $0 > 0 }, classes: sizes,
                                             count: Int(f * Double(active.filter { $0 }.count)))
-                let chosen = Tensor.empty([blocks])
+                let chosen = try Tensor.empty([blocks])
                 for b in 0..<blocks { chosen.data[b] = kept[b] ? 1 : 0 }
                 expandBlockMask(chosen.data, rows: rows, cols: cols, blockRows: br, blockCols: bc, allowed: bound, into: m)
             }

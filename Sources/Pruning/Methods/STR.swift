@@ -31,8 +31,8 @@ public final class STR: PruningMethod {
 
     public init(settings: MethodSettings) { self.settings = settings }
 
-    public func makeGate(_ target: PruneTarget, mask: Tensor, pruner: Pruner) -> WeightGate {
-        LearnedScores.gate(target, mask: mask, settings: settings, method: Self.name, transform: SoftThresholdGate(), shape: [1])
+    public func makeGate(_ target: PruneTarget, mask: Tensor, pruner: Pruner) throws -> WeightGate {
+        try LearnedScores.gate(target, mask: mask, settings: settings, method: Self.name, transform: SoftThresholdGate(), shape: [1])
     }
 
     public func scoreOptimizer() -> (kind: OptimizerKind, lr: Float)? { LearnedScores.optimizer(settings) }

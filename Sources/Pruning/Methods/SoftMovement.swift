@@ -29,8 +29,8 @@ public final class SoftMovement: PruningMethod {
 
     public init(settings: MethodSettings) { self.settings = settings; threshold = settings.number("threshold") }
 
-    public func makeGate(_ target: PruneTarget, mask: Tensor, pruner: Pruner) -> WeightGate {
-        LearnedScores.gate(target, mask: mask, settings: settings, method: Self.name, transform: StraightThroughGate())
+    public func makeGate(_ target: PruneTarget, mask: Tensor, pruner: Pruner) throws -> WeightGate {
+        try LearnedScores.gate(target, mask: mask, settings: settings, method: Self.name, transform: StraightThroughGate())
     }
 
     public func scoreOptimizer() -> (kind: OptimizerKind, lr: Float)? { LearnedScores.optimizer(settings) }

@@ -16,7 +16,7 @@ public final class Taylor: PruningMethod {
 
     public init(settings: MethodSettings) { batches = settings.int("batches") }
 
-    public func attached(_ pruner: Pruner) throws { accumulated = pruner.targets.map { Tensor.zeros($0.weight.shape) } }
+    public func attached(_ pruner: Pruner) throws { accumulated = pruner.targets.map { Tensor.zeros(like: $0.weight) } }
 
     public func afterBackward(_ pruner: Pruner, step: Int) throws {
         for (t, acc) in zip(pruner.targets, accumulated) { addSaliency(t.weight, into: acc) }
@@ -36,7 +36,7 @@ public final class Taylor: PruningMethod {
     /// Σ_b |w ⊙ g_b|, or with `summedFirst` |w ⊙ Σ_b g_b| (SNIP).
     static func saliency(_ pruner: Pruner, data: BatchSource, batchSize: Int, batches: Int, summedFirst: Bool) throws -> [Tensor] {
         let targets = pruner.targets
-        let acc = targets.map { Tensor.zeros($0.weight.shape) }
+        let acc = targets.map { Tensor.zeros(like: $0.weight) }
         return try pruner.withTargetGradients { model -> [Tensor] in
             var seen = 0
             for (x, y) in data.makeBatches(size: batchSize, shuffle: true, rng: RNG(seed: pruner.config.seed)) {

@@ -42,7 +42,7 @@ public final class WoodFisher: PruningMethod {
         if pruner.lastKeep == keep { return }
         guard keep < 1 else {
             // Nothing to remove (masks only shrink): no estimate.
-            try pruner.select(pruner.targets.map { Tensor.ones($0.weight.shape) }, keep: keep)
+            try pruner.select(pruner.targets.map { Tensor.ones(like: $0.weight) }, keep: keep)
             return
         }
         let importance = try estimate(pruner, data: FisherSamples.data(nil, pruner))
@@ -75,7 +75,7 @@ public final class WoodFisher: PruningMethod {
         for (t, g) in zip(targets, s.gradients) {
             let inverse = BlockFisherInverse(gradients: g.data, count: s.count, dimension: t.weight.count,
                                              blockSize: blockSize, lambda: damping)
-            let rho = Tensor.empty(t.weight.shape)
+            let rho = Tensor.empty(like: t.weight)
             inverse.saliency(weights: t.weight.data, into: rho.data)
             inverses.append(inverse); importance.append(rho)
         }
@@ -93,7 +93,7 @@ public final class WoodFisher: PruningMethod {
         for (i, (t, g)) in zip(pruner.targets, pruner.gates).enumerated() {
             let n = t.weight.count
             let before = step.masks[i].data, after = g.mask.data, allowed = pruner.allowed[i]?.data
-            let remove = Tensor.empty(t.weight.shape), frozen = Tensor.empty(t.weight.shape)
+            let remove = Tensor.empty(like: t.weight), frozen = Tensor.empty(like: t.weight)
             var removed = false
             for j in 0..<n {
                 let was = before[j] != 0
