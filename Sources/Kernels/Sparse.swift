@@ -18,6 +18,9 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+#if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+import _Builtin_intrinsics.intel
+#endif
 
 /// A matrix [rows, cols] in compressed sparse row form: row r's kept entries are
 /// `values[rowStart[r] ..< rowStart[r + 1]]`, at columns `columns[…]`, in increasing column order.
@@ -303,21 +306,49 @@ func dot8(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Flo
     return s
 }
 
-/// out[c, r] = x[r, c] for a rows × cols matrix, in cache-sized tiles.
+/// out[c, r] = x[r, c] for a rows × cols matrix: 8 × 8 blocks transposed in registers (the
+/// sparse Linear transposes its input and output on every call, so this is on its hot path),
+/// the edges one element at a time.
 public func transposeMatrix(_ x: UnsafePointer<Float>, rows: Int, cols: Int, _ out: UnsafeMutablePointer<Float>) {
-    let tile = 32
+    #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+    let rows8 = rows & ~7, cols8 = cols & ~7
     var r0 = 0
-    while r0 < rows {
-        let r1 = min(r0 + tile, rows)
+    while r0 < rows8 {
         var c0 = 0
-        while c0 < cols {
-            let c1 = min(c0 + tile, cols)
-            for r in r0..<r1 { for c in c0..<c1 { out[c * rows + r] = x[r * cols + c] } }
-            c0 = c1
+        while c0 < cols8 {
+            transpose8x8(x + r0 * cols + c0, cols, out + c0 * rows + r0, rows)
+            c0 += 8
         }
-        r0 = r1
+        r0 += 8
     }
+    #else
+    let rows8 = 0, cols8 = 0
+    #endif
+    // The right edge of the block rows, then the bottom rows.
+    for r in 0..<rows8 { for c in cols8..<cols { out[c * rows + r] = x[r * cols + c] } }
+    for r in rows8..<rows { for c in 0..<cols { out[c * rows + r] = x[r * cols + c] } }
 }
+
+#if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+/// out[c, r] = x[r, c] for an 8 × 8 block (rows ldx and ldo apart). Each register holds four
+/// columns of row i in its low half and of row i + 4 in its high half, so two in-lane 4 × 4
+/// transposes (unpacks of floats, then of pairs) finish the block without crossing lanes.
+@inline(__always)
+private func transpose8x8(_ x: UnsafePointer<Float>, _ ldx: Int, _ out: UnsafeMutablePointer<Float>, _ ldo: Int) {
+    typealias V = SIMD8<Float>
+    @inline(__always) func pair(_ i: Int, _ c: Int) -> V { _mm256_loadu2_m128(x + (i + 4) * ldx + c, x + i * ldx + c) }
+    @inline(__always) func quad(_ a0: V, _ a1: V, _ a2: V, _ a3: V, _ o: UnsafeMutablePointer<Float>) {
+        let t0 = _mm256_castps_pd(_mm256_unpacklo_ps(a0, a1)), t1 = _mm256_castps_pd(_mm256_unpackhi_ps(a0, a1))
+        let t2 = _mm256_castps_pd(_mm256_unpacklo_ps(a2, a3)), t3 = _mm256_castps_pd(_mm256_unpackhi_ps(a2, a3))
+        _mm256_storeu_ps(o, _mm256_castpd_ps(_mm256_unpacklo_pd(t0, t2)))
+        _mm256_storeu_ps(o + ldo, _mm256_castpd_ps(_mm256_unpackhi_pd(t0, t2)))
+        _mm256_storeu_ps(o + 2 * ldo, _mm256_castpd_ps(_mm256_unpacklo_pd(t1, t3)))
+        _mm256_storeu_ps(o + 3 * ldo, _mm256_castpd_ps(_mm256_unpackhi_pd(t1, t3)))
+    }
+    quad(pair(0, 0), pair(1, 0), pair(2, 0), pair(3, 0), out)
+    quad(pair(0, 4), pair(1, 4), pair(2, 4), pair(3, 4), out + 4 * ldo)
+}
+#endif
 
 /// y [B, out] = x [B, in] · Aᵀ + bias with A sparse [out, in]: the Linear layer's forward pass.
 /// One row goes straight through as dot products; larger batches are transposed to [in, B] so

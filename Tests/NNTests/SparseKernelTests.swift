@@ -141,3 +141,15 @@ private let paths: [(String, SparseRowsKernel)] = {
         }
     }
 }
+
+@Test func transposeMatrixTransposesEveryShape() {
+    let rng = RNG(seed: 6)
+    for (rows, cols) in [(0, 3), (1, 1), (8, 8), (7, 9), (16, 24), (13, 40), (128, 784), (33, 17)] {
+        let x = (0..<(rows * cols)).map { _ in rng.uniform() }
+        var out = [Float](repeating: .nan, count: rows * cols)
+        transposeMatrix(x, rows: rows, cols: cols, &out)
+        var ok = true
+        for r in 0..<rows { for c in 0..<cols where out[c * rows + r] != x[r * cols + c] { ok = false } }
+        #expect(ok, "\(rows)×\(cols)")
+    }
+}
