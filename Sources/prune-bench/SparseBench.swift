@@ -19,27 +19,6 @@ import Glibc
 
 let sparseLevels = [0, 50, 70, 80, 90, 95, 98]
 
-/// Seconds per call of each of `bodies`, interleaved: `body(n)` makes n calls; blocks of about
-/// 20 ms each, `blocks` rounds, the best block of each.
-func interleavedSeconds(_ bodies: [(Int) throws -> Void], blocks: Int = 7) throws -> [Double] {
-    var reps: [Int] = []
-    for body in bodies {
-        try body(1)
-        let t0 = monotonicSeconds()
-        try body(1)
-        reps.append(max(1, min(20_000, Int(0.02 / max(monotonicSeconds() - t0, 1e-7)))))
-    }
-    var best = [Double](repeating: .infinity, count: bodies.count)
-    for _ in 0..<blocks {
-        for (i, body) in bodies.enumerated() {
-            let t0 = monotonicSeconds()
-            try body(reps[i])
-            best[i] = min(best[i], (monotonicSeconds() - t0) / Double(reps[i]))
-        }
-    }
-    return best
-}
-
 func sparseBench(saveDir: String?, samples: Int?) throws {
     let train = try FashionMNIST.load(.train), test = try FashionMNIST.load(.test)
     emit("sparse", "path_\(SparseKernels.path)", 1)
