@@ -227,26 +227,37 @@ public func sparseRows8(_ a: SparseMatrix, _ x: UnsafePointer<Float>, _ ldx: Int
 }
 
 /// Fewer than eight columns, one at a time: each a row-by-row dot product with four
-/// accumulators (the batch-1 case).
+/// accumulators (the batch-1 case; a contiguous column is read without the stride multiply).
 public func sparseColumns(_ a: SparseMatrix, _ x: UnsafePointer<Float>, _ ldx: Int, _ n: Int,
                           _ y: UnsafeMutablePointer<Float>, _ ldy: Int, _ rows: Range<Int>) {
+    if ldx == 1 && n == 1 { return sparseDots(a, x, Unit(), y, ldy, rows) }
+    for j in 0..<n { sparseDots(a, x + j, Stride(ldx: ldx), y + j, ldy, rows) }
+}
+
+private protocol ColumnStride { func offset(_ column: Int32) -> Int }
+private struct Unit: ColumnStride { @inline(__always) func offset(_ column: Int32) -> Int { Int(column) } }
+private struct Stride: ColumnStride {
+    let ldx: Int
+    @inline(__always) func offset(_ column: Int32) -> Int { Int(column) * ldx }
+}
+
+@inline(__always)
+private func sparseDots<S: ColumnStride>(_ a: SparseMatrix, _ x: UnsafePointer<Float>, _ stride: S,
+                                         _ y: UnsafeMutablePointer<Float>, _ ldy: Int, _ rows: Range<Int>) {
     let values = a.values, columns = a.columns
-    for j in 0..<n {
-        let xj = x + j
-        for r in rows {
-            let range = a.range(r)
-            var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
-            var k = range.lowerBound
-            while k + 4 <= range.upperBound {
-                s0 = s0.addingProduct(values[k], xj[Int(columns[k]) * ldx])
-                s1 = s1.addingProduct(values[k + 1], xj[Int(columns[k + 1]) * ldx])
-                s2 = s2.addingProduct(values[k + 2], xj[Int(columns[k + 2]) * ldx])
-                s3 = s3.addingProduct(values[k + 3], xj[Int(columns[k + 3]) * ldx])
-                k += 4
-            }
-            while k < range.upperBound { s0 = s0.addingProduct(values[k], xj[Int(columns[k]) * ldx]); k += 1 }
-            y[r * ldy + j] = (s0 + s1) + (s2 + s3)
+    for r in rows {
+        let range = a.range(r)
+        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+        var k = range.lowerBound
+        while k + 4 <= range.upperBound {
+            s0 = s0.addingProduct(values[k], x[stride.offset(columns[k])])
+            s1 = s1.addingProduct(values[k + 1], x[stride.offset(columns[k + 1])])
+            s2 = s2.addingProduct(values[k + 2], x[stride.offset(columns[k + 2])])
+            s3 = s3.addingProduct(values[k + 3], x[stride.offset(columns[k + 3])])
+            k += 4
         }
+        while k < range.upperBound { s0 = s0.addingProduct(values[k], x[stride.offset(columns[k])]); k += 1 }
+        y[r * ldy] = (s0 + s1) + (s2 + s3)
     }
 }
 

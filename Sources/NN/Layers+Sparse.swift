@@ -19,7 +19,51 @@ extension Linear: SparseCapable {
                 return out
             })
         }
-        return nil
+        return try frozenMaskForward(x, weight: w, bias: b, batch: batch)
+    }
+
+    /// Training with a frozen fixed mask: y = x·Wᵀ + b through the sparse kernels, and a
+    /// backward pass whose input gradient is Wᵀ's sparse product and whose weight gradient is
+    /// computed only at kept entries (zero elsewhere, where the optimizer keeps the weight at
+    /// zero anyway). Nil when it does not apply: evaluation, a mask that is not fixed and
+    /// frozen, or one keeping more than `SparseInference.maxTrainingDensity` of the weights.
+    func frozenMaskForward(_ x: Tensor, weight w: Tensor, bias b: Tensor?, batch: Int) throws -> Tensor? {
+        guard training, SparseInference.enabled, batch > 0, let gate = gates["weight"], gate.isFixed, gate.frozen, w === weight,
+              sparse.prepare(weight: weight, gate: gate, rows: outFeatures, cols: inFeatures, mode: .auto,
+                             maxDensity: SparseInference.maxTrainingDensity),
+              let a = sparse.matrix else { return nil }
+        let nIn = inFeatures, nOut = outFeatures
+        let kernel = SparseKernels.rows
+        // xᵀ [in, B] is kept for the weight gradient.
+        let xt = Tensor.empty([nIn, batch]), yt = Tensor.empty([nOut, batch])
+        transposeMatrix(x.data, rows: batch, cols: nIn, xt.data)
+        sparseProduct(a, xt.data, ldx: batch, n: batch, yt.data, ldy: batch, kernel: kernel)
+        let out = Tensor.empty(Array(x.shape.dropLast()) + [nOut])
+        transposeMatrix(yt.data, rows: nOut, cols: batch, out.data)
+        if let b { for r in 0..<batch { for o in 0..<nOut { out.data[r * nOut + o] += b.data[o] } } }
+        if x.requiresGrad && sparse.transposed == nil { sparse.transposed = a.transposed() }
+        let at = sparse.transposed
+        let inputs = b.map { [x, w, $0] } ?? [x, w]
+        return Tensor.recorded("sparse_linear", out, inputs: inputs) { g in
+            let gt = Tensor.empty([nOut, batch])
+            transposeMatrix(g.data, rows: batch, cols: nOut, gt.data)
+            var gx: Tensor?, gw: Tensor?, gb: Tensor?
+            if x.requiresGrad, let at {
+                let gxt = Tensor.empty([nIn, batch])
+                sparseProduct(at, gt.data, ldx: batch, n: batch, gxt.data, ldy: batch, kernel: kernel)
+                gx = Tensor.empty(x.shape)
+                transposeMatrix(gxt.data, rows: nIn, cols: batch, gx!.data)
+            }
+            if w.requiresGrad {
+                gw = Tensor.empty(w.shape)
+                sparseSampledProduct(a, gt.data, xt.data, length: batch, gw!.data)
+            }
+            if let b, b.requiresGrad {
+                gb = Tensor.empty([nOut])
+                sumMid(g.data, outer: 1, mid: batch, inner: nOut, gb!.data)
+            }
+            return b == nil ? [gx, gw] : [gx, gw, gb]
+        }
     }
 }
 

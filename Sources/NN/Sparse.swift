@@ -9,6 +9,11 @@
 // the density, the layer's shape and the batch size, so each layer times both on its first call
 // at a batch size and remembers the winner for that size until its mask changes; `compile` does
 // the timing ahead for a given batch.
+//
+// Frozen-mask training (a mask that is fixed and frozen, as when fine-tuning a model pruned
+// upstream with the mask kept) runs Linear layers' forward pass and input gradient through the
+// sparse kernels and computes the weight gradient only at kept entries, when the mask keeps at
+// most `SparseInference.maxTrainingDensity` of the weights (Layers+Sparse.swift).
 import Engine
 import Kernels
 import KernelsAVX512
@@ -135,6 +140,10 @@ public enum SparseInference {
     /// Masks keeping more than this fraction of the weights are not timed: the dense kernel
     /// wins there on every shape measured (prune-bench --sparse).
     public static let maxDensity = 0.6
+    /// Frozen masks keeping at most this fraction train through the sparse kernels (a training
+    /// step runs three products, so the dense GEMMs win earlier than at inference; prune-bench
+    /// --sparse measures the MLP's epoch both ways).
+    public static let maxTrainingDensity = 0.25
 
     /// Runs `body` with the sparse kernels available to `model`'s masked layers under `mode`
     /// (timed choice by default). Nested scopes keep the outer scope's settings afterwards.
