@@ -1,7 +1,8 @@
 // Speed from sparsity (prune-bench --sparse): inference throughput of the MLP 784-300-100-10 and
 // the small CNN, trained briefly and pruned by magnitude (unstructured, every matrix to the same
 // sparsity), dense against sparse kernels, at batch 1 and 128. Also the per-epoch time of
-// frozen-mask fine-tuning of the MLP against dense training.
+// frozen-mask fine-tuning of the MLP at 95% against dense training of the same pruned model
+// (`sparse_train <metric> <value>` lines).
 //
 // Lines: `sparse <model> <sparsity%> <batch> <impl> <samples/s>` with impl prune_dense,
 // prune_sparse (every masked layer on the sparse kernel) and prune_auto (each layer's timed
@@ -30,6 +31,7 @@ func sparseBench(saveDir: String?, samples: Int?) throws {
         config.progress = false
         try fit(trained, on: train, optimizer: try Optimizer(.sgd(momentum: 0.9), parameters: trained.namedParameters(), lr: 0.05),
                 config: config)
+        if name == "mlp" { try frozenMaskEpochs(trained, train: train, samples: samples) }
         for level in sparseLevels {
             let model = try trained.clone()
             if level > 0 {
@@ -57,6 +59,37 @@ func sparseBench(saveDir: String?, samples: Int?) throws {
             }
         }
     }
+}
+
+/// One epoch of fine-tuning the MLP pruned to 95% with its masks frozen, with the sparse
+/// training kernels and densely, alternating, `rounds` times: the median of each round's ratio.
+func frozenMaskEpochs(_ trained: Module, train: BatchSource, samples: Int?, rounds: Int = 3) throws {
+    let pruned = try trained.clone()
+    var pc = PrunerConfig(Magnitude.self, keep: 0.05)
+    pc.scope = .layer
+    try Pruner(pc).pruneOnce(pruned, data: nil)
+    for (_, gate) in pruned.namedGates() { gate.frozen = true }
+    var config = TrainConfig(epochs: 1, batchSize: 128)
+    config.maxSamplesPerEpoch = samples
+    config.progress = false
+    let before = SparseInference.enabled
+    defer { SparseInference.enabled = before }
+    var dense: [Double] = [], sparse: [Double] = [], ratios: [Double] = []
+    for round in 0...rounds {
+        var seconds: [Bool: Double] = [:]
+        for useSparse in round % 2 == 0 ? [false, true] : [true, false] {
+            SparseInference.enabled = useSparse
+            let model = try pruned.clone()
+            let opt = try Optimizer(.sgd(momentum: 0.9), parameters: model.namedParameters(), lr: 0.01)
+            seconds[useSparse] = try fit(model, on: train, optimizer: opt, config: config).epochs[0].seconds
+        }
+        guard round > 0, let d = seconds[false], let s = seconds[true] else { continue }     // round 0 warms up
+        dense.append(d); sparse.append(s); ratios.append(d / s)
+    }
+    func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+    emit("sparse_train", "mlp_95_frozen_epoch_dense_s", median(dense), digits: 3)
+    emit("sparse_train", "mlp_95_frozen_epoch_sparse_s", median(sparse), digits: 3)
+    emit("sparse_train", "mlp_95_frozen_epoch_speedup", median(ratios), digits: 2)
 }
 
 /// Where the sparse Linear's time goes (prune-bench --sparse-kernels): the MLP's first layer
