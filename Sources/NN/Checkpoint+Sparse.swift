@@ -51,10 +51,12 @@ extension Checkpoint {
         guard starts.values.count == rows + 1, starts.values.first == 0, Int(starts.values[rows]) == nnz else {
             throw bad("'\(name).crow_indices' must hold \(rows + 1) offsets from 0 to \(nnz)")
         }
+        for r in 0..<rows where starts.values[r] > starts.values[r + 1] {
+            throw bad("row offsets decrease at row \(r)")
+        }
         let weight = Tensor.zeros(shape), mask = Tensor.zeros(shape)
         for r in 0..<rows {
             let lo = Int(starts.values[r]), hi = Int(starts.values[r + 1])
-            guard lo <= hi else { throw bad("row offsets decrease at row \(r)") }
             var previous = -1
             for k in lo..<hi {
                 let c = Int(columns.values[k])

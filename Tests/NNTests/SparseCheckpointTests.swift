@@ -114,7 +114,8 @@ private func fileSize(_ path: String) throws -> Int {
     tensors.append((name: "layers.1.weight.values", tensor: values))
     let before = snapshot(model)
     for (crow, col, why) in [([0, 1, 1, 2], [0, 9], "not below 4"), ([0, 2, 1, 2], [0, 1], "decrease"),
-                             ([0, 1, 2], [0, 1], "offsets"), ([0, 2, 2, 2], [1, 1], "out of order")] {
+                             ([0, 1, 2], [0, 1], "offsets"), ([0, 2, 2, 2], [1, 1], "out of order"),
+                             ([0, 5, 5, 2], [0, 1], "decrease")] {
         try Safetensors.save(tensors, integers: [("layers.1.weight.crow_indices", .init(shape: [crow.count], values: crow.map(Int32.init))),
                                                  ("layers.1.weight.col_indices", .init(shape: [2], values: col.map(Int32.init)))],
                              metadata: ["sparse.layers.1.weight": "csr:3,4"], to: path)
