@@ -43,7 +43,7 @@ let package = Package(
         // Tensors, BLAS calls, reverse-mode autodiff, random numbers.
         .target(name: "Engine", dependencies: ["CBLAS", "Kernels", "FileIO"]),
         // Layers, models, losses, optimizers, schedules, training loop, checkpoints.
-        .target(name: "NN", dependencies: ["Engine"]),
+        .target(name: "NN", dependencies: ["Engine", "Kernels", "KernelsAVX512"]),
         // Dataset loaders, splits, batches (datasets are batch sources for NN training).
         .target(name: "Data", dependencies: ["Engine", "NN", "CZlib"]),
         // Masks, pruners, schedules, reports, pruned training.
@@ -62,10 +62,10 @@ let package = Package(
         ]),
 
         // Throughput benchmarks behind scripts/bench.
-        .executableTarget(name: "prune-bench", dependencies: ["Engine", "Kernels", "NN", "Data", "Pruning", "Plot"]),
+        .executableTarget(name: "prune-bench", dependencies: ["Engine", "Kernels", "KernelsAVX512", "NN", "Data", "Pruning", "Plot"]),
 
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "FileIO"]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "Engine"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Engine", "Kernels", "KernelsAVX512"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN"]),
         .testTarget(name: "ScriptTests", dependencies: ["Script", "FileIO", "Engine", "NN", "Data", "Pruning"], exclude: ["golden"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "NN", "Data", "Engine", "Kernels", "KernelsAVX512"]),

@@ -15,6 +15,12 @@ Progress goes to stderr. Data dir: $PRUNE_FASHION_MNIST (default
 /usr/share/datasets/fashion-mnist). Exit 3 if torch cannot be imported.
 
 Usage: python3 scripts/bench_torch.py [--workloads mlp,cnn,vit] [--threads 2] [--train-samples K]
+
+With --sparse DIR it instead times inference of the pruned models prune-bench --sparse
+--save-dir DIR wrote (DIR/<model>_<sparsity>.safetensors, dense weights with their masks) at
+batch 1 and 128: the dense PyTorch model, and the same weights as torch.sparse CSR matrices
+(a Linear as W_csr @ x^T, a Conv2d as W_csr @ unfold(x)). Output lines:
+`sparse <model> <sparsity> <batch> torch_dense|torch_csr <samples/s>`.
 """
 import argparse
 import copy
@@ -120,6 +126,109 @@ class ViT(nn.Module):
 MODELS = {"mlp": MLP, "cnn": CNN, "vit": ViT}
 
 
+def load_prune_checkpoint(path):
+    """A prune checkpoint (safetensors, dense weights) as a torch state dict for nn.Sequential
+    ('layers.1.weight' -> '1.weight'); masks and scores are left out (the weights are already
+    zero where the mask is)."""
+    from safetensors.numpy import load_file
+    state = {}
+    for name, value in load_file(path).items():
+        if name.endswith((".mask", ".scores")):
+            continue
+        state[name[len("layers."):] if name.startswith("layers.") else name] = torch.from_numpy(value.copy())
+    return state
+
+
+class CSRLinear(nn.Module):
+    """y = x W^T + b with W as a torch.sparse CSR matrix: y^T = W_csr @ x^T."""
+
+    def __init__(self, linear):
+        super().__init__()
+        self.w = linear.weight.detach().to_sparse_csr()
+        self.b = linear.bias.detach()
+
+    def forward(self, x):
+        return torch.sparse.mm(self.w, x.t()).t() + self.b
+
+
+class CSRConv2d(nn.Module):
+    """A Conv2d as W_csr [O, C*k*k] @ unfold(x) [C*k*k, N*L]."""
+
+    def __init__(self, conv):
+        super().__init__()
+        self.o, self.k = conv.out_channels, conv.kernel_size
+        self.padding, self.stride = conv.padding, conv.stride
+        self.w = conv.weight.detach().reshape(self.o, -1).to_sparse_csr()
+        self.b = conv.bias.detach()
+
+    def forward(self, x):
+        n, _, h, w = x.shape
+        cols = F.unfold(x, self.k, padding=self.padding, stride=self.stride)    # [N, CKK, L]
+        l = cols.shape[2]
+        cols = cols.permute(1, 0, 2).reshape(cols.shape[1], n * l)
+        y = torch.sparse.mm(self.w, cols).reshape(self.o, n, l).permute(1, 0, 2)
+        hout = (h + 2 * self.padding[0] - self.k[0]) // self.stride[0] + 1
+        return (y + self.b.view(1, -1, 1)).reshape(n, self.o, hout, -1)
+
+
+def csr_model(model):
+    layers = []
+    for m in model:
+        if isinstance(m, nn.Linear):
+            layers.append(CSRLinear(m))
+        elif isinstance(m, nn.Conv2d):
+            layers.append(CSRConv2d(m))
+        else:
+            layers.append(m)
+    return nn.Sequential(*layers)
+
+
+def interleaved_seconds(bodies, blocks=7, block_seconds=0.02):
+    """Seconds per call of each body(n) (n calls), interleaved blocks, best block of each."""
+    reps = []
+    for body in bodies:
+        body(1)
+        t0 = time.perf_counter()
+        body(1)
+        reps.append(max(1, min(20000, int(block_seconds / max(time.perf_counter() - t0, 1e-7)))))
+    best = [float("inf")] * len(bodies)
+    for _ in range(blocks):
+        for i, body in enumerate(bodies):
+            t0 = time.perf_counter()
+            body(reps[i])
+            best[i] = min(best[i], (time.perf_counter() - t0) / reps[i])
+    return best
+
+
+def sparse_inference(directory, names, xte):
+    """Times every DIR/<model>_<sparsity>.safetensors dense and as CSR at batch 1 and 128."""
+    files = sorted(f for f in os.listdir(directory) if f.endswith(".safetensors"))
+    for name in names:
+        levels = sorted(int(f[len(name) + 1:-len(".safetensors")]) for f in files
+                        if f.startswith(name + "_") and f[len(name) + 1:-len(".safetensors")].isdigit())
+        for level in levels:
+            model = MODELS[name]()
+            model.load_state_dict(load_prune_checkpoint(os.path.join(directory, f"{name}_{level}.safetensors")))
+            model.eval()
+            sparse = csr_model(model)
+            for batch in (1, 128):
+                x = xte[:batch].contiguous()
+                with torch.inference_mode():
+                    dense_out, sparse_out = model(x), sparse(x)
+                    err = float((dense_out - sparse_out).abs().max())
+                    if err > 1e-3 * max(1.0, float(dense_out.abs().max())):
+                        log(f"[{name} {level}% b{batch}] CSR output differs from dense by {err}")
+
+                    def run(m):
+                        def body(n):
+                            for _ in range(n):
+                                m(x)
+                        return body
+                    secs = interleaved_seconds([run(model), run(sparse)])
+                for impl, s in zip(("torch_dense", "torch_csr"), secs):
+                    print(f"sparse {name} {level} {batch} {impl} {batch / s:.0f}", flush=True)
+
+
 def train_step(model, opt, xb, yb):
     opt.zero_grad(set_to_none=True)
     loss = F.cross_entropy(model(xb), yb)
@@ -177,6 +286,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--train-samples", type=int, default=0,
                     help="time only the first K training samples (default: full epoch)")
+    ap.add_argument("--sparse", metavar="DIR", default=None,
+                    help="time the pruned models prune-bench --sparse --save-dir DIR wrote, dense and as CSR")
     args = ap.parse_args()
     names = [w.strip() for w in args.workloads.split(",") if w.strip()]
     bad = [w for w in names if w not in MODELS]
@@ -193,6 +304,9 @@ def main():
         sys.exit(2)
     log(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
         f"train {tuple(xtr.shape)}, test {tuple(xte.shape)}")
+    if args.sparse:
+        sparse_inference(args.sparse, [n for n in names if n in ("mlp", "cnn")], xte)
+        return
 
     for name in names:
         train_sps, infer_sps, acc = run_workload(name, (xtr, ytr, xte, yte), args.train_samples)

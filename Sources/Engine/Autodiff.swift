@@ -38,6 +38,13 @@ extension Tensor {
         return out
     }
 
+    /// An operation computed outside the engine (NN's sparse layers): `out` was computed from
+    /// `inputs`, and `backward` maps its gradient to one per input, as for the engine's own ops.
+    public static func recorded(_ op: String, _ out: Tensor, inputs: [Tensor],
+                                backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+        record(op, out, inputs, backward)
+    }
+
     /// Computes gradients of this tensor with respect to every leaf that requires one, adding them
     /// into the leaves' `grad`. A non-scalar output needs an explicit `gradient` of its shape.
     /// The recorded graph is released afterwards.

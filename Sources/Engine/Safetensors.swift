@@ -1,4 +1,5 @@
-// Safetensors: reading and writing the safetensors checkpoint format (F32 tensors only).
+// Safetensors: reading and writing the safetensors checkpoint format (F32 tensors, and I32 ones
+// for the indices of sparse checkpoints).
 //
 // The format (https://github.com/huggingface/safetensors) is an 8-byte little-endian header
 // length N, N bytes of UTF-8 JSON describing each tensor's dtype, shape and byte range, then the
@@ -13,11 +14,19 @@
 ///     try Safetensors.save([("fc.weight", w), ("fc.bias", b)], metadata: ["epoch": "3"], to: "m.safetensors")
 ///     let (tensors, metadata) = try Safetensors.load("m.safetensors")
 public enum Safetensors {
-    /// Writes `tensors` (data laid out in the order given, offsets contiguous) and `metadata` to
-    /// `path`, atomically. Names must be unique and must not be `__metadata__`.
-    public static func save(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:],
-                            to path: String) throws {
-        let bytes = try serialize(tensors, metadata: metadata, path: path)
+    /// A tensor of 32-bit integers (dtype I32): the indices of a sparse checkpoint.
+    public struct Int32Tensor: Equatable, Sendable {
+        public var shape: [Int]
+        public var values: [Int32]
+        public init(shape: [Int], values: [Int32]) { self.shape = shape; self.values = values }
+    }
+
+    /// Writes `tensors` (data laid out in the order given, offsets contiguous), then `integers`
+    /// as I32, and `metadata` to `path`, atomically. Names must be unique and must not be
+    /// `__metadata__`.
+    public static func save(_ tensors: [(name: String, tensor: Tensor)], integers: [(name: String, tensor: Int32Tensor)] = [],
+                            metadata: [String: String] = [:], to path: String) throws {
+        let bytes = try serialize(tensors, integers: integers, metadata: metadata, path: path)
         try AtomicFile.write(bytes, to: path)
     }
 
@@ -25,10 +34,18 @@ public enum Safetensors {
     /// data in the file (the order they were saved in). Throws an `EngineError` naming the file
     /// for anything malformed.
     public static func load(_ path: String) throws -> (tensors: [(name: String, tensor: Tensor)], metadata: [String: String]) {
+        let (tensors, _, metadata) = try load(path, integers: false)
+        return (tensors, metadata)
+    }
+
+    /// As `load`, also accepting I32 tensors (with `integers`; otherwise they are an error),
+    /// returned apart from the float ones.
+    public static func load(_ path: String, integers: Bool) throws
+        -> (tensors: [(name: String, tensor: Tensor)], integers: [(name: String, tensor: Int32Tensor)], metadata: [String: String]) {
         let bytes = try AtomicFile.readAll(path)
         FileReads.record(path)
         do {
-            return try parse(bytes)
+            return try parse(bytes, integers: integers)
         } catch let error as FormatError {
             throw EngineError("'\(path)' is not a valid safetensors file: \(error.reason)")
         }
@@ -40,25 +57,26 @@ public enum Safetensors {
     static let metadataKey = "__metadata__"
 
     /// The complete file contents for `tensors` and `metadata`.
-    static func serialize(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String],
-                          path: String) throws -> [UInt8] {
+    static func serialize(_ tensors: [(name: String, tensor: Tensor)], integers: [(name: String, tensor: Int32Tensor)] = [],
+                          metadata: [String: String], path: String) throws -> [UInt8] {
         var seen = Set<String>()
         var entries: [(String, JSON)] = []
         var offset = 0
-        for (name, tensor) in tensors {
+        for (name, shape, count, dtype) in tensors.map({ ($0.name, $0.tensor.shape, $0.tensor.count, "F32") })
+            + integers.map({ ($0.name, $0.tensor.shape, $0.tensor.values.count, "I32") }) {
             guard name != metadataKey else {
                 throw EngineError("cannot save '\(path)': '\(metadataKey)' is reserved and cannot name a tensor")
             }
             guard seen.insert(name).inserted else {
                 throw EngineError("cannot save '\(path)': duplicate tensor name '\(name)'")
             }
-            guard tensor.shape.reduce(1, *) == tensor.count, tensor.shape.allSatisfy({ $0 >= 0 }) else {
-                throw EngineError("cannot save '\(path)': tensor '\(name)' has shape \(describe(shape: tensor.shape)) but \(tensor.count) elements")
+            guard shape.reduce(1, *) == count, shape.allSatisfy({ $0 >= 0 }) else {
+                throw EngineError("cannot save '\(path)': tensor '\(name)' has shape \(describe(shape: shape)) but \(count) elements")
             }
-            let size = tensor.count * MemoryLayout<Float>.size
+            let size = count * 4
             entries.append((name, .object([
-                ("dtype", .string("F32")),
-                ("shape", .array(tensor.shape.map { .integer($0) })),
+                ("dtype", .string(dtype)),
+                ("shape", .array(shape.map { .integer($0) })),
                 ("data_offsets", .array([.integer(offset), .integer(offset + size)])),
             ])))
             offset += size
@@ -88,6 +106,9 @@ public enum Safetensors {
             bytes.append(contentsOf: UnsafeRawBufferPointer(start: tensor.data, count: tensor.count * MemoryLayout<Float>.size))
             #endif
         }
+        for (_, tensor) in integers {
+            for v in tensor.values { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
+        }
         return bytes
     }
 
@@ -102,6 +123,7 @@ public enum Safetensors {
     /// One tensor's header entry, validated except for its relation to the others.
     private struct Entry {
         var name: String
+        var integer: Bool
         var shape: [Int]
         var begin: Int
         var end: Int
@@ -110,6 +132,13 @@ public enum Safetensors {
 
     /// Decodes a whole file held in memory.
     static func parse(_ bytes: [UInt8]) throws -> (tensors: [(name: String, tensor: Tensor)], metadata: [String: String]) {
+        let (tensors, _, metadata) = try parse(bytes, integers: false)
+        return (tensors, metadata)
+    }
+
+    /// Decodes a whole file held in memory, with I32 tensors where `integers` allows them.
+    static func parse(_ bytes: [UInt8], integers allowIntegers: Bool) throws
+        -> (tensors: [(name: String, tensor: Tensor)], integers: [(name: String, tensor: Int32Tensor)], metadata: [String: String]) {
         guard bytes.count >= 8 else {
             throw FormatError("file is too short (\(bytes.count) bytes) to hold the 8-byte header length")
         }
@@ -146,7 +175,7 @@ public enum Safetensors {
                     metadata[key] = text
                 }
             } else {
-                entries.append(try entry(name, value, index: index, dataLength: dataLength))
+                entries.append(try entry(name, value, index: index, dataLength: dataLength, integers: allowIntegers))
             }
         }
 
@@ -170,9 +199,18 @@ public enum Safetensors {
         }
 
         var tensors: [(name: String, tensor: Tensor)] = []
+        var integers: [(name: String, tensor: Int32Tensor)] = []
         tensors.reserveCapacity(ordered.count)
         try bytes.withUnsafeBytes { raw in
             for e in ordered {
+                if e.integer {
+                    let start = headerEnd + e.begin
+                    let values = (0..<((e.end - e.begin) / 4)).map { i in
+                        (0..<4).reduce(UInt32(0)) { $0 | UInt32(raw[start + 4 * i + $1]) << (8 * UInt32($1)) }
+                    }
+                    integers.append((e.name, Int32Tensor(shape: e.shape, values: values.map { Int32(bitPattern: $0) })))
+                    continue
+                }
                 let t = try Tensor.empty(e.shape)
                 let size = e.end - e.begin
                 if size > 0, let base = raw.baseAddress {
@@ -185,12 +223,12 @@ public enum Safetensors {
                 tensors.append((e.name, t))
             }
         }
-        return (tensors, metadata)
+        return (tensors, integers, metadata)
     }
 
     /// Validates one tensor's header entry on its own: keys, types, dtype, shape against size,
     /// and offsets within the data section.
-    private static func entry(_ name: String, _ value: JSON, index: Int, dataLength: Int) throws -> Entry {
+    private static func entry(_ name: String, _ value: JSON, index: Int, dataLength: Int, integers allowIntegers: Bool) throws -> Entry {
         guard case .object(let fields) = value else {
             throw FormatError("entry for tensor '\(name)' is a JSON \(value.kind), expected an object")
         }
@@ -217,8 +255,8 @@ public enum Safetensors {
         guard let dtype else { throw FormatError("tensor '\(name)' has no 'dtype'") }
         guard let shape else { throw FormatError("tensor '\(name)' has no 'shape'") }
         guard let offsets else { throw FormatError("tensor '\(name)' has no 'data_offsets'") }
-        guard dtype == "F32" else {
-            throw FormatError("tensor '\(name)' has dtype '\(dtype)'; only F32 is supported")
+        guard dtype == "F32" || (allowIntegers && dtype == "I32") else {
+            throw FormatError("tensor '\(name)' has dtype '\(dtype)'; only F32\(allowIntegers ? " and I32 are" : " is") supported")
         }
         guard offsets.count == 2 else {
             throw FormatError("'data_offsets' of tensor '\(name)' has \(offsets.count) values, expected 2")
@@ -232,7 +270,7 @@ public enum Safetensors {
         }
         do { try TensorSize.elements(shape) } catch let e as EngineError { throw FormatError("tensor '\(name)': \(e.message)") }
         // Checked products: a hostile shape must not overflow into a plausible size.
-        var bytesNeeded = MemoryLayout<Float>.size
+        var bytesNeeded = 4     // F32 and I32 alike
         for d in shape {
             let (product, overflow) = bytesNeeded.multipliedReportingOverflow(by: d)
             guard !overflow else {
@@ -241,9 +279,9 @@ public enum Safetensors {
             bytesNeeded = product
         }
         guard bytesNeeded == end - begin else {
-            throw FormatError("tensor '\(name)' has shape \(describe(shape: shape)) (\(bytesNeeded) bytes of F32) but 'data_offsets' [\(begin), \(end)] span \(end - begin) bytes")
+            throw FormatError("tensor '\(name)' has shape \(describe(shape: shape)) (\(bytesNeeded) bytes of \(dtype)) but 'data_offsets' [\(begin), \(end)] span \(end - begin) bytes")
         }
-        return Entry(name: name, shape: shape, begin: begin, end: end, headerIndex: index)
+        return Entry(name: name, integer: dtype == "I32", shape: shape, begin: begin, end: end, headerIndex: index)
     }
 
     /// A JSON array of non-negative integers.

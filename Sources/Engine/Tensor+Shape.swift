@@ -67,7 +67,7 @@ extension Tensor {
             if rank == 0 {
                 out.data[0] = data[0]
             } else if rank == 2 && perm == [1, 0] {
-                transpose2D(data, rows: shape[0], cols: shape[1], out.data)
+                transposeMatrix(data, rows: shape[0], cols: shape[1], out.data)
             } else {
                 var idx = [Int](repeating: 0, count: rank)
                 var off = 0
@@ -200,21 +200,5 @@ extension Tensor {
             for r in 0..<rows { gi.data[r * c + index[r]] = g.data[r] }
             return [gi]
         }
-    }
-}
-
-/// out[c, r] = x[r, c] for a rows × cols matrix, in cache-sized tiles.
-func transpose2D(_ x: UnsafePointer<Float>, rows: Int, cols: Int, _ out: UnsafeMutablePointer<Float>) {
-    let tile = 32
-    var r0 = 0
-    while r0 < rows {
-        let r1 = min(r0 + tile, rows)
-        var c0 = 0
-        while c0 < cols {
-            let c1 = min(c0 + tile, cols)
-            for r in r0..<r1 { for c in c0..<c1 { out[c * rows + r] = x[r * cols + c] } }
-            c0 = c1
-        }
-        r0 = r1
     }
 }

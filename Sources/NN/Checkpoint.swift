@@ -4,15 +4,26 @@ import Engine
 public enum Checkpoint {
     /// Saves every parameter and buffer of `model` to `path` (atomically), with `metadata`.
     /// Pruning masks and scores go beside their parameter as `<name>.mask` and `<name>.scores`.
-    public static func save(_ model: Module, to path: String, metadata: [String: String] = [:]) throws {
+    /// With `sparse`, each weight whose mask is fixed is stored as its kept values and their
+    /// indices instead (Checkpoint+Sparse.swift), so the file shrinks with the density.
+    public static func save(_ model: Module, to path: String, metadata: [String: String] = [:], sparse: Bool = false) throws {
         var tensors = (model.namedParameters() + model.namedBuffers()).map { (name: $0.0, tensor: $0.1) }
+        var integers: [(name: String, tensor: Safetensors.Int32Tensor)] = []
         var metadata = metadata
         for (name, gate) in model.namedGates() {
-            tensors.append((name: name + ".mask", tensor: gate.mask))
+            if sparse, gate.isFixed, let i = tensors.firstIndex(where: { $0.name == name }),
+               let encoded = encodeSparse(name, weight: tensors[i].tensor, mask: gate.mask) {
+                tensors[i] = (name: name + ".values", tensor: encoded.values)
+                integers += encoded.integers
+                metadata[sparseKey(name)] = encoded.metadata
+            } else {
+                tensors.append((name: name + ".mask", tensor: gate.mask))
+            }
             if let s = gate.scores { tensors.append((name: name + ".scores", tensor: s)) }
             if let r = gate.requestedSparsity { metadata["sparsity." + name] = String(r) }
         }
-        try Safetensors.save(tensors, metadata: metadata.merging(["format": "pt", "producer": "prune"]) { a, _ in a }, to: path)
+        try Safetensors.save(tensors, integers: integers,
+                             metadata: metadata.merging(["format": "pt", "producer": "prune"]) { a, _ in a }, to: path)
     }
 
     /// Loads parameters and buffers saved by `save` into `model`, in place. Every tensor of the
@@ -24,11 +35,22 @@ public enum Checkpoint {
     @discardableResult
     public static func load(_ model: Module, from path: String, strict: Bool = true,
                             warn: (String) -> Void = { _ in }) throws -> [String: String] {
-        let (tensors, metadata) = try Safetensors.load(path)
+        let (tensors, integers, metadata) = try Safetensors.load(path, integers: true)
         var byName: [String: Tensor] = [:]
         for (name, t) in tensors { byName[name] = t }
         let targets = model.namedParameters() + model.namedBuffers()
         let file = path.split(separator: "/").last.map(String.init) ?? path
+        // Weights saved sparsely become the dense weight and its mask, as a dense file has them.
+        var known = Set<String>()
+        let integersByName = Dictionary(integers.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
+        for (name, t) in targets where byName[name] == nil {
+            guard let format = metadata[sparseKey(name)] else { continue }
+            let (weight, mask) = try decodeSparse(name, shape: t.shape, format: format, values: byName[name + ".values"],
+                                                  integers: integersByName, file: file)
+            byName[name] = weight
+            byName[name + ".mask"] = mask
+            known.formUnion([name + ".values", name + ".col_indices", name + ".crow_indices"])
+        }
         var missing: [String] = []
         for (name, t) in targets {
             guard let src = byName[name] else { missing.append(name); continue }
@@ -42,7 +64,7 @@ public enum Checkpoint {
         // Masks and scores of parameters the model has, checked before anything changes.
         let paramShapes = Dictionary(model.namedParameters().map { ($0.0, $0.1.shape) }, uniquingKeysWith: { a, _ in a })
         var gates: [(String, WeightGate)] = []
-        var known = Set(targets.map(\.0))
+        known.formUnion(targets.map(\.0))
         for (name, shape) in paramShapes.sorted(by: { $0.key < $1.key }) {
             guard let mask = byName[name + ".mask"] else { continue }
             guard mask.shape == shape else {
@@ -66,7 +88,7 @@ public enum Checkpoint {
             gates.append((name, gate))
             known.insert(name + ".mask"); if scores != nil { known.insert(name + ".scores") }
         }
-        let extra = tensors.map(\.name).filter { !known.contains($0) }
+        let extra = (tensors.map(\.name) + integers.map(\.name)).filter { !known.contains($0) }
         if strict && !extra.isEmpty {
             throw EngineError("\(file): \(extra.count) tensor(s) the model does not have: \(extra.prefix(5).joined(separator: ", "))\(extra.count > 5 ? ", …" : "")")
         }

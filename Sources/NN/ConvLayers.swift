@@ -17,9 +17,13 @@ public final class Conv2d: Module {
         super.init()
     }
 
+    /// The compressed weight and kernel choices when the mask is fixed (NN/Sparse.swift).
+    public let sparse = SparseLayerState()
+
     public override func forward(_ x: Tensor) throws -> Tensor {
-        let y = try Tensor.conv2d(x, weight: effective("weight", weight), bias: bias.map { try effective("bias", $0) },
-                                  stride: stride, padding: padding)
+        let w = try effective("weight", weight), b = try bias.map { try effective("bias", $0) }
+        let y = try sparseForward(x, weight: w, bias: b)
+            ?? Tensor.conv2d(x, weight: w, bias: b, stride: stride, padding: padding)
         if y.rank == 4 { positionsPerSample = y.shape[2] * y.shape[3] }
         return y
     }

@@ -16,9 +16,14 @@ public final class Linear: Module {
         super.init()
     }
 
+    /// The compressed weight and kernel choices when the mask is fixed (NN/Sparse.swift).
+    public let sparse = SparseLayerState()
+
     public override func forward(_ x: Tensor) throws -> Tensor {
         if x.rank >= 2 { positionsPerSample = x.count / max(x.shape[0] * inFeatures, 1) }
-        return try Tensor.linear(x, weight: effective("weight", weight), bias: bias.map { try effective("bias", $0) })
+        let w = try effective("weight", weight), b = try bias.map { try effective("bias", $0) }
+        if let y = try sparseForward(x, weight: w, bias: b) { return y }
+        return try Tensor.linear(x, weight: w, bias: b)
     }
     public override var localParameters: [(String, Tensor)] {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])

@@ -184,7 +184,8 @@ public func fit(_ model: Module, on data: BatchSource, optimizer: Optimizer, con
     return history
 }
 
-/// Mean cross-entropy and accuracy on `data`, in evaluation mode and without recording.
+/// Mean cross-entropy and accuracy on `data`, in evaluation mode and without recording; masked
+/// layers compute with their kept weights where that is faster (`SparseInference`).
 public func evaluate(_ model: Module, on data: BatchSource, batchSize: Int = 500) throws -> (loss: Double, accuracy: Double) {
     let wasTraining = model.training
     model.eval()
@@ -192,11 +193,13 @@ public func evaluate(_ model: Module, on data: BatchSource, batchSize: Int = 500
     defer { model.train(wasTraining) }
     var lossSum = 0.0, correct = 0, seen = 0
     try GradMode.noGrad {
-        for (x, y) in data.makeBatches(size: batchSize, shuffle: false, rng: RNG(seed: 0)) {
-            let logits = try model(x)
-            lossSum += Double(try logits.crossEntropy(labels: y).item) * Double(y.count)
-            correct += correctCount(logits, y)
-            seen += y.count
+        try SparseInference.with(model) {
+            for (x, y) in data.makeBatches(size: batchSize, shuffle: false, rng: RNG(seed: 0)) {
+                let logits = try model(x)
+                lossSum += Double(try logits.crossEntropy(labels: y).item) * Double(y.count)
+                correct += correctCount(logits, y)
+                seen += y.count
+            }
         }
     }
     return (lossSum / Double(max(seen, 1)), Double(correct) / Double(max(seen, 1)))

@@ -132,15 +132,20 @@ extension Builtins {
 
         Builtin("save", [BuiltinParam("x", nil, "a model, a tensor, a record of tensors, a table or a figure"),
                          BuiltinParam("path", nil, "the file to write (.safetensors; .csv for a table; .png, .svg or .pdf for a figure)"),
-                         BuiltinParam("dpi", .nil_, "a figure's resolution in PNG (default 150)")],
+                         BuiltinParam("dpi", .nil_, "a figure's resolution in PNG (default 150)"),
+                         BuiltinParam("sparse", .bool(false), "a model: store each weight with a fixed mask as its kept values and their indices")],
                 topic: "models", summary: "Saves a model, a tensor or a record of tensors to a safetensors file, a table to CSV, or a figure to PNG/SVG/PDF.",
-                help: "A model is saved with all its parameters and buffers under their dotted names; a tensor under the name \"tensor\"; a record under its keys; a table as CSV with a header row (text that would read back as a number is quoted). The file is written atomically.",
+                help: "A model is saved with all its parameters and buffers under their dotted names; a tensor under the name \"tensor\"; a record under its keys; a table as CSV with a header row (text that would read back as a number is quoted). The file is written atomically. With sparse=true each weight whose mask is fixed is stored in compressed sparse row form (w.values, w.col_indices, w.crow_indices: the arguments of torch.sparse_csr_tensor, see docs/sparse-checkpoints.md), so a pruned model's file shrinks with its density; load(path, into=net) reads both forms.",
                 example: "net = mlp([784, 10])\nsave(net, \"/tmp/net.safetensors\")") { args in
             let path = try args.string("path")
             guard !path.isEmpty else { throw BuiltinError("save: argument 'path' is empty") }
+            let sparse = try args.bool("sparse")
+            if sparse, case .model = args.value("x") {} else if sparse {
+                throw BuiltinError("save: sparse=true is for models (their masked weights); got a \(args.value("x").typeName)")
+            }
             switch args.value("x") {
             case .model(let m):
-                try Checkpoint.save(m, to: path)
+                try Checkpoint.save(m, to: path, sparse: sparse)
             case .tensor(let t):
                 try Safetensors.save([(name: "tensor", tensor: t)], metadata: ["producer": "prune"], to: path)
             case .record(let r):

@@ -73,6 +73,19 @@ func accuracyRuns(epochs: Int) throws {
 
 if CommandLine.arguments.contains("--kernels") { kernelCosts(); exit(0) }
 
+if CommandLine.arguments.contains("--sparse-kernels") {
+    do { try sparseKernelCosts() } catch { fputs("prune-bench: error: \(error)\n", stderr); exit(1) }
+    exit(0)
+}
+
+if CommandLine.arguments.contains("--sparse") {
+    do { try sparseBench(saveDir: arg("--save-dir"), samples: trainSamples) } catch {
+        fputs("prune-bench: error: \(error)\n", stderr)
+        exit(1)
+    }
+    exit(0)
+}
+
 if CommandLine.arguments.contains("--pruning") {
     do { try pruningOverhead(repeats: Int(arg("--repeat") ?? "5") ?? 5, samples: trainSamples) } catch {
         fputs("prune-bench: error: \(error)\n", stderr)

@@ -1,0 +1,386 @@
+// Sparse × dense products for masked weights: a weight whose mask is fixed is stored as its kept
+// entries only (compressed sparse rows), and the products a layer needs touch only those.
+//
+// At 90–95% sparsity the work is memory traffic and index decoding, not arithmetic, so the dense
+// operand is laid out with the batch (or the convolution's positions) contiguous: for Y = A·X with
+// X [K, n], each kept a[r, k] feeds a whole row X[k, 0..<n] through full vectors, and a tile of
+// Y[r, :] stays in registers while the row's kept entries stream past. A Linear layer's
+// y = x·Wᵀ is computed as yᵀ = W·xᵀ (transposing x [B, in] once), a convolution's output as
+// W·cols on its im2col matrix, which is already [C·kh·kw, N·P]. A single column (batch 1) is a
+// row-by-row dot product instead.
+//
+// This file is the eight-lane (AVX2) version and the slow references the tests compare with;
+// KernelsAVX512/Sparse16.swift has the sixteen-lane tiles and chooses between them at run time.
+// Every row of the result is computed by one task in one order, so results never depend on the
+// thread count.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+import _Builtin_intrinsics.intel
+#endif
+
+/// A matrix [rows, cols] in compressed sparse row form: row r's kept entries are
+/// `values[rowStart[r] ..< rowStart[r + 1]]`, at columns `columns[…]`, in increasing column order.
+/// The arrays are the ones `torch.sparse_csr_tensor(crow_indices, col_indices, values)` takes.
+public final class SparseMatrix: @unchecked Sendable {
+    public let rows: Int, cols: Int
+    /// Number of kept entries.
+    public let nnz: Int
+    /// rows + 1 offsets into `columns` and `values`.
+    public let rowStart: UnsafeMutablePointer<Int32>
+    public let columns: UnsafeMutablePointer<Int32>
+    public let values: UnsafeMutablePointer<Float>
+
+    /// The entries of `values` (row-major [rows, cols]) where `pattern` is non-zero; with no
+    /// pattern, the non-zero entries of `values`. Nil when the matrix is too large for 32-bit
+    /// indices (more than 2³¹ − 1 kept entries or columns).
+    public convenience init?(rows: Int, cols: Int, values dense: UnsafePointer<Float>, pattern: UnsafePointer<Float>? = nil) {
+        guard rows >= 0, cols >= 0, cols < Int(Int32.max) else { return nil }
+        let keys = pattern ?? dense
+        var nnz = 0
+        for i in 0..<(rows * cols) where keys[i] != 0 { nnz += 1 }
+        guard nnz < Int(Int32.max) else { return nil }
+        self.init(rows: rows, cols: cols, nnz: nnz)
+        var k = 0
+        rowStart[0] = 0
+        for r in 0..<rows {
+            let key = keys + r * cols, row = dense + r * cols
+            for c in 0..<cols where key[c] != 0 {
+                columns[k] = Int32(truncatingIfNeeded: c)
+                values[k] = row[c]
+                k += 1
+            }
+            rowStart[r + 1] = Int32(truncatingIfNeeded: k)
+        }
+    }
+
+    /// Uninitialised arrays for `nnz` entries (the caller fills them).
+    public init(rows: Int, cols: Int, nnz: Int) {
+        self.rows = rows; self.cols = cols; self.nnz = nnz
+        rowStart = .allocate(capacity: rows + 1)
+        columns = .allocate(capacity: max(nnz, 1))
+        values = .allocate(capacity: max(nnz, 1))
+        rowStart[0] = 0
+    }
+
+    deinit {
+        rowStart.deallocate(); columns.deallocate(); values.deallocate()
+    }
+
+    /// Fraction of the entries that are kept.
+    public var density: Double { rows * cols == 0 ? 0 : Double(nnz) / Double(rows * cols) }
+
+    /// The kept entries of row r.
+    @inline(__always) public func range(_ r: Int) -> Range<Int> { Int(rowStart[r])..<Int(rowStart[r + 1]) }
+
+    /// The transpose [cols, rows] in the same form (a column-major view of the kept entries): the
+    /// input gradient Wᵀ·g of a layer is a sparse product with it.
+    public func transposed() -> SparseMatrix {
+        let t = SparseMatrix(rows: cols, cols: rows, nnz: nnz)
+        let count = UnsafeMutablePointer<Int>.allocate(capacity: cols + 1)
+        defer { count.deallocate() }
+        count.update(repeating: 0, count: cols + 1)
+        for k in 0..<nnz { count[Int(columns[k]) + 1] += 1 }
+        for c in 0..<cols { count[c + 1] += count[c] }
+        for c in 0...cols { t.rowStart[c] = Int32(truncatingIfNeeded: count[c]) }
+        for r in 0..<rows {
+            for k in range(r) {
+                let c = Int(columns[k]), slot = count[c]
+                t.columns[slot] = Int32(truncatingIfNeeded: r)
+                t.values[slot] = values[k]
+                count[c] = slot + 1
+            }
+        }
+        return t
+    }
+
+    /// Whether the kept entries are exactly where `pattern` ([rows, cols]) is non-zero: the
+    /// per-row counts agree and every kept position is non-zero there.
+    public func matches(pattern: UnsafePointer<Float>) -> Bool {
+        for r in 0..<rows {
+            let row = pattern + r * cols
+            if nonzeroCount(row, cols) != Int(rowStart[r + 1] - rowStart[r]) { return false }
+            for k in range(r) where row[Int(columns[k])] == 0 { return false }
+        }
+        return true
+    }
+
+    /// Re-reads the kept values from the dense matrix they came from: `dense` is [rows, cols], or
+    /// with `transposed` the [cols, rows] matrix this one is the transpose of.
+    public func refreshValues(from dense: UnsafePointer<Float>, transposed: Bool = false) {
+        for r in 0..<rows {
+            for k in range(r) {
+                let c = Int(columns[k])
+                values[k] = transposed ? dense[c * rows + r] : dense[r * cols + c]
+            }
+        }
+    }
+
+    /// Writes the matrix densely into `out` [rows, cols] (zeros where nothing is kept).
+    public func densify(into out: UnsafeMutablePointer<Float>) {
+        out.update(repeating: 0, count: rows * cols)
+        for r in 0..<rows { for k in range(r) { out[r * cols + Int(columns[k])] = values[k] } }
+    }
+
+    /// The first row of the `part`-th of `parts` runs of rows holding near-equal shares of the
+    /// kept entries (rows with nothing kept count one, so empty matrices still split).
+    func rowSplit(_ part: Int, of parts: Int) -> Int {
+        if part <= 0 { return 0 }
+        if part >= parts { return rows }
+        let target = (nnz + rows) * part / parts
+        var lo = 0, hi = rows
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if Int(rowStart[mid]) + mid < target { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+}
+
+/// Number of non-zero entries of x[0..<n].
+@inline(__always)
+func nonzeroCount(_ x: UnsafePointer<Float>, _ n: Int) -> Int {
+    var count = 0
+    for i in 0..<n where x[i] != 0 { count += 1 }
+    return count
+}
+
+/// y[r, 0..<n] = Σ a[r, k] · x[k, 0..<n] for r in `rows`: the kernel behind `sparseProduct`,
+/// given a row range and the operands' row strides.
+public typealias SparseRowsKernel = (_ a: SparseMatrix, _ x: UnsafePointer<Float>, _ ldx: Int, _ n: Int,
+                                     _ y: UnsafeMutablePointer<Float>, _ ldy: Int, _ rows: Range<Int>) -> Void
+
+public enum SparseKernelSettings {
+    /// Multiply-adds per task: threading pays only for pieces of a few hundred microseconds
+    /// on this machine (about 2¹² µs·MAC/s at the sparse kernels' rate).
+    nonisolated(unsafe) public static var grain = 1 << 22
+}
+
+/// Y = A·X with A sparse [m, K], X [K, n] (rows ldx apart), Y [m, n] (rows ldy apart), on up to
+/// `Parallel.threads` threads, with `kernel` for the tiles (eight lanes unless the caller passes
+/// the sixteen-lane one).
+public func sparseProduct(_ a: SparseMatrix, _ x: UnsafePointer<Float>, ldx: Int, n: Int,
+                          _ y: UnsafeMutablePointer<Float>, ldy: Int, kernel: SparseRowsKernel = sparseRows8) {
+    guard a.rows > 0, n > 0 else { return }
+    let tasks = Parallel.taskCount(a.nnz * n, grain: SparseKernelSettings.grain)
+    if tasks == 1 { kernel(a, x, ldx, n, y, ldy, 0..<a.rows); return }
+    parallelFor(tasks) { t in
+        kernel(a, x, ldx, n, y, ldy, a.rowSplit(t, of: tasks)..<a.rowSplit(t + 1, of: tasks))
+    }
+}
+
+/// The slow reference for `sparseProduct`: one multiply-add at a time, in double precision.
+public func sparseProductReference(_ a: SparseMatrix, _ x: UnsafePointer<Float>, ldx: Int, n: Int,
+                                   _ y: UnsafeMutablePointer<Float>, ldy: Int) {
+    for r in 0..<a.rows {
+        for j in 0..<n {
+            var s = 0.0
+            for k in a.range(r) { s += Double(a.values[k]) * Double(x[Int(a.columns[k]) * ldx + j]) }
+            y[r * ldy + j] = Float(s)
+        }
+    }
+}
+
+/// Eight-lane tiles of `sparseProduct`: 64 columns (eight vectors of accumulators) at a time,
+/// then 8, then single columns; one column is a row-by-row dot product.
+public func sparseRows8(_ a: SparseMatrix, _ x: UnsafePointer<Float>, _ ldx: Int, _ n: Int,
+                        _ y: UnsafeMutablePointer<Float>, _ ldy: Int, _ rows: Range<Int>) {
+    typealias V = SIMD8<Float>
+    var c0 = 0
+    while n - c0 >= 64 {
+        for r in rows {
+            var a0 = V(), a1 = V(), a2 = V(), a3 = V(), a4 = V(), a5 = V(), a6 = V(), a7 = V()
+            for k in a.range(r) {
+                let w = V(repeating: a.values[k])
+                let p = UnsafeRawPointer(x + Int(a.columns[k]) * ldx + c0)
+                a0.addProduct(w, p.loadUnaligned(as: V.self))
+                a1.addProduct(w, p.loadUnaligned(fromByteOffset: 32, as: V.self))
+                a2.addProduct(w, p.loadUnaligned(fromByteOffset: 64, as: V.self))
+                a3.addProduct(w, p.loadUnaligned(fromByteOffset: 96, as: V.self))
+                a4.addProduct(w, p.loadUnaligned(fromByteOffset: 128, as: V.self))
+                a5.addProduct(w, p.loadUnaligned(fromByteOffset: 160, as: V.self))
+                a6.addProduct(w, p.loadUnaligned(fromByteOffset: 192, as: V.self))
+                a7.addProduct(w, p.loadUnaligned(fromByteOffset: 224, as: V.self))
+            }
+            let d = UnsafeMutableRawPointer(y + r * ldy + c0)
+            d.storeBytes(of: a0, as: V.self); d.storeBytes(of: a1, toByteOffset: 32, as: V.self)
+            d.storeBytes(of: a2, toByteOffset: 64, as: V.self); d.storeBytes(of: a3, toByteOffset: 96, as: V.self)
+            d.storeBytes(of: a4, toByteOffset: 128, as: V.self); d.storeBytes(of: a5, toByteOffset: 160, as: V.self)
+            d.storeBytes(of: a6, toByteOffset: 192, as: V.self); d.storeBytes(of: a7, toByteOffset: 224, as: V.self)
+        }
+        c0 += 64
+    }
+    while n - c0 >= 8 {
+        for r in rows {
+            var acc = V()
+            for k in a.range(r) {
+                acc.addProduct(V(repeating: a.values[k]), UnsafeRawPointer(x + Int(a.columns[k]) * ldx + c0).loadUnaligned(as: V.self))
+            }
+            UnsafeMutableRawPointer(y + r * ldy + c0).storeBytes(of: acc, as: V.self)
+        }
+        c0 += 8
+    }
+    if c0 < n { sparseColumns(a, x + c0, ldx, n - c0, y + c0, ldy, rows) }
+}
+
+/// Fewer than eight columns, one at a time: each a row-by-row dot product with four
+/// accumulators (the batch-1 case; a contiguous column is read without the stride multiply).
+public func sparseColumns(_ a: SparseMatrix, _ x: UnsafePointer<Float>, _ ldx: Int, _ n: Int,
+                          _ y: UnsafeMutablePointer<Float>, _ ldy: Int, _ rows: Range<Int>) {
+    if ldx == 1 && n == 1 { return sparseDots(a, x, Unit(), y, ldy, rows) }
+    for j in 0..<n { sparseDots(a, x + j, Stride(ldx: ldx), y + j, ldy, rows) }
+}
+
+private protocol ColumnStride { func offset(_ column: Int32) -> Int }
+private struct Unit: ColumnStride { @inline(__always) func offset(_ column: Int32) -> Int { Int(column) } }
+private struct Stride: ColumnStride {
+    let ldx: Int
+    @inline(__always) func offset(_ column: Int32) -> Int { Int(column) * ldx }
+}
+
+@inline(__always)
+private func sparseDots<S: ColumnStride>(_ a: SparseMatrix, _ x: UnsafePointer<Float>, _ stride: S,
+                                         _ y: UnsafeMutablePointer<Float>, _ ldy: Int, _ rows: Range<Int>) {
+    let values = a.values, columns = a.columns
+    for r in rows {
+        let range = a.range(r)
+        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+        var k = range.lowerBound
+        while k + 4 <= range.upperBound {
+            s0 = s0.addingProduct(values[k], x[stride.offset(columns[k])])
+            s1 = s1.addingProduct(values[k + 1], x[stride.offset(columns[k + 1])])
+            s2 = s2.addingProduct(values[k + 2], x[stride.offset(columns[k + 2])])
+            s3 = s3.addingProduct(values[k + 3], x[stride.offset(columns[k + 3])])
+            k += 4
+        }
+        while k < range.upperBound { s0 = s0.addingProduct(values[k], x[stride.offset(columns[k])]); k += 1 }
+        y[r * ldy] = (s0 + s1) + (s2 + s3)
+    }
+}
+
+/// out[r, c] = Σ_j u[r, j] · v[c, j] at the kept positions (r, c) of `pattern`, written into
+/// the dense [rows, cols] `out`, which is zero elsewhere: a layer's weight gradient where the
+/// mask keeps anything (u = gᵀ [out, B], v = xᵀ [in, B]).
+public func sparseSampledProduct(_ pattern: SparseMatrix, _ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
+                                 length n: Int, _ out: UnsafeMutablePointer<Float>) {
+    let rows = pattern.rows, cols = pattern.cols
+    let tasks = Parallel.taskCount(pattern.nnz * n, grain: SparseKernelSettings.grain)
+    parallelFor(tasks) { t in
+        let lo = pattern.rowSplit(t, of: tasks), hi = pattern.rowSplit(t + 1, of: tasks)
+        (out + lo * cols).update(repeating: 0, count: (hi - lo) * cols)
+        for r in lo..<hi {
+            let ur = u + r * n
+            for k in pattern.range(r) {
+                let c = Int(pattern.columns[k])
+                out[r * cols + c] = dot8(ur, v + c * n, n)
+            }
+        }
+    }
+    _ = rows
+}
+
+/// The slow reference for `sparseSampledProduct`.
+public func sparseSampledProductReference(_ pattern: SparseMatrix, _ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
+                                          length n: Int, _ out: UnsafeMutablePointer<Float>) {
+    out.update(repeating: 0, count: pattern.rows * pattern.cols)
+    for r in 0..<pattern.rows {
+        for k in pattern.range(r) {
+            let c = Int(pattern.columns[k])
+            var s = 0.0
+            for j in 0..<n { s += Double(u[r * n + j]) * Double(v[c * n + j]) }
+            out[r * pattern.cols + c] = Float(s)
+        }
+    }
+}
+
+/// Σ a[i]·b[i] on eight lanes (two accumulators), the tail one at a time.
+@inline(__always)
+func dot8(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    typealias V = SIMD8<Float>
+    var s0 = V(), s1 = V()
+    var i = 0
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    while i + 16 <= n {
+        s0.addProduct(ra.loadUnaligned(fromByteOffset: 4 * i, as: V.self), rb.loadUnaligned(fromByteOffset: 4 * i, as: V.self))
+        s1.addProduct(ra.loadUnaligned(fromByteOffset: 4 * i + 32, as: V.self), rb.loadUnaligned(fromByteOffset: 4 * i + 32, as: V.self))
+        i += 16
+    }
+    if i + 8 <= n {
+        s0.addProduct(ra.loadUnaligned(fromByteOffset: 4 * i, as: V.self), rb.loadUnaligned(fromByteOffset: 4 * i, as: V.self))
+        i += 8
+    }
+    var s = (s0 + s1).sum()
+    while i < n { s = s.addingProduct(a[i], b[i]); i += 1 }
+    return s
+}
+
+/// out[c, r] = x[r, c] for a rows × cols matrix: 8 × 8 blocks transposed in registers (the
+/// sparse Linear transposes its input and output on every call, so this is on its hot path),
+/// the edges one element at a time.
+public func transposeMatrix(_ x: UnsafePointer<Float>, rows: Int, cols: Int, _ out: UnsafeMutablePointer<Float>) {
+    #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+    let rows8 = rows & ~7, cols8 = cols & ~7
+    var r0 = 0
+    while r0 < rows8 {
+        var c0 = 0
+        while c0 < cols8 {
+            transpose8x8(x + r0 * cols + c0, cols, out + c0 * rows + r0, rows)
+            c0 += 8
+        }
+        r0 += 8
+    }
+    #else
+    let rows8 = 0, cols8 = 0
+    #endif
+    // The right edge of the block rows, then the bottom rows.
+    for r in 0..<rows8 { for c in cols8..<cols { out[c * rows + r] = x[r * cols + c] } }
+    for r in rows8..<rows { for c in 0..<cols { out[c * rows + r] = x[r * cols + c] } }
+}
+
+#if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+/// out[c, r] = x[r, c] for an 8 × 8 block (rows ldx and ldo apart). Each register holds four
+/// columns of row i in its low half and of row i + 4 in its high half, so two in-lane 4 × 4
+/// transposes (unpacks of floats, then of pairs) finish the block without crossing lanes.
+@inline(__always)
+private func transpose8x8(_ x: UnsafePointer<Float>, _ ldx: Int, _ out: UnsafeMutablePointer<Float>, _ ldo: Int) {
+    typealias V = SIMD8<Float>
+    @inline(__always) func pair(_ i: Int, _ c: Int) -> V { _mm256_loadu2_m128(x + (i + 4) * ldx + c, x + i * ldx + c) }
+    @inline(__always) func quad(_ a0: V, _ a1: V, _ a2: V, _ a3: V, _ o: UnsafeMutablePointer<Float>) {
+        let t0 = _mm256_castps_pd(_mm256_unpacklo_ps(a0, a1)), t1 = _mm256_castps_pd(_mm256_unpackhi_ps(a0, a1))
+        let t2 = _mm256_castps_pd(_mm256_unpacklo_ps(a2, a3)), t3 = _mm256_castps_pd(_mm256_unpackhi_ps(a2, a3))
+        _mm256_storeu_ps(o, _mm256_castpd_ps(_mm256_unpacklo_pd(t0, t2)))
+        _mm256_storeu_ps(o + ldo, _mm256_castpd_ps(_mm256_unpackhi_pd(t0, t2)))
+        _mm256_storeu_ps(o + 2 * ldo, _mm256_castpd_ps(_mm256_unpacklo_pd(t1, t3)))
+        _mm256_storeu_ps(o + 3 * ldo, _mm256_castpd_ps(_mm256_unpackhi_pd(t1, t3)))
+    }
+    quad(pair(0, 0), pair(1, 0), pair(2, 0), pair(3, 0), out)
+    quad(pair(0, 4), pair(1, 4), pair(2, 4), pair(3, 4), out + 4 * ldo)
+}
+#endif
+
+/// y [B, out] = x [B, in] · Aᵀ + bias with A sparse [out, in]: the Linear layer's forward pass.
+/// One row goes straight through as dot products; larger batches are transposed to [in, B] so
+/// that the batch is contiguous, multiplied, and transposed back. `kernel` as for `sparseProduct`.
+public func sparseLinear(_ a: SparseMatrix, _ x: UnsafePointer<Float>, batch: Int, bias: UnsafePointer<Float>?,
+                         _ y: UnsafeMutablePointer<Float>, kernel: SparseRowsKernel = sparseRows8) {
+    let nIn = a.cols, nOut = a.rows
+    if batch == 1 {
+        sparseProduct(a, x, ldx: 1, n: 1, y, ldy: 1, kernel: kernel)
+    } else if batch > 1 {
+        let xt = UnsafeMutablePointer<Float>.allocate(capacity: nIn * batch)
+        let yt = UnsafeMutablePointer<Float>.allocate(capacity: nOut * batch)
+        defer { xt.deallocate(); yt.deallocate() }
+        transposeMatrix(x, rows: batch, cols: nIn, xt)
+        sparseProduct(a, xt, ldx: batch, n: batch, yt, ldy: batch, kernel: kernel)
+        transposeMatrix(yt, rows: nOut, cols: batch, y)
+    }
+    if let bias, batch > 0 {
+        for b in 0..<batch {
+            let row = y + b * nOut
+            for o in 0..<nOut { row[o] += bias[o] }
+        }
+    }
+}

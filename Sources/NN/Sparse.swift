@@ -1,0 +1,210 @@
+// Speed from sparsity: Linear and Conv2d layers whose weight has a fixed mask compute with the
+// kept weights only (Kernels/Sparse.swift), where that is faster.
+//
+// When: in evaluation mode, without recording, inside `SparseInference.with(model)` (`evaluate`
+// opens one, so `accuracy` and `evaluate` get it without asking). Entering the scope checks each
+// masked layer's compressed weight against its mask and re-reads the kept values (one pass over
+// the mask, a gather of the kept weights), so weights or masks changed between scopes are never
+// computed stale. Within the scope the model is not changed. Which kernel is faster depends on
+// the density, the layer's shape and the batch size, so each layer times both on its first call
+// at a batch size and remembers the winner for that size until its mask changes; `compile` does
+// the timing ahead for a given batch.
+//
+// Frozen-mask training (a mask that is fixed and frozen, as when fine-tuning a model pruned
+// upstream with the mask kept) runs Linear layers' forward pass and input gradient through the
+// sparse kernels and computes the weight gradient only at kept entries, when the mask keeps at
+// most `SparseInference.maxTrainingDensity` of the weights (Layers+Sparse.swift).
+import Engine
+import Kernels
+import KernelsAVX512
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Which kernel a masked layer computes with.
+public enum SparseKernelChoice: String, Sendable, CaseIterable {
+    /// The faster of the two, timed on first use at each batch size.
+    case auto
+    /// Always the sparse kernel (where the mask is fixed).
+    case sparse
+    /// Always the dense computation.
+    case dense
+}
+
+/// A masked layer's compressed weight and the kernel choices made for it.
+public final class SparseLayerState {
+    /// The kept weights as [out, in] (a convolution's as [O, C·kh·kw]), when built.
+    public internal(set) var matrix: SparseMatrix?
+    /// A convolution's plan for its current image size.
+    var conv: SparseConvPlan?
+    /// The transpose, for the input gradient of frozen-mask training.
+    var transposed: SparseMatrix?
+    /// Whether the layer is inside a `SparseInference.with` scope, and how it chooses there.
+    var active = false
+    var mode: SparseKernelChoice = .auto
+    /// Batch size → whether the sparse kernel was the faster when timed.
+    public internal(set) var choices: [Int: Bool] = [:]
+    /// Batch size → seconds per call of the dense and of the sparse kernel, from that timing.
+    public internal(set) var timings: [Int: (dense: Double, sparse: Double)] = [:]
+
+    public init() {}
+
+    /// Drops everything built (the mask is gone or no longer fixed).
+    func clear() {
+        matrix = nil; conv = nil; transposed = nil; choices = [:]; timings = [:]
+    }
+
+    /// Builds or refreshes the compressed weight for `weight` seen as [rows, cols] behind
+    /// `gate`. Returns whether a sparse kernel may stand in for the dense one: the mask is fixed
+    /// and keeps at most `maxDensity` of the weights (any density when `mode` is `.sparse`).
+    func prepare(weight: Tensor, gate: WeightGate?, rows: Int, cols: Int, mode: SparseKernelChoice,
+                 maxDensity: Double = SparseInference.maxDensity) -> Bool {
+        guard mode != .dense, let gate, gate.isFixed, gate.mask.count == rows * cols, weight.count == rows * cols else {
+            if gate?.isFixed != true { clear() }
+            return false
+        }
+        if let m = matrix, m.rows == rows, m.cols == cols, m.matches(pattern: gate.mask.data) {
+            m.refreshValues(from: weight.data)
+            conv?.refreshValues(from: weight.data)
+            transposed?.refreshValues(from: weight.data, transposed: true)
+            return mode == .sparse || m.density <= maxDensity
+        }
+        clear()
+        let kept = gate.mask.nonzeroCount
+        guard mode == .sparse || Double(kept) <= maxDensity * Double(rows * cols),
+              let m = SparseMatrix(rows: rows, cols: cols, values: weight.data, pattern: gate.mask.data) else { return false }
+        matrix = m
+        return true
+    }
+
+    /// Runs the kernel this state chooses for `batch`: the one `mode` names, or under `.auto`
+    /// the one timed faster at this batch size (timing both now if this size is new).
+    func run(batch: Int, dense: () throws -> Tensor, sparse: () throws -> Tensor) rethrows -> Tensor {
+        switch mode {
+        case .sparse: return try sparse()
+        case .dense: return try dense()
+        case .auto: break
+        }
+        if let useSparse = choices[batch] { return try useSparse ? sparse() : dense() }
+        // Once each to warm caches and buffers, then alternate: three rounds (one when a round
+        // takes over 50 ms: a large batch on a slow kernel), more (up to twenty) while the
+        // total is under two milliseconds; the best of each.
+        var d = try dense(), s = try sparse()
+        var bestDense = Double.infinity, bestSparse = Double.infinity
+        let start = monotonicSeconds()
+        var rounds = 0
+        repeat {
+            let t0 = monotonicSeconds()
+            d = try dense()
+            let t1 = monotonicSeconds()
+            s = try sparse()
+            let t2 = monotonicSeconds()
+            bestDense = min(bestDense, t1 - t0); bestSparse = min(bestSparse, t2 - t1)
+            rounds += 1
+            let elapsed = monotonicSeconds() - start
+            if rounds >= 20 || (rounds >= 3 && elapsed >= 0.002) || elapsed >= 0.05 { break }
+        } while true
+        choices[batch] = bestSparse < bestDense
+        timings[batch] = (bestDense, bestSparse)
+        return bestSparse < bestDense ? s : d
+    }
+}
+
+/// Layers that can compute with a compressed weight: Linear and Conv2d.
+public protocol SparseCapable: Module {
+    /// The compressed weight and kernel choices.
+    var sparse: SparseLayerState { get }
+    /// The weight as the matrix the sparse kernels see: [out, in], or [O, C·kh·kw].
+    var sparseShape: (rows: Int, cols: Int) { get }
+    /// The weight parameter.
+    var weight: Tensor { get }
+}
+
+extension SparseCapable {
+    /// Prepares this layer's compressed weight for a scope; whether the layer may use it.
+    func prepareSparse(mode: SparseKernelChoice) -> Bool {
+        let (rows, cols) = sparseShape
+        return sparse.prepare(weight: weight, gate: gates["weight"], rows: rows, cols: cols, mode: mode)
+    }
+
+    /// Whether this call may use the sparse kernel: inside a scope, evaluating, and recording
+    /// nothing (the sparse inference kernels have no backward pass).
+    func sparseInferenceApplies(_ inputs: [Tensor?]) -> Bool {
+        sparse.active && !training && !(GradMode.isEnabled && inputs.contains { $0?.requiresGrad == true })
+    }
+}
+
+/// Sparse inference for a model's masked layers.
+public enum SparseInference {
+    /// Off: every layer computes densely (PRUNE_NO_SPARSE=1 turns it off at start-up).
+    nonisolated(unsafe) public static var enabled = getenv("PRUNE_NO_SPARSE") == nil
+    /// Masks keeping more than this fraction of the weights are not timed: the dense kernel
+    /// wins there on every shape measured (prune-bench --sparse: at 50% sparsity the sparse
+    /// kernels take 1.1–2.8× the dense time, from 70% on they are faster).
+    public static let maxDensity = 0.4
+    /// Frozen masks keeping at most this fraction train through the sparse kernels (a training
+    /// step runs three products, so the dense GEMMs win earlier than at inference; prune-bench
+    /// --sparse measures the MLP's epoch both ways).
+    public static let maxTrainingDensity = 0.25
+
+    /// Runs `body` with the sparse kernels available to `model`'s masked layers under `mode`
+    /// (timed choice by default). Nested scopes keep the outer scope's settings afterwards.
+    public static func with<R>(_ model: Module, mode: SparseKernelChoice = .auto, _ body: () throws -> R) rethrows -> R {
+        let layers = sparseLayers(of: model).map(\.1)
+        let saved = layers.map { ($0.sparse.active, $0.sparse.mode) }
+        for layer in layers {
+            layer.sparse.active = enabled && layer.prepareSparse(mode: mode)
+            layer.sparse.mode = mode
+        }
+        defer {
+            for (layer, (active, mode)) in zip(layers, saved) { layer.sparse.active = active; layer.sparse.mode = mode }
+        }
+        return try body()
+    }
+
+    /// The layers of `model` that can compute sparsely, with their dotted paths.
+    public static func sparseLayers(of model: Module) -> [(String, any SparseCapable)] {
+        model.namedModules().compactMap { path, m in (m as? any SparseCapable).map { (path, $0) } }
+    }
+
+    /// One masked layer's kernel choice at a batch size, as `compile` and `speed` report it.
+    public struct LayerChoice: Sendable {
+        public var name: String, type: String
+        /// Fraction of the weights kept (1 for a layer without a fixed mask).
+        public var density: Double
+        /// Multiply-adds per sample of the dense computation.
+        public var denseMACs: Double
+        /// Seconds per call of each kernel at this batch (nil where not timed).
+        public var denseSeconds: Double?, sparseSeconds: Double?
+        /// Whether the sparse kernel is used.
+        public var sparse: Bool
+    }
+
+    /// Times every masked layer's two kernels on `input` (a batch, in evaluation mode, without
+    /// recording) and fixes each layer's choice for that batch size; returns the choices.
+    @discardableResult
+    public static func compile(_ model: Module, input: Tensor) throws -> [LayerChoice] {
+        let wasTraining = model.training
+        model.eval()
+        model.applyMasks()
+        defer { model.train(wasTraining) }
+        let batch = input.shape.first ?? 1
+        for (_, layer) in sparseLayers(of: model) { layer.sparse.choices[batch] = nil }
+        _ = try GradMode.noGrad { try with(model) { try model(input) } }
+        return choices(model, batch: batch)
+    }
+
+    /// Each masked layer's choice recorded for `batch` (after `compile` or an evaluation).
+    public static func choices(_ model: Module, batch: Int) -> [LayerChoice] {
+        sparseLayers(of: model).map { name, layer in
+            let (rows, cols) = layer.sparseShape
+            let t = layer.sparse.timings[batch]
+            let positions = Double(layer.positionsPerSample ?? 1)
+            return LayerChoice(name: name, type: layer.typeName, density: layer.sparse.matrix?.density ?? 1,
+                               denseMACs: Double(rows * cols) * positions, denseSeconds: t?.dense, sparseSeconds: t?.sparse,
+                               sparse: layer.sparse.choices[batch] ?? false)
+        }
+    }
+}

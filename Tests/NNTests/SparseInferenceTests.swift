@@ -1,0 +1,128 @@
+// Sparse inference (NN/Sparse.swift): masked layers computing with their kept weights give the
+// dense outputs within 1e-5 relative, pick up changed weights and masks, and stay out of the way
+// where they do not apply (training, recording, non-fixed masks).
+import Testing
+@testable import NN
+import Engine
+
+/// Installs a random fixed mask keeping about `density` of every weight matrix of `model`.
+func maskWeights(_ model: Module, density: Double, seed: UInt64 = 7) throws {
+    let rng = RNG(seed: seed)
+    for (name, p) in model.namedParameters() where name.hasSuffix("weight") && p.rank >= 2 {
+        let mask = try Tensor.zeros(p.shape)
+        for i in 0..<mask.count where Double(rng.uniform()) < density { mask.data[i] = 1 }
+        try model.setGate(WeightGate(mask: mask), for: name)
+    }
+}
+
+/// max |a − b| / max(1, |b|): relative to the output's scale of one.
+func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
+    zip(a.array, b.array).reduce(0) { max($0, abs($1.0 - $1.1) / max(1, abs($1.1))) }
+}
+
+/// The model's output in evaluation mode under `mode`.
+func output(_ model: Module, _ x: Tensor, mode: SparseKernelChoice) throws -> Tensor {
+    model.eval()
+    return try GradMode.noGrad { try SparseInference.with(model, mode: mode) { try model(x) } }
+}
+
+@Test func sparseInferenceMatchesDenseOnTheMLPAndTheCNN() throws {
+    for density in [0.0, 0.05, 0.3, 1.0] {
+        let mlp = try Models.mlp([784, 300, 100, 10], rng: RNG(seed: 1))
+        let cnn = try Models.cnn(rng: RNG(seed: 2))
+        try maskWeights(mlp, density: density)
+        try maskWeights(cnn, density: density)
+        for batch in [1, 3, 130] {
+            let x = try Tensor.uniform([batch, 1, 28, 28], low: 0, high: 1, rng: RNG(seed: UInt64(batch)))
+            for model in [mlp, cnn] {
+                let dense = try output(model, x, mode: .dense), sparse = try output(model, x, mode: .sparse)
+                let auto = try output(model, x, mode: .auto)
+                #expect(relativeError(sparse, dense) < 1e-5, "density \(density) batch \(batch)")
+                #expect(relativeError(auto, dense) < 1e-5, "density \(density) batch \(batch) (auto)")
+            }
+        }
+        // Every masked layer took the sparse path under .sparse, and timed both under .auto.
+        for (_, layer) in SparseInference.sparseLayers(of: mlp) + SparseInference.sparseLayers(of: cnn) {
+            #expect(layer.sparse.matrix != nil)
+            if density <= SparseInference.maxDensity { #expect(layer.sparse.timings[3] != nil) }
+        }
+    }
+}
+
+@Test func sparseConvolutionWithStrideAndPaddingMatchesDense() throws {
+    // Stride 2 goes through im2col; stride 1 with and without padding through offsets.
+    for (stride, padding, kernel) in [(1, 0, 3), (1, 2, 5), (2, 1, 3), (3, 0, 1)] {
+        let conv = try Conv2d(5, 7, kernel: kernel, stride: stride, padding: padding, rng: RNG(seed: 3))
+        let model = Sequential([conv])
+        try maskWeights(model, density: 0.2)
+        for (h, w) in [(9, 11), (12, 12)] {
+            let x = try Tensor.uniform([2, 5, h, w], low: -1, high: 1, rng: RNG(seed: 4))
+            let dense = try output(model, x, mode: .dense), sparse = try output(model, x, mode: .sparse)
+            #expect(dense.shape == sparse.shape)
+            #expect(relativeError(sparse, dense) < 1e-5, "stride \(stride) padding \(padding) kernel \(kernel) \(h)×\(w)")
+        }
+    }
+}
+
+@Test func sparseInferenceFollowsChangedWeightsAndMasks() throws {
+    let model = try Models.mlp([20, 16, 4], rng: RNG(seed: 5))
+    try maskWeights(model, density: 0.3)
+    let x = try Tensor.uniform([4, 20], low: -1, high: 1, rng: RNG(seed: 6))
+    _ = try output(model, x, mode: .sparse)
+    // New values at the kept entries, then a new mask: each scope sees them.
+    let w = model.namedParameters().first { $0.0 == "layers.1.weight" }!.1
+    for i in 0..<w.count { w.data[i] *= -2 }
+    #expect(relativeError(try output(model, x, mode: .sparse), try output(model, x, mode: .dense)) < 1e-5)
+    try maskWeights(model, density: 0.1, seed: 9)
+    #expect(relativeError(try output(model, x, mode: .sparse), try output(model, x, mode: .dense)) < 1e-5)
+    // A mask removed: the layer is dense again.
+    try model.setGate(nil, for: "layers.1.weight")
+    #expect(relativeError(try output(model, x, mode: .sparse), try output(model, x, mode: .dense)) < 1e-5)
+}
+
+@Test func sparseInferenceStaysOutOfTrainingAndRecording() throws {
+    let model = try Models.mlp([12, 8, 3], rng: RNG(seed: 8))
+    try maskWeights(model, density: 0.2)
+    let x = try Tensor.uniform([5, 12], low: -1, high: 1, rng: RNG(seed: 9)).requiringGrad()
+    model.eval()
+    // With gradients recorded the dense op runs, so the input gradient exists.
+    let y = try SparseInference.with(model, mode: .sparse) { try model(x) }
+    try y.sum().backward()
+    #expect(x.grad != nil)
+    // Outside a scope nothing sparse runs, and no timing is recorded.
+    let fresh = try Models.mlp([12, 8, 3], rng: RNG(seed: 8))
+    try maskWeights(fresh, density: 0.2)
+    fresh.eval()
+    _ = try GradMode.noGrad { try fresh(x) }
+    for (_, layer) in SparseInference.sparseLayers(of: fresh) { #expect(layer.sparse.matrix == nil) }
+}
+
+@Test func evaluateAndCompileUseTheSparseKernels() throws {
+    let model = try Models.mlp([784, 64, 10], rng: RNG(seed: 10))
+    try maskWeights(model, density: 0.05)
+    let x = try Tensor.uniform([50, 784], low: 0, high: 1, rng: RNG(seed: 11))
+    let choices = try SparseInference.compile(model, input: x)
+    #expect(choices.map(\.name) == ["layers.1", "layers.3"])
+    for c in choices {
+        #expect(c.denseSeconds != nil && c.sparseSeconds != nil)
+        #expect(abs(c.density - 0.05) < 0.03)
+    }
+    let before = SparseInference.enabled
+    defer { SparseInference.enabled = before }
+    let data = OneBatch(x: x, y: (0..<50).map { $0 % 10 })
+    SparseInference.enabled = true
+    let sparse = try evaluate(model, on: data, batchSize: 50)
+    SparseInference.enabled = false
+    let dense = try evaluate(model, on: data, batchSize: 50)
+    #expect(abs(sparse.loss - dense.loss) < 1e-5 * max(1, abs(dense.loss)))
+    #expect(sparse.accuracy == dense.accuracy)
+}
+
+/// A dataset that is one fixed batch.
+struct OneBatch: BatchSource {
+    let x: Tensor, y: [Int]
+    var count: Int { y.count }
+    var sampleShape: [Int] { Array(x.shape.dropFirst()) }
+    var classes: Int { (y.max() ?? 0) + 1 }
+    func makeBatches(size: Int, shuffle: Bool, rng: RNG) -> AnySequence<(x: Tensor, y: [Int])> { AnySequence([(x, y)]) }
+}

@@ -1,0 +1,155 @@
+// The sparse kernels (Kernels/Sparse.swift, KernelsAVX512/Sparse16.swift) against their slow
+// references: random shapes, densities from 0 to 1 (empty rows, all-zero matrices), both
+// instruction paths, one thread and several.
+import Testing
+import Engine
+import Kernels
+import KernelsAVX512
+
+/// A random [rows, cols] matrix with about `density` of its entries kept, and its mask; rows
+/// listed in `emptyRows` keep nothing.
+private func randomSparse(rows: Int, cols: Int, density: Double, rng: RNG, emptyRows: Set<Int> = []) -> (dense: [Float], mask: [Float]) {
+    var dense = [Float](repeating: 0, count: rows * cols), mask = dense
+    for r in 0..<rows where !emptyRows.contains(r) {
+        for c in 0..<cols where Double(rng.uniform()) < density {
+            mask[r * cols + c] = 1
+            // Some kept entries are exactly zero: the mask, not the value, decides what is kept.
+            dense[r * cols + c] = rng.uniform() < 0.05 ? 0 : rng.uniform() * 2 - 1
+        }
+    }
+    return (dense, mask)
+}
+
+private func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
+    var worst: Float = 0
+    for (x, y) in zip(a, b) { worst = max(worst, abs(x - y) / max(1, abs(y))) }
+    return worst
+}
+
+/// Both instruction paths where the CPU has AVX-512, else the eight-lane one.
+private let paths: [(String, SparseRowsKernel)] = {
+    var p: [(String, SparseRowsKernel)] = [("avx2", sparseRows8)]
+    if AVX512.available { p.append(("avx512", sparseRows16)) }
+    return p
+}()
+
+@Test func sparseMatrixBuildsFromAMaskAndRoundTrips() throws {
+    let rng = RNG(seed: 1)
+    for density in [0.0, 0.03, 0.5, 1.0] {
+        let (dense, mask) = randomSparse(rows: 13, cols: 29, density: density, rng: rng, emptyRows: [0, 7])
+        let a = try #require(SparseMatrix(rows: 13, cols: 29, values: dense, pattern: mask))
+        #expect(a.nnz == mask.filter { $0 != 0 }.count)
+        var back = [Float](repeating: 9, count: dense.count)
+        a.densify(into: &back)
+        #expect(back == dense)
+        #expect(mask.withUnsafeBufferPointer { a.matches(pattern: $0.baseAddress!) })
+        // The transpose holds the same entries.
+        let t = a.transposed()
+        var tdense = [Float](repeating: 0, count: dense.count)
+        t.densify(into: &tdense)
+        for r in 0..<13 { for c in 0..<29 { #expect(tdense[c * 13 + r] == dense[r * 29 + c]) } }
+        // Values re-read from a changed dense matrix, directly and through the transpose.
+        let changed = dense.map { $0 * 3 }
+        a.refreshValues(from: changed)
+        t.refreshValues(from: changed, transposed: true)
+        a.densify(into: &back); t.densify(into: &tdense)
+        #expect(back == changed)
+        for r in 0..<13 { for c in 0..<29 { #expect(tdense[c * 13 + r] == changed[r * 29 + c]) } }
+        if density > 0 {
+            var other = mask
+            if let i = other.firstIndex(of: 1) { other[i] = 0 }
+            #expect(!other.withUnsafeBufferPointer { a.matches(pattern: $0.baseAddress!) })
+        }
+    }
+}
+
+@Test func sparseProductEqualsItsReference() throws {
+    let rng = RNG(seed: 2)
+    let shapes = [(1, 1, 1), (7, 5, 1), (30, 17, 3), (33, 64, 9), (64, 100, 64), (17, 40, 130), (50, 300, 128), (9, 33, 257)]
+    for (m, k, n) in shapes {
+        for density in [0.0, 0.02, 0.1, 0.5, 1.0] {
+            let (dense, mask) = randomSparse(rows: m, cols: k, density: density, rng: rng, emptyRows: m > 2 ? [1] : [])
+            let a = try #require(SparseMatrix(rows: m, cols: k, values: dense, pattern: mask))
+            // X with a row stride wider than n, as a column block of a larger matrix.
+            let ldx = n + 3, ldy = n + 5
+            let x = (0..<(k * ldx)).map { _ in rng.uniform() * 2 - 1 }
+            var expected = [Float](repeating: 0, count: m * ldy)
+            sparseProductReference(a, x, ldx: ldx, n: n, &expected, ldy: ldy)
+            for (name, kernel) in paths {
+                for threads in [1, 2] {
+                    var y = [Float](repeating: .nan, count: m * ldy)
+                    Parallel.withThreads(threads) {
+                        sparseProduct(a, x, ldx: ldx, n: n, &y, ldy: ldy, kernel: kernel)
+                    }
+                    var got: [Float] = [], want: [Float] = []
+                    for r in 0..<m { got += y[(r * ldy)..<(r * ldy + n)]; want += expected[(r * ldy)..<(r * ldy + n)] }
+                    #expect(maxRelativeError(got, want) < 1e-5, "\(name) \(m)×\(k)·\(n) density \(density) threads \(threads)")
+                    // Nothing beyond the n columns of each row is written.
+                    for r in 0..<m { for j in n..<ldy { #expect(y[r * ldy + j].isNaN) } }
+                }
+            }
+        }
+    }
+}
+
+@Test func sparseProductSplitsTheSameOnAnyThreadCount() throws {
+    let rng = RNG(seed: 3)
+    let (dense, mask) = randomSparse(rows: 300, cols: 784, density: 0.3, rng: rng)
+    let a = try #require(SparseMatrix(rows: 300, cols: 784, values: dense, pattern: mask))
+    let x = (0..<(784 * 128)).map { _ in rng.uniform() }
+    let old = SparseKernelSettings.grain
+    SparseKernelSettings.grain = 1 << 12
+    defer { SparseKernelSettings.grain = old }
+    var y1 = [Float](repeating: 0, count: 300 * 128), y2 = y1
+    Parallel.withThreads(1) { sparseProduct(a, x, ldx: 128, n: 128, &y1, ldy: 128, kernel: SparseKernels.rows) }
+    Parallel.withThreads(2) { sparseProduct(a, x, ldx: 128, n: 128, &y2, ldy: 128, kernel: SparseKernels.rows) }
+    #expect(y1 == y2)
+}
+
+@Test func sparseLinearEqualsTheDenseLayer() throws {
+    let rng = RNG(seed: 4)
+    for (batch, nIn, nOut) in [(1, 784, 300), (3, 20, 7), (128, 300, 100), (37, 100, 10), (0, 5, 4)] {
+        for density in [0.0, 0.05, 0.5, 1.0] {
+            let (dense, mask) = randomSparse(rows: nOut, cols: nIn, density: density, rng: rng)
+            let a = try #require(SparseMatrix(rows: nOut, cols: nIn, values: dense, pattern: mask))
+            let x = (0..<(batch * nIn)).map { _ in rng.uniform() * 2 - 1 }
+            let bias = (0..<nOut).map { _ in rng.uniform() }
+            let w = try Tensor(shape: [nOut, nIn], data: dense)
+            let expected = try Tensor.linear(try Tensor(shape: [batch, nIn], data: x), weight: w,
+                                             bias: try Tensor(shape: [nOut], data: bias)).array
+            for (name, kernel) in paths {
+                var y = [Float](repeating: .nan, count: batch * nOut)
+                sparseLinear(a, x, batch: batch, bias: bias, &y, kernel: kernel)
+                #expect(maxRelativeError(y, expected) < 1e-5, "\(name) batch \(batch) \(nIn)→\(nOut) density \(density)")
+            }
+        }
+    }
+}
+
+@Test func sparseSampledProductEqualsItsReference() throws {
+    let rng = RNG(seed: 5)
+    for (m, k, n) in [(1, 1, 1), (10, 20, 7), (30, 50, 128), (100, 300, 33)] {
+        for density in [0.0, 0.1, 1.0] {
+            let (dense, mask) = randomSparse(rows: m, cols: k, density: density, rng: rng, emptyRows: [0])
+            let a = try #require(SparseMatrix(rows: m, cols: k, values: dense, pattern: mask))
+            let u = (0..<(m * n)).map { _ in rng.uniform() * 2 - 1 }, v = (0..<(k * n)).map { _ in rng.uniform() * 2 - 1 }
+            var want = [Float](repeating: 1, count: m * k), got = [Float](repeating: 1, count: m * k)
+            sparseSampledProductReference(a, u, v, length: n, &want)
+            sparseSampledProduct(a, u, v, length: n, &got)
+            #expect(maxRelativeError(got, want) < 1e-5, "\(m)×\(k) length \(n) density \(density)")
+            for i in 0..<(m * k) where mask[i] == 0 { #expect(got[i] == 0) }
+        }
+    }
+}
+
+@Test func transposeMatrixTransposesEveryShape() {
+    let rng = RNG(seed: 6)
+    for (rows, cols) in [(0, 3), (1, 1), (8, 8), (7, 9), (16, 24), (13, 40), (128, 784), (33, 17)] {
+        let x = (0..<(rows * cols)).map { _ in rng.uniform() }
+        var out = [Float](repeating: .nan, count: rows * cols)
+        transposeMatrix(x, rows: rows, cols: cols, &out)
+        var ok = true
+        for r in 0..<rows { for c in 0..<cols where out[c * rows + r] != x[r * cols + c] { ok = false } }
+        #expect(ok, "\(rows)×\(cols)")
+    }
+}

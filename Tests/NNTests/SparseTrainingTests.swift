@@ -1,0 +1,73 @@
+// Frozen-mask training through the sparse kernels (NN/Layers+Sparse.swift): the same weights as
+// the dense path after a few steps, gradients only where the mask keeps weights, and the dense
+// path wherever the mask is not frozen or keeps too much.
+import Testing
+@testable import NN
+import Engine
+
+/// `steps` SGD steps with momentum on a fixed random batch, with sparse kernels on or off.
+private func trained(frozen: Bool, density: Double, sparse: Bool, steps: Int = 4) throws -> Module {
+    let model = try Models.mlp([30, 24, 16, 5], rng: RNG(seed: 1))
+    try maskWeights(model, density: density)
+    for (_, g) in model.namedGates() { g.frozen = frozen }
+    let before = SparseInference.enabled
+    SparseInference.enabled = sparse
+    defer { SparseInference.enabled = before }
+    let opt = try Optimizer(.sgd(momentum: 0.9), parameters: model.namedParameters(), lr: 0.1)
+    opt.bindMasks(model)
+    model.train()
+    for step in 0..<steps {
+        let x = try Tensor.uniform([9, 30], low: -1, high: 1, rng: RNG(seed: UInt64(step)))
+        opt.zeroGrad()
+        try Loss.crossEntropy(model(x), (0..<9).map { $0 % 5 }).backward()
+        GradMode.noGrad { opt.step() }
+    }
+    return model
+}
+
+@Test func frozenMaskTrainingMatchesTheDensePath() throws {
+    for density in [0.0, 0.1, 0.2] {
+        let dense = try trained(frozen: true, density: density, sparse: false)
+        let sparse = try trained(frozen: true, density: density, sparse: true)
+        for ((name, a), (_, b)) in zip(sparse.namedParameters(), dense.namedParameters()) {
+            #expect(relativeError(a, b) < 1e-4, "\(name) at density \(density)")
+        }
+        // The sparse path ran: each layer whose mask keeps little built its compressed weight.
+        for (_, layer) in SparseInference.sparseLayers(of: sparse) {
+            let mask = try #require(layer.gates["weight"]?.mask)
+            if Double(mask.nonzeroCount) <= SparseInference.maxTrainingDensity * Double(mask.count) {
+                #expect(layer.sparse.matrix != nil)
+            }
+        }
+    }
+}
+
+@Test func sparseTrainingGradientsOnlyAtKeptEntriesAndInputGradient() throws {
+    let layer = try Linear(12, 7, rng: RNG(seed: 2))
+    let mask = try Tensor.zeros([7, 12])
+    for i in stride(from: 0, to: 84, by: 9) { mask.data[i] = 1 }
+    let gate = WeightGate(mask: mask)
+    gate.frozen = true
+    try layer.setGate(gate, for: "weight")
+    let x = try Tensor.uniform([5, 12], low: -1, high: 1, rng: RNG(seed: 3)).requiringGrad()
+    layer.train()
+    let y = try layer(x)
+    try y.square().sum().backward()
+    let gw = try #require(layer.weight.grad), gx = try #require(x.grad)
+    #expect(layer.sparse.matrix != nil)
+    for i in 0..<84 where mask.data[i] == 0 { #expect(gw.data[i] == 0) }
+    // The same gradients from the dense op on the masked weight.
+    let xd = x.copy().requiringGrad(), wd = layer.weight.copy().requiringGrad()
+    let bd = layer.bias!.copy().requiringGrad()
+    try Tensor.linear(xd, weight: wd, bias: bd).square().sum().backward()
+    #expect(relativeError(gx, xd.grad!) < 1e-5)
+    #expect(relativeError(gw, try wd.grad! * mask) < 1e-5)
+    #expect(relativeError(layer.bias!.grad!, bd.grad!) < 1e-5)
+}
+
+@Test func unfrozenOrDenseMasksTrainDensely() throws {
+    for (frozen, density) in [(false, 0.1), (true, 0.9)] {
+        let model = try trained(frozen: frozen, density: density, sparse: true, steps: 1)
+        for (_, layer) in SparseInference.sparseLayers(of: model) { #expect(layer.sparse.matrix == nil) }
+    }
+}
