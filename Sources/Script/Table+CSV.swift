@@ -38,7 +38,7 @@ extension Table {
     }
 
     /// Shortest text that reads back as the same double (whole numbers without ".0").
-    static func number(_ x: Double) -> String {
+    package static func number(_ x: Double) -> String {
         if x.isNaN { return "nan" }
         if x.isInfinite { return x < 0 ? "-inf" : "inf" }
         if x == x.rounded(), Swift.abs(x) < 1e15 { return String(Int64(x)) }

@@ -245,7 +245,7 @@ public final class Sweep {
     static func text(_ v: Value) -> String {
         switch v {
         case .string(let s): return s
-        case .number(let x): return x == x.rounded() && Swift.abs(x) < 1e15 ? String(Int64(x)) : "\(x)"
+        case .number(let x): return Table.number(x)
         case .bool(let b): return b ? "true" : "false"
         default: return ""
         }
