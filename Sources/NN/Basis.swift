@@ -83,7 +83,8 @@ public final class BasisLayer: Module {
 
 extension BasisLayer {
     /// `model` with every Linear and Conv2d layer of its top level except the classifier (the
-    /// last Linear) replaced by its basis pair; the other layers are copies.
+    /// last Linear) replaced by its basis pair; the other layers are copies. Only the α and the
+    /// classifier train, as in the paper: every other parameter is frozen.
     public static func rewrite(_ model: Module) throws -> Sequential {
         guard let seq = model as? Sequential else {
             throw EngineError("basis scaling rewrites Sequential models (mlp, cnn, lenet5); this model is a \(model.typeName)")
@@ -92,11 +93,15 @@ extension BasisLayer {
         var layers: [Module] = []
         for (i, layer) in seq.layers.enumerated() {
             if (layer is Linear || layer is Conv2d) && i != head {
-                layers.append(try BasisLayer.from(layer))
+                let pair = try BasisLayer.from(layer)
+                pair.bias?.requiresGrad = false
+                layers.append(pair)
             } else if layer is BasicBlock || layer is BasisLayer {
                 throw EngineError("basis scaling does not rewrite layers.\(i) (\(layer.typeName))")
             } else {
-                layers.append(try layer.clone())
+                let copy = try layer.clone()
+                for p in copy.parameters { p.requiresGrad = i == head }
+                layers.append(copy)
             }
         }
         let out = Sequential(layers)

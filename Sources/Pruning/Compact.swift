@@ -160,16 +160,31 @@ public struct CompactionCost: Sendable {
                 latency.append((n, times[times.count / 2]))
             }
         }
+        return CompactionCost(parameters: model.parameterCount, flops: counted(model), latency: latency)
+    }
+
+    /// Dense FLOPs per sample of `model` (2 × multiply-adds of its Linear and Conv2d layers and
+    /// of basis layers' mixing), after one forward pass of `sample` [1, ...] sets the positions.
+    public static func flops(_ model: Module, sample: Tensor) throws -> Int {
+        let wasTraining = model.training
+        model.eval()
+        defer { model.train(wasTraining) }
+        try GradMode.noGrad { _ = try model(sample) }
+        return counted(model)
+    }
+
+    /// FLOPs per sample from the positions the last forward pass recorded.
+    static func counted(_ model: Module) -> Int {
         var flops = 0
         for (_, m) in model.namedModules() {
-            let weight: Tensor
             switch m {
-            case let l as Linear: weight = l.weight
-            case let c as Conv2d: weight = c.weight
+            case let l as Linear: flops += 2 * l.weight.count * (m.positionsPerSample ?? 1)
+            case let c as Conv2d: flops += 2 * c.weight.count * (m.positionsPerSample ?? 1)
+            // The mixing of basis responses: a 1×1 convolution (or a product) over the bases.
+            case let b as BasisLayer: flops += 2 * b.coefficients.count * (b.basis.positionsPerSample ?? 1)
             default: continue
             }
-            flops += 2 * weight.count * (m.positionsPerSample ?? 1)
         }
-        return CompactionCost(parameters: model.parameterCount, flops: flops, latency: latency)
+        return flops
     }
 }

@@ -252,7 +252,7 @@ public enum PruningError: Error, CustomStringConvertible, Equatable {
     case needsTarget(method: String)
     /// The method reaches its own sparsity and was given a target.
     case takesNoTarget(method: String)
-    /// The method computes importance from gradients and was given no data.
+    /// The method chooses what to remove from data (gradients, activations) and was given none.
     case needsData(method: String)
     /// The method learns its masks while training and cannot prune once.
     case learnsWhileTraining(method: String)
@@ -275,7 +275,7 @@ public enum PruningError: Error, CustomStringConvertible, Equatable {
         case let .takesNoTarget(method):
             return "\(method) reaches the sparsity its penalty gives; it takes no target fraction"
         case let .needsData(method):
-            return "\(method) computes importance from gradients: it needs data"
+            return "\(method) chooses what to remove from data: it needs data"
         case let .learnsWhileTraining(method):
             return "\(method) learns its masks while training; it cannot prune once"
         case let .schedule(method, given, accepted):

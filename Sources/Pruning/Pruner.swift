@@ -127,7 +127,7 @@ public final class Pruner: TrainingHook {
         if config.schedule.kind != .oneshot {
             try updateMasks(keep: keep(at: 0))
         } else if lastKeep == nil {
-            try pruneNow(data: nil, batchSize: 128, keep: config.finalKeep ?? 1)
+            try pruneNow(data: trainingData, batchSize: 128, keep: config.finalKeep ?? 1)
         }
         optimizer.bindMasks(model)
         try method.begin(self, optimizer: optimizer)

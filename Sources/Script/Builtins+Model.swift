@@ -130,6 +130,19 @@ extension Builtins {
             }
         },
 
+        Builtin("flops", [BuiltinParam("net", nil, "a model"),
+                          BuiltinParam("data", nil, "a dataset whose first sample sets the input size")],
+                topic: "models", summary: "Dense FLOPs per sample: 2 × the multiply-adds of the Linear and Conv2d layers (and basis layers' mixing).",
+                help: "Counts every weight as if dense (masks do not lower it; compact(net) does). Runs one forward pass on the first sample of data.",
+                example: "net = cnn(classes=5)\nflops(net, fashion_mnist(\"test\", limit=1))") { args in
+            let net = try EngineArgs.model(args, "net")
+            let data = try EngineArgs.dataset(args, "data")
+            guard let first = data.makeBatches(size: 1, shuffle: false, rng: RNG(seed: 0)).first(where: { _ in true }) else {
+                throw BuiltinError("flops: the dataset is empty")
+            }
+            return .number(Double(try CompactionCost.flops(net, sample: first.x)))
+        },
+
         Builtin("save", [BuiltinParam("x", nil, "a model, a tensor, a record of tensors, a table or a figure"),
                          BuiltinParam("path", nil, "the file to write (.safetensors; .csv for a table; .png, .svg or .pdf for a figure)"),
                          BuiltinParam("dpi", .nil_, "a figure's resolution in PNG (default 150)"),

@@ -63,7 +63,7 @@ extension PruningError: ScriptWorded {
         case let .takesNoTarget(method):
             let knobs = Methods.named(method)?.parameters.filter(\.displayed).map { $0.name + "=" } ?? []
             return "\(method) reaches the sparsity its penalty gives\(knobs.isEmpty ? "" : " (set " + knobs.joined(separator: ", ") + ")"); it takes no keep= or sparsity="
-        case let .needsData(method): return "\(method) computes importance from gradients: pass data= (prune(net, p, data=d))"
+        case let .needsData(method): return "\(method) chooses what to remove from data: pass data= (prune(net, p, data=d))"
         case let .learnsWhileTraining(method): return "\(method) learns its scores while training: use train(net, data, pruner=p)"
         case let .unknownParameter(name, method, known):
             return "unknown keyword '\(name)' for pruner(\"\(method)\")" + PrunerKeywords.hint(name, method: method, known: known)
@@ -268,7 +268,7 @@ extension Builtins {
                           BuiltinParam("data", .nil_, "batches for taylor and snip"),
                           BuiltinParam("batch", .number(128), "batch size for taylor and snip")],
                 topic: "pruning", summary: "Prunes a model once to the pruner's target: the masks stay fixed afterwards.",
-                help: "Works with magnitude, random, taylor and snip (the last two need data=). Methods that learn scores (movement, soft_movement, l0) prune while training: train(net, data, pruner=p). Returns the sparsity reached over the pruned weights.",
+                help: "Works with magnitude, random, taylor, snip, channel, basis and cap (taylor, snip, cap, and channel or basis ranked from gradients, need data=). Methods that learn scores (movement, soft_movement, l0) prune while training: train(net, data, pruner=p). Returns the sparsity reached over the pruned weights.",
                 example: "net = mlp([784, 300, 10])\nprune(net, pruner(\"magnitude\", keep=0.2))\nsparsity(net)") { args in
             let net = try EngineArgs.model(args, "net")
             let config = try EngineArgs.pruner(args, "p")
@@ -319,7 +319,8 @@ extension Builtins {
         },
 
         Builtin("compact", [BuiltinParam("net", nil, "a model whose pruned units are zero (Sequential: mlp, cnn, lenet5, resnet)"),
-                            BuiltinParam("data", .nil_, "a dataset to measure parameters, FLOPs and latency on, before and after")],
+                            BuiltinParam("data", .nil_, "a dataset to measure parameters, FLOPs and latency on, before and after"),
+                            BuiltinParam("quiet", .bool(false), "print nothing (no table, no line of units kept)")],
                 topic: "pruning", summary: "The physically smaller model: neurons and channels whose weights are all zero are removed.",
                 help: """
                     A unit is removed when every slice that produces it is zero: its weight row, its bias and its \
@@ -331,7 +332,8 @@ extension Builtins {
                 example: "net = mlp([784, 100, 10])\nnet.layers[1].weight[0:49, :] = 0; net.layers[1].bias[0:49] = 0\nsmall = compact(net)") { args in
             let net = try EngineArgs.model(args, "net")
             let compaction = try Structure.compact(net)
-            if args.has("data") {
+            let quiet = try args.bool("quiet")
+            if args.has("data") && !quiet {
                 let data = try EngineArgs.dataset(args, "data")
                 var batch: Tensor?
                 for b in data.makeBatches(size: 128, shuffle: false, rng: RNG(seed: 0)) { batch = b.x; break }
@@ -346,7 +348,7 @@ extension Builtins {
                 args.session.write(display(.table(t)) + "\n")
             }
             let units = compaction.groups.map { "\($0.name) \($0.before)→\($0.after)" }.joined(separator: ", ")
-            args.session.write("compact: units \(units)\n")
+            if !quiet { args.session.write("compact: units \(units)\n") }
             return .model(compaction.model)
         },
 
@@ -355,9 +357,10 @@ extension Builtins {
                 help: """
                     Wong, Kashyap & Moradi 2021. A layer's weight, as a matrix of filters, is U·Σ·Vᵀ; the layer \
                     becomes one whose filters are the orthonormal bases u_j (frozen) followed by a scaling with \
-                    coefficients α_j·σ_j·V[o, j] (α trainable, starting at 1; σ and V frozen). Train α and the \
-                    classifier, prune bases (pruner("channel", criterion="taylor", include=["*.basis.weight"]) \
-                    ranks them by (α·∂L/∂α)²), and compact(net) folds the pruned bases away.
+                    coefficients α_j·σ_j·V[o, j] (α trainable, starting at 1; σ and V frozen). Only α and the \
+                    classifier train (every other parameter is frozen); pruner("basis", keep=) removes the bases \
+                    with the smallest |α·∂L/∂α| (lambda= adds an L1 penalty on α), and compact(net) folds the \
+                    pruned bases away.
                     """,
                 example: "net = cnn()\nb = basis(net)\nb") { args in
             .model(try BasisLayer.rewrite(try EngineArgs.model(args, "net")))

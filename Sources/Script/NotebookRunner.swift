@@ -1,7 +1,7 @@
 // Running a notebook: each cell in turn in one session, with its printed output, figures,
 // error and time captured, and the cell cache consulted first. A cell's key is built from its
 // source, the previous cell's key, the random generators' state and prune's version (the
-// first cell's "previous key" holds the settings); the files the cell read are checked
+// first cell's "previous key" holds the settings, the BLAS kernels and the thread count); the files the cell read are checked
 // against the fingerprints stored with its entry. Execution resumes at the first cell whose
 // entry is missing or stale, from the stored state after the cell before it.
 import Engine
@@ -143,7 +143,10 @@ public final class NotebookRunner {
         session.rng.reseed(options.seed)
 
         // 1. The longest run of valid entries from the start.
-        var stage = Stage(key: ContentHash.of(["prune notebook", options.version] + session.settings.keys.sorted().map { "\($0)=\(session.settings[$0] ?? "")" }),
+        // The BLAS kernels and the thread count are in the key too: they change the rounding, and
+        // over a training run rounding changes the numbers a cell prints.
+        var stage = Stage(key: ContentHash.of(["prune notebook", options.version, "blas \(BLAS.coreName)", "threads \(BLAS.threads)"]
+                                              + session.settings.keys.sorted().map { "\($0)=\(session.settings[$0] ?? "")" }),
                           rng: session.rng.state)
         let initial = stage
         // Entries, their figures and (below) their blobs are checked against their hashes; a

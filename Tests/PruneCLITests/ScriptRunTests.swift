@@ -244,4 +244,18 @@ func tempScript(_ text: String, name: String = "script.prune") throws -> String 
             #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file) missing")
         }
     }
+
+    /// Tutorial 04's quick mode: every structured method runs on the digits, each result is
+    /// compacted into a smaller model, and the table and figure are written.
+    @Test func basisPruningRunsInQuickMode() throws {
+        let (r, out) = try runQuick("04-basis-pruning.prune")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        for method in ["dense", "linear probe", "basis, unpruned", "L1 channel + fine-tuning", "basis", "CaP", "channel scaling", "double"] {
+            #expect(r.stdout.contains("digits  \(method) "), "no digits row for \(method) in: \(r.stdout)")
+        }
+        for file in ["basis_pruning.png", "basis_pruning.csv"] {
+            #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file) missing")
+        }
+    }
 }

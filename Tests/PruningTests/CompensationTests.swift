@@ -55,12 +55,97 @@ import NN
         #expect(acc >= plainAcc - 0.02, "compensated \(acc), plain \(plainAcc)")
     }
 
-    @Test func convolutionReadersAreNotSupportedYet() throws {
-        let net = try Models.cnn(classes: 3, rng: RNG(seed: 3))
+    /// A convolution reader: the Gram matrix of its im2col patches reproduces the weight when
+    /// every input is kept, and removing channels with compensation beats plain removal.
+    @Test func convolutionReadersAreRefittedFromTheirPatches() throws {
+        let rng = RNG(seed: 3)
+        let net = try Models.cnn(classes: 3, rng: rng)
         let first = try #require(try Structure.groups(net).first)
-        let data = try Clusters(dim: 784, perClass: 2)
-        #expect { try Compensation.remove([0], of: first, in: net, data: data) } throws: { e in
-            "\(e)".contains("refits Linear readers only") && "\(e)".contains("layers.3.weight")
+        let data = Samples(x: try Tensor.uniform([24, 784], rng: rng), y: (0..<24).map { $0 % 3 }, classes: 3)
+        let reshaped = ReshapedSamples(data, shape: [1, 28, 28])
+        let reader = try #require(net.layers[3] as? Conv2d)
+        let g = try Compensation.gram(of: 3, in: net, data: reshaped, batches: 2, batchSize: 12)
+        let d = reader.inChannels * reader.kernel * reader.kernel
+        #expect(g.shape == [d, d])
+        // (Channels that ReLU leaves dead have zero columns: the refit may move their weights,
+        // never the outputs.)
+        let same = try Compensation.refit(weight: reader.weight, gram: g, kept: Array(0..<d), mu: 1e-6)
+        #expect(try Compensation.reconstructionError(gram: g, original: reader.weight, fitted: same) < 1e-4)
+        // The Gram matrix is that of the explicit patches: the error of zeroing one filter's first
+        // tap equals ‖patches·Δᵀ‖² computed directly from the layer's outputs.
+        let x = try Compensation.inputs(of: 3, in: net, data: reshaped, batches: 2, batchSize: 12)
+        let one = reader.weight.copy()
+        for o in 0..<reader.outChannels { one.data[o * d] = 0 }
+        let viaGram = try Compensation.reconstructionError(gram: g, original: reader.weight, fitted: one)
+        let conv = try Conv2d(reader.inChannels, reader.outChannels, kernel: reader.kernel, stride: reader.stride, padding: reader.padding, bias: false, rng: rng)
+        try conv.weight.assign(reader.weight)
+        let images = try x.reshaped([24, reader.inChannels, 14, 14])
+        let full = try conv(images)
+        try conv.weight.assign(one)
+        let cut = try conv(images)
+        var num: Double = 0, den: Double = 0
+        for i in 0..<full.count { let e = Double(full.data[i] - cut.data[i]); num += e * e; den += Double(full.data[i] * full.data[i]) }
+        #expect(abs(viaGram - num / den) < 1e-3 * max(viaGram, 1e-6), "gram \(viaGram), direct \(num / den)")
+        // The Gram route gives the same error as the explicit one on the patches.
+        let removed = Array(0..<first.units / 2)
+        let plain = reader.weight.copy()
+        let k2 = reader.kernel * reader.kernel
+        for o in 0..<reader.outChannels { for u in removed { for j in 0..<k2 { plain.data[o * d + u * k2 + j] = 0 } } }
+        let plainError = try Compensation.reconstructionError(gram: g, original: reader.weight, fitted: plain)
+        let compensated = try #require(try net.clone() as? Sequential)
+        let error = try Compensation.remove(removed, of: first, in: compensated, data: reshaped, batches: 2)
+        #expect(error < plainError * 0.8, "compensated \(error), plain \(plainError)")
+    }
+
+    /// Units 0 and 1 are independent, unit 2 = unit 0 + 2·unit 1 (positive inputs, non-negative
+    /// weights: ReLU is the identity), unit 3 is independent with the smallest row. L1 would
+    /// drop unit 3; CaP drops one of the redundant three, and its refit reproduces the outputs.
+    @Test func capRemovesARedundantUnitAndReconstructs() throws {
+        let rng = RNG(seed: 8)
+        let net = try Models.mlp([3, 4, 2], rng: rng)
+        let hidden = try #require(net.layers[1] as? Linear), reader = try #require(net.layers[3] as? Linear)
+        let rows: [[Float]] = [[1, 0, 0], [0, 1, 0], [1, 2, 0], [0, 0, 0.1]]
+        for (u, r) in rows.enumerated() { for j in 0..<3 { hidden.weight.data[u * 3 + j] = r[j] }; hidden.bias?.data[u] = 0 }
+        let x = try Tensor.uniform([64, 3], low: 0.5, high: 2, rng: rng)
+        let data = Samples(x: x, y: (0..<64).map { $0 % 2 }, classes: 2)
+        net.eval()
+        let before = try net(x)
+        var config = PrunerConfig(CaP.self, keep: 0.75)
+        try config.set("mu", 1e-6)
+        try Pruner(config).pruneOnce(net, data: data, batchSize: 32)
+        let dead = try Structure.deadUnits(net, try #require(try Structure.groups(net).first))
+        #expect(dead.filter { $0 }.count == 1)
+        #expect(dead[3] == false, "CaP removed the independent unit: \(dead)")
+        let after = try net(x)
+        var worst: Float = 0
+        for i in 0..<before.count { worst = max(worst, abs(before.data[i] - after.data[i])) }
+        #expect(worst < 1e-2, "outputs moved by \(worst)")
+        _ = reader
+    }
+
+    /// The binary search: a generous step keeps the floor, a tiny one keeps every unit that
+    /// costs accuracy; errors for one-shot use without data.
+    @Test func capStepSearchesPerLayerRatios() throws {
+        let data = try Clusters(dim: 20, perClass: 40)
+        let trained = try Models.mlp([20, 24, 4], rng: RNG(seed: 2))
+        _ = try fit(trained, on: data, optimizer: try sgd(trained), config: quiet(3, batch: 16))
+        func kept(step: Double) throws -> (Int, Double, Double) {
+            let net = try #require(try trained.clone() as? Sequential)
+            let (_, before) = try evaluate(net, on: data)
+            var config = PrunerConfig(CaP.self, keep: 0.1)
+            try config.set("step", step)
+            try config.set("batches", 100)
+            try Pruner(config).pruneOnce(net, data: data, batchSize: 160)
+            let (_, after) = try evaluate(net, on: data)
+            return (try Structure.deadUnits(net, try #require(try Structure.groups(net).first)).filter { !$0 }.count, before, after)
+        }
+        let (generous, _, _) = try kept(step: 1)
+        #expect(generous == 2)   // round(0.1 × 24)
+        let (strict, before, after) = try kept(step: 0.001)
+        #expect(strict > generous)
+        #expect(before - after <= 0.001 + 1e-9, "accuracy \(before) → \(after)")
+        #expect { try Pruner(PrunerConfig(CaP.self, keep: 0.5)).pruneOnce(try Models.mlp([4, 3, 2], rng: RNG(seed: 1)), data: nil) } throws: { e in
+            "\(e)".contains("cap") && "\(e)".contains("data")
         }
     }
 }

@@ -15,8 +15,11 @@ import Kernels
     /// method's own procedure where it has one: lottery rounds, SNIP's pruning first).
     func run(_ config: PrunerConfig, widths: [Int] = [32, 48, 24, 4]) throws -> (Sequential, Pruner) {
         let data = try Clusters(dim: widths[0], perClass: 8)
-        // Channel scaling trains the scales it is given: the model gets them first.
-        let net = config.method == ChannelScaling.self ? try ChannelScale.insert(try model(widths)) : try model(widths)
+        // Channel scaling trains the scales it is given, basis pruning prunes the bases it is
+        // given: the model gets them first.
+        var net = try model(widths)
+        if config.method == ChannelScaling.self { net = try ChannelScale.insert(net) }
+        if config.method == BasisPruning.self { net = try BasisLayer.rewrite(net) }
         let p = try Pruner(config)
         _ = try PrunedTraining.train(net, on: data, pruner: p, makeOptimizer: { _ in try sgd(net) }, config: quiet(1, batch: 8))
         return (net, p)

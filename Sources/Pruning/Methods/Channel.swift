@@ -23,15 +23,29 @@ public final class Channel: PruningMethod {
 
     let criterion: String
     let batches: Int
+    /// Which of the traced groups this pruner ranks (basis pruning takes only the bases).
+    let admits: (UnitGroup) -> Bool
     /// The unit groups the pruner's targets produce, and their gated slices.
     public private(set) var groups: [UnitGroup] = []
     /// Per group, the score accumulated from gradients (Taylor, movement).
     var accumulated: [[Double]] = []
 
-    public init(settings: MethodSettings) {
-        criterion = settings.text("criterion")
-        batches = settings.int("batches")
+    public convenience init(settings: MethodSettings) {
+        self.init(criterion: settings.text("criterion"), batches: settings.int("batches"))
     }
+
+    /// A channel pruner over the groups `admits` accepts. Besides the user's criteria,
+    /// "alpha" ranks by the first-order term of the gates alone, Σ over steps |Σ_unit α·∂L/∂α|
+    /// (basis pruning's importance).
+    init(criterion: String, batches: Int, admits: @escaping (UnitGroup) -> Bool = { _ in true }, label: String? = nil) {
+        self.criterion = criterion
+        self.batches = batches
+        self.admits = admits
+        self.label = label ?? "channel with criterion \"\(criterion)\""
+    }
+
+    /// How errors name this pruner.
+    let label: String
 
     public func validate(_ config: PrunerConfig) throws {
         if config.granularity != .element {
@@ -39,13 +53,13 @@ public final class Channel: PruningMethod {
         }
     }
 
-    var usesGradients: Bool { criterion == "taylor" || criterion == "movement" }
+    var usesGradients: Bool { criterion == "taylor" || criterion == "movement" || criterion == "alpha" }
 
     /// Finds the groups whose producing layer is one of the targets and gates every slice.
     public func attached(_ pruner: Pruner) throws {
         guard let model = pruner.model else { return }
         let targeted = Set(pruner.targets.map(\.name))
-        groups = try Structure.groups(model).filter { g in g.producers.contains { targeted.contains($0.name) } }
+        groups = try Structure.groups(model).filter { g in admits(g) && g.producers.contains { targeted.contains($0.name) } }
         guard !groups.isEmpty else {
             throw PruningError.structure("channel pruning found no neurons or channels among the pruned layers (\(pruner.targets.map(\.name).joined(separator: ", ")))")
         }
@@ -72,7 +86,7 @@ public final class Channel: PruningMethod {
         let params = Dictionary(model.namedParameters(), uniquingKeysWith: { a, _ in a })
         for (k, g) in groups.enumerated() {
             var dot = [Double](repeating: 0, count: g.units)
-            for s in g.producers + g.gates {
+            for s in criterion == "alpha" ? g.gates : g.producers + g.gates {
                 guard let p = params[s.name], let grad = p.grad, p.count % g.units == 0 else { continue }
                 let row = p.count / g.units, w = p.data, gd = grad.data
                 for u in 0..<g.units {
@@ -81,7 +95,13 @@ public final class Channel: PruningMethod {
                     dot[u] += sum
                 }
             }
-            for u in 0..<g.units { accumulated[k][u] += criterion == "taylor" ? dot[u] * dot[u] : -dot[u] }
+            for u in 0..<g.units {
+                switch criterion {
+                case "taylor": accumulated[k][u] += dot[u] * dot[u]
+                case "alpha": accumulated[k][u] += Swift.abs(dot[u])
+                default: accumulated[k][u] -= dot[u]
+                }
+            }
         }
     }
 
@@ -184,7 +204,7 @@ public final class Channel: PruningMethod {
     public func pruneNow(_ pruner: Pruner, data: BatchSource?, batchSize: Int, keep: Double) throws {
         guard let model = pruner.model else { return }
         if usesGradients {
-            guard let data else { throw PruningError.needsData(method: "channel with criterion \"\(criterion)\"") }
+            guard let data else { throw PruningError.needsData(method: label) }
             let wasTraining = model.training
             model.eval()
             defer { model.train(wasTraining); model.zeroGrad() }

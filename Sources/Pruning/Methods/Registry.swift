@@ -20,6 +20,8 @@ public enum Methods {
         ACDC.self,
         Channel.self,
         ChannelScaling.self,
+        BasisPruning.self,
+        CaP.self,
     ]
 
     public static var names: [String] { all.map { $0.name } }
