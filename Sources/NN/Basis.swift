@@ -138,27 +138,34 @@ public final class ChannelScale: Module {
     /// `model` with a scale after every Linear and Conv2d layer except the classifier (after its
     /// batch norm when one follows); every other parameter frozen except the classifier's.
     public static func insert(_ model: Module) throws -> Sequential {
-        guard let seq = model as? Sequential else {
-            throw EngineError("channel scaling inserts scales into Sequential models (mlp, cnn, lenet5); this model is a \(model.typeName)")
-        }
-        let head = seq.layers.lastIndex { $0 is Linear }
-        var layers: [Module] = []
-        var pending: Int?
-        for (i, layer) in seq.layers.enumerated() {
-            if let n = pending, !(layer is BatchNorm) { layers.append(try ChannelScale(n)); pending = nil }
-            if layer is BasicBlock || layer is BasisLayer || layer is ChannelScale {
-                throw EngineError("channel scaling does not insert scales into layers.\(i) (\(layer.typeName))")
-            }
-            let copy = try layer.clone()
-            for p in copy.parameters { p.requiresGrad = i == head }
-            layers.append(copy)
-            if i != head, let l = layer as? Linear { pending = l.outFeatures }
-            if i != head, let c = layer as? Conv2d { pending = c.outChannels }
-            if layer is BatchNorm, let n = pending { layers.append(try ChannelScale(n)); pending = nil }
-        }
-        if let n = pending { layers.append(try ChannelScale(n)) }
-        let out = Sequential(layers)
-        out.train(model.training)
-        return out
+        try insertAfterUnits(model, what: "channel scaling inserts scales") { try ChannelScale($0) }
     }
+}
+
+/// `model` with `make(units)` inserted after every Linear and Conv2d layer except the
+/// classifier (after its batch norm when one follows); every parameter frozen except the
+/// classifier's (the inserted layers' own parameters train).
+public func insertAfterUnits(_ model: Module, what: String, _ make: (Int) throws -> Module) throws -> Sequential {
+    guard let seq = model as? Sequential else {
+        throw EngineError("\(what) into Sequential models (mlp, cnn, lenet5); this model is a \(model.typeName)")
+    }
+    let head = seq.layers.lastIndex { $0 is Linear }
+    var layers: [Module] = []
+    var pending: Int?
+    for (i, layer) in seq.layers.enumerated() {
+        if let n = pending, !(layer is BatchNorm) { layers.append(try make(n)); pending = nil }
+        if layer is BasicBlock || layer is BasisLayer || layer is ChannelScale || layer is UnitGate {
+            throw EngineError("\(what) after layers.\(i) (\(layer.typeName)): not supported")
+        }
+        let copy = try layer.clone()
+        for p in copy.parameters { p.requiresGrad = i == head }
+        layers.append(copy)
+        if i != head, let l = layer as? Linear { pending = l.outFeatures }
+        if i != head, let c = layer as? Conv2d { pending = c.outChannels }
+        if layer is BatchNorm, let n = pending { layers.append(try make(n)); pending = nil }
+    }
+    if let n = pending { layers.append(try make(n)) }
+    let out = Sequential(layers)
+    out.train(model.training)
+    return out
 }

@@ -58,6 +58,8 @@ public enum ModuleCodec {
             return ModuleSpec(kind: "TransformerBlock", numbers: ["dim": d(m.attn.dim), "heads": d(m.attn.heads), "hidden": d(m.fc1.outFeatures)])
         case let m as ChannelScale:
             return ModuleSpec(kind: "ChannelScale", numbers: ["features": d(m.features)])
+        case let m as UnitGate:
+            return ModuleSpec(kind: "UnitGate", numbers: ["features": d(m.features)])
         case let m as BasisLayer:
             return ModuleSpec(kind: "BasisLayer", numbers: ["outputs": d(m.outputs), "bias": b(m.bias != nil)], children: [try describe(m.basis)])
         case let m as BasicBlock:
@@ -121,6 +123,7 @@ public enum ModuleCodec {
         case "TransformerBlock":
             return try TransformerBlock(dim: try int("dim", 1...(1 << 20)), heads: try int("heads", 1...(1 << 20)), hidden: try int("hidden"), rng: rng)
         case "ChannelScale": return try ChannelScale(try int("features", 1...(1 << 24)))
+        case "UnitGate": return try UnitGate(try int("features", 1...(1 << 24)))
         case "BasisLayer":
             guard spec.children.count == 1 else { throw EngineError("module spec BasisLayer: needs its basis layer") }
             let basis = try build(spec.children[0], rng: rng, dropoutRNG: dropoutRNG)

@@ -85,6 +85,8 @@ extension Structure {
                 spec.numbers["features"] = Double(size(path + ".weight", 0, bn.features))
             case let s as ChannelScale:
                 spec.numbers["features"] = Double(size(path + ".scale", 0, s.features))
+            case let g as UnitGate:
+                spec.numbers["features"] = Double(size(path + ".open", 0, g.features))
             case let b as BasisLayer:
                 spec.numbers["outputs"] = Double(size(path + ".coefficients", 0, b.outputs))
                 if var child = spec.children.first {
@@ -186,5 +188,17 @@ public struct CompactionCost: Sendable {
             }
         }
         return flops
+    }
+}
+
+extension Structure {
+    /// The sub-network a gates pruner chose (Colombo & Gao): `model` compacted to its open
+    /// units, without its gate layers, freshly initialised from `seed`: an architecture to
+    /// train from scratch, not a set of weights.
+    public static func architecture(_ model: Module, seed: UInt64) throws -> Module {
+        guard let small = try compact(model).model as? Sequential else { throw PruningError.structure("compact did not give a Sequential model") }
+        let layers = small.layers.filter { !($0 is UnitGate) }
+        let spec = ModuleSpec(kind: "Sequential", children: try layers.map { try ModuleCodec.describe($0) })
+        return try ModuleCodec.build(spec, rng: RNG(seed: seed), dropoutRNG: RNG(seed: seed &+ 1))
     }
 }

@@ -112,6 +112,13 @@ public enum Structure {
                 g.gates.append(UnitSlice(path + ".scale", axis: 0))
                 g.scales.append(path + ".scale")
                 open = g
+            case let gate as UnitGate:
+                // Closed in evaluation when open is 0 or the logit is not above 0 (exactly 0 here).
+                guard var g = open, !flattened, g.units == gate.features else {
+                    throw PruningError.structure("\(path) (\(gate.typeName)) does not follow a layer with \(gate.features) units")
+                }
+                g.gates += [UnitSlice(path + ".open", axis: 0), UnitSlice(path + ".logits", axis: 0)]
+                open = g
             case let a as Activation:
                 // A removed unit must stay exactly zero: f(0) = 0.
                 guard a.kind == .relu || a.kind == .gelu || a.kind == .tanh else {

@@ -378,6 +378,26 @@ extension Builtins {
             .model(try ChannelScale.insert(try EngineArgs.model(args, "net")))
         },
 
+        Builtin("gates", [BuiltinParam("net", nil, "a Sequential model (mlp, cnn, lenet5)")],
+                topic: "pruning", summary: "A copy with a stochastic gate on every unit (not the classifier's); only the gates and the classifier train.",
+                help: """
+                    Architecture pruning by subset selection (Colombo & Gao 2021): train the copy with \
+                    pruner("gates", lambda=) on the upstream data; the gates learn which units to keep under a \
+                    complexity prior while the weights stay frozen, and architecture(net) extracts the chosen \
+                    sub-network, re-initialised, to train downstream.
+                    """,
+                example: "net = cnn(classes=5)\ng = gates(net)\ng") { args in
+            .model(try UnitGate.insert(try EngineArgs.model(args, "net")))
+        },
+
+        Builtin("architecture", [BuiltinParam("net", nil, "a model trained with pruner(\"gates\")"),
+                                 BuiltinParam("seed", .number(0), "seed of the fresh initialisation")],
+                topic: "pruning", summary: "The sub-network the gates chose: open units only, no gate layers, freshly initialised.",
+                example: "g = gates(mlp([20, 10, 3]))\na = architecture(g)") { args in
+            let seed = try EngineArgs.int(args, "seed", in: 0...Int(Int32.max))
+            return .model(try Structure.architecture(try EngineArgs.model(args, "net"), seed: UInt64(seed)))
+        },
+
         Builtin("copy_mask", [BuiltinParam("from", nil, "the model whose masks are copied"),
                               BuiltinParam("to", nil, "the model that receives them (same parameter names and shapes)")],
                 topic: "pruning", summary: "Copies masks to another model, fixed: an upstream mask carried downstream.",

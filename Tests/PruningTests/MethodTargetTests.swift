@@ -20,6 +20,7 @@ import Kernels
         var net = try model(widths)
         if config.method == ChannelScaling.self { net = try ChannelScale.insert(net) }
         if config.method == BasisPruning.self { net = try BasisLayer.rewrite(net) }
+        if config.method == Gates.self { net = try UnitGate.insert(net) }
         let p = try Pruner(config)
         _ = try PrunedTraining.train(net, on: data, pruner: p, makeOptimizer: { _ in try sgd(net) }, config: quiet(1, batch: 8))
         return (net, p)

@@ -22,6 +22,7 @@ public enum Methods {
         ChannelScaling.self,
         BasisPruning.self,
         CaP.self,
+        Gates.self,
     ]
 
     public static var names: [String] { all.map { $0.name } }
