@@ -66,7 +66,7 @@ let package = Package(
 
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "FileIO"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Engine", "Kernels", "KernelsAVX512"]),
-        .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN"]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN"], exclude: ["Fixtures"]),
         .testTarget(name: "ScriptTests", dependencies: ["Script", "FileIO", "Engine", "NN", "Data", "Pruning"], exclude: ["golden"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "NN", "Data", "Engine", "Kernels", "KernelsAVX512"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "CPNG"], exclude: ["golden"]),
