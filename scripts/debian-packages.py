@@ -23,12 +23,14 @@ package is in the test split when FNV-1a-64 of its name's UTF-8 bytes is divisib
 a fifth), so a package never changes split when the snapshot is remade.
 """
 import argparse
+import atexit
 import collections
 import csv
 import glob
 import gzip
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -90,7 +92,10 @@ def main():
     options = ["-o", f"Dir::State::Lists={lists}", "-o", "Acquire::Languages=en",
                "-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache="]
     if not args.lists:
+        # apt downloads as the _apt user, which must be able to enter the folder.
+        os.chmod(lists, 0o755)
         os.makedirs(os.path.join(lists, "partial"), exist_ok=True)
+        atexit.register(shutil.rmtree, lists, ignore_errors=True)
         subprocess.run(["apt-get", "update", "-qq"] + options, check=True)
     dump = subprocess.run(["apt-cache"] + options + ["dumpavail"], check=True, capture_output=True).stdout
     translations = sorted(glob.glob(os.path.join(lists, "*_i18n_Translation-en*")))

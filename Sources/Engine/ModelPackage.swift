@@ -7,6 +7,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import FileIO
 
 /// A model folder inside an installed Python package.
 ///
@@ -39,14 +40,14 @@ public struct ModelPackage: Sendable {
     /// The model folder: `$environmentVariable` when set, else the first installed copy found.
     public func folder() throws -> String {
         if let env = ModelPackage.environment(environmentVariable) {
-            guard ModelPackage.isDirectory(env) else {
+            guard Directories.isDirectory(env) else {
                 throw EngineError("\(environmentVariable) is \(env), which is not a folder")
             }
             return env
         }
         for root in ModelPackage.searchRoots() {
             let candidate = "\(root)/\(module)/\(subfolder)"
-            if ModelPackage.isDirectory(candidate) { return candidate }
+            if Directories.isDirectory(candidate) { return candidate }
         }
         throw EngineError("the Python package \(pipName) is not installed (no \(module)/\(subfolder) in any site-packages or dist-packages folder); \(installHint)")
     }
@@ -82,11 +83,6 @@ public struct ModelPackage: Sendable {
     public static func environment(_ name: String) -> String? {
         guard let v = getenv(name).map({ String(cString: $0) }), !v.isEmpty else { return nil }
         return v
-    }
-
-    public static func isDirectory(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
     /// The paths matching a shell pattern, newest Python version first (glob sorts ascending).

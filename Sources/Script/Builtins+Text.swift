@@ -31,7 +31,7 @@ extension Builtins {
             let split = try EngineArgs.choice(args, "split", DebianPackages.Split.allCases.map(\.rawValue))
             guard let which = DebianPackages.Split(rawValue: split) else { throw BuiltinError("debian_packages: unknown split \(split)") }
             let d = try DebianPackages.load(which, tokenizer: try EngineArgs.tokenizer(args), length: try EngineArgs.tokenLength(args))
-            return .dataset(try EngineArgs.select(args, from: d, split: split))
+            return .dataset(try EngineArgs.select(args, from: d, source: "the \(split) split"))
         },
         Builtin("text_csv", [BuiltinParam("path", nil, "a CSV file with a header row (.csv or .csv.gz)"),
                              BuiltinParam("text", .string("text"), "the column holding the texts"),
@@ -47,7 +47,7 @@ extension Builtins {
             let (texts, labels, names) = try TextCSV.read(path, text: try args.string("text"), label: try args.string("label"))
             let d = try Dataset.text(name: "text_csv/\(baseName(path))", texts: texts, labels: labels, classNames: names,
                                      tokenizer: try EngineArgs.tokenizer(args), length: try EngineArgs.tokenLength(args))
-            return .dataset(try EngineArgs.select(args, from: d, split: path))
+            return .dataset(try EngineArgs.select(args, from: d, source: path))
         },
         Builtin("tokenize", [BuiltinParam("text", nil, "the text"),
                              BuiltinParam("length", .nil_, "pad or cut to this many tokens (default: as many as the text needs)"),

@@ -30,6 +30,10 @@ public struct Tokenizer: Sendable {
     let specials: [(scalars: [Unicode.Scalar], id: Int)]
 
     public init(vocabulary: Vocabulary) throws {
+        // Datasets store ids as floats, exact up to 2^24.
+        guard vocabulary.count <= 1 << 24 else {
+            throw EngineError("vocabulary \(vocabulary.path) has \(vocabulary.count) pieces; token ids are stored as floats, so at most 16777216 are supported")
+        }
         self.vocabulary = vocabulary
         padID = try vocabulary.required("[PAD]")
         unknownID = try vocabulary.required("[UNK]")

@@ -1,6 +1,7 @@
 // Vocabulary: a BERT-style vocab.txt (one word piece per line, the line number is its id), and
 // where the default one comes from (the MiniLM model package's folder).
 import Engine
+import FileIO
 
 /// Word pieces and their ids, read from a `vocab.txt`.
 ///
@@ -77,7 +78,7 @@ extension Vocabulary {
     /// read once per path and kept.
     public static func named(_ path: String? = nil) throws -> Vocabulary {
         var file = try path ?? defaultPath()
-        if ModelPackage.isDirectory(file) { file += "/vocab.txt" }
+        if Directories.isDirectory(file) { file += "/vocab.txt" }
         FileReads.record(file)
         return try cache.value(for: file) { try Vocabulary(file: file) }
     }
