@@ -70,7 +70,7 @@ public enum FashionMNIST {
     /// Forgets every decoded split (for tests of loading itself, or to free memory).
     public static func clearCache() { cache.removeAll() }
 
-    private static let cache = DatasetCache()
+    private static let cache = LoadCache<Dataset>()
 
     private static func canonical(_ path: String) -> String {
         guard let resolved = realpath(path, nil) else { return path }
@@ -79,12 +79,12 @@ public enum FashionMNIST {
     }
 }
 
-/// A thread-safe map from path to decoded dataset. The lock is held while decoding, so two
-/// threads asking for the same split decode it once; failures are not cached, so fixing the
-/// installation and retrying works.
-final class DatasetCache: @unchecked Sendable {
+/// A thread-safe map from path to what was decoded from it (a dataset, a vocabulary). The lock
+/// is held while decoding, so two threads asking for the same file decode it once; failures are
+/// not cached, so fixing the installation and retrying works.
+final class LoadCache<Value>: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private var entries: [String: Dataset] = [:]
+    private var entries: [String: Value] = [:]
 
     init() {
         mutex = .allocate(capacity: 1)
@@ -97,7 +97,7 @@ final class DatasetCache: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func value(for key: String, load: () throws -> Dataset) throws -> Dataset {
+    func value(for key: String, load: () throws -> Value) throws -> Value {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         if let hit = entries[key] { return hit }

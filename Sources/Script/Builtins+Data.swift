@@ -45,6 +45,32 @@ extension EngineArgs {
         }
         return picked
     }
+
+    /// The `classes=`, `per_class=`/`seed=` and `limit=` arguments of a dataset builtin, applied
+    /// in that order (class filter relabelled, seeded per-class draw, first N). `source` names
+    /// the data in errors ("the train split", a file).
+    static func select(_ args: CallArgs, from data: Dataset, source: String) throws -> Dataset {
+        var d = data
+        if args.has("classes") {
+            let keep = try classList(args, "classes", names: d.classNames)
+            d = try d.filtered(classes: keep)
+        }
+        if args.has("per_class") {
+            let n = try int(args, "per_class", in: 0...Int.max)
+            let counts = d.classCounts()
+            if let c = counts.indices.first(where: { counts[$0] < n }) {
+                throw BuiltinError("\(args.builtin): argument 'per_class' asks for \(n) samples of every class, but class \(c) (\(d.classNames[c])) has only \(counts[c]) in \(source)")
+            }
+            d = try d.perClass(n, seed: try seed(args))
+        } else {
+            _ = try seed(args)
+        }
+        if args.has("limit") {
+            let n = try int(args, "limit", in: 0...Int.max)
+            if n < d.count { d = try d.subset(indices: Array(0..<n), name: "\(d.name)[:\(n)]") }
+        }
+        return d
+    }
 }
 
 extension Builtins {
@@ -59,26 +85,7 @@ extension Builtins {
                 example: "shoes = fashion_mnist(\"train\", classes=[5, 7, 9], per_class=100)\nshape(shoes)") { args in
             let split = try EngineArgs.choice(args, "split", FashionMNIST.Split.allCases.map(\.rawValue))
             guard let which = FashionMNIST.Split(rawValue: split) else { throw BuiltinError("fashion_mnist: unknown split \(split)") }
-            var d = try FashionMNIST.load(which)
-            if args.has("classes") {
-                let keep = try EngineArgs.classList(args, "classes", names: d.classNames)
-                d = try d.filtered(classes: keep)
-            }
-            if args.has("per_class") {
-                let n = try EngineArgs.int(args, "per_class", in: 0...Int.max)
-                let counts = d.classCounts()
-                if let c = counts.indices.first(where: { counts[$0] < n }) {
-                    throw BuiltinError("fashion_mnist: argument 'per_class' asks for \(n) samples of every class, but class \(c) (\(d.classNames[c])) has only \(counts[c]) in the \(split) split")
-                }
-                d = try d.perClass(n, seed: try EngineArgs.seed(args))
-            } else {
-                _ = try EngineArgs.seed(args)
-            }
-            if args.has("limit") {
-                let n = try EngineArgs.int(args, "limit", in: 0...Int.max)
-                if n < d.count { d = try d.subset(indices: Array(0..<n), name: "\(d.name)[:\(n)]") }
-            }
-            return .dataset(d)
+            return .dataset(try EngineArgs.select(args, from: try FashionMNIST.load(which), source: "the \(split) split"))
         },
     ]
 }

@@ -1,6 +1,7 @@
 // Notebook cells: a .prune file split in the jupytext "percent" format. `# %%` starts a code
 // cell (a title may follow), `# %% [markdown]` a text cell whose `#` lines are Markdown. A file
 // without markers is one code cell. Running a file ignores the markers: they are comments.
+import Engine
 
 /// One cell of a notebook file.
 public struct NotebookCell: Equatable, Sendable {

@@ -1,6 +1,7 @@
 // A small Markdown-to-HTML converter for notebook text cells: headings, paragraphs, emphasis,
 // code spans and blocks, bullet and numbered lists, block quotes, rules and links. Everything
 // is HTML-escaped first, so a text cell can never inject markup.
+import Engine
 
 enum Markdown {
     /// The HTML of a Markdown text.

@@ -136,15 +136,6 @@ public final class Session {
     }
 }
 
-extension String {
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while let c = s.first, c == " " || c == "\t" || c == "\n" || c == "\r" { s.removeFirst() }
-        while let c = s.last, c == " " || c == "\t" || c == "\n" || c == "\r" { s.removeLast() }
-        return String(s)
-    }
-}
-
 // MARK: - A deep stack
 
 /// Runs `body` on a thread with a large stack, so that deep (but bounded) recursion in user

@@ -2,6 +2,7 @@
 // Text that would read back as something else (a number, true/false, empty) is quoted, and
 // quoted fields always read back as text.
 import Engine
+import Data
 
 extension Table {
     /// The table as CSV text with a header row. Cells must be numbers, strings, booleans or nil.
@@ -70,58 +71,15 @@ extension Table {
 
     /// Reads CSV text (the first row is the header). `file` names it in errors, with the line.
     public static func parseCSV(_ text: String, file: String) throws -> Table {
-        var records: [(line: Int, fields: [(text: String, quoted: Bool)])] = []
-        var fields: [(text: String, quoted: Bool)] = []
-        var field = "", quoted = false, inQuotes = false, afterQuote = false
-        var line = 1, recordLine = 1
-        var chars = Array(text.unicodeScalars)[...]
-        // A byte-order mark (spreadsheets write one) is not part of the first column's name.
-        if chars.first == "\u{FEFF}" { chars = chars.dropFirst() }
-        func endField() { fields.append((field, quoted)); field = ""; quoted = false; afterQuote = false }
-        func endRecord() {
-            endField()
-            if !(fields.count == 1 && fields[0].text.isEmpty && !fields[0].quoted) { records.append((recordLine, fields)) }
-            fields = []
-        }
-        while let c = chars.popFirst() {
-            if inQuotes {
-                if c == "\"" {
-                    if chars.first == "\"" { chars.removeFirst(); field.unicodeScalars.append("\"") } else { inQuotes = false; afterQuote = true }
-                } else {
-                    if c == "\n" { line += 1 }
-                    field.unicodeScalars.append(c)
-                }
-                continue
-            }
-            switch c {
-            case "\"":
-                guard field.isEmpty, !afterQuote else {
-                    throw BuiltinError("\(file):\(line): a quote inside an unquoted field; quote the whole field and double inner quotes")
-                }
-                inQuotes = true; quoted = true
-            case ",": endField()
-            case "\r": if chars.first != "\n" { endRecord(); line += 1; recordLine = line }
-            case "\n": endRecord(); line += 1; recordLine = line
-            default:
-                guard !afterQuote else { throw BuiltinError("\(file):\(line): text after a closing quote") }
-                field.unicodeScalars.append(c)
-            }
-        }
-        if inQuotes { throw BuiltinError("\(file):\(recordLine): a quoted field is not closed") }
-        if !field.isEmpty || quoted || !fields.isEmpty { endRecord() }
-        guard let header = records.first else { throw BuiltinError("\(file): empty file; a CSV table needs a header row") }
-        let names = header.fields.map(\.text)
-        var seen = Set<String>()
-        for (i, n) in names.enumerated() {
-            guard !n.isEmpty else { throw BuiltinError("\(file):\(header.line): column \(i + 1) has no name") }
-            guard seen.insert(n).inserted else { throw BuiltinError("\(file):\(header.line): column '\(n)' appears twice") }
-        }
+        let records: [CSV.Record], names: [String]
+        do {
+            records = try CSV.records(text, file: file)
+            names = try CSV.header(records, file: file)
+        } catch let e as EngineError { throw BuiltinError(e.message) }
         let table = Table()
         table.columns = names
         for record in records.dropFirst() {
-            guard record.fields.count == names.count else {
-                throw BuiltinError("\(file):\(record.line): \(record.fields.count) fields, but the header has \(names.count)")
-            }
+            do { try CSV.checkWidth(record, columns: names.count, file: file) } catch let e as EngineError { throw BuiltinError(e.message) }
             var row: [String: Value] = [:]
             for (name, f) in zip(names, record.fields) {
                 if f.quoted { row[name] = .string(f.text); continue }
