@@ -1,5 +1,10 @@
 // Model builtins: the ready architectures (mlp, cnn, lenet5, resnet, vit), their inspection
 // (summary, params) and checkpoints (save, load).
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Engine
 import NN
 import Pruning
@@ -171,6 +176,14 @@ extension Builtins {
             return .nil_
         },
 
+        Builtin("file_size", [BuiltinParam("path", nil, "a file")],
+                topic: "models", summary: "The size of a file in bytes, e.g. what a saved model or diff costs to store.",
+                example: "net = mlp([784, 10])\nsave(net, \"/tmp/net.safetensors\")\nfile_size(\"/tmp/net.safetensors\")") { args in
+            let path = try args.string("path")
+            var info = stat()
+            guard stat(path, &info) == 0 else { throw BuiltinError("file_size: cannot read '\(path)': \(String(cString: strerror(errno)))") }
+            return .number(Double(info.st_size))
+        },
         Builtin("load", [BuiltinParam("path", nil, "a safetensors file, or a .csv table"),
                          BuiltinParam("into", .nil_, "a model to load the checkpoint into")],
                 topic: "models", summary: "Loads a safetensors file (into a model, or as a record of tensors) or a CSV file as a table.",
@@ -183,8 +196,11 @@ extension Builtins {
             }
             switch args.value("into") {
             case .nil_:
-                let (tensors, metadata) = try Safetensors.load(path)
+                let (tensors, integers, metadata) = try Safetensors.load(path, integers: true)
                 if metadata["prune.kind"] == "diff" { return .object(DiffObject(try ModelDiff.load(path))) }
+                if let first = integers.first {
+                    throw BuiltinError("load: '\(path)' holds integer tensors ('\(first.name)': a sparse checkpoint); load it into a model with into=")
+                }
                 return .record(RecordRef(tensors.map { ($0.name, .tensor($0.tensor)) }))
             case .model(let m):
                 try Checkpoint.load(m, from: path, warn: { args.session.warn("load: " + $0) })
