@@ -95,14 +95,17 @@ public struct PGD: Sendable, Equatable {
         let best = adv.copy()
         var bestLoss = [Float](repeating: -.infinity, count: n)
         for k in 0...steps {
-            let input = adv.copy().requiringGrad()
-            let logits = try model(input)
+            // The last point is only scored: no graph, since one left without its backward pass
+            // would never be freed (nodes refer to their outputs).
+            let last = k == steps
+            let input = last ? adv : adv.copy().requiringGrad()
+            let logits = try last ? GradMode.noGrad { try model(input) } : model(input)
             let losses = perSampleLoss(logits, labels)
             for s in 0..<n where losses[s] > bestLoss[s] {
                 bestLoss[s] = losses[s]
                 (best.data + s * width).update(from: adv.data + s * width, count: width)
             }
-            if k == steps { break }
+            if last { break }
             try logits.crossEntropy(labels: labels).backward()
             guard let g = input.grad else { throw EngineError("pgd: the model gave no gradient for its input") }
             for s in 0..<n {
