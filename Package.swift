@@ -47,7 +47,7 @@ let package = Package(
         // Dataset loaders, splits, batches (datasets are batch sources for NN training).
         .target(name: "Data", dependencies: ["FileIO", "Engine", "NN", "CZlib"]),
         // Masks, pruners, schedules, reports, pruned training.
-        .target(name: "Pruning", dependencies: ["Engine", "Kernels", "KernelsAVX512", "NN"]),
+        .target(name: "Pruning", dependencies: ["Engine", "Kernels", "KernelsAVX512", "NN", "FileIO"]),
         // Figures: model, layout, cairo rendering to PNG/SVG/PDF, text previews.
         .target(name: "Plot", dependencies: ["CCairo", "CPNG", "FileIO"]),
         // The language: lexer, parser, interpreter, values, the builtins table.

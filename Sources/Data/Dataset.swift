@@ -1,6 +1,7 @@
 // Dataset: labelled samples in one float32 tensor, with the subsets, class filters, seeded
 // per-class draws, stratified splits and normalisation that transfer-learning experiments need.
 import Engine
+import NN
 
 /// Labelled samples: `images` is [N, ...sample shape] (for images [N, C, H, W]) and `labels[i]`
 /// is in `0..<classes`. Immutable: every operation returns a new dataset with its own tensor, so
@@ -24,11 +25,15 @@ public final class Dataset: CustomStringConvertible, @unchecked Sendable {
     /// Random transformations applied to training batches (shuffled batches only, so
     /// evaluation sees the samples unchanged); nil for none. Derived datasets drop it.
     public let augmentation: Augmentation?
+    /// The values a sample may take, per channel, in the dataset's current units: [0, 1] for
+    /// images as loaded, moved along by `normalized`; nil when unbounded (synthetic tasks).
+    /// Adversarial examples are clipped to it. Derived datasets keep it.
+    public let valueRange: ValueRange?
 
     /// Wraps samples and labels, checking that they agree. `classes` defaults to the number of
     /// `classNames`, else to the largest label plus one; names default to "0", "1", ….
     public init(name: String, images: Tensor, labels: [Int], classes: Int? = nil, classNames: [String]? = nil,
-                augmentation: Augmentation? = nil) throws {
+                augmentation: Augmentation? = nil, valueRange: ValueRange? = nil) throws {
         guard images.rank >= 2 else {
             throw EngineError("dataset \(name): images need a sample dimension and at least one more, got shape \(describe(shape: images.shape))")
         }
@@ -49,6 +54,14 @@ public final class Dataset: CustomStringConvertible, @unchecked Sendable {
         self.classes = k
         self.classNames = names
         self.augmentation = augmentation
+        if let valueRange {
+            let channels = images.shape[1]
+            guard valueRange.lower.count == channels, valueRange.upper.count == channels,
+                  zip(valueRange.lower, valueRange.upper).allSatisfy({ $0.isFinite && $1.isFinite && $0 <= $1 }) else {
+                throw EngineError("dataset \(name): the value range needs \(channels) finite bounds with lower ≤ upper, got \(valueRange.lower) and \(valueRange.upper)")
+            }
+        }
+        self.valueRange = valueRange
         if let augmentation { try augmentation.check(sampleShape: Array(images.shape.dropFirst()), dataset: name) }
     }
 
@@ -56,7 +69,7 @@ public final class Dataset: CustomStringConvertible, @unchecked Sendable {
     /// images tensor is shared, not copied.
     public func augmented(_ augmentation: Augmentation?) throws -> Dataset {
         try Dataset(name: name, images: images, labels: labels, classes: classes, classNames: classNames,
-                    augmentation: augmentation)
+                    augmentation: augmentation, valueRange: valueRange)
     }
 
     /// The number of samples.
@@ -104,7 +117,7 @@ public final class Dataset: CustomStringConvertible, @unchecked Sendable {
     public func subset(indices: [Int], name: String? = nil) throws -> Dataset {
         let (x, y) = try gather(indices)
         return try Dataset(name: name ?? "\(self.name)[subset \(indices.count)]", images: x, labels: y,
-                           classes: classes, classNames: classNames)
+                           classes: classes, classNames: classNames, valueRange: valueRange)
     }
 
     /// Only the samples of `classes`, in their original order. With `relabel`, class
@@ -124,10 +137,10 @@ public final class Dataset: CustomStringConvertible, @unchecked Sendable {
         let (x, y) = gatherUnchecked(indices)
         let tag = "\(name)[classes \(keep.map(String.init).joined(separator: ","))]"
         guard relabel else {
-            return try Dataset(name: tag, images: x, labels: y, classes: classes, classNames: classNames)
+            return try Dataset(name: tag, images: x, labels: y, classes: classes, classNames: classNames, valueRange: valueRange)
         }
         return try Dataset(name: tag, images: x, labels: y.map { newLabel[$0] }, classes: keep.count,
-                           classNames: keep.map { classNames[$0] })
+                           classNames: keep.map { classNames[$0] }, valueRange: valueRange)
     }
 
     /// The indices of each class, in order.
@@ -200,7 +213,17 @@ public final class Dataset: CustomStringConvertible, @unchecked Sendable {
                 for i in base..<base + plane { dst[i] = (src[i] - m) * inv }
             }
         }
-        return try Dataset(name: name, images: out, labels: labels, classes: classes, classNames: classNames)
+        // The valid range moves with the values, so that it is still known after normalising.
+        var range: ValueRange?
+        if let r = valueRange {
+            var lower: [Float] = [], upper: [Float] = []
+            for c in 0..<channels {
+                lower.append((r.lower[c] - mean[c]) / std[c])
+                upper.append((r.upper[c] - mean[c]) / std[c])
+            }
+            range = ValueRange(lower: lower, upper: upper)
+        }
+        return try Dataset(name: name, images: out, labels: labels, classes: classes, classNames: classNames, valueRange: range)
     }
 
     /// Per-channel mean and (population) standard deviation, accumulated in Double, e.g. to

@@ -6,6 +6,7 @@ import Glibc
 import Darwin
 #endif
 import Engine
+import NN
 
 public enum Digits {
     /// Where Debian's python3-sklearn installs the file.
@@ -37,7 +38,8 @@ public enum Digits {
         for s in 0..<n {
             resample(pixels, from: s * 64, into: x.data + s * size * size, size: size)
         }
-        return try Dataset(name: "digits", images: x, labels: labels, classes: 10, classNames: (0...9).map(String.init))
+        return try Dataset(name: "digits", images: x, labels: labels, classes: 10, classNames: (0...9).map(String.init),
+                           valueRange: ValueRange(unit: 1))
     }
 
     /// The CSV rows: 64 intensities in 0…16 and a label in 0…9 per line. Errors name the line.

@@ -6,6 +6,7 @@ import Glibc
 import Darwin
 #endif
 import Engine
+import NN
 
 /// Fashion-MNIST: 28×28 grey images of clothing in 10 classes, 60 000 for training and
 /// 10 000 for testing.
@@ -136,6 +137,7 @@ extension IDX {
             let dst = x.data
             for i in 0..<pixels.count { dst[i] = Float(pixels[i]) / 255 }
         }
-        return try Dataset(name: name, images: x, labels: y, classes: classNames.count, classNames: classNames)
+        return try Dataset(name: name, images: x, labels: y, classes: classNames.count, classNames: classNames,
+                           valueRange: ValueRange(unit: 1))
     }
 }

@@ -17,7 +17,7 @@ extension Checkpoint {
 
     /// The three tensors and the metadata value of `weight` behind the fixed `mask`, or nil when
     /// it cannot be stored so (a scalar or vector, or more than 2³¹ − 1 kept entries).
-    static func encodeSparse(_ name: String, weight: Tensor, mask: Tensor)
+    package static func encodeSparse(_ name: String, weight: Tensor, mask: Tensor)
         -> (values: Tensor, integers: [(name: String, tensor: Safetensors.Int32Tensor)], metadata: String)? {
         guard weight.rank >= 2, weight.shape == mask.shape else { return nil }
         let rows = weight.shape[0], cols = weight.count / max(rows, 1)
@@ -33,7 +33,7 @@ extension Checkpoint {
 
     /// Rebuilds the dense weight and its 0/1 mask of parameter `name` saved sparsely, checking
     /// every index; `shape` is the model's. Throws a message naming the file and the tensor.
-    static func decodeSparse(_ name: String, shape: [Int], format: String, values: Tensor?,
+    package static func decodeSparse(_ name: String, shape: [Int], format: String, values: Tensor?,
                              integers: [String: Safetensors.Int32Tensor], file: String) throws -> (weight: Tensor, mask: Tensor) {
         func bad(_ why: String) -> EngineError { EngineError("\(file): sparse '\(name)': \(why)") }
         let saved = format.hasPrefix("csr:") ? format.dropFirst(4).split(separator: ",").map { Int($0) } : []

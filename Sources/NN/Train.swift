@@ -20,10 +20,23 @@ public protocol BatchSource {
     /// Whether shuffled (training) batches are randomly transformed, so that the same sample
     /// differs between epochs (features cannot then be computed once).
     var augments: Bool { get }
+    /// The values a sample may take, per channel (nil: unbounded); adversarial examples stay in it.
+    var valueRange: ValueRange? { get }
 }
 
 extension BatchSource {
     public var augments: Bool { false }
+    public var valueRange: ValueRange? { nil }
+}
+
+/// The valid values of a sample's entries, one interval per channel (the first sample
+/// dimension), in the data's current units: normalising x ↦ (x − m)/s moves [0, 1] to
+/// [−m/s, (1 − m)/s].
+public struct ValueRange: Sendable, Equatable {
+    public var lower: [Float], upper: [Float]
+    public init(lower: [Float], upper: [Float]) { self.lower = lower; self.upper = upper }
+    /// [0, 1] on every one of `channels` channels: images as loaded.
+    public init(unit channels: Int) { self.init(lower: [Float](repeating: 0, count: channels), upper: [Float](repeating: 1, count: channels)) }
 }
 
 /// What happened in one epoch.
@@ -78,6 +91,8 @@ public protocol TrainingHook: AnyObject {
     func afterStep(step: Int) throws
     /// After the last step, also when the run was interrupted.
     func end() throws
+    /// What the hook adds to the cost of a step, shown on the progress line ("L2 PGD ×4 cost").
+    var progressNote: String? { get }
 }
 
 extension TrainingHook {
@@ -87,6 +102,7 @@ extension TrainingHook {
     public func afterBackward(step: Int) throws {}
     public func afterStep(step: Int) throws {}
     public func end() throws {}
+    public var progressNote: String? { nil }
 }
 
 /// The number of optimizer steps `fit` takes with this data and configuration.
@@ -124,7 +140,8 @@ public func fit(_ model: Module, on data: BatchSource, optimizer: Optimizer, con
     }
     guard data.count > 0 else { throw EngineError("train: the dataset is empty") }
     let rng = RNG(seed: config.seed)
-    let progress = ProgressLine(enabled: config.progress && isatty(2) != 0)
+    let progress = ProgressLine(enabled: config.progress && isatty(2) != 0,
+                                note: hooks.compactMap(\.progressNote).joined(separator: ", "))
     var history = History()
     model.train()
     defer { model.eval() }
@@ -210,7 +227,9 @@ final class ProgressLine {
     let enabled: Bool
     var lastDraw = 0.0
     var drawn = false
-    init(enabled: Bool) { self.enabled = enabled }
+    /// The hooks' cost notes, shown at the end of the line.
+    let note: String
+    init(enabled: Bool, note: String = "") { self.enabled = enabled; self.note = note }
 
     func update(epoch: Int, of epochs: Int, done: Int, total: Int, loss: Double, accuracy: Double, elapsed: Double) {
         guard enabled else { return }
@@ -221,7 +240,9 @@ final class ProgressLine {
         let eta = Double(total - done) / max(rate, 1e-9)
         let width = 24, filled = total > 0 ? width * done / total : width
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-        let line = "epoch \(epoch)/\(epochs) \(bar) \(done)/\(total)  loss \(fmt(loss, 4))  acc \(fmt(accuracy, 3))  \(Int(rate)) samples/s  ETA \(fmt(eta, 1))s"
+        // The cost of an epoch (elapsed plus what remains) shows what an adversary or a method adds.
+        let line = "epoch \(epoch)/\(epochs) \(bar) \(done)/\(total)  loss \(fmt(loss, 4))  acc \(fmt(accuracy, 3))  \(Int(rate)) samples/s  "
+            + "\(fmt(elapsed + eta, 1))s/epoch  ETA \(fmt(eta, 1))s" + (note.isEmpty ? "" : "  (\(note))")
         fputs("\r\u{1B}[K" + line, stderr)
         drawn = true
     }

@@ -10,6 +10,8 @@ public enum TransferMode: String, CaseIterable, Sendable {
     case linear
     /// Full fine-tuning of every parameter.
     case full
+    /// Diff pruning: the body stays as it is plus a sparse learned difference (`DiffPruning`).
+    case diff
 }
 
 /// Settings of one transfer.
@@ -22,6 +24,8 @@ public struct TransferConfig {
     public var newHead = true
     /// Seed of the new head's initialisation.
     public var headSeed: UInt64 = 0
+    /// Diff pruning's settings (mode `.diff`).
+    public var diff = DiffSettings()
     public init(mode: TransferMode = .full) { self.mode = mode }
 }
 
@@ -31,6 +35,10 @@ public enum TransferError: Error, CustomStringConvertible, Equatable {
     case headClasses(upstream: Int, task: Int)
     /// A pruner was given to a linear probe, whose body does not train.
     case probeWithPruner
+    /// A pruner was given to diff pruning, which chooses its own entries.
+    case diffWithPruner
+    /// An adversary was given to a linear probe, which trains on features computed once.
+    case probeWithAdversary
 
     public var description: String {
         switch self {
@@ -38,6 +46,10 @@ public enum TransferError: Error, CustomStringConvertible, Equatable {
             return "transfer: keeping the upstream head needs the task to have its \(upstream) classes, but it has \(task)"
         case .probeWithPruner:
             return "transfer: a linear probe keeps the body frozen, so a pruner has nothing to prune; fine-tune fully instead"
+        case .diffWithPruner:
+            return "transfer: diff pruning chooses the entries of its diff itself; it takes no pruner"
+        case .probeWithAdversary:
+            return "transfer: a linear probe trains its head on features computed once, so it cannot train on adversarial inputs; fine-tune fully instead"
         }
     }
 }
@@ -61,6 +73,17 @@ public enum Transfer {
                              makeOptimizer: (_ model: Module, _ steps: Int) throws -> Optimizer,
                              train: TrainConfig, validation: BatchSource? = nil,
                              shouldStop: @escaping () -> Bool = { Interrupt.requested }) throws -> (model: Module, history: History) {
+        let r = try run(upstream, to: task, config: transfer, pruner: pruner, hooks: hooks, makeOptimizer: makeOptimizer,
+                        train: train, validation: validation, shouldStop: shouldStop)
+        return (r.model, r.history)
+    }
+
+    /// `adapt`, also returning the diff that mode `.diff` learns (nil for the other modes).
+    public static func run(_ upstream: Module, to task: BatchSource, config transfer: TransferConfig,
+                           pruner: Pruner? = nil, hooks: [TrainingHook] = [],
+                           makeOptimizer: (_ model: Module, _ steps: Int) throws -> Optimizer,
+                           train: TrainConfig, validation: BatchSource? = nil,
+                           shouldStop: @escaping () -> Bool = { Interrupt.requested }) throws -> (model: Module, history: History, diff: ModelDiff?) {
         let (index, oldHead) = try head(of: upstream)
         guard task.count > 0 else { throw EngineError("transfer: the task has no samples") }
         guard let model = try upstream.clone() as? Sequential else {
@@ -89,6 +112,7 @@ public enum Transfer {
         switch transfer.mode {
         case .linear:
             guard pruner == nil else { throw TransferError.probeWithPruner }
+            guard !hooks.contains(where: { $0 is AdversarialTraining }) else { throw TransferError.probeWithAdversary }
             guard let head = model.layers.last else { throw EngineError("transfer: the model has no layers") }
             let probe = Sequential([head])
             let history: History
@@ -104,13 +128,19 @@ public enum Transfer {
                                   validation: cachedValidation, hooks: hooks, shouldStop: shouldStop)
             }
             model.eval()
-            return (model, history)
+            return (model, history, nil)
+        case .diff:
+            guard pruner == nil else { throw TransferError.diffWithPruner }
+            let r = try DiffPruning.train(model, upstream: upstream, newHead: transfer.newHead ? index : nil, on: task,
+                                          settings: transfer.diff, makeOptimizer: makeOptimizer, train: train,
+                                          validation: validation, hooks: hooks, shouldStop: shouldStop)
+            return (r.model, r.history, r.diff)
         case .full:
             let history = try PrunedTraining.train(model, on: task, pruner: pruner,
                                                    makeOptimizer: { try makeOptimizer(model, $0) }, config: train,
                                                    validation: validation, hooks: hooks, shouldStop: shouldStop)
             model.eval()
-            return (model, history)
+            return (model, history, nil)
         }
     }
 

@@ -1,5 +1,10 @@
 // Model builtins: the ready architectures (mlp, cnn, lenet5, resnet, vit), their inspection
 // (summary, params) and checkpoints (save, load).
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Engine
 import NN
 import Pruning
@@ -143,12 +148,12 @@ extension Builtins {
             return .number(Double(try CompactionCost.flops(net, sample: first.x)))
         },
 
-        Builtin("save", [BuiltinParam("x", nil, "a model, a tensor, a record of tensors, a table or a figure"),
+        Builtin("save", [BuiltinParam("x", nil, "a model, a tensor, a record of tensors, a table, a figure or a diff"),
                          BuiltinParam("path", nil, "the file to write (.safetensors; .csv for a table; .png, .svg or .pdf for a figure)"),
                          BuiltinParam("dpi", .nil_, "a figure's resolution in PNG (default 150)"),
                          BuiltinParam("sparse", .bool(false), "a model: store each weight with a fixed mask as its kept values and their indices")],
                 topic: "models", summary: "Saves a model, a tensor or a record of tensors to a safetensors file, a table to CSV, or a figure to PNG/SVG/PDF.",
-                help: "A model is saved with all its parameters and buffers under their dotted names; a tensor under the name \"tensor\"; a record under its keys; a table as CSV with a header row (text that would read back as a number is quoted). The file is written atomically. With sparse=true each weight whose mask is fixed is stored in compressed sparse row form (w.values, w.col_indices, w.crow_indices: the arguments of torch.sparse_csr_tensor, see docs/sparse-checkpoints.md), so a pruned model's file shrinks with its density; load(path, into=net) reads both forms.",
+                help: "A model is saved with all its parameters and buffers under their dotted names; a tensor under the name \"tensor\"; a record under its keys; a table as CSV with a header row (text that would read back as a number is quoted). The file is written atomically. With sparse=true each weight whose mask is fixed is stored in compressed sparse row form (w.values, w.col_indices, w.crow_indices: the arguments of torch.sparse_csr_tensor, see docs/sparse-checkpoints.md), so a pruned model's file shrinks with its density; load(path, into=net) reads both forms. A diff (transfer(mode=\"diff\")) is saved alone, as the positions and values of its non-zeros in the same sparse form (plus its new head), and save returns the file's size in bytes; load(path) reads it back.",
                 example: "net = mlp([784, 10])\nsave(net, \"/tmp/net.safetensors\")") { args in
             let path = try args.string("path")
             guard !path.isEmpty else { throw BuiltinError("save: argument 'path' is empty") }
@@ -176,16 +181,26 @@ extension Builtins {
             case .object(let o as FigureObject):
                 try EngineArgs.write(o, path: path, dpi: args.has("dpi") ? try args.number("dpi") : nil, args)
                 return .object(o)
+            case .object(let o as DiffObject):
+                return .number(Double(try o.diff.save(to: path)))
             default:
-                throw args.wrong("x", "a model, a tensor, a record of tensors, a table or a figure")
+                throw args.wrong("x", "a model, a tensor, a record of tensors, a table, a figure or a diff")
             }
             return .nil_
         },
 
+        Builtin("file_size", [BuiltinParam("path", nil, "a file")],
+                topic: "models", summary: "The size of a file in bytes, e.g. what a saved model or diff costs to store.",
+                example: "net = mlp([784, 10])\nsave(net, \"/tmp/net.safetensors\")\nfile_size(\"/tmp/net.safetensors\")") { args in
+            let path = try args.string("path")
+            var info = stat()
+            guard stat(path, &info) == 0 else { throw BuiltinError("file_size: cannot read '\(path)': \(String(cString: strerror(errno)))") }
+            return .number(Double(info.st_size))
+        },
         Builtin("load", [BuiltinParam("path", nil, "a safetensors file, or a .csv table"),
                          BuiltinParam("into", .nil_, "a model to load the checkpoint into")],
                 topic: "models", summary: "Loads a safetensors file (into a model, or as a record of tensors) or a CSV file as a table.",
-                help: "load(path, into=net) checks that every parameter and buffer of net is in the file with the right shape, then copies them in (nothing changes if a check fails) and returns net. load(path) returns a record of name → tensor.",
+                help: "load(path, into=net) checks that every parameter and buffer of net is in the file with the right shape, then copies them in (nothing changes if a check fails) and returns net. load(path) returns a record of name → tensor, or the diff a file made by save(diff, path) holds.",
                 example: "net = mlp([784, 10])\nsave(net, \"/tmp/net.safetensors\")\nload(\"/tmp/net.safetensors\", into=net)") { args in
             let path = try args.string("path")
             if path.lowercased().hasSuffix(".csv") {
@@ -194,7 +209,11 @@ extension Builtins {
             }
             switch args.value("into") {
             case .nil_:
-                let (tensors, _) = try Safetensors.load(path)
+                let (tensors, integers, metadata) = try Safetensors.load(path, integers: true)
+                if metadata["prune.kind"] == "diff" { return .object(DiffObject(try ModelDiff.load(path))) }
+                if let first = integers.first {
+                    throw BuiltinError("load: '\(path)' holds integer tensors ('\(first.name)': a sparse checkpoint); load it into a model with into=")
+                }
                 return .record(RecordRef(tensors.map { ($0.name, .tensor($0.tensor)) }))
             case .model(let m):
                 try Checkpoint.load(m, from: path, warn: { args.session.warn("load: " + $0) })

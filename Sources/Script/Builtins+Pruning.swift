@@ -79,6 +79,10 @@ extension TransferError: ScriptWorded {
             return "head=\"keep\" needs the task to have the upstream's \(upstream) classes, but it has \(task); use head=\"new\""
         case .probeWithPruner:
             return "pruner= prunes the body, which a linear probe (mode=\"linear\") keeps frozen; use mode=\"full\""
+        case .diffWithPruner:
+            return "mode=\"diff\" chooses the entries of its diff itself (keep= sets how many); it takes no pruner="
+        case .probeWithAdversary:
+            return "adversary= needs inputs to perturb, but a linear probe (mode=\"linear\") trains on features computed once; use mode=\"full\""
         }
     }
 }

@@ -82,6 +82,8 @@ extension EngineArgs {
             guard teacher !== student else { throw BuiltinError("\(fn): the teacher must be another model (copy(net) before pruning it)") }
             hooks.append(try Distillation(teacher: teacher, temperature: try args.float("temperature"), alpha: try args.float("alpha")))
         }
+        // Adversarial examples come first: distillation and penalties see the perturbed batch.
+        if let adversary = try adversary(args, data: data, seed: config.seed) { hooks.insert(adversary, at: 0) }
         return (config, validation, pruner, hooks)
     }
 
@@ -133,9 +135,10 @@ extension Builtins {
                           BuiltinParam("teacher", .nil_, "distil from this model: loss = α·T²·KL + (1 − α)·CE"),
                           BuiltinParam("temperature", .number(2), "distillation temperature T"),
                           BuiltinParam("alpha", .number(0.5), "distillation weight α"),
+                          BuiltinParam("adversary", .nil_, "train on adversarial examples: pgd(eps=…) or fgsm(eps=…)"),
                           BuiltinParam("quiet", .bool(false), "no progress line")],
                 topic: "training", summary: "Trains a model with cross-entropy; returns a table with one row per epoch.",
-                help: "Columns: epoch, loss, acc (on the training batches), val_loss and val_acc (with validation=), seconds, samples_per_s. A progress line shows on a terminal. Ctrl-C stops after the current step: the table then holds the partial run. The learning-rate schedules are computed from the run's total number of steps. With pruner=, masks follow the pruner's schedule and are fixed at the end (pruned weights exactly 0); a model that already has masks keeps them fixed in any training. A lottery pruner trains rounds+1 times (the table has every round's epochs).",
+                help: "Columns: epoch, loss, acc (on the training batches), val_loss and val_acc (with validation=), seconds, samples_per_s. A progress line shows on a terminal. Ctrl-C stops after the current step: the table then holds the partial run. With adversary=pgd(...) every batch is replaced by its adversarial examples (Madry et al.), at (steps + 1)× the cost. The learning-rate schedules are computed from the run's total number of steps. With pruner=, masks follow the pruner's schedule and are fixed at the end (pruned weights exactly 0); a model that already has masks keeps them fixed in any training. A lottery pruner trains rounds+1 times (the table has every round's epochs).",
                 example: "net = mlp([784, 100, 10])\nhistory = train(net, fashion_mnist(\"train\", limit=2000), epochs=1, lr=0.05)") { args in
             let net = try EngineArgs.model(args, "net")
             let data = try EngineArgs.dataset(args, "data")

@@ -177,9 +177,14 @@ struct StateEncoder {
             if seen { return ref(k) }
             let blob = StateStore.datasetBlob(d)
             blobs.append(blob)
-            return .object([("t", .string("dataset")), ("id", .number(Double(k))), ("name", .string(d.name)),
-                            ("blob", .string(blob.hash)), ("classes", .number(Double(d.classes))),
-                            ("class_names", .array(d.classNames.map { .string($0) }))])
+            var fields: [(String, NJSON)] = [("t", .string("dataset")), ("id", .number(Double(k))), ("name", .string(d.name)),
+                                             ("blob", .string(blob.hash)), ("classes", .number(Double(d.classes))),
+                                             ("class_names", .array(d.classNames.map { .string($0) }))]
+            if let r = d.valueRange {
+                fields.append(("range_lower", .array(r.lower.map { .number(Double($0)) })))
+                fields.append(("range_upper", .array(r.upper.map { .number(Double($0)) })))
+            }
+            return .object(fields)
         case .function(let f):
             switch f.body {
             case .builtin(let b):
@@ -327,7 +332,12 @@ struct StateDecoder {
                 let tensors = try loadBlob(hash)
                 guard let images = tensors["images"], let labels = tensors["labels"] else { throw Malformed(description: "dataset blob") }
                 let names = (j["class_names"]?.array ?? []).compactMap(\.string)
-                let d = try Dataset(name: name, images: images, labels: labels.array.map { Int($0) }, classes: classes, classNames: names)
+                var range: ValueRange?
+                if let lo = j["range_lower"]?.array, let hi = j["range_upper"]?.array {
+                    range = ValueRange(lower: lo.compactMap(\.number).map(Float.init), upper: hi.compactMap(\.number).map(Float.init))
+                }
+                let d = try Dataset(name: name, images: images, labels: labels.array.map { Int($0) }, classes: classes, classNames: names,
+                                    valueRange: range)
                 StateStore.rememberDataset(d, hash: hash)
                 return remember(j, .dataset(d))
             case "builtin":

@@ -258,4 +258,37 @@ func tempScript(_ text: String, name: String = "script.prune") throws -> String 
             #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file) missing")
         }
     }
+
+    /// Tutorial 05's quick mode: a standard and a robust source, dense and pruned, each
+    /// reported upstream and transferred to both tasks.
+    @Test func robustTransferRunsInQuickMode() throws {
+        let (r, out) = try runQuick("05-robust-transfer.prune")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        for row in ["dense     0", "dense   0.5", "gmp     0.5", "str     0.5"] {
+            #expect(r.stdout.contains(row), "no upstream row '\(row)' in: \(r.stdout)")
+        }
+        #expect(r.stdout.contains("digits       str     0.5"), "stdout: \(r.stdout)")
+        for file in ["robust_transfer.png", "robust_transfer.csv", "robust_transfer_change.csv"] {
+            #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file) missing")
+        }
+    }
+
+    /// Tutorial 06's quick mode: every way of adapting the base, on all three tasks, with the
+    /// bytes each stores; a diff costs a small fraction of a full copy.
+    @Test func diffPruningRunsInQuickMode() throws {
+        let (r, out) = try runQuick("06-diff-pruning.prune")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        for method in ["full fine-tuning", "linear probe", "movement 5%", "diff 0.5%", "diff 0.5% structured"] {
+            #expect(r.stdout.contains("fashion 0-9  \(method)"), "no row for \(method) in: \(r.stdout)")
+        }
+        // The check table's storage column: a 0.5% diff stores under 2% of full fine-tuning's bytes.
+        let diffRow = r.stdout.split(separator: "\n").last { $0.hasPrefix("digits       diff 0.5% ") && !$0.contains("structured") }
+        let storage = diffRow.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 1
+        #expect(storage < 0.02, "row: \(diffRow ?? "")")
+        for file in ["diff_pruning.png", "diff_pruning.csv", "diff_pruning_check.csv"] {
+            #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file) missing")
+        }
+    }
 }
