@@ -138,8 +138,14 @@ extension SparseCapable {
 
 /// Sparse inference for a model's masked layers.
 public enum SparseInference {
-    /// Off: every layer computes densely (PRUNE_NO_SPARSE=1 turns it off at start-up).
-    nonisolated(unsafe) public static var enabled = getenv("PRUNE_NO_SPARSE") == nil
+    /// The process-wide switch: off, every layer computes densely (PRUNE_NO_SPARSE=1 turns it
+    /// off at start-up).
+    nonisolated(unsafe) public static var enabledByDefault = getenv("PRUNE_NO_SPARSE") == nil
+    /// A switch for the current task only, e.g. `SparseInference.$enabledHere.withValue(false) { … }`:
+    /// tests compare the sparse and dense paths while other tests run beside them.
+    @TaskLocal public static var enabledHere: Bool?
+    /// Whether the sparse kernels may be used now.
+    public static var enabled: Bool { enabledHere ?? enabledByDefault }
     /// Masks keeping more than this fraction of the weights are not timed: the dense kernel
     /// wins there on every shape measured (prune-bench --sparse: at 50% sparsity the sparse
     /// kernels take 1.1–2.8× the dense time, from 70% on they are faster).

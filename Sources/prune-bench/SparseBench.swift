@@ -72,13 +72,13 @@ func frozenMaskEpochs(_ trained: Module, train: BatchSource, samples: Int?, roun
     var config = TrainConfig(epochs: 1, batchSize: 128)
     config.maxSamplesPerEpoch = samples
     config.progress = false
-    let before = SparseInference.enabled
-    defer { SparseInference.enabled = before }
+    let before = SparseInference.enabledByDefault
+    defer { SparseInference.enabledByDefault = before }
     var dense: [Double] = [], sparse: [Double] = [], ratios: [Double] = []
     for round in 0...rounds {
         var seconds: [Bool: Double] = [:]
         for useSparse in round % 2 == 0 ? [false, true] : [true, false] {
-            SparseInference.enabled = useSparse
+            SparseInference.enabledByDefault = useSparse
             let model = try pruned.clone()
             let opt = try Optimizer(.sgd(momentum: 0.9), parameters: model.namedParameters(), lr: 0.01)
             seconds[useSparse] = try fit(model, on: train, optimizer: opt, config: config).epochs[0].seconds

@@ -107,13 +107,9 @@ func output(_ model: Module, _ x: Tensor, mode: SparseKernelChoice) throws -> Te
         #expect(c.denseSeconds != nil && c.sparseSeconds != nil)
         #expect(abs(c.density - 0.05) < 0.03)
     }
-    let before = SparseInference.enabled
-    defer { SparseInference.enabled = before }
     let data = OneBatch(x: x, y: (0..<50).map { $0 % 10 })
-    SparseInference.enabled = true
-    let sparse = try evaluate(model, on: data, batchSize: 50)
-    SparseInference.enabled = false
-    let dense = try evaluate(model, on: data, batchSize: 50)
+    let sparse = try SparseInference.$enabledHere.withValue(true) { try evaluate(model, on: data, batchSize: 50) }
+    let dense = try SparseInference.$enabledHere.withValue(false) { try evaluate(model, on: data, batchSize: 50) }
     #expect(abs(sparse.loss - dense.loss) < 1e-5 * max(1, abs(dense.loss)))
     #expect(sparse.accuracy == dense.accuracy)
 }
