@@ -232,6 +232,7 @@ public final class BertModel: Module {
     }
 
     public override var children: [(String, Module)] { [("embeddings", embeddings), ("encoder", encoder)] }
+    public override var endsInClassifier: Bool { false }
     public override var typeName: String {
         "BertModel(\(config.layers) layers, hidden \(config.hiddenSize), heads \(config.heads), \(pooling.rawValue) pooling)"
     }

@@ -116,6 +116,7 @@ do {
     emit("sgemm", "peak_gflops", peak, digits: 1)
     let train = try FashionMNIST.load(.train), test = try FashionMNIST.load(.test)
     for name in workloads where name != "plot" {
+        if name == "minilm" { try minilmBench(steps: Int(arg("--minilm-steps") ?? "10") ?? 10); continue }
         let model = try makeModel(name)
         let opt = try Optimizer(.sgd(momentum: 0.9), parameters: model.namedParameters(), lr: 0.01)
         // Warm-up steps (not timed) on a snapshot that is then restored, as the PyTorch side does.
