@@ -32,8 +32,11 @@ public struct BertConfig: Equatable, Sendable {
         guard padTokenId >= 0, padTokenId < vocabSize else {
             throw EngineError("bert config: 'pad_token_id' \(padTokenId) is outside the vocabulary of \(vocabSize)")
         }
-        let params = vocabSize * hiddenSize + layers * (4 * hiddenSize * hiddenSize + 2 * hiddenSize * intermediateSize)
-        try TensorSize.elements([params])
+        // In Double: sizes up to 2²⁰ each would overflow Int products.
+        let h = Double(hiddenSize)
+        let params = Double(vocabSize) * h + Double(layers) * (4 * h * h + 2 * h * Double(intermediateSize))
+        guard params < Double(1 << 40) else { throw EngineError("bert config: \(params) parameters are too many") }
+        try TensorSize.elements([Int(params)])
     }
 }
 
@@ -59,6 +62,9 @@ public final class BertEmbeddings: Module {
     }
     /// ids [B, T] → [B, T, H]; positions 0..<T, token type 0 everywhere.
     public override func forward(_ ids: Tensor) throws -> Tensor {
+        guard ids.rank == 2 else {
+            throw EngineError("bert embeddings: expects token ids [batch, tokens], got \(describe(shape: ids.shape))")
+        }
         let t = ids.shape[1]
         guard t <= positionEmbeddings.count else {
             throw EngineError("bert: sequences of \(t) tokens are longer than the model's \(positionEmbeddings.count) positions")
@@ -200,7 +206,9 @@ public final class BertModel: Module {
         let mask = try keyMask(ids)
         // No padding at all: attention needs no mask.
         let needsMask = (0..<mask.count).contains { mask.data[$0] == 0 }
-        return try encoder.forward(embeddings(ids), keyMask: needsMask ? mask : nil)
+        let h: Tensor
+        do { h = try embeddings(ids) } catch let e as EngineError { throw e.inLayer("embeddings", embeddings) }
+        return try encoder.forward(h, keyMask: needsMask ? mask : nil)
     }
 
     public override func forward(_ ids: Tensor) throws -> Tensor {

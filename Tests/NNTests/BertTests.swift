@@ -101,6 +101,17 @@ let minilmUnavailable = ProcessInfo.processInfo.environment["PRUNE_MINILM_UNAVAI
         #expect(try copy(Self.ids).array == m(Self.ids).array)
     }
 
+    @Test func badInputsAreErrors() throws {
+        let m = try Self.tinyModel()
+        expectEngineError(["token ids [batch, tokens]", "[5]"]) { _ = try m(try Tensor(shape: [5], data: [1, 2, 3, 4, 5])) }
+        expectEngineError(["embeddings (BertEmbeddings", "index 20", "out of range"]) { _ = try m(try Tensor(shape: [1, 2], data: [1, 20])) }
+        expectEngineError(["11 tokens", "10 positions"]) { _ = try m(try Tensor.ones([1, 11])) }
+        expectEngineError(["bert embeddings", "[batch, tokens]"]) { _ = try m.embeddings(try Tensor.ones([3])) }
+        var c = Self.tinyConfig()
+        c.hiddenSize = 1 << 20; c.vocabSize = 1 << 20
+        expectEngineError(["too many"]) { _ = try BertModel(c, rng: RNG(seed: 0), dropoutRNG: RNG(seed: 0)) }
+    }
+
     // MARK: Loading
 
     static let configText = #"{"architectures": ["BertModel"], "model_type": "bert", "hidden_act": "gelu", "vocab_size": 20, "hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 12, "max_position_embeddings": 10, "type_vocab_size": 2, "layer_norm_eps": 1e-05, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0, "pad_token_id": 0, "position_embedding_type": "absolute", "use_cache": true}"#
