@@ -65,7 +65,7 @@ let package = Package(
         .executableTarget(name: "prune-bench", dependencies: ["Engine", "Kernels", "KernelsAVX512", "NN", "Data", "Pruning", "Plot"]),
 
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "FileIO"]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "Engine", "Kernels", "KernelsAVX512"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Engine", "Kernels", "KernelsAVX512"], exclude: ["Fixtures"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN"], exclude: ["Fixtures"]),
         .testTarget(name: "ScriptTests", dependencies: ["Script", "FileIO", "Engine", "NN", "Data", "Pruning"], exclude: ["golden"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "NN", "Data", "Engine", "Kernels", "KernelsAVX512"]),

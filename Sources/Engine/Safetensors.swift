@@ -42,10 +42,31 @@ public enum Safetensors {
     /// returned apart from the float ones.
     public static func load(_ path: String, integers: Bool) throws
         -> (tensors: [(name: String, tensor: Tensor)], integers: [(name: String, tensor: Int32Tensor)], metadata: [String: String]) {
+        let (tensors, ints, _, metadata) = try load(path, integers: integers, others: false)
+        return (tensors, ints, metadata)
+    }
+
+    /// A tensor of a dtype prune does not compute with (I64 position ids, F16 weights, …):
+    /// listed by a foreign file's load, its bytes checked but not read.
+    public struct Skipped: Equatable, Sendable {
+        public var name: String, dtype: String, shape: [Int]
+    }
+
+    /// As `load`, for files written elsewhere (Hugging Face models): F32 tensors are read, and
+    /// tensors of the other standard dtypes are listed in `skipped` instead of refused, so the
+    /// caller decides whether it needs them.
+    public static func loadForeign(_ path: String) throws
+        -> (tensors: [(name: String, tensor: Tensor)], skipped: [Skipped], metadata: [String: String]) {
+        let (tensors, _, skipped, metadata) = try load(path, integers: false, others: true)
+        return (tensors, skipped, metadata)
+    }
+
+    private static func load(_ path: String, integers: Bool, others: Bool) throws
+        -> (tensors: [(name: String, tensor: Tensor)], integers: [(name: String, tensor: Int32Tensor)], skipped: [Skipped], metadata: [String: String]) {
         let bytes = try AtomicFile.readAll(path)
         FileReads.record(path)
         do {
-            return try parse(bytes, integers: integers)
+            return try parse(bytes, integers: integers, others: others)
         } catch let error as FormatError {
             throw EngineError("'\(path)' is not a valid safetensors file: \(error.reason)")
         }
@@ -124,6 +145,8 @@ public enum Safetensors {
     private struct Entry {
         var name: String
         var integer: Bool
+        /// A dtype other than F32 and I32, listed but not read (`loadForeign`).
+        var skippedDType: String?
         var shape: [Int]
         var begin: Int
         var end: Int
@@ -139,6 +162,13 @@ public enum Safetensors {
     /// Decodes a whole file held in memory, with I32 tensors where `integers` allows them.
     static func parse(_ bytes: [UInt8], integers allowIntegers: Bool) throws
         -> (tensors: [(name: String, tensor: Tensor)], integers: [(name: String, tensor: Int32Tensor)], metadata: [String: String]) {
+        let (tensors, ints, _, metadata) = try parse(bytes, integers: allowIntegers, others: false)
+        return (tensors, ints, metadata)
+    }
+
+    /// Decodes a whole file; with `others`, tensors of other standard dtypes are listed, not read.
+    static func parse(_ bytes: [UInt8], integers allowIntegers: Bool, others: Bool) throws
+        -> (tensors: [(name: String, tensor: Tensor)], integers: [(name: String, tensor: Int32Tensor)], skipped: [Skipped], metadata: [String: String]) {
         guard bytes.count >= 8 else {
             throw FormatError("file is too short (\(bytes.count) bytes) to hold the 8-byte header length")
         }
@@ -175,7 +205,7 @@ public enum Safetensors {
                     metadata[key] = text
                 }
             } else {
-                entries.append(try entry(name, value, index: index, dataLength: dataLength, integers: allowIntegers))
+                entries.append(try entry(name, value, index: index, dataLength: dataLength, integers: allowIntegers, others: others))
             }
         }
 
@@ -200,9 +230,14 @@ public enum Safetensors {
 
         var tensors: [(name: String, tensor: Tensor)] = []
         var integers: [(name: String, tensor: Int32Tensor)] = []
+        var skipped: [Skipped] = []
         tensors.reserveCapacity(ordered.count)
         try bytes.withUnsafeBytes { raw in
             for e in ordered {
+                if let dtype = e.skippedDType {
+                    skipped.append(Skipped(name: e.name, dtype: dtype, shape: e.shape))
+                    continue
+                }
                 if e.integer {
                     let start = headerEnd + e.begin
                     let values = (0..<((e.end - e.begin) / 4)).map { i in
@@ -223,12 +258,19 @@ public enum Safetensors {
                 tensors.append((e.name, t))
             }
         }
-        return (tensors, integers, metadata)
+        return (tensors, integers, skipped, metadata)
     }
+
+    /// Bytes per element of the standard safetensors dtypes.
+    static let dtypeWidths: [String: Int] = [
+        "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
+        "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1,
+    ]
 
     /// Validates one tensor's header entry on its own: keys, types, dtype, shape against size,
     /// and offsets within the data section.
-    private static func entry(_ name: String, _ value: JSON, index: Int, dataLength: Int, integers allowIntegers: Bool) throws -> Entry {
+    private static func entry(_ name: String, _ value: JSON, index: Int, dataLength: Int, integers allowIntegers: Bool,
+                              others: Bool = false) throws -> Entry {
         guard case .object(let fields) = value else {
             throw FormatError("entry for tensor '\(name)' is a JSON \(value.kind), expected an object")
         }
@@ -255,7 +297,8 @@ public enum Safetensors {
         guard let dtype else { throw FormatError("tensor '\(name)' has no 'dtype'") }
         guard let shape else { throw FormatError("tensor '\(name)' has no 'shape'") }
         guard let offsets else { throw FormatError("tensor '\(name)' has no 'data_offsets'") }
-        guard dtype == "F32" || (allowIntegers && dtype == "I32") else {
+        let skip = others && dtype != "F32" && !(allowIntegers && dtype == "I32") && dtypeWidths[dtype] != nil
+        guard dtype == "F32" || (allowIntegers && dtype == "I32") || skip else {
             throw FormatError("tensor '\(name)' has dtype '\(dtype)'; only F32\(allowIntegers ? " and I32 are" : " is") supported")
         }
         guard offsets.count == 2 else {
@@ -270,7 +313,7 @@ public enum Safetensors {
         }
         do { try TensorSize.elements(shape) } catch let e as EngineError { throw FormatError("tensor '\(name)': \(e.message)") }
         // Checked products: a hostile shape must not overflow into a plausible size.
-        var bytesNeeded = 4     // F32 and I32 alike
+        var bytesNeeded = dtypeWidths[dtype] ?? 4
         for d in shape {
             let (product, overflow) = bytesNeeded.multipliedReportingOverflow(by: d)
             guard !overflow else {
@@ -281,7 +324,7 @@ public enum Safetensors {
         guard bytesNeeded == end - begin else {
             throw FormatError("tensor '\(name)' has shape \(describe(shape: shape)) (\(bytesNeeded) bytes of \(dtype)) but 'data_offsets' [\(begin), \(end)] span \(end - begin) bytes")
         }
-        return Entry(name: name, integer: dtype == "I32", shape: shape, begin: begin, end: end, headerIndex: index)
+        return Entry(name: name, integer: dtype == "I32", skippedDType: skip ? dtype : nil, shape: shape, begin: begin, end: end, headerIndex: index)
     }
 
     /// A JSON array of non-negative integers.
@@ -302,12 +345,12 @@ public enum Safetensors {
 // MARK: - JSON
 
 // Nested in `Safetensors` so that these minimal types cannot collide with a fuller JSON type
-// elsewhere in the module.
+// elsewhere in the module. Also the reader of model folders' config.json (`JSON.parse`).
 extension Safetensors {
-/// A JSON value, just rich enough for safetensors headers. Objects keep their members in order
+/// A JSON value, just rich enough for safetensors headers and model configs. Objects keep their members in order
 /// (and the parser rejects duplicate keys) so output is deterministic and nothing is silently
 /// dropped.
-enum JSON: Equatable {
+public enum JSON: Equatable {
     case object([(String, JSON)])
     case array([JSON])
     case string(String)
@@ -319,7 +362,7 @@ enum JSON: Equatable {
     case null
 
     /// The name of the value's type, for error messages.
-    var kind: String {
+    public var kind: String {
         switch self {
         case .object: "object"
         case .array: "array"
@@ -331,7 +374,7 @@ enum JSON: Equatable {
         }
     }
 
-    static func == (a: JSON, b: JSON) -> Bool {
+    public static func == (a: JSON, b: JSON) -> Bool {
         switch (a, b) {
         case let (.object(x), .object(y)): x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         case let (.array(x), .array(y)): x == y
@@ -342,6 +385,22 @@ enum JSON: Equatable {
         case (.null, .null): true
         default: false
         }
+    }
+
+    /// Parses one JSON document; the error gives the byte offset where it went wrong.
+    public static func parse(_ bytes: [UInt8]) throws -> JSON {
+        do {
+            var parser = JSONParser(ArraySlice(bytes))
+            return try parser.parseDocument()
+        } catch let error as JSONParser.Failure {
+            throw EngineError(error.isDuplicateKey ? "a \(error.reason)" : "not valid JSON: \(error.reason)")
+        }
+    }
+
+    /// The member `key` of an object (nil for a missing key or a non-object).
+    public subscript(key: String) -> JSON? {
+        guard case .object(let members) = self else { return nil }
+        return members.first { $0.0 == key }?.1
     }
 
     /// Appends compact JSON (no spaces), escaping strings the way serde_json does.

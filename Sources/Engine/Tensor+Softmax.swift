@@ -18,21 +18,25 @@ func logSoftmaxRows(_ x: UnsafePointer<Float>, rows: Int, c: Int, _ out: UnsafeM
     }
 }
 
+/// Softmax of one row of `c` values, in place.
+@inline(__always)
+func softmaxRow(_ x: UnsafeMutablePointer<Float>, _ c: Int) {
+    // exp(x − max) / Σ rather than exp(log-softmax): x − max is exact, x − logsumexp is not.
+    var m = -Float.infinity
+    for j in 0..<c where x[j] > m { m = x[j] }
+    var s: Float = 0
+    for j in 0..<c { x[j] = expf(x[j] - m); s += x[j] }
+    let inv = 1 / s
+    for j in 0..<c { x[j] *= inv }
+}
+
 extension Tensor {
     /// Softmax along the last axis.
     public func softmax() -> Tensor {
         let c = shape.last ?? 1, rows = count / Swift.max(c, 1)
         let out = Tensor.empty(like: self)
-        // exp(x − max) / Σ rather than exp(log-softmax): x − max is exact, x − logsumexp is not.
-        for r in 0..<rows {
-            let xr = data + r * c, o = out.data + r * c
-            var m = -Float.infinity
-            for j in 0..<c where xr[j] > m { m = xr[j] }
-            var s: Float = 0
-            for j in 0..<c { o[j] = expf(xr[j] - m); s += o[j] }
-            let inv = 1 / s
-            for j in 0..<c { o[j] *= inv }
-        }
+        out.data.update(from: data, count: count)
+        for r in 0..<rows { softmaxRow(out.data + r * c, c) }
         return Tensor.record("softmax", out, [self]) { g in
             let gi = Tensor.empty(like: self)
             for r in 0..<rows {

@@ -27,6 +27,10 @@ open class Module: CustomStringConvertible {
     open var localBuffers: [(String, Tensor)] { [] }
     /// Sub-modules, by name.
     open var children: [(String, Module)] { [] }
+    /// Whether the last Linear layer of this model is a classifier head, which the pruners leave
+    /// alone by default and transfer replaces. False for encoders (BertModel) whose last Linear
+    /// belongs to the body.
+    open var endsInClassifier: Bool { true }
     /// A short description with the layer's sizes, e.g. `Linear(784 → 300)`.
     open var typeName: String { String(describing: type(of: self)) }
 

@@ -76,6 +76,14 @@ public enum ModuleCodec {
                 "dim": d(m.patchEmbed.outFeatures), "depth": d(m.blocks.modules.count), "heads": d(first.attn.heads),
                 "hidden": d(first.fc1.outFeatures),
             ])
+        case let m as BertModel:
+            let c = m.config
+            return ModuleSpec(kind: "BertModel", numbers: [
+                "vocab": d(c.vocabSize), "hidden": d(c.hiddenSize), "layers": d(c.layers), "heads": d(c.heads),
+                "intermediate": d(c.intermediateSize), "positions": d(c.maxPositions), "types": d(c.typeVocabSize),
+                "eps": Double(c.layerNormEps), "hidden_dropout": Double(c.hiddenDropout),
+                "attention_dropout": Double(c.attentionDropout), "pad": d(c.padTokenId),
+            ], texts: ["pooling": m.pooling.rawValue])
         default:
             throw EngineError("cannot store a model holding a \(module.typeName) layer")
         }
@@ -136,6 +144,18 @@ public enum ModuleCodec {
             return try ViT(classes: try int("classes", 1...(1 << 20)), channels: try int("channels", 1...4096), size: try int("size", 1...4096),
                            patch: try int("patch", 1...4096), dim: try int("dim", 1...(1 << 20)), depth: try int("depth", 1...1024),
                            heads: try int("heads", 1...(1 << 20)), hidden: try int("hidden"), rng: rng)
+        case "BertModel":
+            var c = BertConfig()
+            c.vocabSize = try int("vocab", 1...(1 << 20)); c.hiddenSize = try int("hidden", 1...(1 << 20))
+            c.layers = try int("layers", 1...(1 << 20)); c.heads = try int("heads", 1...(1 << 20))
+            c.intermediateSize = try int("intermediate", 1...(1 << 20)); c.maxPositions = try int("positions", 1...(1 << 20))
+            c.typeVocabSize = try int("types", 1...(1 << 20)); c.padTokenId = try int("pad")
+            c.layerNormEps = Float(try number("eps")); c.hiddenDropout = Float(try number("hidden_dropout"))
+            c.attentionDropout = Float(try number("attention_dropout"))
+            guard let pooling = spec.texts["pooling"].flatMap(BertPooling.init(rawValue:)) else {
+                throw EngineError("module spec BertModel: unknown pooling")
+            }
+            return try BertModel(c, pooling: pooling, rng: rng, dropoutRNG: dropoutRNG)
         default:
             throw EngineError("module spec: unknown layer kind '\(spec.kind)'")
         }

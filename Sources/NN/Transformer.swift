@@ -37,7 +37,8 @@ public final class Embedding: Module {
 }
 
 /// Multi-head self-attention over [B, T, D]: one projection to q, k, v; softmax(q·kᵀ/√d)·v per
-/// head; an output projection.
+/// head (`Tensor.attention`); an output projection. BERT's attention (Bert.swift) is the same
+/// computation with separate query, key and value layers and a padding mask.
 public final class MultiHeadSelfAttention: Module {
     public let qkv: Linear, proj: Linear
     public let dim: Int, heads: Int
@@ -53,15 +54,11 @@ public final class MultiHeadSelfAttention: Module {
         guard x.rank == 3, x.shape[2] == dim else {
             throw EngineError("attention: expects [batch, tokens, \(dim)], got \(describe(shape: x.shape))")
         }
-        let b = x.shape[0], t = x.shape[1], dh = dim / heads
-        // [B, T, 3, H, dh] → [3, B, H, T, dh]
-        let q3 = try qkv(x).reshaped([b, t, 3, heads, dh]).permuted([2, 0, 3, 1, 4])
-        let q = try q3.sliced(axis: 0, start: 0, end: 1).reshaped([b * heads, t, dh])
-        let k = try q3.sliced(axis: 0, start: 1, end: 2).reshaped([b * heads, t, dh])
-        let v = try q3.sliced(axis: 0, start: 2, end: 3).reshaped([b * heads, t, dh])
-        let scores = try q.matmul(k.transposed()) * (1 / Float(dh).squareRoot())
-        let attended = try scores.softmax().matmul(v)                          // [B·H, T, dh]
-        let merged = try attended.reshaped([b, heads, t, dh]).permuted([0, 2, 1, 3]).reshaped([b, t, dim])
+        let qkv = try self.qkv(x)                                               // [B, T, 3·D]
+        let q = try qkv.sliced(axis: 2, start: 0, end: dim)
+        let k = try qkv.sliced(axis: 2, start: dim, end: 2 * dim)
+        let v = try qkv.sliced(axis: 2, start: 2 * dim, end: 3 * dim)
+        let merged = try Tensor.attention(q: q, k: k, v: v, heads: heads)
         return try proj(merged)
     }
     public override var children: [(String, Module)] { [("qkv", qkv), ("proj", proj)] }

@@ -58,7 +58,7 @@ public enum Transfer {
     /// The classifier head: the last layer of a Sequential model, which must be a Linear.
     public static func head(of model: Module) throws -> (index: Int, layer: Linear) {
         guard let seq = model as? Sequential else {
-            throw EngineError("transfer: needs a model whose last layer is its classifier (mlp, cnn, lenet5, resnet); a \(model.typeName) is not supported yet")
+            throw EngineError("transfer: needs a model whose last layer is its classifier (mlp, cnn, lenet5, resnet, a BERT classifier) or a BERT encoder; a \(model.typeName) is not supported yet")
         }
         guard let last = seq.layers.last, let linear = last as? Linear else {
             throw EngineError("transfer: the model's last layer is \(seq.layers.last?.typeName ?? "missing"), not a Linear classifier head")
@@ -84,6 +84,13 @@ public enum Transfer {
                            makeOptimizer: (_ model: Module, _ steps: Int) throws -> Optimizer,
                            train: TrainConfig, validation: BatchSource? = nil,
                            shouldStop: @escaping () -> Bool = { Interrupt.requested }) throws -> (model: Module, history: History, diff: ModelDiff?) {
+        if let encoder = upstream as? BertModel {
+            // An encoder without a head: transfer puts a classifier on it (the head is new anyway).
+            let classifier = try Models.bertClassifier(encoder, classes: Swift.max(task.classes, 1), rng: RNG(seed: transfer.headSeed),
+                                                       dropoutRNG: RNG(seed: transfer.headSeed))
+            return try run(classifier, to: task, config: transfer, pruner: pruner, hooks: hooks, makeOptimizer: makeOptimizer,
+                           train: train, validation: validation, shouldStop: shouldStop)
+        }
         let (index, oldHead) = try head(of: upstream)
         guard task.count > 0 else { throw EngineError("transfer: the task has no samples") }
         guard let model = try upstream.clone() as? Sequential else {

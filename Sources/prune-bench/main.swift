@@ -14,7 +14,7 @@ func arg(_ name: String) -> String? {
 }
 
 let threads = Int(arg("--threads") ?? "2") ?? 2
-let workloads = (arg("--workloads") ?? "mlp,cnn,vit").split(separator: ",").map(String.init)
+let workloads = (arg("--workloads") ?? "mlp,cnn,vit,minilm").split(separator: ",").map(String.init)
 let trainSamples = arg("--train-samples").flatMap(Int.init)
 BLAS.setThreads(threads)
 
@@ -52,7 +52,7 @@ func makeModel(_ name: String) throws -> Module {
 /// (batch 128, cosine learning-rate decay), test accuracy after every epoch.
 func accuracyRuns(epochs: Int) throws {
     let train = try FashionMNIST.load(.train), test = try FashionMNIST.load(.test)
-    for name in workloads {
+    for name in workloads where name != "minilm" {
         let model = try makeModel(name)
         let (kind, lr): (OptimizerKind, Float) = name == "vit" ? (.adamw(), 1e-3) : (.sgd(momentum: 0.9), 0.05)
         let steps = epochs * ((train.count + 127) / 128)
@@ -114,8 +114,17 @@ do {
     if arg("--workloads") == nil || workloads.contains("plot") { print(plotBenchLine()); fflush(stdout) }
     let peak = try sgemmPeak()
     emit("sgemm", "peak_gflops", peak, digits: 1)
-    let train = try FashionMNIST.load(.train), test = try FashionMNIST.load(.test)
+    let images = workloads.contains { $0 != "plot" && $0 != "minilm" }
+    let train = try images ? FashionMNIST.load(.train) : nil, test = try images ? FashionMNIST.load(.test) : nil
     for name in workloads where name != "plot" {
+        if name == "minilm" {
+            // Without the model package the other workloads still run.
+            do { try minilmBench(steps: Int(arg("--minilm-steps") ?? "10") ?? 10) } catch {
+                fputs("prune-bench: minilm skipped: \(error)\n", stderr)
+            }
+            continue
+        }
+        guard let train, let test else { continue }
         let model = try makeModel(name)
         let opt = try Optimizer(.sgd(momentum: 0.9), parameters: model.namedParameters(), lr: 0.01)
         // Warm-up steps (not timed) on a snapshot that is then restored, as the PyTorch side does.

@@ -371,4 +371,20 @@ private let malformedCases: [MalformedCase] = {
         try Safetensors.save(loaded, metadata: metadata, to: ours)
         #expect(try AtomicFile.readAll(ours) == AtomicFile.readAll(theirs))
     }
+
+    /// Hugging Face files carry tensors of other dtypes (BERT's I64 position ids): a foreign
+    /// load lists them, with their bytes checked by width, and reads the F32 ones.
+    @Test func foreignLoadListsOtherDTypes() throws {
+        let header = "{\"ids\":" + entry("[1,2]", 0, 16, dtype: "I64") + ",\"w\":" + entry("[1]", 16, 20) + "}"
+        let data = [UInt8](repeating: 0, count: 16) + withUnsafeBytes(of: Float(2.5).bitPattern.littleEndian, Array.init)
+        let (tensors, _, skipped, _) = try Safetensors.parse(fileBytes(header: header, data: data), integers: false, others: true)
+        #expect(tensors.map(\.name) == ["w"] && tensors[0].tensor.array == [2.5])
+        #expect(skipped == [Safetensors.Skipped(name: "ids", dtype: "I64", shape: [1, 2])])
+        #expect(throws: Safetensors.FormatError.self) { try Safetensors.parse(fileBytes(header: header, data: data)) }
+        // A width that does not fit the shape is still an error.
+        let short = "{\"ids\":" + entry("[1,2]", 0, 8, dtype: "I64") + "}"
+        #expect(throws: Safetensors.FormatError.self) {
+            try Safetensors.parse(fileBytes(header: short, data: [UInt8](repeating: 0, count: 8)), integers: false, others: true)
+        }
+    }
 }

@@ -10,10 +10,10 @@ private func trained(frozen: Bool, density: Double, sparse: Bool, steps: Int = 4
     let model = try Models.mlp([30, 24, 16, 5], rng: RNG(seed: 1))
     try maskWeights(model, density: density)
     for (_, g) in model.namedGates() { g.frozen = frozen }
-    return try SparseInference.$enabledHere.withValue(sparse) { try steps(model, count: steps) }
+    return try SparseInference.$enabledHere.withValue(sparse) { try trainSteps(model, count: steps) }
 }
 
-private func steps(_ model: Module, count steps: Int) throws -> Module {
+private func trainSteps(_ model: Module, count steps: Int) throws -> Module {
     let opt = try Optimizer(.sgd(momentum: 0.9), parameters: model.namedParameters(), lr: 0.1)
     opt.bindMasks(model)
     model.train()

