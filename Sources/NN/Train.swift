@@ -35,6 +35,8 @@ public struct EpochRecord: Sendable {
     public var validationAccuracy: Double?
     public var seconds: Double
     public var samplesPerSecond: Double
+    /// What the hooks report at the end of the epoch (a pruner's sparsity, …), in order.
+    public var extras: [(String, Double)] = []
 }
 
 /// The per-epoch record of a training run.
@@ -78,6 +80,10 @@ public protocol TrainingHook: AnyObject {
     func afterStep(step: Int) throws
     /// After the last step, also when the run was interrupted.
     func end() throws
+    /// A short note for the progress line ("sparsity 0.420"), or nil.
+    var progressNote: String? { get }
+    /// Values for the per-epoch history, asked at the end of every epoch.
+    func epochValues() -> [(String, Double)]
 }
 
 extension TrainingHook {
@@ -87,6 +93,8 @@ extension TrainingHook {
     public func afterBackward(step: Int) throws {}
     public func afterStep(step: Int) throws {}
     public func end() throws {}
+    public var progressNote: String? { nil }
+    public func epochValues() -> [(String, Double)] { [] }
 }
 
 /// The number of optimizer steps `fit` takes with this data and configuration.
@@ -164,12 +172,13 @@ public func fit(_ model: Module, on data: BatchSource, optimizer: Optimizer, con
             seen += y.count
             progress.update(epoch: epoch, of: config.epochs, done: seen, total: perEpoch,
                             loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen),
-                            elapsed: monotonicSeconds() - start)
+                            elapsed: monotonicSeconds() - start, note: { hooks.compactMap(\.progressNote).joined(separator: "  ") })
             if shouldStop() { history.interrupted = true; break }
         }
         let seconds = monotonicSeconds() - start
         var record = EpochRecord(epoch: epoch, loss: lossSum / Double(max(seen, 1)), accuracy: Double(correct) / Double(max(seen, 1)),
                                  seconds: seconds, samplesPerSecond: Double(seen) / max(seconds, 1e-9))
+        record.extras = hooks.flatMap { $0.epochValues() }
         if let validation, !history.interrupted {
             let v = try evaluate(model, on: validation)
             record.validationLoss = v.loss; record.validationAccuracy = v.accuracy
@@ -212,7 +221,8 @@ final class ProgressLine {
     var drawn = false
     init(enabled: Bool) { self.enabled = enabled }
 
-    func update(epoch: Int, of epochs: Int, done: Int, total: Int, loss: Double, accuracy: Double, elapsed: Double) {
+    func update(epoch: Int, of epochs: Int, done: Int, total: Int, loss: Double, accuracy: Double, elapsed: Double,
+                note: () -> String = { "" }) {
         guard enabled else { return }
         let now = monotonicSeconds()
         guard now - lastDraw >= 0.1 || done >= total else { return }
@@ -222,6 +232,7 @@ final class ProgressLine {
         let width = 24, filled = total > 0 ? width * done / total : width
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
         let line = "epoch \(epoch)/\(epochs) \(bar) \(done)/\(total)  loss \(fmt(loss, 4))  acc \(fmt(accuracy, 3))  \(Int(rate)) samples/s  ETA \(fmt(eta, 1))s"
+            + { let n = note(); return n.isEmpty ? "" : "  " + n }()
         fputs("\r\u{1B}[K" + line, stderr)
         drawn = true
     }

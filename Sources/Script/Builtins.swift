@@ -4,7 +4,7 @@
 
 public enum Builtins {
     /// Every builtin, core first.
-    public static var all: [Builtin] { core + tensors + models + layers + speed + data + files + training + pruning + transferring + figures + notebooks + registered }
+    public static var all: [Builtin] { core + tensors + models + layers + speed + data + files + training + pruning + watching + transferring + figures + notebooks + registered }
 
     /// The builtin called `name`.
     public static func named(_ name: String) -> Builtin? { byName[name] }

@@ -209,6 +209,21 @@ func startREPL(history: String = "", extraArgs: [String] = []) throws -> PTYProc
         #expect(p.waitForExit() == 0)
     }
 
+    @Test func progressLineShowsThePrunersSparsity() throws {
+        let p = try startREPL()
+        p.send("d = synthetic(classes=2, per_class=2000, shape=[1, 8, 8]); net = mlp([64, 32, 2])\n")
+        #expect(p.expect("prune> ", timeout: 60))
+        p.send("h = train(net, d, epochs=100000, lr=0.01, pruner=pruner(\"magnitude\", keep=0.5))\n")
+        #expect(p.expect("sparsity 0.", timeout: 60), "no sparsity on the progress line; screen:\n\(p.screen)")
+        p.send("\u{03}")
+        #expect(p.expect("prune> ", timeout: 30))
+        p.send("h.columns\n")
+        #expect(p.expect("\"sparsity\""), "the history has no sparsity column; screen:\n\(p.screen)")
+        #expect(p.expect("prune> "))
+        p.send("\u{04}")
+        #expect(p.waitForExit() == 0)
+    }
+
     @Test func syntaxErrorInsideABlockDiscardsTheWholeBlock() throws {
         let p = try startREPL()
         p.send("def f(x)\n")
