@@ -45,7 +45,7 @@ let package = Package(
         // Layers, models, losses, optimizers, schedules, training loop, checkpoints.
         .target(name: "NN", dependencies: ["Engine", "Kernels", "KernelsAVX512"]),
         // Dataset loaders, splits, batches (datasets are batch sources for NN training).
-        .target(name: "Data", dependencies: ["Engine", "NN", "CZlib", "CPNG"]),
+        .target(name: "Data", dependencies: ["Engine", "NN", "FileIO", "CZlib", "CPNG"]),
         // Masks, pruners, schedules, reports, pruned training.
         .target(name: "Pruning", dependencies: ["Engine", "Kernels", "KernelsAVX512", "NN"]),
         // Figures: model, layout, cairo rendering to PNG/SVG/PDF, text previews.

@@ -7,6 +7,7 @@ import Darwin
 #endif
 import CPNG
 import Engine
+import FileIO
 
 /// An 8-bit image read from a PNG file, rows top to bottom, channels interleaved.
 public struct PNGImage {
@@ -83,7 +84,7 @@ public enum ImageFolder {
     public static func load(_ root: String, size: (height: Int, width: Int)? = nil, colour: Colour = .auto,
                             maxSamples: Int = 1_000_000) throws -> Dataset {
         let folder = root.hasSuffix("/") && root.count > 1 ? String(root.dropLast()) : root
-        let classes = try listing(folder).filter { isDirectory(folder + "/" + $0) }
+        let classes = try listing(folder).filter { Directories.isDirectory(folder + "/" + $0) }
         guard !classes.isEmpty else {
             throw EngineError("\(folder) has no sub-folders: an image folder holds one sub-folder of PNG files per class")
         }
@@ -138,10 +139,5 @@ public enum ImageFolder {
             if !name.hasPrefix(".") { names.append(name) }
         }
         return names.sorted()
-    }
-
-    static func isDirectory(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 }

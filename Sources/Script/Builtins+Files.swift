@@ -186,3 +186,16 @@ extension EngineArgs {
         }
     }
 }
+
+extension EngineArgs {
+    /// Creates the folder a file is written into when it is missing (as `mkdir -p`), or says
+    /// which folder could not be made and why.
+    static func makeParent(of path: String, _ fn: String) throws {
+        guard let slash = path.lastIndex(of: "/"), slash > path.startIndex else { return }
+        let parent = String(path[..<slash])
+        guard !Directories.isDirectory(parent) else { return }
+        do { try Directories.make(parent) } catch let e as FileError {
+            throw BuiltinError("\(fn): the folder \(parent) does not exist and could not be created (\(e.message))")
+        }
+    }
+}

@@ -140,6 +140,7 @@ extension Builtins {
                 example: "net = mlp([784, 10])\nsave(net, \"/tmp/net.safetensors\")") { args in
             let path = try args.string("path")
             guard !path.isEmpty else { throw BuiltinError("save: argument 'path' is empty") }
+            try EngineArgs.makeParent(of: path, "save")
             let sparse = try args.bool("sparse")
             if sparse, case .model = args.value("x") {} else if sparse {
                 throw BuiltinError("save: sparse=true is for models (their masked weights); got a \(args.value("x").typeName)")

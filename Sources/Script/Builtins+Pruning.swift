@@ -151,7 +151,8 @@ extension EngineArgs {
         let fn = "pruner"
         let name = try args.string("method")
         guard let method = Methods.named(name) else {
-            throw BuiltinError("\(fn): " + PruningError.unknownMethod(name, known: Methods.names).description)
+            let hint = closest(name, Methods.names).map { " (did you mean \"\($0)\"?)" } ?? ""
+            throw BuiltinError("\(fn): unknown method \"\(name)\"\(hint); choose one of " + Methods.names.map { "\"\($0)\"" }.joined(separator: ", "))
         }
         var config = PrunerConfig(method, keep: nil)
         if args.has("keep") && args.has("sparsity") { throw BuiltinError("\(fn): give keep= or sparsity=, not both") }

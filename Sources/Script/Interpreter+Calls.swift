@@ -152,8 +152,33 @@ extension Interpreter {
             case let e as ScriptWorded: message = named(e.scriptMessage)
             default: message = named("\(error)")
             }
-            throw f.error(loc, message)
+            throw f.error(argumentLocation(message, b, positional: positional.count, site: site) ?? loc, message)
         }
+    }
+
+    /// Where the argument an error names ("argument 'lr'", "keep=") is written, so that the
+    /// caret points at it; nil when the message names none or the call site is unknown.
+    func argumentLocation(_ message: String, _ b: Builtin, positional: Int, site: CallNode?) -> SourceLocation? {
+        guard let site else { return nil }
+        let prepended = max(0, positional - site.args.filter { $0.name == nil }.count)
+        let m = Array(message.unicodeScalars)
+        let marker = Array("argument '".unicodeScalars)
+        var i = 0
+        while i + marker.count < m.count {
+            if Array(m[i..<(i + marker.count)]) == marker {
+                var name = ""
+                var j = i + marker.count
+                while j < m.count, m[j] != "'" { name.unicodeScalars.append(m[j]); j += 1 }
+                if let l = site.location(ofArgument: name, of: b, prepended: prepended) { return l }
+                i = j
+            }
+            i += 1
+        }
+        // "pruner: unknown method …": the first parameter, when only one is named in the message.
+        for p in b.params where message.contains("\(p.name)=") || message.contains("unknown \(p.name) ") {
+            if let l = site.location(ofArgument: p.name, of: b, prepended: prepended) { return l }
+        }
+        return nil
     }
 
     /// The checks before any call: the depth limit and Ctrl-C.
