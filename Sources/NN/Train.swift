@@ -153,6 +153,7 @@ public func fit(_ model: Module, on data: BatchSource, optimizer: Optimizer, con
             var x = batch
             for h in hooks { x = try h.batch(x, labels: y, step: history.steps + 1) }
             let logits = try model(x)
+            if lossFn == nil && history.steps == 0 { try checkOutputs(logits, classes: data.classes) }
             let taskLoss = try lossFn?(logits, y) ?? logits.crossEntropy(labels: y, smoothing: config.labelSmoothing)
             var loss = taskLoss
             for h in hooks { loss = try h.loss(loss, x: x, logits: logits, labels: y, step: history.steps + 1) }
@@ -205,6 +206,7 @@ public func evaluate(_ model: Module, on data: BatchSource, batchSize: Int = 500
         try SparseInference.with(model) {
             for (x, y) in data.makeBatches(size: batchSize, shuffle: false, rng: RNG(seed: 0)) {
                 let logits = try model(x)
+                if seen == 0 { try checkOutputs(logits, classes: data.classes) }
                 lossSum += Double(try logits.crossEntropy(labels: y).item) * Double(y.count)
                 correct += correctCount(logits, y)
                 seen += y.count
@@ -212,6 +214,15 @@ public func evaluate(_ model: Module, on data: BatchSource, batchSize: Int = 500
         }
     }
     return (lossSum / Double(max(seen, 1)), Double(correct) / Double(max(seen, 1)))
+}
+
+/// A classifier gives one score per class: [batch, classes]. Anything else would make accuracy
+/// silently meaningless (argmax over the wrong set of classes), so it is an error.
+func checkOutputs(_ logits: Tensor, classes: Int) throws {
+    guard logits.rank == 2, logits.shape[1] == classes else {
+        let got = logits.rank == 2 ? "\(logits.shape[1]) outputs per sample" : "outputs of shape \(describe(shape: logits.shape))"
+        throw EngineError("the model gives \(got) but the data has \(classes) classes; give the model a last layer with \(classes) outputs")
+    }
 }
 
 /// A single self-overwriting status line on stderr, redrawn at most ten times a second.
