@@ -220,7 +220,7 @@ public func evaluate(_ model: Module, on data: BatchSource, batchSize: Int = 500
 /// silently meaningless (argmax over the wrong set of classes), so it is an error.
 func checkOutputs(_ logits: Tensor, classes: Int) throws {
     guard logits.rank == 2, logits.shape[1] == classes else {
-        let got = logits.rank == 2 ? "\(logits.shape[1]) outputs per sample" : "outputs of shape \(describe(shape: logits.shape))"
+        let got = logits.rank == 2 ? "\(logits.shape[1]) output\(logits.shape[1] == 1 ? "" : "s") per sample" : "outputs of shape \(describe(shape: logits.shape))"
         throw EngineError("the model gives \(got) but the data has \(classes) classes; give the model a last layer with \(classes) outputs")
     }
 }
