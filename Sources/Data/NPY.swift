@@ -19,6 +19,12 @@ public enum NPY {
         }
     }
 
+    /// The arrays in `bytes`, an .npy file or (by its zip signature) an .npz archive.
+    static func readBytes(_ bytes: [UInt8], file: String) throws -> [Tensor] {
+        if bytes.count >= 4, bytes[0] == 0x50, bytes[1] == 0x4B { return try Zip.entries(bytes, file: file).map { try parse($0.bytes, file: file) } }
+        return [try parse(bytes, file: file)]
+    }
+
     /// Parses .npy bytes: the magic "\x93NUMPY", a version, the header length, a Python dict
     /// literal with 'descr', 'fortran_order' and 'shape', then the data.
     public static func parse(_ bytes: [UInt8], file: String) throws -> Tensor {
@@ -192,14 +198,15 @@ public enum Zip {
         // A zip64 end record (its locator sits just before the classic one) holds the real values.
         if eocd >= 20, u32(eocd - 20) == 0x0706_4B50 {
             let z = u64(eocd - 12)
-            guard z >= 0, z + 56 <= data.count, u32(z) == 0x0606_4B50 else { throw corrupt("bad zip64 end record") }
+            guard z >= 0, z <= data.count - 56, u32(z) == 0x0606_4B50 else { throw corrupt("bad zip64 end record") }
             count = u64(z + 32)
             offset = u64(z + 48)
         }
+        guard count >= 0, count <= data.count / 46 else { throw corrupt("impossible entry count \(count)") }
         var entries: [Entry] = []
         var p = offset
         for _ in 0..<count {
-            guard p >= 0, p + 46 <= data.count, u32(p) == 0x0201_4B50 else { throw corrupt("bad central directory entry") }
+            guard p >= 0, p <= data.count - 46, u32(p) == 0x0201_4B50 else { throw corrupt("bad central directory entry") }
             let method = u16(p + 10)
             let crc = UInt32(u32(p + 16))
             var compressed = u32(p + 20), size = u32(p + 24)
@@ -216,7 +223,7 @@ public enum Zip {
                     var q = e + 4
                     for field in [0, 1, 2] {
                         let value = [size, compressed, local][field]
-                        guard value == 0xFFFF_FFFF, q + 8 <= e + 4 + length else { continue }
+                        guard value == 0xFFFF_FFFF, q + 8 <= Swift.min(e + 4 + length, extraEnd) else { continue }
                         let wide = u64(q)
                         q += 8
                         switch field { case 0: size = wide; case 1: compressed = wide; default: local = wide }
@@ -225,9 +232,9 @@ public enum Zip {
                 e += 4 + length
             }
             p = extraEnd + commentLength
-            guard local >= 0, local + 30 <= data.count, u32(local) == 0x0403_4B50 else { throw corrupt("bad local header for '\(name)'") }
+            guard local >= 0, local <= data.count - 30, u32(local) == 0x0403_4B50 else { throw corrupt("bad local header for '\(name)'") }
             let start = local + 30 + u16(local + 26) + u16(local + 28)
-            guard compressed >= 0, size >= 0, start + compressed <= data.count else { throw corrupt("'\(name)' runs past the end of the file") }
+            guard compressed >= 0, size >= 0, start <= data.count, compressed <= data.count - start else { throw corrupt("'\(name)' runs past the end of the file") }
             guard size <= IDX.maxBytes else { throw EngineError("\(file): '\(name)' is too large: more than \(IDX.maxBytes >> 20) MiB") }
             let raw = Array(data[start..<(start + compressed)])
             let bytes: [UInt8]

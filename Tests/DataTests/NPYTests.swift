@@ -57,4 +57,22 @@ func torchFixture(_ name: String) -> String {
         }
         #expect(throws: EngineError.self) { try Zip.entries(Array(zip.prefix(40)), file: "cut.npz") }
     }
+
+    @Test func mutatedFilesNeverCrash() throws {
+        // Every truncation and many corrupted bytes (lengths, offsets, counts set to extremes):
+        // each read throws or succeeds, the process never traps.
+        let rng = RNG(seed: 5)
+        for name in ["stored.npz", "predictions.npz", "f8.npy"] {
+            let good = Array(try Data(contentsOf: URL(fileURLWithPath: torchFixture(name))))
+            for cut in stride(from: 0, to: good.count, by: 7) {
+                _ = try? NPY.readBytes(Array(good.prefix(cut)), file: name)
+            }
+            for _ in 0..<400 {
+                var bad = good
+                let at = Int(rng.next() % UInt64(bad.count))
+                for k in 0..<Swift.min(4, bad.count - at) { bad[at + k] = rng.next() % 2 == 0 ? 0xFF : UInt8(truncatingIfNeeded: rng.next()) }
+                _ = try? NPY.readBytes(bad, file: name)
+            }
+        }
+    }
 }
