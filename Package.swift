@@ -45,7 +45,7 @@ let package = Package(
         // Layers, models, losses, optimizers, schedules, training loop, checkpoints.
         .target(name: "NN", dependencies: ["Engine", "Kernels", "KernelsAVX512"]),
         // Dataset loaders, splits, batches (datasets are batch sources for NN training).
-        .target(name: "Data", dependencies: ["FileIO", "Engine", "NN", "CZlib"]),
+        .target(name: "Data", dependencies: ["FileIO", "Engine", "NN", "CZlib", "CPNG"]),
         // Masks, pruners, schedules, reports, pruned training.
         .target(name: "Pruning", dependencies: ["Engine", "Kernels", "KernelsAVX512", "NN", "FileIO"]),
         // Figures: model, layout, cairo rendering to PNG/SVG/PDF, text previews.
@@ -66,8 +66,8 @@ let package = Package(
 
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "FileIO"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Engine", "Kernels", "KernelsAVX512"], exclude: ["Fixtures"]),
-        .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN"], exclude: ["Fixtures"]),
-        .testTarget(name: "ScriptTests", dependencies: ["Script", "FileIO", "Engine", "NN", "Data", "Pruning"], exclude: ["golden"]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN", "CPNG"], exclude: ["Fixtures"]),
+        .testTarget(name: "ScriptTests", dependencies: ["Script", "FileIO", "Engine", "NN", "Data", "Pruning"], exclude: ["golden", "fixtures"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "NN", "Data", "Engine", "Kernels", "KernelsAVX512"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "CPNG"], exclude: ["golden"]),
         .testTarget(name: "TrainingTests", dependencies: ["NN", "Data", "Engine", "Pruning"]),

@@ -117,6 +117,11 @@ int prune_png_read(const char *path, prune_png_info *out, uint8_t **pixels, char
     int w = (int)png_get_image_width(png, info), h = (int)png_get_image_height(png, info);
     int ch = (int)png_get_channels(png, info);
     size_t rowbytes = png_get_rowbytes(png, info);
+    /* A forged header must not make us allocate gigabytes: at most 256 MiB of pixels. */
+    if (rowbytes == 0 || h <= 0 || (size_t)h > ((size_t)1 << 28) / rowbytes) {
+        snprintf(err, errlen, "image %dx%d is too large to read (at most 256 MiB of pixels)", w, h);
+        longjmp(g.jmp, 1);
+    }
     buf = malloc(rowbytes * (size_t)h);
     if (!buf) { snprintf(err, errlen, "out of memory"); longjmp(g.jmp, 1); }
     for (int y = 0; y < h; y++) png_read_row(png, buf + (size_t)y * rowbytes, NULL);

@@ -10,6 +10,9 @@ public enum Checkpoint {
         var tensors = (model.namedParameters() + model.namedBuffers()).map { (name: $0.0, tensor: $0.1) }
         var integers: [(name: String, tensor: Safetensors.Int32Tensor)] = []
         var metadata = metadata
+        // The architecture, when every layer is one the codec knows, so `load(path)` can
+        // rebuild the model itself.
+        if metadata[architectureKey] == nil, let spec = try? ModuleCodec.describe(model) { metadata[architectureKey] = spec.text }
         for (name, gate) in model.namedGates() {
             if sparse, gate.isFixed, let i = tensors.firstIndex(where: { $0.name == name }),
                let encoded = encodeSparse(name, weight: tensors[i].tensor, mask: gate.mask) {
@@ -26,16 +29,63 @@ public enum Checkpoint {
                              metadata: metadata.merging(["format": "pt", "producer": "prune"]) { a, _ in a }, to: path)
     }
 
+    /// The metadata key holding the model's architecture (`ModuleSpec.text`).
+    public static let architectureKey = "architecture"
+
+    /// What a non-strict load left out: tensors of the file the model has no place for (by their
+    /// names in the file) and tensors of the model the file did not have (kept as they were).
+    public struct Skipped: Equatable, Sendable {
+        public var unused: [String] = []
+        public var missing: [String] = []
+        public var isEmpty: Bool { unused.isEmpty && missing.isEmpty }
+        public init(unused: [String] = [], missing: [String] = []) { self.unused = unused; self.missing = missing }
+    }
+
+    /// Rebuilds the model a file saved by `save` came from (its architecture is in the
+    /// metadata) and loads its weights and masks. Throws, saying so, for a file without one.
+    public static func loadModel(from path: String, rng: RNG, warn: (String) -> Void = { _ in }) throws -> Module {
+        let (_, metadata) = try Safetensors.load(path)
+        let file = path.split(separator: "/").last.map(String.init) ?? path
+        guard let text = metadata[architectureKey] else {
+            throw EngineError("\(file) holds no architecture (it was not saved by prune's save of a model); build the model and give it as into=")
+        }
+        let spec: ModuleSpec
+        do { spec = try ModuleSpec(text: text) } catch let e as EngineError { throw EngineError("\(file): \(e.message)") }
+        let model = try ModuleCodec.build(spec, rng: rng, dropoutRNG: rng)
+        try load(model, from: path, warn: warn)
+        return model
+    }
+
     /// Loads parameters and buffers saved by `save` into `model`, in place. Every tensor of the
     /// model must be in the file with the same shape; extra tensors in the file are an error
     /// unless `strict` is false. Masks in the file (`<name>.mask`, with `<name>.scores`) become
     /// the model's fixed masks, replacing any it had. Nothing is changed when any check fails.
     /// A requested sparsity in the metadata (`sparsity.<name>`) that is not a number in [0, 1]
     /// is ignored, and `warn` is told why.
+    ///
+    /// `rename` maps each name in the file to the model's name for it (PyTorch's `0.weight` to
+    /// `layers.1.weight`). With `strict` false, a tensor of the model the file lacks keeps its
+    /// value; `skipped` is told what was left out either way.
     @discardableResult
     public static func load(_ model: Module, from path: String, strict: Bool = true,
+                            rename: ((String) throws -> String)? = nil,
+                            skipped: ((Skipped) -> Void)? = nil,
                             warn: (String) -> Void = { _ in }) throws -> [String: String] {
-        let (tensors, integers, metadata) = try Safetensors.load(path, integers: true)
+        var (tensors, integers, metadata) = try Safetensors.load(path, integers: true)
+        var originalName: [String: String] = [:]
+        if let rename {
+            var seen: [String: String] = [:]
+            for i in tensors.indices {
+                let new = try rename(tensors[i].name)
+                if let other = seen[new] {
+                    throw EngineError("\(path.split(separator: "/").last.map(String.init) ?? path): '\(other)' and '\(tensors[i].name)' are both renamed to '\(new)'")
+                }
+                seen[new] = tensors[i].name
+                originalName[new] = tensors[i].name
+                tensors[i].name = new
+            }
+            for i in integers.indices { integers[i].name = try rename(integers[i].name) }
+        }
         var byName: [String: Tensor] = [:]
         for (name, t) in tensors { byName[name] = t }
         let targets = model.namedParameters() + model.namedBuffers()
@@ -58,7 +108,7 @@ public enum Checkpoint {
                 throw EngineError("\(file): '\(name)' has shape \(describe(shape: src.shape)) in the file but \(describe(shape: t.shape)) in the model")
             }
         }
-        if !missing.isEmpty {
+        if !missing.isEmpty && strict {
             throw EngineError("\(file): missing \(missing.count) tensor(s) the model needs: \(missing.prefix(5).joined(separator: ", "))\(missing.count > 5 ? ", …" : "")")
         }
         // Masks and scores of parameters the model has, checked before anything changes.
@@ -92,6 +142,7 @@ public enum Checkpoint {
         if strict && !extra.isEmpty {
             throw EngineError("\(file): \(extra.count) tensor(s) the model does not have: \(extra.prefix(5).joined(separator: ", "))\(extra.count > 5 ? ", …" : "")")
         }
+        skipped?(Skipped(unused: extra.map { originalName[$0] ?? $0 }, missing: missing))
         for (name, t) in targets { if let src = byName[name] { try t.assign(src) } }
         for (name, _) in model.namedGates() { try model.setGate(nil, for: name) }
         for (name, gate) in gates { try model.setGate(gate, for: name) }

@@ -48,6 +48,8 @@ public struct EpochRecord: Sendable {
     public var validationAccuracy: Double?
     public var seconds: Double
     public var samplesPerSecond: Double
+    /// What the hooks report at the end of the epoch (a pruner's sparsity, …), in order.
+    public var extras: [(String, Double)] = []
 }
 
 /// The per-epoch record of a training run.
@@ -91,8 +93,11 @@ public protocol TrainingHook: AnyObject {
     func afterStep(step: Int) throws
     /// After the last step, also when the run was interrupted.
     func end() throws
-    /// What the hook adds to the cost of a step, shown on the progress line ("L2 PGD ×4 cost").
+    /// A short note for the progress line ("sparsity 0.420", "L2 PGD ×4 cost"), or nil; asked
+    /// at every redraw.
     var progressNote: String? { get }
+    /// Values for the per-epoch history, asked at the end of every epoch.
+    func epochValues() -> [(String, Double)]
 }
 
 extension TrainingHook {
@@ -103,6 +108,7 @@ extension TrainingHook {
     public func afterStep(step: Int) throws {}
     public func end() throws {}
     public var progressNote: String? { nil }
+    public func epochValues() -> [(String, Double)] { [] }
 }
 
 /// The number of optimizer steps `fit` takes with this data and configuration.
@@ -140,8 +146,7 @@ public func fit(_ model: Module, on data: BatchSource, optimizer: Optimizer, con
     }
     guard data.count > 0 else { throw EngineError("train: the dataset is empty") }
     let rng = RNG(seed: config.seed)
-    let progress = ProgressLine(enabled: config.progress && isatty(2) != 0,
-                                note: hooks.compactMap(\.progressNote).joined(separator: ", "))
+    let progress = ProgressLine(enabled: config.progress && isatty(2) != 0)
     var history = History()
     model.train()
     defer { model.eval() }
@@ -162,6 +167,7 @@ public func fit(_ model: Module, on data: BatchSource, optimizer: Optimizer, con
             var x = batch
             for h in hooks { x = try h.batch(x, labels: y, step: history.steps + 1) }
             let logits = try model(x)
+            if lossFn == nil && history.steps == 0 { try checkOutputs(logits, classes: data.classes) }
             let taskLoss = try lossFn?(logits, y) ?? logits.crossEntropy(labels: y, smoothing: config.labelSmoothing)
             var loss = taskLoss
             for h in hooks { loss = try h.loss(loss, x: x, logits: logits, labels: y, step: history.steps + 1) }
@@ -181,12 +187,13 @@ public func fit(_ model: Module, on data: BatchSource, optimizer: Optimizer, con
             seen += y.count
             progress.update(epoch: epoch, of: config.epochs, done: seen, total: perEpoch,
                             loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen),
-                            elapsed: monotonicSeconds() - start)
+                            elapsed: monotonicSeconds() - start, note: { hooks.compactMap(\.progressNote).joined(separator: ", ") })
             if shouldStop() { history.interrupted = true; break }
         }
         let seconds = monotonicSeconds() - start
         var record = EpochRecord(epoch: epoch, loss: lossSum / Double(max(seen, 1)), accuracy: Double(correct) / Double(max(seen, 1)),
                                  seconds: seconds, samplesPerSecond: Double(seen) / max(seconds, 1e-9))
+        record.extras = hooks.flatMap { $0.epochValues() }
         if let validation, !history.interrupted {
             let v = try evaluate(model, on: validation)
             record.validationLoss = v.loss; record.validationAccuracy = v.accuracy
@@ -213,6 +220,7 @@ public func evaluate(_ model: Module, on data: BatchSource, batchSize: Int = 500
         try SparseInference.with(model) {
             for (x, y) in data.makeBatches(size: batchSize, shuffle: false, rng: RNG(seed: 0)) {
                 let logits = try model(x)
+                if seen == 0 { try checkOutputs(logits, classes: data.classes) }
                 lossSum += Double(try logits.crossEntropy(labels: y).item) * Double(y.count)
                 correct += correctCount(logits, y)
                 seen += y.count
@@ -222,16 +230,24 @@ public func evaluate(_ model: Module, on data: BatchSource, batchSize: Int = 500
     return (lossSum / Double(max(seen, 1)), Double(correct) / Double(max(seen, 1)))
 }
 
+/// A classifier gives one score per class: [batch, classes]. Anything else would make accuracy
+/// silently meaningless (argmax over the wrong set of classes), so it is an error.
+func checkOutputs(_ logits: Tensor, classes: Int) throws {
+    guard logits.rank == 2, logits.shape[1] == classes else {
+        let got = logits.rank == 2 ? "\(logits.shape[1]) output\(logits.shape[1] == 1 ? "" : "s") per sample" : "outputs of shape \(describe(shape: logits.shape))"
+        throw EngineError("the model gives \(got) but the data has \(classes) classes; give the model a last layer with \(classes) outputs")
+    }
+}
+
 /// A single self-overwriting status line on stderr, redrawn at most ten times a second.
 final class ProgressLine {
     let enabled: Bool
     var lastDraw = 0.0
     var drawn = false
-    /// The hooks' cost notes, shown at the end of the line.
-    let note: String
-    init(enabled: Bool, note: String = "") { self.enabled = enabled; self.note = note }
+    init(enabled: Bool) { self.enabled = enabled }
 
-    func update(epoch: Int, of epochs: Int, done: Int, total: Int, loss: Double, accuracy: Double, elapsed: Double) {
+    func update(epoch: Int, of epochs: Int, done: Int, total: Int, loss: Double, accuracy: Double, elapsed: Double,
+                note: () -> String = { "" }) {
         guard enabled else { return }
         let now = monotonicSeconds()
         guard now - lastDraw >= 0.1 || done >= total else { return }
@@ -241,8 +257,9 @@ final class ProgressLine {
         let width = 24, filled = total > 0 ? width * done / total : width
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
         // The cost of an epoch (elapsed plus what remains) shows what an adversary or a method adds.
+        let n = note()
         let line = "epoch \(epoch)/\(epochs) \(bar) \(done)/\(total)  loss \(fmt(loss, 4))  acc \(fmt(accuracy, 3))  \(Int(rate)) samples/s  "
-            + "\(fmt(elapsed + eta, 1))s/epoch  ETA \(fmt(eta, 1))s" + (note.isEmpty ? "" : "  (\(note))")
+            + "\(fmt(elapsed + eta, 1))s/epoch  ETA \(fmt(eta, 1))s" + (n.isEmpty ? "" : "  (\(n))")
         fputs("\r\u{1B}[K" + line, stderr)
         drawn = true
     }

@@ -43,6 +43,8 @@ public final class Pruner: TrainingHook {
     public var fusesUpdates = true
     /// The fused path's state while it is active.
     var fusedRun: FusedRun?
+    /// The masks recorded while training (Pruner+Log.swift), reset when training begins.
+    public internal(set) var maskLog = PrunerLog()
 
     public init(_ config: PrunerConfig) throws {
         try config.validate()
@@ -131,6 +133,8 @@ public final class Pruner: TrainingHook {
         }
         optimizer.bindMasks(model)
         try method.begin(self, optimizer: optimizer)
+        maskLog = PrunerLog()
+        recordMasks(step: 0, force: true)
     }
 
     public func loss(_ loss: Tensor, x: Tensor, logits: Tensor, labels: [Int], step: Int) throws -> Tensor {
@@ -145,11 +149,13 @@ public final class Pruner: TrainingHook {
             so.zeroGrad()
         }
         try method.afterStep(self, step: step)
+        if config.schedule.updates(after: step, total: totalSteps) || config.method.learnsWhileTraining { recordMasks(step: step) }
     }
 
     public func end() throws {
         try method.end(self)
         try finalize()
+        recordMasks(step: stepsTaken, force: true)
         if let model { optimizer?.bindMasks(model) }
     }
 
@@ -248,6 +254,8 @@ public final class Pruner: TrainingHook {
         guard !config.method.learnsWhileTraining else { throw PruningError.learnsWhileTraining(method: methodName) }
         try attach(to: model)
         try pruneNow(data: data, batchSize: batchSize, keep: keepOverride ?? overallKeep ?? 1)
+        maskLog = PrunerLog()
+        recordMasks(step: 0, force: true)
     }
 
     func pruneNow(data: BatchSource?, batchSize: Int, keep: Double) throws {

@@ -248,6 +248,8 @@ extension Builtins {
         for n in names {
             guard let v = g[n] else { continue }
             var s = display(v)
+            // A table's first display line is its header: say what it is instead.
+            if case .table(let t) = v { s = "table \(t.rows.count)×\(t.columns.count)" + (t.columns.isEmpty ? "" : ": " + t.columns.joined(separator: ", ")) }
             if let nl = s.firstIndex(of: "\n") { s = String(s[..<nl]) + " …" }
             if s.count > 60 { s = String(s.prefix(59)) + "…" }
             rows.append([n, v.typeName, s])

@@ -8,6 +8,7 @@ import Darwin
 import Engine
 import NN
 import Pruning
+import Data
 
 extension EngineArgs {
     /// A whole-number size argument in 1...limit.
@@ -157,6 +158,7 @@ extension Builtins {
                 example: "net = mlp([784, 10])\nsave(net, \"/tmp/net.safetensors\")") { args in
             let path = try args.string("path")
             guard !path.isEmpty else { throw BuiltinError("save: argument 'path' is empty") }
+            try EngineArgs.makeParent(of: path, "save")
             let sparse = try args.bool("sparse")
             if sparse, case .model = args.value("x") {} else if sparse {
                 throw BuiltinError("save: sparse=true is for models (their masked weights); got a \(args.value("x").typeName)")
@@ -197,26 +199,51 @@ extension Builtins {
             guard stat(path, &info) == 0 else { throw BuiltinError("file_size: cannot read '\(path)': \(String(cString: strerror(errno)))") }
             return .number(Double(info.st_size))
         },
-        Builtin("load", [BuiltinParam("path", nil, "a safetensors file, or a .csv table"),
-                         BuiltinParam("into", .nil_, "a model to load the checkpoint into")],
-                topic: "models", summary: "Loads a safetensors file (into a model, or as a record of tensors) or a CSV file as a table.",
-                help: "load(path, into=net) checks that every parameter and buffer of net is in the file with the right shape, then copies them in (nothing changes if a check fails) and returns net. load(path) returns a record of name → tensor, or the diff a file made by save(diff, path) holds.",
+        Builtin("load", [BuiltinParam("path", nil, "a file: .safetensors, .csv, .npy, .npz or .png"),
+                         BuiltinParam("into", .nil_, "a model to load the checkpoint into"),
+                         BuiltinParam("rename", .nil_, "with into=: a record of name prefixes {\"0.\": \"layers.1.\"} or a function from a name in the file to the model's name"),
+                         BuiltinParam("strict", .bool(true), "with into=: false skips tensors the file has and the model lacks (and the reverse), listing them")],
+                topic: "models", summary: "Loads a file: a model checkpoint (rebuilt, or into a model), a CSV table, NumPy arrays or a PNG image.",
+                help: "load(path) on a model saved by prune rebuilds the model (its architecture is in the file); on other safetensors files it returns a record of name → tensor, or the diff a file made by save(diff, path) holds. load(path, into=net) checks that every parameter and buffer of net is in the file with the right shape, then copies them in (nothing changes if a check fails) and returns net. A PyTorch state_dict saved with safetensors loads with rename= mapping its names onto net's (prefixes are replaced, the longest match first) and strict=false to skip what does not correspond. .csv gives a table, .npy a tensor, .npz a record of tensors, .png a tensor [channels, height, width] in [0, 1].",
                 example: "net = mlp([784, 10])\nsave(net, \"/tmp/net.safetensors\")\nload(\"/tmp/net.safetensors\", into=net)") { args in
             let path = try args.string("path")
-            if path.lowercased().hasSuffix(".csv") {
-                guard !args.has("into") else { throw BuiltinError("load: a CSV file is a table; into= is for model checkpoints") }
-                return .table(try Table.load(csv: path))
+            let ext = EngineArgs.fileExtension(path)
+            guard EngineArgs.loadable.contains(ext) else { throw EngineArgs.unsupported(path, "load", EngineArgs.loadable) }
+            if ext != ".safetensors" {
+                for name in ["into", "rename"] where args.has(name) {
+                    throw BuiltinError("load: \(name)= is for model checkpoints (.safetensors); \(path.split(separator: "/").last.map(String.init) ?? path) is a \(ext) file")
+                }
+            }
+            switch ext {
+            case ".csv": return .table(try Table.load(csv: path))
+            case ".npy": return .tensor(try NPY.read(path))
+            case ".npz": return .record(RecordRef(try NPY.readArchive(path).map { ($0.name, .tensor($0.tensor)) }))
+            case ".png": return .tensor(try EngineArgs.pngTensor(path))
+            default: break
             }
             switch args.value("into") {
             case .nil_:
+                if args.has("rename") { throw BuiltinError("load: rename= needs into= (the model to load into)") }
                 let (tensors, integers, metadata) = try Safetensors.load(path, integers: true)
                 if metadata["prune.kind"] == "diff" { return .object(DiffObject(try ModelDiff.load(path))) }
+                if metadata[Checkpoint.architectureKey] != nil {
+                    return .model(try Checkpoint.loadModel(from: path, rng: args.session.rng, warn: { args.session.warn("load: " + $0) }))
+                }
                 if let first = integers.first {
                     throw BuiltinError("load: '\(path)' holds integer tensors ('\(first.name)': a sparse checkpoint); load it into a model with into=")
                 }
                 return .record(RecordRef(tensors.map { ($0.name, .tensor($0.tensor)) }))
             case .model(let m):
-                try Checkpoint.load(m, from: path, warn: { args.session.warn("load: " + $0) })
+                let rename = try EngineArgs.renaming(args)
+                var skipped = Checkpoint.Skipped()
+                try Checkpoint.load(m, from: path, strict: try args.bool("strict"), rename: rename, skipped: { skipped = $0 },
+                                    warn: { args.session.warn("load: " + $0) })
+                if !skipped.unused.isEmpty {
+                    args.session.write("load: skipped \(skipped.unused.count) tensor(s) of the file the model does not have: \(skipped.unused.joined(separator: ", "))\n")
+                }
+                if !skipped.missing.isEmpty {
+                    args.session.write("load: \(skipped.missing.count) tensor(s) of the model are not in the file and keep their values: \(skipped.missing.joined(separator: ", "))\n")
+                }
                 return .model(m)
             default:
                 throw args.wrong("into", "a model")

@@ -260,7 +260,7 @@ extension Builtins {
         Builtin("curves", EngineArgs.figureParams([
                     BuiltinParam("history", nil, "a table from train (or any table with an epoch column)"),
                     BuiltinParam("y", .nil_, "columns to draw, one panel each (default: loss and acc, plus val_acc when present)"),
-                    BuiltinParam("x", .string("epoch"), "the x column"), BuiltinParam("by", .nil_, "column giving one series per value")]),
+                    BuiltinParam("x", .nil_, "the x column (default: epoch, or step for history(p))"), BuiltinParam("by", .nil_, "column giving one series per value")]),
                 topic: "figures", summary: "Training curves from train's history: loss and accuracy per epoch.",
                 example: "h = train(mlp([784, 10]), fashion_mnist(\"train\", limit=1000), epochs=3)\ncurves(h)") { args in
             let t = try EngineArgs.table(args, "history")
@@ -274,8 +274,10 @@ extension Builtins {
             } else {
                 ys = ["loss", "acc"].filter { t.columns.contains($0) }
                 if t.columns.contains("val_acc") { ys.append("val_acc") }
+                if ys.isEmpty && t.columns.contains("sparsity") { ys = ["sparsity"] }  // a pruner's history(p)
             }
-            let fig = try Figure.curves(rows: EngineArgs.columns(t), x: try args.string("x"), y: ys,
+            let x = args.has("x") ? try args.string("x") : (!t.columns.contains("epoch") && t.columns.contains("step") ? "step" : "epoch")
+            let fig = try Figure.curves(rows: EngineArgs.columns(t), x: x, y: ys,
                                         by: try EngineArgs.optionalString(args, "by"), title: try EngineArgs.optionalString(args, "title"))
             return try EngineArgs.finish(fig, args)
         },

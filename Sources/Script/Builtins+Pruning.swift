@@ -8,6 +8,8 @@ import Pruning
 /// from these settings, so one value can serve a sweep over seeds.
 final class PrunerObject: ScriptObject {
     let config: PrunerConfig
+    /// The pruner of the last run that used this value (train, transfer, prune), for history(p).
+    var lastRun: Pruner?
     init(_ config: PrunerConfig) { self.config = config }
 
     var typeName: String { "pruner" }
@@ -153,7 +155,8 @@ extension EngineArgs {
         let fn = "pruner"
         let name = try args.string("method")
         guard let method = Methods.named(name) else {
-            throw BuiltinError("\(fn): " + PruningError.unknownMethod(name, known: Methods.names).description)
+            let hint = closest(name, Methods.names).map { " (did you mean \"\($0)\"?)" } ?? ""
+            throw BuiltinError("\(fn): unknown method \"\(name)\"\(hint); choose one of " + Methods.names.map { "\"\($0)\"" }.joined(separator: ", "))
         }
         var config = PrunerConfig(method, keep: nil)
         if args.has("keep") && args.has("sparsity") { throw BuiltinError("\(fn): give keep= or sparsity=, not both") }
@@ -242,11 +245,12 @@ extension EngineArgs {
         for l in r.layers {
             table.add([("layer", .string(l.name)), ("shape", .string(describe(shape: l.shape))),
                        ("params", count(l.parameters)), ("method", l.method.map { .string($0) } ?? .nil_),
-                       ("requested", cell(l.requested)), ("achieved", cell(l.achieved)),
+                       ("keep_asked", cell(l.requested.map { 1 - $0 })), ("kept", cell(1 - l.achieved)), ("sparsity", cell(l.achieved)),
                        ("nonzeros", count(l.nonzeros)), ("flops", count(l.denseFLOPs)), ("sparse_flops", count(l.sparseFLOPs))])
         }
         table.add([("layer", .string("total")), ("shape", .string("")), ("params", count(r.parameters)), ("method", .string("")),
-                   ("requested", cell(r.requested)), ("achieved", cell(r.achieved)), ("nonzeros", count(r.nonzeros)),
+                   ("keep_asked", cell(r.requested.map { 1 - $0 })), ("kept", cell(1 - r.achieved)), ("sparsity", cell(r.achieved)),
+                   ("nonzeros", count(r.nonzeros)),
                    ("flops", count(r.denseFLOPs)), ("sparse_flops", count(r.sparseFLOPs))])
         return table
     }
@@ -275,11 +279,10 @@ extension Builtins {
                 help: "Works with magnitude, random, taylor, snip, channel, basis and cap (taylor, snip, cap, and channel or basis ranked from gradients, need data=). Methods that learn scores (movement, soft_movement, l0) prune while training: train(net, data, pruner=p). Returns the sparsity reached over the pruned weights.",
                 example: "net = mlp([784, 300, 10])\nprune(net, pruner(\"magnitude\", keep=0.2))\nsparsity(net)") { args in
             let net = try EngineArgs.model(args, "net")
-            let config = try EngineArgs.pruner(args, "p")
             var data: BatchSource?
             if args.has("data") { data = try EngineArgs.dataset(args, "data") }
             let batch = try EngineArgs.int(args, "batch", in: 1...1_000_000)
-            let pruner = try Pruner(config)
+            let pruner = try EngineArgs.startPruner(args, "p")
             try pruner.pruneOnce(net, data: data, batchSize: batch)
             let pruned = Set(pruner.targets.map(\.name))
             let layers = Masks.report(net).layers.filter { pruned.contains($0.name) }
@@ -295,8 +298,8 @@ extension Builtins {
         },
 
         Builtin("report", [BuiltinParam("net", nil, "a model")],
-                topic: "pruning", summary: "Per prunable layer: shape, parameters, method, requested and achieved sparsity, non-zeros, FLOPs.",
-                help: "Rows are the Linear and Conv weights (not the classifier) and every masked parameter, then a total. FLOPs are per sample (2 × multiply-adds), dense and counting only non-zero weights; a convolution's are known once the model has run.",
+                topic: "pruning", summary: "Per prunable layer: shape, parameters, method, the fraction kept as asked and as reached, sparsity, non-zeros, FLOPs.",
+                help: "keep_asked is the pruner's keep= for the layer (empty for methods that reach their own sparsity); kept is the fraction of weights that are non-zero; sparsity is 1 − kept. Rows are the Linear and Conv weights (not the classifier) and every masked parameter, then a total. FLOPs are per sample (2 × multiply-adds), dense and counting only non-zero weights; a convolution's are known once the model has run.",
                 example: "net = mlp([784, 100, 10])\nprune(net, pruner(\"magnitude\", keep=0.3))\nreport(net)") { args in
             .table(EngineArgs.reportTable(Masks.report(try EngineArgs.model(args, "net"))))
         },

@@ -80,7 +80,8 @@ enum EngineArgs {
     static func choice(_ args: CallArgs, _ name: String, _ choices: [String]) throws -> String {
         let s = try args.string(name)
         guard choices.contains(s) else {
-            throw BuiltinError("\(args.builtin): unknown \(name) \"\(s)\"; choose one of " + choices.map { "\"\($0)\"" }.joined(separator: ", "))
+            let hint = closest(s, choices).map { " (did you mean \"\($0)\"?)" } ?? ""
+            throw BuiltinError("\(args.builtin): unknown \(name) \"\(s)\"\(hint); choose one of " + choices.map { "\"\($0)\"" }.joined(separator: ", "))
         }
         return s
     }

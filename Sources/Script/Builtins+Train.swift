@@ -75,7 +75,7 @@ extension EngineArgs {
         var validation: Dataset?
         if args.has("validation") { validation = try dataset(args, "validation") }
         var pruner: Pruner?
-        if args.has("pruner") { pruner = try Pruner(try EngineArgs.pruner(args, "pruner")) }
+        if args.has("pruner") { pruner = try startPruner(args, "pruner") }
         var hooks: [TrainingHook] = []
         if args.has("teacher") {
             let teacher = try model(args, "teacher")
@@ -103,6 +103,7 @@ extension EngineArgs {
                 row.append(("val_loss", e.validationLoss.map { .number($0) } ?? .nil_))
                 row.append(("val_acc", e.validationAccuracy.map { .number($0) } ?? .nil_))
             }
+            row += e.extras.map { ($0.0, .number($0.1)) }
             row.append(("seconds", .number(e.seconds)))
             row.append(("samples_per_s", .number(e.samplesPerSecond.rounded())))
             table.add(row)

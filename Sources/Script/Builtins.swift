@@ -4,7 +4,7 @@
 
 public enum Builtins {
     /// Every builtin, core first.
-    public static var all: [Builtin] { core + tensors + models + pretrainedModels + speed + data + text + training + robust + pruning + transferring + figures + notebooks + registered }
+    public static var all: [Builtin] { core + tensors + models + layers + pretrainedModels + speed + data + files + text + training + robust + pruning + watching + transferring + figures + notebooks + registered }
 
     /// The builtin called `name`.
     public static func named(_ name: String) -> Builtin? { byName[name] }

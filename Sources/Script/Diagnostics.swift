@@ -24,9 +24,18 @@ public struct ScriptError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(file):\(location.line):\(location.column): error: \(message)" }
 
     /// The full report: the error line, the source line with a caret, and the call chain.
+    /// `file:line:column`; at the prompt (`<stdin>:N`, the command starting on line N of the
+    /// session) the line of the session, `<stdin>:N+line-1`, the column being shown by the caret.
+    func place(_ loc: SourceLocation) -> String {
+        if file.hasPrefix("<stdin>:"), let start = Int(file.dropFirst("<stdin>:".count)) {
+            return "<stdin>:\(start + loc.line - 1)"
+        }
+        return "\(file):\(loc.line):\(loc.column)"
+    }
+
     public func render(source: String, color: Bool = false) -> String {
         let red = color ? "\u{1B}[1;31m" : "", bold = color ? "\u{1B}[1m" : "", reset = color ? "\u{1B}[0m" : ""
-        var out = "\(bold)\(file):\(location.line):\(location.column):\(reset) \(red)error:\(reset) \(message)\n"
+        var out = "\(bold)\(place(location)):\(reset) \(red)error:\(reset) \(message)\n"
         let lines = (sourceText ?? source).split(separator: "\n", omittingEmptySubsequences: false)
         if location.line >= 1 && location.line <= lines.count {
             let text = String(lines[location.line - 1])
@@ -35,7 +44,7 @@ public struct ScriptError: Error, Sendable, CustomStringConvertible {
             out += pad + "\(red)^\(reset)\n"
         }
         for (fn, loc) in callChain.reversed() {
-            out += "  in \(fn)() called at \(file):\(loc.line):\(loc.column)\n"
+            out += "  in \(fn)() called at \(place(loc))\n"
         }
         return out
     }

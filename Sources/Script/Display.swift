@@ -115,7 +115,7 @@ struct DisplayBuffer {
             path.removeLast()
         case .tensor(let t): text += displayTensor(t)
         // Inside a list or record, multi-line values shrink to one line.
-        case .model(let m): text += depth == 0 ? displayModel(m) : "<model \(m.typeName), \(m.parameterCount) parameters>"
+        case .model(let m): text += depth == 0 ? displayModel(m) : "<model \(m.typeName), \(EngineArgs.grouped(m.parameterCount)) parameters>"
         case .dataset(let d): text += depth == 0 ? d.description : "<dataset \(d.name), \(d.count) samples>"
         case .table(let t): text += depth == 0 ? displayTable(t) : "<table, \(t.rows.count) rows × \(t.columns.count) columns>"
         case .function(let f): text += displayFunction(f)
@@ -167,17 +167,17 @@ public func displayTensor(_ t: Tensor) -> String {
 public func displayModel(_ m: Module) -> String {
     if m.children.isEmpty {
         let shapes = m.localParameters.map { "\($0.0) \(describe(shape: $0.1.shape))" }.joined(separator: ", ")
-        return "model \(m.typeName): \(m.parameterCount) parameters" + (shapes.isEmpty ? "" : " (\(shapes))")
+        return "model \(m.typeName): \(EngineArgs.grouped(m.parameterCount)) parameters" + (shapes.isEmpty ? "" : " (\(shapes))")
     }
     var rows: [[String]] = [["layer", "type", "parameters", "count"]]
     for (name, mod) in m.namedModules() where mod.children.isEmpty || !mod.localParameters.isEmpty {
         let params = mod.localParameters
         let shapes = params.map { "\($0.0) \(describe(shape: $0.1.shape))" }.joined(separator: ", ")
         let count = params.reduce(0) { $0 + $1.1.count }
-        rows.append([name.isEmpty ? "(model)" : name, mod.typeName, shapes, String(count)])
+        rows.append([name.isEmpty ? "(model)" : name, mod.typeName, shapes, EngineArgs.grouped(count)])
     }
     let n = rows.count - 1
-    var out = "model \(m.typeName): \(n) layer\(n == 1 ? "" : "s"), \(m.parameterCount) parameters\n"
+    var out = "model \(m.typeName): \(n) layer\(n == 1 ? "" : "s"), \(EngineArgs.grouped(m.parameterCount)) parameters\n"
     out += alignedColumns(rows, rightAligned: [3], rule: true, indent: "  ")
     return String(out.dropLast())
 }

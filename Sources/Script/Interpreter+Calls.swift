@@ -2,6 +2,7 @@
 // checking them (unknown keywords with a suggestion, missing and surplus arguments), the depth
 // limit, and turning library errors into located script errors.
 import Engine
+import NN
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -12,6 +13,7 @@ extension Interpreter {
     /// Calls a function value.
     func call(_ callee: Value, _ positional: [Value], _ keywords: [(String, Value)], _ loc: SourceLocation,
               _ f: Frame, site: CallNode? = nil) throws -> Value {
+        if case .model(let m) = callee { return try forward(m, positional, keywords, loc, f) }
         guard case .function(let fn) = callee else {
             throw f.error(loc, "cannot call a \(callee.typeName) (it is not a function)")
         }
@@ -26,6 +28,21 @@ extension Interpreter {
             foreignCode[id] = (fn, mine)
             return try callUser(fn, mine, positional, keywords, loc, f, site: site)
         }
+    }
+
+    /// `net(x)`: the model's forward pass on a batch, in the model's current mode (evaluation
+    /// after `train`), as PyTorch's `module(x)`.
+    func forward(_ m: Module, _ positional: [Value], _ keywords: [(String, Value)], _ loc: SourceLocation, _ f: Frame) throws -> Value {
+        guard positional.count == 1, keywords.isEmpty else {
+            throw f.error(loc, "a model is called with one tensor, a batch of inputs: net(x)")
+        }
+        let x: Tensor
+        switch positional[0] {
+        case .tensor(let t): x = t
+        case .list, .range: x = try tensor(from: positional[0], what: "the input of a model", loc, f)
+        default: throw f.error(loc, "a model is called with one tensor, a batch of inputs; got a \(positional[0].typeName)")
+        }
+        do { return .tensor(try m(x)) } catch let e as EngineError { throw f.error(loc, e.message) }
     }
 
     func callUser(_ fn: Function, _ code: CompiledFunction, _ positional: [Value], _ keywords: [(String, Value)],
@@ -135,8 +152,33 @@ extension Interpreter {
             case let e as ScriptWorded: message = named(e.scriptMessage)
             default: message = named("\(error)")
             }
-            throw f.error(loc, message)
+            throw f.error(argumentLocation(message, b, positional: positional.count, site: site) ?? loc, message)
         }
+    }
+
+    /// Where the argument an error names ("argument 'lr'", "keep=") is written, so that the
+    /// caret points at it; nil when the message names none or the call site is unknown.
+    func argumentLocation(_ message: String, _ b: Builtin, positional: Int, site: CallNode?) -> SourceLocation? {
+        guard let site else { return nil }
+        let prepended = max(0, positional - site.args.filter { $0.name == nil }.count)
+        let m = Array(message.unicodeScalars)
+        let marker = Array("argument '".unicodeScalars)
+        var i = 0
+        while i + marker.count < m.count {
+            if Array(m[i..<(i + marker.count)]) == marker {
+                var name = ""
+                var j = i + marker.count
+                while j < m.count, m[j] != "'" { name.unicodeScalars.append(m[j]); j += 1 }
+                if let l = site.location(ofArgument: name, of: b, prepended: prepended) { return l }
+                i = j
+            }
+            i += 1
+        }
+        // "pruner: unknown method …": the first parameter, when only one is named in the message.
+        for p in b.params where message.contains("\(p.name)=") || message.contains("unknown \(p.name) ") {
+            if let l = site.location(ofArgument: p.name, of: b, prepended: prepended) { return l }
+        }
+        return nil
     }
 
     /// The checks before any call: the depth limit and Ctrl-C.

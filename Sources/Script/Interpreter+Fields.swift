@@ -113,6 +113,19 @@ extension Interpreter {
             case .tensor(let g) where g.shape == t.shape: t.grad = g
             default: throw f.error(loc, "grad must be nil or a tensor of shape \(describe(shape: t.shape))")
             }
+        case .model(let m) where m.localParameters.contains(where: { $0.0 == name }) || m.localBuffers.contains(where: { $0.0 == name }):
+            // A layer's weight: copied in place, so optimizers, masks and other references see it.
+            guard let target = (m.localParameters + m.localBuffers).first(where: { $0.0 == name })?.1 else { return }
+            let source: Tensor
+            switch value {
+            case .tensor(let t): source = t
+            case .number(let x): source = try Tensor(shape: target.shape, repeating: Float(x))
+            default: throw f.error(loc, "\(name) of \(m.typeName) must be set to a tensor of shape \(describe(shape: target.shape)), got a \(value.typeName)")
+            }
+            guard source.shape == target.shape else {
+                throw f.error(loc, "\(name) of \(m.typeName) has shape \(describe(shape: target.shape)); cannot set it to a tensor of shape \(describe(shape: source.shape))")
+            }
+            do { try target.assign(source) } catch let e as EngineError { throw f.error(loc, e.message) }
         default:
             throw f.error(loc, "cannot set field '\(name)' of a \(obj.typeName)" + (obj.typeName == "record" ? "" : " (only records have settable fields)"))
         }

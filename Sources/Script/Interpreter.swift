@@ -448,6 +448,16 @@ final class CallNode: ExprNode {
 
     /// Where keyword argument `name` is written (for errors about it).
     func location(ofKeyword name: String) -> SourceLocation? { args.first { $0.name == name }?.loc }
+
+    /// Where the argument bound to parameter `name` of `b` is written: its keyword, or the
+    /// positional argument in that parameter's place. `prepended` values (a method call's
+    /// object) come before the written ones.
+    func location(ofArgument name: String, of b: Builtin, prepended: Int) -> SourceLocation? {
+        if let k = location(ofKeyword: name) { return k }
+        guard let i = b.params.firstIndex(where: { $0.name == name }), i >= prepended else { return nil }
+        let written = args.filter { $0.name == nil }
+        return i - prepended < written.count ? written[i - prepended].loc : nil
+    }
 }
 
 /// `obj.name(args)`: calls the field when the value has one, or else the function `name` in

@@ -39,6 +39,9 @@ public final class Session {
     /// Writes text to the session's output.
     public func write(_ text: String) { output(text) }
 
+    /// Sets the global variable `name` (the prompt keeps the last value shown in `ans`).
+    public func setGlobal(_ name: String, _ value: Value) { interp.globals[interp.globalSlot(name)] = value }
+
     /// The user's variables (builtins not included). Setting it replaces them all.
     public var globals: [String: Value] {
         get {

@@ -22,6 +22,8 @@ final class REPL {
     let history: HistoryFile?
     /// Commands run so far; errors name the input `<stdin>:N`.
     private(set) var commandNumber = 0
+    /// The session line the next command starts on.
+    private var sessionLine = 1
     private var lastHistoryEntry: String?
 
     init(options: RunOptions) {
@@ -148,11 +150,21 @@ final class REPL {
     // MARK: Running commands
 
     func runCommand(_ command: String) {
-        commandNumber += 1
+        // Errors name the line of the session where the command starts: `<stdin>:6`.
+        commandNumber = sessionLine
+        sessionLine += command.split(separator: "\n", omittingEmptySubsequences: false).count
         remember(command)
         if runBuiltinCommand(command) { return }
         Interrupt.reset()
-        _ = execute(command, name: "<stdin>:\(commandNumber)", echo: true, in: session)
+        lastSessionOutput = ""
+        do {
+            // The last value shown is kept in `ans`, as in MATLAB and Julia.
+            if let v = try session.execute(command, file: "<stdin>:\(commandNumber)", echo: true), !command.trimmingWhitespace().hasSuffix(";") {
+                if case .nil_ = v {} else { session.setGlobal("ans", v) }
+            }
+        } catch {
+            _ = report(error, source: command)
+        }
         Interrupt.reset()
         fflush(stdout)
     }

@@ -199,7 +199,8 @@ private func shell(_ executable: String, _ arguments: [String]) throws -> (statu
         var expected = model.namedParameters().sorted { $0.0 < $1.0 }.map { name, t in
             "\(name) float32 [\(t.shape.map(String.init).joined(separator: ", "))] \(hex(t))"
         }
-        expected.append("meta [('epoch', '7'), ('format', 'pt'), ('producer', 'prune')]")
+        let architecture = try ModuleCodec.describe(model).text
+        expected.append("meta [('architecture', '\(architecture)'), ('epoch', '7'), ('format', 'pt'), ('producer', 'prune')]")
         #expect(lines == expected)
         #expect(lines.first?.hasPrefix("layers.1.bias float32 [3]") == true)
     }

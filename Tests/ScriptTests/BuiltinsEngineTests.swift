@@ -231,9 +231,16 @@ struct BuiltinsEngineModelTests {
         let back = try call("load", [.string(path)], [("into", b)])
         #expect(modelOf(back) === mb)
         for (p, q) in zip(ma.parameters, mb.parameters) { #expect(p.array == q.array) }
-        // A bare load gives a record of name → tensor.
-        guard case .record(let r) = try call("load", [.string(path)]) else { Issue.record("not a record"); return }
-        #expect(r.keys.contains("layers.1.weight"))
+        // A bare load rebuilds the model from the architecture in the file.
+        let rebuilt = try #require(modelOf(try call("load", [.string(path)])))
+        #expect(rebuilt !== ma && rebuilt.namedParameters().map(\.0) == ma.namedParameters().map(\.0))
+        for (p, q) in zip(ma.parameters, rebuilt.parameters) { #expect(p.array == q.array) }
+        // A file of tensors without an architecture gives a record of name → tensor.
+        let tensors = path + ".tensors.safetensors"
+        defer { unlink(tensors) }
+        try call("save", [.record(RecordRef([("w", .tensor(ma.parameters[0]))])), .string(tensors)])
+        guard case .record(let r) = try call("load", [.string(tensors)]) else { Issue.record("not a record"); return }
+        #expect(r.keys == ["w"])
         // Loading into a model of another shape fails and says which tensor.
         let c = try call("mlp", [nums([8, 5, 3])])
         #expect(message { try call("load", [.string(path)], [("into", c)]) }.contains("layers.1.weight"))
