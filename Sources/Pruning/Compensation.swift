@@ -94,27 +94,21 @@ public enum Compensation {
         guard k > 0, kept.allSatisfy({ $0 >= 0 && $0 < d }), mu >= 0, mu.isFinite else {
             throw PruningError.invalid("compensation: kept inputs must be in 0..<\(d) and μ ≥ 0")
         }
-        // A = G[K, K] + μ'I and B = W·G[:, K] (out×k).
+        // A = G[K, K] + μ'I.
         var a = [Float](repeating: 0, count: k * k)
         for (i, p) in kept.enumerated() { for (j, q) in kept.enumerated() { a[i * k + j] = g.data[p * d + q] } }
         addRidge(&a, n: k, mu: mu)
-        var b = [Float](repeating: 0, count: out * k)
-        for o in 0..<out {
-            for (j, q) in kept.enumerated() {
-                var s: Float = 0
-                for p in 0..<d { s += weight.data[o * d + p] * g.data[p * d + q] }
-                b[o * k + j] = s
-            }
-        }
+        // B = (W·G)[:, K], then W'[:, K] = B·A⁻¹, both through BLAS.
+        let wg = try Tensor.empty([out, d])
+        BLAS.gemm(m: out, n: d, k: d, weight.data, g.data, wg.data)
+        let b = try Tensor.empty([out, k]), fitted = try Tensor.empty([out, k])
+        for o in 0..<out { for (j, q) in kept.enumerated() { b.data[o * k + j] = wg.data[o * d + q] } }
         let inverse = try invertSymmetric(a, n: k)
-        let result = try Tensor.zeros(weight.shape)
-        for o in 0..<out {
-            for (j, q) in kept.enumerated() {
-                var s: Float = 0
-                for i in 0..<k { s += b[o * k + i] * inverse[i * k + j] }
-                result.data[o * d + q] = s
-            }
+        inverse.withUnsafeBufferPointer { v in
+            if let p = v.baseAddress { BLAS.gemm(m: out, n: k, k: k, b.data, p, fitted.data) }
         }
+        let result = try Tensor.zeros(weight.shape)
+        for o in 0..<out { for (j, q) in kept.enumerated() { result.data[o * d + q] = fitted.data[o * k + j] } }
         return result
     }
 
@@ -131,14 +125,13 @@ public enum Compensation {
     static func invertSymmetric(_ a: [Float], n: Int) throws -> [Float] {
         let (values, vectors) = try BLAS.symmetricEigen(a, n: n)
         let largest = values.map { Swift.abs($0) }.max() ?? 0
-        // V·diag(1/λ)·Vᵀ, with the rows of `vectors` the eigenvectors.
+        // V·diag(1/λ)·Vᵀ, with the rows of `vectors` the eigenvectors (dropped ones scale to 0).
         let scaled = try Tensor.zeros([n, n]), inverse = try Tensor.zeros([n, n])
-        var basis = [Float](repeating: 0, count: n * n)
         for e in 0..<n where values[e] > largest * 1e-7 {
             let inv = 1 / values[e]
-            for i in 0..<n { scaled.data[e * n + i] = vectors[e * n + i] * inv; basis[e * n + i] = vectors[e * n + i] }
+            for i in 0..<n { scaled.data[e * n + i] = vectors[e * n + i] * inv }
         }
-        basis.withUnsafeBufferPointer { v in
+        vectors.withUnsafeBufferPointer { v in
             if let p = v.baseAddress { BLAS.gemm(transA: true, m: n, n: n, k: n, p, scaled.data, inverse.data) }
         }
         return Array(UnsafeBufferPointer(start: inverse.data, count: n * n))
