@@ -43,36 +43,44 @@ let package = Package(
         // Tensors, BLAS calls, reverse-mode autodiff, random numbers.
         .target(name: "Engine", dependencies: ["CBLAS", "Kernels", "FileIO"]),
         // Layers, models, losses, optimizers, schedules, training loop, checkpoints.
-        .target(name: "NN", dependencies: ["Engine", "Kernels", "KernelsAVX512"]),
+        .target(name: "NN", dependencies: ["FileIO", "Engine", "Kernels", "KernelsAVX512"]),
         // Dataset loaders, splits, batches (datasets are batch sources for NN training).
         .target(name: "Data", dependencies: ["FileIO", "Engine", "NN", "CZlib", "CPNG"]),
         // Masks, pruners, schedules, reports, pruned training.
         .target(name: "Pruning", dependencies: ["Engine", "Kernels", "KernelsAVX512", "NN", "FileIO"]),
         // Figures: model, layout, cairo rendering to PNG/SVG/PDF, text previews.
         .target(name: "Plot", dependencies: ["CCairo", "CPNG", "FileIO"]),
-        // The language: lexer, parser, interpreter, values, the builtins table.
-        .target(name: "Script", dependencies: ["FileIO", "Engine", "NN", "Data", "Pruning", "Plot"]),
+        // The language: lexer, parser, AST, interpreter, values, diagnostics, the builtins table
+        // and the core builtins. It knows nothing of tensors, models or notebooks: library values
+        // are ScriptObjects, library builtins are registered from above.
+        .target(name: "Language", dependencies: ["FileIO"]),
+        // The bindings: the library's builtins (one file per topic) and its values as objects of
+        // the language (tensors, models, datasets with their operators, indexing and fields).
+        .target(name: "Bindings", dependencies: ["Language", "FileIO", "Engine", "NN", "Data", "Pruning", "Plot"]),
+        // Notebooks: cells, runner, cell cache and state, documents (HTML, Markdown), highlighting.
+        .target(name: "Notebooks", dependencies: ["Language", "Bindings", "FileIO", "Engine", "NN", "Data", "Pruning", "Plot"]),
         // Sweeps: grids of runs of a script, on local worker processes or as a Slurm job array,
         // gathered into one table; keyed like the notebook cache.
-        .target(name: "Sweeps", dependencies: ["FileIO", "Engine", "Script"]),
+        .target(name: "Sweeps", dependencies: ["FileIO", "Engine", "Language", "Bindings", "Notebooks"]),
         // The thin command-line front end: REPL, scripts.
         .executableTarget(name: "prune", dependencies: [
-            "Engine", "Kernels", "NN", "Data", "Script", "Sweeps", "CReadline", "CPNG",
+            "FileIO", "Engine", "Kernels", "NN", "Data", "Language", "Bindings", "Notebooks", "Sweeps", "CReadline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Throughput benchmarks behind scripts/bench.
-        .executableTarget(name: "prune-bench", dependencies: ["Engine", "Kernels", "KernelsAVX512", "NN", "Data", "Pruning", "Plot"]),
+        .executableTarget(name: "prune-bench", dependencies: ["FileIO", "Engine", "Kernels", "KernelsAVX512", "NN", "Data", "Pruning", "Plot"]),
 
+        .testTarget(name: "FileIOTests", dependencies: ["FileIO"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "FileIO"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Engine", "Kernels", "KernelsAVX512"], exclude: ["Fixtures"]),
-        .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN", "CPNG"], exclude: ["Fixtures"]),
-        .testTarget(name: "ScriptTests", dependencies: ["Script", "FileIO", "Engine", "NN", "Data", "Pruning"], exclude: ["golden", "fixtures"]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN", "CPNG", "FileIO"], exclude: ["Fixtures"]),
+        .testTarget(name: "ScriptTests", dependencies: ["Language", "Bindings", "Notebooks", "FileIO", "Engine", "NN", "Data", "Pruning"], exclude: ["golden", "fixtures"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "NN", "Data", "Engine", "Kernels", "KernelsAVX512"]),
-        .testTarget(name: "PlotTests", dependencies: ["Plot", "CPNG"], exclude: ["golden"]),
-        .testTarget(name: "TrainingTests", dependencies: ["NN", "Data", "Engine", "Pruning"]),
+        .testTarget(name: "PlotTests", dependencies: ["Plot", "CPNG", "FileIO"], exclude: ["golden"]),
+        .testTarget(name: "TrainingTests", dependencies: ["NN", "Data", "Engine", "Pruning", "FileIO"]),
         .testTarget(name: "PruneCLITests", dependencies: []),
-        .testTarget(name: "SweepTests", dependencies: ["Sweeps", "Script", "FileIO"], exclude: ["golden"]),
+        .testTarget(name: "SweepTests", dependencies: ["Sweeps", "Language", "Bindings", "Notebooks", "FileIO"], exclude: ["golden"]),
     ],
     swiftLanguageModes: [.v5]
 )

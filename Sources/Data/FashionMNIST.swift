@@ -68,9 +68,6 @@ public enum FashionMNIST {
         }
     }
 
-    /// Forgets every decoded split (for tests of loading itself, or to free memory).
-    public static func clearCache() { cache.removeAll() }
-
     private static let cache = LoadCache<Dataset>()
 
     private static func canonical(_ path: String) -> String {

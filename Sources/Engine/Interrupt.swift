@@ -15,8 +15,6 @@ public enum Interrupt {
 
     /// Whether Ctrl-C was pressed since the last `reset()`.
     public static var requested: Bool { flag.pointee != 0 }
-    /// Marks an interrupt (what the SIGINT handler does; also for tests).
-    public static func request() { flag.pointee = 1 }
     /// Clears the flag before a new command runs.
     public static func reset() { flag.pointee = 0 }
 
@@ -48,11 +46,4 @@ public enum Interrupt {
         sigaddset(&set, SIGINT)
         pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
-}
-
-/// Seconds from a monotonic clock.
-public func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }

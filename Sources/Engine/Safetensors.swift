@@ -8,6 +8,7 @@
 // is allocated or bytes are copied, because a checkpoint may be truncated or come from anywhere.
 // The JSON is handled by a small parser of our own so that output is byte-for-byte deterministic
 // and matches what the reference implementation writes.
+import FileIO
 
 /// Saves and loads named float32 tensors in the safetensors format.
 ///
@@ -27,7 +28,7 @@ public enum Safetensors {
     public static func save(_ tensors: [(name: String, tensor: Tensor)], integers: [(name: String, tensor: Int32Tensor)] = [],
                             metadata: [String: String] = [:], to path: String) throws {
         let bytes = try serialize(tensors, integers: integers, metadata: metadata, path: path)
-        try AtomicFile.write(bytes, to: path)
+        try WholeFile.write(bytes, to: path)
     }
 
     /// Reads every tensor and the metadata from `path`. Tensors come back in the order of their
@@ -63,7 +64,7 @@ public enum Safetensors {
 
     private static func load(_ path: String, integers: Bool, others: Bool) throws
         -> (tensors: [(name: String, tensor: Tensor)], integers: [(name: String, tensor: Int32Tensor)], skipped: [Skipped], metadata: [String: String]) {
-        let bytes = try AtomicFile.readAll(path)
+        let bytes = try WholeFile.readAll(path)
         FileReads.record(path)
         do {
             return try parse(bytes, integers: integers, others: others)

@@ -19,23 +19,6 @@ import Glibc
 import Darwin
 #endif
 
-/// Whether movement's pass may run on sixteen lanes (KernelsAVX512's `movementPiece16`): the
-/// check lives here, in code built for AVX2, because nothing in the AVX-512 target may run on a
-/// CPU without it.
-public enum AVX512 {
-    /// Whether this CPU runs AVX-512 F, CD, BW, DQ and VL and the operating system saves its state
-    /// (also what the prune binary asks before choosing OpenBLAS's SkylakeX kernels).
-    public static let available: Bool = prune_cpu_has_avx512() != 0
-
-    /// Whether to use it: when available, unless PRUNE_NO_AVX512 is set. Tests switch it off to
-    /// compare the passes; switching it on where it is not available has no effect.
-    public static var enabled: Bool {
-        get { available && wanted }
-        set { wanted = newValue }
-    }
-    nonisolated(unsafe) private static var wanted = getenv("PRUNE_NO_AVX512") == nil
-}
-
 /// The buffers of one gated weight, each of `n` elements.
 public struct MovementBuffers {
     public var weight: UnsafeMutablePointer<Float>

@@ -1,6 +1,7 @@
 // Loading a BERT-family encoder from a Hugging Face-layout folder (config.json,
 // model.safetensors), every tensor's name and shape checked, and the sequence classifier built
 // on it.
+import FileIO
 import Engine
 #if canImport(Glibc)
 import Glibc
@@ -143,7 +144,7 @@ extension BertModel {
 
     static func readJSON(_ path: String) throws -> Safetensors.JSON {
         try InputFile.check(path)
-        let bytes = try AtomicFile.readAll(path)
+        let bytes = try WholeFile.readAll(path)
         FileReads.record(path)
         do { return try Safetensors.JSON.parse(bytes) } catch let e as EngineError { throw EngineError("\(path): \(e.message)") }
     }

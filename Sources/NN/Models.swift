@@ -2,6 +2,22 @@
 import Engine
 
 public enum Models {
+    /// The ready models by name, for 28×28 greyscale images and 10 classes (what `prune --demo`
+    /// trains on Fashion-MNIST), in the order help lists them.
+    public static let ready: [(name: String, make: (RNG) throws -> Module)] = [
+        ("mlp", { try mlp([784, 300, 100, 10], rng: $0) }),
+        ("cnn", { try cnn(rng: $0) }),
+        ("lenet5", { try lenet5(rng: $0) }),
+        ("resnet", { try resnet(rng: $0) }),
+        ("vit", { try vit(rng: $0) }),
+    ]
+
+    /// "mlp, cnn, lenet5, resnet or vit".
+    public static var readyNames: String {
+        let names = ready.map(\.name)
+        return names.dropLast().joined(separator: ", ") + " or " + (names.last ?? "")
+    }
+
     /// A multi-layer perceptron over flattened inputs: widths [784, 300, 100, 10] gives
     /// Flatten, Linear 784→300, ReLU, Linear 300→100, ReLU, Linear 100→10.
     public static func mlp(_ widths: [Int], activation: Activation.Kind = .relu, rng: RNG) throws -> Sequential {

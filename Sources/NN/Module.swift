@@ -31,6 +31,15 @@ open class Module: CustomStringConvertible {
     /// alone by default and transfer replaces. False for encoders (BertModel) whose last Linear
     /// belongs to the body.
     open var endsInClassifier: Bool { true }
+
+    /// The final classifier, the one definition the pruners (left alone by default) and
+    /// transfer (replaced) share: the last Linear layer of the model, by dotted path; nil for a
+    /// model without a head (a bare encoder).
+    public var classifier: (path: String, layer: Linear)? {
+        guard endsInClassifier else { return nil }
+        guard let (path, layer) = namedModules().last(where: { $0.1 is Linear }), let linear = layer as? Linear else { return nil }
+        return (path, linear)
+    }
     /// A short description with the layer's sizes, e.g. `Linear(784 → 300)`.
     open var typeName: String { String(describing: type(of: self)) }
 

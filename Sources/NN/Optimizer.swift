@@ -8,6 +8,18 @@ public enum OptimizerKind: Sendable, Equatable {
     case sgd(momentum: Float = 0, nesterov: Bool = false)
     case adam(beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8)
     case adamw(beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8)
+
+    /// The rules by name, as scripts, checkpoints and pruners' score optimizers write them.
+    public static let names = ["sgd", "adam", "adamw"]
+
+    /// The name of the rule.
+    public var name: String {
+        switch self {
+        case .sgd: "sgd"
+        case .adam: "adam"
+        case .adamw: "adamw"
+        }
+    }
 }
 
 /// Settings for the parameters whose dotted names match `pattern` (glob: `*` any run of

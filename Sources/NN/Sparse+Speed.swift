@@ -1,5 +1,6 @@
 // Measuring what sparsity buys: per-layer kernel timings (from `SparseInference.compile`) and
 // whole-model latency dense, sparse and as chosen, for `speed(net, batch=)` and prune-bench.
+import FileIO
 import Engine
 
 /// Seconds per call of each of `bodies`, measured interleaved so that a shared machine's slow

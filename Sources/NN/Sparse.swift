@@ -14,6 +14,7 @@
 // upstream with the mask kept) runs Linear layers' forward pass and input gradient through the
 // sparse kernels and computes the weight gradient only at kept entries, when the mask keeps at
 // most `SparseInference.maxTrainingDensity` of the weights (Layers+Sparse.swift).
+import FileIO
 import Engine
 import Kernels
 import KernelsAVX512

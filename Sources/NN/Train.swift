@@ -1,5 +1,6 @@
 // The training and evaluation loops, with per-epoch history, progress on stderr and
 // cooperative Ctrl-C.
+import FileIO
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,19 +1,6 @@
-// Transformer pieces: LayerNorm, Embedding, multi-head self-attention and a pre-norm block.
+// Transformer pieces: Embedding, multi-head self-attention and a pre-norm block (LayerNorm is
+// with the other normalisations in NormLayers.swift).
 import Engine
-
-/// Layer normalisation over the last axis, with a learned scale and shift.
-public final class LayerNorm: Module {
-    public let weight: Tensor, bias: Tensor
-    public let features: Int, eps: Float
-    public init(_ features: Int, eps: Float = 1e-5) throws {
-        self.features = features; self.eps = eps
-        weight = try Tensor.ones([features]).requiringGrad()
-        bias = try Tensor.zeros([features]).requiringGrad()
-    }
-    public override func forward(_ x: Tensor) throws -> Tensor { try Tensor.layerNorm(x, weight: effective("weight", weight), bias: effective("bias", bias), eps: eps) }
-    public override var localParameters: [(String, Tensor)] { [("weight", weight), ("bias", bias)] }
-    public override var typeName: String { "LayerNorm(\(features))" }
-}
 
 /// A lookup table: integer indices (stored as floats) → rows of `weight` [count, dim].
 public final class Embedding: Module {

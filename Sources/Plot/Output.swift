@@ -1,5 +1,6 @@
 // Output: the backends table (PNG through cairo's image surface and the CPNG shim, SVG and PDF
 // through cairo's vector surfaces), file metadata, and atomic writing of figure files.
+import FileIO
 import CCairo
 import CPNG
 #if canImport(Glibc)
@@ -36,10 +37,16 @@ extension Figure {
         try write(to: path, dpi: dpi, source: source, timestamp: timestamp, fault: nil)
     }
 
-    func write(to path: String, dpi: Double?, source: String?, timestamp: Bool, fault: AtomicWrite.Fault?) throws {
+    func write(to path: String, dpi: Double?, source: String?, timestamp: Bool, fault: WholeFile.Fault?) throws {
         // Every format is encoded in memory and written by one atomic writer.
         let format = try PlotFormat(path: path)
-        try AtomicWrite.write(try encoded(as: format, dpi: dpi, source: source, timestamp: timestamp), to: path, fault: fault)
+        guard !path.isEmpty else { throw PlotError("cannot write a figure to an empty path") }
+        let bytes = try encoded(as: format, dpi: dpi, source: source, timestamp: timestamp)
+        do {
+            try bytes.withUnsafeBytes { try WholeFile.write($0, to: path, fault: fault) }
+        } catch let e as FileError {
+            throw PlotError(e.message)  // Plot speaks in its own errors (it does not depend on Engine)
+        }
     }
 
     /// The bytes of the figure as a file of `format` (for embedding in documents).

@@ -3,6 +3,7 @@
 // with the slices that read it leaves the outputs unchanged. The new model has fewer channels and
 // neurons, the same layer names, and the remaining masks (an element mask inside a kept unit
 // stays).
+import FileIO
 import Engine
 import NN
 

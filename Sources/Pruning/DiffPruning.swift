@@ -30,7 +30,7 @@ public struct DiffSettings: Sendable {
     public init() {}
 
     public func check() throws {
-        guard keep.isFinite, keep > 0, keep <= 1 else { throw EngineError("diff pruning: keep must be in (0, 1], got \(keep)") }
+        guard PrunerConfig.isValidKeep(keep) else { throw EngineError("diff pruning: keep must be in (0, 1], got \(keep)") }
         guard l < 0, r > 1 else { throw EngineError("diff pruning: the stretch needs l < 0 and r > 1, got \(l), \(r)") }
         guard lambda.isFinite, lambda >= 0 else { throw EngineError("diff pruning: lambda must be ≥ 0, got \(lambda)") }
         guard finetuneEpochs >= 0 else { throw EngineError("diff pruning: fine-tuning epochs must be ≥ 0, got \(finetuneEpochs)") }

@@ -47,6 +47,10 @@ public enum Granularity: Sendable, Equatable, CustomStringConvertible {
 /// Everything a pruner needs to know. The method's own parameters live in `settings`, declared
 /// by the method (see `PruningMethod.parameters`).
 public struct PrunerConfig: Sendable {
+    /// Whether `k` is a fraction of weights that can be kept, in (0, 1]: the one check every
+    /// keep= (pruners, per-layer records, diff pruning) goes through.
+    public static func isValidKeep(_ k: Double) -> Bool { k.isFinite && k > 0 && k <= 1 }
+
     public let method: any PruningMethod.Type
     /// Fraction of the weights to keep at the end (nil for methods that reach their own sparsity,
     /// or when `layerKeep` covers every target).
@@ -99,7 +103,7 @@ public struct PrunerConfig: Sendable {
             }
         }
         for k in [keep].compactMap({ $0 }) + layerKeep.map(\.keep) {
-            guard k > 0, k <= 1, k.isFinite else {
+            guard PrunerConfig.isValidKeep(k) else {
                 throw PruningError.invalid("keep must be in (0, 1], got \(formatParameter(k)) (sparsity = 1 − keep must be in [0, 1))")
             }
         }

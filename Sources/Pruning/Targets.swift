@@ -21,14 +21,11 @@ public enum Targets {
         return weighted.filter { $0.0 != head }.map { $0.0.isEmpty ? "weight" : $0.0 + ".weight" }
     }
 
-    /// The path of the final classifier: the last Linear layer of the model; none for a model
-    /// without a head (a bare text encoder). For a BERT classifier the defaults are thus the
+    /// The path of the final classifier (`Module.classifier`): none for a model without a head
+    /// (a bare text encoder). For a BERT classifier the defaults are thus the
     /// encoder's query, key, value, attention-output and feed-forward weights, the matrices
     /// Movement Pruning prunes, and not its embeddings.
-    public static func classifier(_ model: Module) -> String? {
-        guard model.endsInClassifier else { return nil }
-        return model.namedModules().last { $0.1 is Linear }?.0
-    }
+    public static func classifier(_ model: Module) -> String? { model.classifier?.path }
 
     /// The targets chosen by `include` (glob patterns over dotted parameter names; empty: the
     /// defaults) minus those matching `exclude`. Every pattern must match some parameter.

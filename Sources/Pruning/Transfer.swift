@@ -55,15 +55,16 @@ public enum TransferError: Error, CustomStringConvertible, Equatable {
 }
 
 public enum Transfer {
-    /// The classifier head: the last layer of a Sequential model, which must be a Linear.
+    /// The classifier head (`Module.classifier`), which transfer replaces: it must be the last
+    /// layer of a Sequential model.
     public static func head(of model: Module) throws -> (index: Int, layer: Linear) {
         guard let seq = model as? Sequential else {
             throw EngineError("transfer: needs a model whose last layer is its classifier (mlp, cnn, lenet5, resnet, a BERT classifier) or a BERT encoder; a \(model.typeName) is not supported yet")
         }
-        guard let last = seq.layers.last, let linear = last as? Linear else {
+        guard let head = model.classifier, let last = seq.layers.last, head.layer === last else {
             throw EngineError("transfer: the model's last layer is \(seq.layers.last?.typeName ?? "missing"), not a Linear classifier head")
         }
-        return (seq.layers.count - 1, linear)
+        return (seq.layers.count - 1, head.layer)
     }
 
     /// Adapts a copy of `upstream` to `task` and returns it with its training history.

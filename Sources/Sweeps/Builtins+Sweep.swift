@@ -2,7 +2,9 @@
 // the gathered table. The prune executable registers it (Builtins.register), so the language
 // module knows nothing of sweeps.
 import Engine
-import Script
+import Language
+import Bindings
+import Notebooks
 #if canImport(Glibc)
 import Glibc
 #endif

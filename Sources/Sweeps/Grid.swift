@@ -2,7 +2,8 @@
 // combination, seeds innermost, each keyed like a notebook cell (script text, settings, seed,
 // prune's version) so a rerun finds what already ran.
 import FileIO
-import Script
+import Language
+import Bindings
 
 /// An error in a sweep's grid, options or directory, worded for the command line.
 public struct SweepError: Error, CustomStringConvertible, Equatable {

@@ -1,6 +1,7 @@
 // The local backend: worker processes on this machine, `jobs` at a time, each with its share
 // of the cores. Ctrl-C stops the running workers (their points stay missing, to run next time)
 // and keeps every finished point.
+import FileIO
 import Engine
 #if canImport(Glibc)
 import Glibc

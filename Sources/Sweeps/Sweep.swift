@@ -10,7 +10,8 @@
 //     DIR/results.csv           every point's rows with its settings and seed as columns
 import Engine
 import FileIO
-import Script
+import Language
+import Bindings
 #if canImport(Glibc)
 import Glibc
 #endif

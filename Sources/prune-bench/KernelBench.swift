@@ -3,6 +3,7 @@
 // other traffic, as inside a training step). `prune-bench --kernels [--threads N]`. The fused
 // lines are the eight-lane pass; `fused_implied_two_avx512` is the sixteen-lane one training
 // uses where the CPU has AVX-512.
+import FileIO
 import Engine
 import Kernels
 import Pruning

@@ -1,5 +1,6 @@
 // The cost of a paper figure: 8 series × 10 x values × 5 seeds (400 rows) aggregated into
 // mean ± sd bands and rendered to PNG at the default 6.4 × 4.8 in and 150 dpi; median of runs.
+import FileIO
 import Engine
 import NN
 import Plot

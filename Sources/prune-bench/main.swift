@@ -1,5 +1,6 @@
 // prune-bench: training and inference throughput of the ready models on Fashion-MNIST, and the
 // machine's sgemm peak, printed as `<workload> <metric> <value>` lines for scripts/bench.
+import FileIO
 import Data
 import Engine
 import NN

@@ -1,7 +1,9 @@
 // Tab completion at the prompt: readline asks, the session answers (builtins, variables,
 // keyword names inside a call, fields after `.`, file paths inside strings).
 import CReadline
-import Script
+import Language
+import Bindings
+import Notebooks
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -17,7 +19,7 @@ nonisolated(unsafe) private let stringWordBreaks = strdup("\"")
 
 extension REPL {
     func installCompletion() {
-        prune_rl_set_word_breaks(" \t\n\"'`@$><=;|&{(}[],+-*/%^!:#.?~\\")
+        prune_rl_set_word_breaks(codeWordBreaks)
         // No quote handling: readline would otherwise close the string after a path.
         prune_rl_no_quote_characters()
         rl_completion_word_break_hook = {

@@ -4,7 +4,9 @@ import ArgumentParser
 import Data
 import Engine
 import NN
-import Script
+import Language
+import Bindings
+import Notebooks
 import Sweeps
 #if canImport(Glibc)
 import Glibc
@@ -26,21 +28,10 @@ struct Prune: ParsableCommand {
 
     static func main() {
         reexecWithFastBLASIfNeeded()
+        Notebook.install()
         Builtins.register(SweepBuiltins.all)
         _ = runSubcommandIfAsked()
-        do {
-            var command = try parseAsRoot()
-            try command.run()
-            Glibc.exit(0)
-        } catch {
-            // ArgumentParser reports bad command lines with EX_USAGE (64); prune's usage errors
-            // exit with 2, like most Unix tools.
-            if exitCode(for: error) == .validationFailure {
-                fputs(fullMessage(for: error) + "\n", stderr)
-                Glibc.exit(ExitStatus.usage)
-            }
-            exit(withError: error)
-        }
+        runCommand(Prune.self)
     }
 
     @ArgumentParser.Argument(help: ArgumentHelp("A .prune script to run ('-' reads the script from stdin).", valueName: "FILE"))
@@ -55,7 +46,7 @@ struct Prune: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write the rows the script recorded with record(...) to FILE as CSV when it ends (how a sweep collects a run's result).", valueName: "FILE"))
     var record: String?
 
-    @Option(name: .long, help: "Train a ready model on Fashion-MNIST and report test accuracy: mlp, cnn, lenet5, resnet or vit.")
+    @Option(name: .long, help: "Train a ready model on Fashion-MNIST and report test accuracy: \(Models.readyNames).")
     var demo: String?
 
     @Option(name: .long, help: "Epochs for --demo.")
@@ -110,15 +101,10 @@ let pruneVersion = "0.1.0"
 /// Trains one of the ready models on Fashion-MNIST, printing one line per epoch.
 func runDemo(model name: String, epochs: Int, seed: UInt64, quiet: Bool) throws {
     let rng = RNG(seed: seed)
-    let model: Module
-    switch name {
-    case "mlp": model = try Models.mlp([784, 300, 100, 10], rng: rng)
-    case "cnn": model = try Models.cnn(rng: rng)
-    case "lenet5": model = try Models.lenet5(rng: rng)
-    case "resnet": model = try Models.resnet(rng: rng)
-    case "vit": model = try Models.vit(rng: rng)
-    default: throw EngineError("unknown model '\(name)' (choose mlp, cnn, lenet5, resnet or vit)")
+    guard let make = Models.ready.first(where: { $0.name == name })?.make else {
+        throw EngineError("unknown model '\(name)' (choose \(Models.readyNames))")
     }
+    let model = try make(rng)
     let train = try FashionMNIST.load(.train), test = try FashionMNIST.load(.test)
     if !quiet { print("\(name): \(model.parameterCount) parameters; \(train)") }
     let opt = try Optimizer(.sgd(momentum: 0.9), parameters: model.namedParameters(), lr: 0.05)

@@ -6,7 +6,9 @@
 // training loop poll the same flag and stop, and the session's variables survive.
 import CReadline
 import Engine
-import Script
+import Language
+import Bindings
+import Notebooks
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -192,9 +194,9 @@ final class REPL {
             exit(ExitStatus.success)
         } else if t.hasPrefix("?") {
             let name = String(t.dropFirst()).trimmingWhitespace()
-            code = name.isEmpty ? "help()" : "help(\(quotedName(name)))"
+            code = name.isEmpty ? "help()" : "help(\(quoted(name)))"
         } else if word == "help", case let name = String(t.dropFirst(4)).trimmingWhitespace(), isName(name) {
-            code = "help(\(quotedName(name)))"
+            code = "help(\(quoted(name)))"
         }
         guard let code else { return false }
         Interrupt.reset()
@@ -210,9 +212,6 @@ final class REPL {
         return true
     }
 
-    private func quotedName(_ name: String) -> String {
-        "\"" + name.replacingBackslashesAndQuotes() + "\""
-    }
 }
 
 /// Ctrl-Z and window resizes at the prompt. Readline's own handlers are off (they would also
@@ -254,19 +253,6 @@ enum PromptSignals {
 }
 
 extension String {
-    func replacingBackslashesAndQuotes() -> String {
-        var out = ""
-        for c in self {
-            switch c {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "$": out += "\\$"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
-
     func trimmingWhitespace() -> String {
         var s = Substring(self)
         while let c = s.first, c.isWhitespace { s.removeFirst() }

@@ -2,7 +2,9 @@
 // valid) and writes the document; `prune cache clear [FILE|DIR]` empties a cell cache.
 import ArgumentParser
 import Engine
-import Script
+import Language
+import Bindings
+import Notebooks
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -147,14 +149,18 @@ func runSubcommandIfAsked() -> Bool {
     guard let first = args.first else { return false }
     let rest = Array(args.dropFirst())
     switch first {
-    case "render": runSubcommand(RenderCommand.self, rest)
-    case "cache": runSubcommand(CacheCommand.self, rest)
-    case "sweep": runSubcommand(SweepCommand.self, rest)
+    case "render": runCommand(RenderCommand.self, rest)
+    case "cache": runCommand(CacheCommand.self, rest)
+    case "sweep": runCommand(SweepCommand.self, rest)
     default: return false
     }
 }
 
-private func runSubcommand<C: ParsableCommand>(_ type: C.Type, _ args: [String]) -> Never {
+/// Parses `args` (nil: the process's arguments) as `type`, runs it and exits: 0 when it
+/// returns, 2 for a bad command line (ArgumentParser would say 64, EX_USAGE; prune's usage
+/// errors exit with 2 like most Unix tools), and the command's own status otherwise. The one
+/// place exit codes of commands are decided.
+func runCommand<C: ParsableCommand>(_ type: C.Type, _ args: [String]? = nil) -> Never {
     do {
         var command = try type.parseAsRoot(args)
         try command.run()

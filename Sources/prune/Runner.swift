@@ -1,6 +1,8 @@
 // Running a whole script (a file, stdin or -e CODE) in a fresh session.
 import Engine
-import Script
+import Language
+import Bindings
+import Notebooks
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -3,7 +3,9 @@
 // DIR/results.csv; `--status DIR` and `--cancel DIR` look after a submitted Slurm sweep.
 import ArgumentParser
 import Engine
-import Script
+import Language
+import Bindings
+import Notebooks
 import Sweeps
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 // Text datasets: the Debian package-section snapshot (sections, a split fixed by the package
 // name, seeded few-label subsets) and labelled texts from the user's CSV files.
 import Testing
+import FileIO
 import Engine
 @testable import Data
 
@@ -63,7 +64,7 @@ func debianDatasetIsTokenizedAndPerClassDrawsAreReproducible() throws {
 /// Writes `text` to a fresh file and returns its path (the caller removes the folder).
 func writeCSV(_ text: String, in dir: String, name: String = "t.csv") throws -> String {
     let path = dir + "/" + name
-    try AtomicFile.write(text, to: path)
+    try WholeFile.write(text, to: path)
     return path
 }
 

@@ -1,6 +1,7 @@
 // The WordPiece tokenizer: against the reference (Hugging Face tokenizers) on the committed
 // fixture made by scripts/tokenizer-fixture.py, and by hand on a tiny vocabulary.
 import Testing
+import FileIO
 import Engine
 @testable import Data
 
@@ -112,7 +113,7 @@ func tinyTokenizer() throws -> Tokenizer {
         #expect(e.message.contains("missing.txt"))
     }
     let crlf = dir + "/vocab.txt"
-    try AtomicFile.write("[PAD]\r\n[UNK]\r\n[CLS]\r\n[SEP]\r\nx\r\n", to: crlf)
+    try WholeFile.write("[PAD]\r\n[UNK]\r\n[CLS]\r\n[SEP]\r\nx\r\n", to: crlf)
     let v = try Vocabulary(file: crlf)
     #expect(v.count == 5 && v.id(of: "x") == 4)
 }

@@ -2,6 +2,7 @@
 // interoperability with the reference Python library in both directions.
 import Foundation
 import Testing
+import FileIO
 @testable import Engine
 
 /// A fresh directory under /tmp, removed by `removeDirectory`.
@@ -131,7 +132,7 @@ private let malformedCases: [MalformedCase] = {
         }
         #expect(meta == metadata)
         // The header length keeps the data section 8-byte aligned.
-        let bytes = try AtomicFile.readAll(path)
+        let bytes = try WholeFile.readAll(path)
         #expect(Int(bytes[0]) % 8 == 0)
     }
 
@@ -140,7 +141,7 @@ private let malformedCases: [MalformedCase] = {
         defer { removeDirectory(dir) }
         let path = dir + "/nothing.safetensors"
         try Safetensors.save([], to: path)
-        #expect(try AtomicFile.readAll(path) == [8, 0, 0, 0, 0, 0, 0, 0] + Array("{}      ".utf8))
+        #expect(try WholeFile.readAll(path) == [8, 0, 0, 0, 0, 0, 0, 0] + Array("{}      ".utf8))
         let (tensors, metadata) = try Safetensors.load(path)
         #expect(tensors.isEmpty)
         #expect(metadata.isEmpty)
@@ -158,7 +159,7 @@ private let malformedCases: [MalformedCase] = {
         let expected: [UInt8] = [0x88, 0, 0, 0, 0, 0, 0, 0] + Array(header.utf8)
             + [0x00, 0x00, 0xA0, 0x40, 0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x00, 0xC0, 0x00, 0x00, 0x00, 0x3F]
         #expect(header.utf8.count == 0x88)
-        #expect(try AtomicFile.readAll(path) == expected)
+        #expect(try WholeFile.readAll(path) == expected)
     }
 
     /// Data order follows the order given, not the names; metadata keys are sorted.
@@ -190,7 +191,7 @@ private let malformedCases: [MalformedCase] = {
         let dir = try makeDirectory()
         defer { removeDirectory(dir) }
         let fileName = "bad-\(bad.name).safetensors"
-        try AtomicFile.write(bad.bytes, to: dir + "/" + fileName)
+        try WholeFile.write(bad.bytes, to: dir + "/" + fileName)
         let message = errorMessage { _ = try Safetensors.load(dir + "/" + fileName) }
         #expect(message?.contains(fileName) == true, "\(message ?? "")")
         #expect(message?.contains(bad.fragment) == true, "expected '\(bad.fragment)' in: \(message ?? "")")
@@ -369,7 +370,7 @@ private let malformedCases: [MalformedCase] = {
         // Saving what we loaded reproduces the reference library's file byte for byte.
         let ours = dir + "/ours.safetensors"
         try Safetensors.save(loaded, metadata: metadata, to: ours)
-        #expect(try AtomicFile.readAll(ours) == AtomicFile.readAll(theirs))
+        #expect(try WholeFile.readAll(ours) == WholeFile.readAll(theirs))
     }
 
     /// Hugging Face files carry tensors of other dtypes (BERT's I64 position ids): a foreign

@@ -5,6 +5,7 @@ import Foundation
 import FoundationXML
 #endif
 import Testing
+import FileIO
 @testable import Plot
 
 @Suite struct OutputTests {
@@ -143,8 +144,8 @@ import Testing
         #expect(contents(dir).isEmpty)
     }
 
-    @Test(arguments: [AtomicWrite.Fault.shortWrite, .rename])
-    func aFailureMidWriteLeavesNoPartialFile(_ fault: AtomicWrite.Fault) throws {
+    @Test(arguments: [WholeFile.Fault.shortWrite, .rename])
+    func aFailureMidWriteLeavesNoPartialFile(_ fault: WholeFile.Fault) throws {
         let dir = try Golden.scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         for ext in ["png", "pdf"] {

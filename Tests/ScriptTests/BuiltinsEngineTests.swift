@@ -1,7 +1,9 @@
 // The engine builtins (tensors, models, data, training), called through their table entries
 // with arguments bound the way the interpreter binds them.
 import Testing
-@testable import Script
+@testable import Language
+@testable import Bindings
+@testable import Notebooks
 import Engine
 import NN
 import Data
@@ -26,7 +28,7 @@ private struct BindError: Error { var message: String }
 /// With `variadicStopsAtKeyword`, positional arguments of a variadic builtin fill parameters
 /// only up to the first one given by keyword (`randn(2, 3, std=0.1)`), the rest going to `rest`.
 private func call(_ name: String, _ positional: [Value] = [], _ keywords: [(String, Value)] = [],
-                  session: Session = Session(output: { _ in }), variadicStopsAtKeyword: Bool = false) throws -> Value {
+                  session: Session = testSession(output: { _ in }), variadicStopsAtKeyword: Bool = false) throws -> Value {
     guard let b = engineTable.first(where: { $0.name == name }) else { throw BindError(message: "no builtin \(name)") }
     var named: [String: Value] = [:], rest: [Value] = []
     if positional.count > b.params.count && !b.variadic { throw BindError(message: "too many arguments") }
@@ -57,10 +59,10 @@ private func n(_ x: Double) -> Value { .number(x) }
 private func list(_ xs: [Value]) -> Value { .list(ListRef(xs)) }
 private func nums(_ xs: [Double]) -> Value { list(xs.map { .number($0) }) }
 
-private func tensorOf(_ v: Value) -> Tensor? { if case .tensor(let t) = v { return t } else { return nil } }
+private func tensorOf(_ v: Value) -> Tensor? { if case .object(let t as Tensor) = v { return t } else { return nil } }
 private func numberOf(_ v: Value) -> Double? { if case .number(let x) = v { return x } else { return nil } }
-private func modelOf(_ v: Value) -> Module? { if case .model(let m) = v { return m } else { return nil } }
-private func datasetOf(_ v: Value) -> Dataset? { if case .dataset(let d) = v { return d } else { return nil } }
+private func modelOf(_ v: Value) -> Module? { if case .object(let m as Module) = v { return m } else { return nil } }
+private func datasetOf(_ v: Value) -> Dataset? { if case .object(let d as Dataset) = v { return d } else { return nil } }
 private func numbersOf(_ v: Value) -> [Double]? {
     guard case .list(let l) = v else { return nil }
     return l.items.compactMap(numberOf)
@@ -107,7 +109,7 @@ struct BuiltinsEngineTensorTests {
     }
 
     @Test func randomTensorsAreSeededAndKeepKeywords() throws {
-        let s1 = Session(output: { _ in }, seed: 3), s2 = Session(output: { _ in }, seed: 3)
+        let s1 = testSession(output: { _ in }, seed: 3), s2 = testSession(output: { _ in }, seed: 3)
         let a = try #require(tensorOf(try call("randn", [n(2), n(3)], session: s1)))
         let b = try #require(tensorOf(try call("randn", [nums([2, 3])], session: s2)))
         #expect(a.shape == [2, 3] && a.array == b.array)
@@ -211,7 +213,7 @@ struct BuiltinsEngineModelTests {
 
     @Test func summaryPrintsTheLayerTable() throws {
         var out = ""
-        let s = Session(output: { out += $0 })
+        let s = testSession(output: { out += $0 })
         let net = try call("mlp", [nums([784, 300, 100, 10])], session: s)
         #expect(try call("summary", [net], session: s).typeName == "nil")
         #expect(out.contains("layers.1") && out.contains("Linear(784 → 300)") && out.contains("weight [300, 784]"))
@@ -222,7 +224,7 @@ struct BuiltinsEngineModelTests {
     @Test func saveAndLoadRoundTrip() throws {
         let path = tempPath("model")
         defer { unlink(path) }
-        let s = Session(output: { _ in }, seed: 1)
+        let s = testSession(output: { _ in }, seed: 1)
         let a = try call("mlp", [nums([8, 4, 3])], session: s)
         let b = try call("mlp", [nums([8, 4, 3])], session: s)
         let ma = try #require(modelOf(a)), mb = try #require(modelOf(b))
@@ -289,7 +291,7 @@ struct BuiltinsEngineDataTests {
     }
 
     @Test func trainEvaluateAccuracy() throws {
-        let s = Session(output: { _ in }, seed: 0)
+        let s = testSession(output: { _ in }, seed: 0)
         let data = try call("fashion_mnist", [.string("train")], [("limit", n(2000))], session: s)
         let net = try call("mlp", [nums([784, 100, 10])], session: s)
         let result = try call("train", [net, data], [("epochs", n(1)), ("quiet", .bool(true))], session: s)
@@ -307,7 +309,7 @@ struct BuiltinsEngineDataTests {
     }
 
     @Test func trainOptionsAndValidation() throws {
-        let s = Session(output: { _ in }, seed: 0)
+        let s = testSession(output: { _ in }, seed: 0)
         let data = try call("fashion_mnist", [], [("limit", n(256))], session: s)
         let val = try call("fashion_mnist", [.string("test")], [("limit", n(100))], session: s)
         let net = try call("mlp", [nums([784, 16, 10])], session: s)
@@ -347,7 +349,7 @@ struct BuiltinsEngineDataTests {
 
     @Test func interruptedTrainingReturnsThePartialRun() throws {
         var out = ""
-        let s = Session(output: { out += $0 }, seed: 0)
+        let s = testSession(output: { out += $0 }, seed: 0)
         let data = try call("fashion_mnist", [], [("limit", n(512))], session: s)
         let net = try call("mlp", [nums([784, 10])], session: s)
         s.interruptCheck = { true }

@@ -1,13 +1,15 @@
 // Tab completion from the session: builtins, variables, keyword names in a call, fields, paths.
 import Foundation
 import Testing
-@testable import Script
+@testable import Language
+@testable import Bindings
+@testable import Notebooks
 
 @Suite struct CompletionTests {
     func complete(_ s: Session, _ line: String) -> [String] { s.completions(for: line, cursor: line.count) }
 
     @Test func builtinsAndVariables() throws {
-        let s = Session(output: { _ in })
+        let s = testSession(output: { _ in })
         try s.execute("myvalue = 1\ndef myfunc(); end")
         #expect(complete(s, "pri") == ["print("])
         #expect(complete(s, "my") == ["myfunc(", "myvalue"])
@@ -17,7 +19,7 @@ import Testing
     }
 
     @Test func keywordsInsideACall() throws {
-        let s = Session(output: { _ in })
+        let s = testSession(output: { _ in })
         #expect(complete(s, "range(1, st") == ["step=", "str("])
         #expect(complete(s, "range(1, step=2, ").contains("b="))
         #expect(!complete(s, "range(1, step=2, ").contains("step="))
@@ -31,7 +33,7 @@ import Testing
 
     /// pruner's keywords: the shared ones, then the chosen method's own (from its declaration).
     @Test func prunerKeywordsFollowTheMethod() throws {
-        let s = Session(output: { _ in })
+        let s = testSession(output: { _ in })
         func keywords(_ line: String) -> [String] { complete(s, line).filter { $0.hasSuffix("=") } }
         #expect(keywords("pruner(\"lottery\", keep=0.1, r") == ["rewind=", "rounds="])
         #expect(keywords("pruner(\"soft_movement\", th") == ["threshold="])
@@ -43,7 +45,7 @@ import Testing
     }
 
     @Test func fieldsAfterADot() throws {
-        let s = Session(output: { _ in })
+        let s = testSession(output: { _ in })
         try s.execute("r = {lr: 0.1, epochs: 3, inner: {depth: 2}}\nt = tensor([1, 2])")
         #expect(complete(s, "r.l") == ["lr"])
         #expect(complete(s, "r.inner.d") == ["depth"])
@@ -61,7 +63,7 @@ import Testing
         FileManager.default.createFile(atPath: dir.appendingPathComponent("model.safetensors").path, contents: Data())
         FileManager.default.createFile(atPath: dir.appendingPathComponent("mask.safetensors").path, contents: Data())
         defer { try? FileManager.default.removeItem(at: dir) }
-        let s = Session(output: { _ in })
+        let s = testSession(output: { _ in })
         let base = dir.path + "/"
         #expect(complete(s, "load(\"\(base)mo") == [base + "model.safetensors"])
         #expect(complete(s, "load(\"\(base)") == [base + "mask.safetensors", base + "model.safetensors", base + "sub/"])
@@ -69,7 +71,7 @@ import Testing
     }
 
     @Test func cursorInTheMiddle() {
-        let s = Session(output: { _ in })
+        let s = testSession(output: { _ in })
         #expect(s.completions(for: "pri + 1", cursor: 3) == ["print("])
         #expect(s.completions(for: "", cursor: 100).contains("print("))
     }

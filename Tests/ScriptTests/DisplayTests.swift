@@ -3,14 +3,16 @@ import Testing
 import Engine
 import NN
 import Data
-@testable import Script
+@testable import Language
+@testable import Bindings
+@testable import Notebooks
 
 /// A stand-in for the objects later parts add (pruners, figures).
 final class Probe: ScriptObject {
-    var typeName: String { "probe" }
-    var display: String { "<probe k=3>" }
-    func field(_ name: String) -> Value? { name == "k" ? .number(3) : nil }
-    var fieldNames: [String] { ["k"] }
+    var scriptTypeName: String { "probe" }
+    var scriptDisplay: String { "<probe k=3>" }
+    func scriptField(_ name: String) -> Value? { name == "k" ? .number(3) : nil }
+    var scriptFieldNames: [String] { ["k"] }
 }
 
 @Suite struct DisplayTests {
@@ -42,7 +44,7 @@ final class Probe: ScriptObject {
         #expect(display(.dataset(d)) == d.description)
         #expect(display(.list(ListRef([.dataset(d)]))) == "[<dataset toy, 4 samples>]")
         #expect(display(.object(Probe())) == "<probe k=3>")
-        let s = Session(output: { _ in })
+        let s = testSession(output: { _ in })
         s.globals["d"] = .dataset(d)
         s.globals["p"] = .object(Probe())
         var out = ""

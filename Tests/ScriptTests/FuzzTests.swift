@@ -9,10 +9,13 @@
 // The suite runs 5,000 mutation cases and 2,000 builtin cases; raise both with
 //     PRUNE_FUZZ_COUNT=100000 scripts/test --filter Fuzz
 // (PRUNE_FUZZ_SEED picks another sequence of cases.)
+import FileIO
 import Foundation
 import Testing
 import Engine
-@testable import Script
+@testable import Language
+@testable import Bindings
+@testable import Notebooks
 
 /// A small deterministic generator (SplitMix64), so every failure can be replayed.
 struct FuzzRandom {
@@ -104,7 +107,7 @@ enum Fuzz {
     /// "runtime", "budget", "unlocated: …" (a runtime error without a place in the source) or
     /// "other: …" (anything else thrown).
     static func run(_ source: String, disabling disabled: [String] = fileBuiltins) -> String {
-        let session = Session(output: { _ in })
+        let session = testSession(output: { _ in })
         session.maxElements = 100_000
         session.warn = { _ in }
         for name in disabled where Builtins.named(name) != nil { session.globals[name] = .nil_ }

@@ -5,7 +5,9 @@
 // several runtime errors.
 import Foundation
 import Testing
-@testable import Script
+@testable import Language
+@testable import Bindings
+@testable import Notebooks
 import Engine
 
 /// One expected or actual line.
@@ -82,7 +84,7 @@ enum Golden {
             actual += lines.map { .output($0) }
             buffer = ""
         }
-        let session = Session(output: { buffer += $0 })
+        let session = testSession(output: { buffer += $0 })
         for (start, text) in cells(source) {
             // Pad so that line numbers in errors are those of the file.
             let padded = String(repeating: "\n", count: start - 1) + text

@@ -2,7 +2,9 @@
 // that call other builtins located at the user's call, and limits on what builtins return.
 import Testing
 import Engine
-@testable import Script
+@testable import Language
+@testable import Bindings
+@testable import Notebooks
 
 @Suite struct HardeningScriptTests {
     @Test func csvByteOrderMarkIsNotPartOfTheFirstColumn() throws {

@@ -1,14 +1,17 @@
 // The interpreter through Session: results, echo, globals, interrupts, calls from Swift,
 // builtin call checking, did-you-mean, rendering of runtime errors with their call chain.
+import FileIO
 import Foundation
 import Testing
 import Engine
-@testable import Script
+@testable import Language
+@testable import Bindings
+@testable import Notebooks
 
 /// A session that collects its output.
 final class Captured {
     var text = ""
-    lazy var session = Session(output: { [unowned self] in self.text += $0 })
+    lazy var session = testSession(output: { [unowned self] in self.text += $0 })
     @discardableResult
     func run(_ source: String, echo: Bool = true) throws -> Value? { try session.execute(source, file: "test.prune", echo: echo) }
 }
@@ -133,7 +136,7 @@ final class Captured {
     }
 
     @Test func tensorFromValues() throws {
-        let s = Session()
+        let s = testSession()
         let t = try s.tensor(from: .list(ListRef([.list(ListRef([.number(1), .number(2)])), .range(3, 4)])), what: "x")
         #expect(t.shape == [2, 2])
         #expect(t.array == [1, 2, 3, 4])
@@ -273,7 +276,7 @@ final class Captured {
         for (name, source) in [("for, globals", "s = 0\nfor i in 1:1000000; s = s + i; end"),
                                ("while, globals", "i = 0; s = 0\nwhile i < 1000000; i = i + 1; s = s + i; end"),
                                ("for, locals", "def f(n)\n  s = 0\n  for i in 1:n; s = s + i; end\n  return s\nend\nf(1000000)")] {
-            let session = Session(output: { _ in })
+            let session = testSession(output: { _ in })
             let t0 = monotonicSeconds()
             try session.execute(source)
             print("1M additions (\(name)): \(cFormat("%.1f", (monotonicSeconds() - t0) * 1000)) ms")

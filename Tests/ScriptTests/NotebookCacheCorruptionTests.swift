@@ -5,7 +5,9 @@
 import Foundation
 import Testing
 import Engine
-@testable import Script
+@testable import Language
+@testable import Bindings
+@testable import Notebooks
 
 private let notebook = """
     # %% Data

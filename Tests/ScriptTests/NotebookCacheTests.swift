@@ -6,7 +6,9 @@ import Foundation
 import Synchronization
 import Testing
 import Engine
-@testable import Script
+@testable import Language
+@testable import Bindings
+@testable import Notebooks
 
 /// A notebook in a fresh temporary directory, rendered through NotebookRunner (also used by
 /// NotebookCacheCorruptionTests).
@@ -29,7 +31,7 @@ final class Lab {
 
     func render(cache: Bool = true, settings: [String: String] = [:]) throws -> NotebookResult {
         let source = try String(contentsOfFile: file, encoding: .utf8)
-        let session = Session(output: { [unowned self] in self.printed += $0 }, settings: settings)
+        let session = testSession(output: { [unowned self] in self.printed += $0 }, settings: settings)
         log = []
         printed = ""
         let options = NotebookOptions(file: file, version: "test", useCache: cache, maxCacheBytes: maxBytes, log: { [unowned self] in self.log.append($0) })
@@ -231,14 +233,14 @@ private let threeCells = """
     @Test func runRestoresTheStateBeforeACell() throws {
         let lab = try Lab(threeCells + "\ncount = 1")
         var out = ""
-        let s = Session(output: { out += $0 })
+        let s = testSession(output: { out += $0 })
         try s.execute("run(\"\(lab.file)\", cell=4)", file: "<repl>")
         #expect(out == "three true 15\n")
         #expect(s.globals["count"] != nil)
         // Cached now: the cells before run again only if the cache is stale.
         _ = try lab.render()
         out = ""
-        let t = Session(output: { out += $0 })
+        let t = testSession(output: { out += $0 })
         try t.execute("run(\"\(lab.file)\", cell=3)", file: "<repl>")
         #expect(out == "two\n")
         #expect(throws: ScriptError.self) { try t.execute("run(\"\(lab.file)\", cell=1)", file: "<repl>") }

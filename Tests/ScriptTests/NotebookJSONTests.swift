@@ -5,7 +5,9 @@ import Foundation
 import Testing
 import FileIO
 import Engine
-@testable import Script
+@testable import Language
+@testable import Bindings
+@testable import Notebooks
 
 /// A cell output of `lines` printed lines, as the cache stores it.
 private func output(lines: Int) -> String {

@@ -3,14 +3,16 @@
 import Testing
 import Engine
 import NN
-@testable import Script
+@testable import Language
+@testable import Bindings
+@testable import Notebooks
 import Pruning
 
 /// Encodes the session's globals and decodes them into a fresh session, blobs kept in memory.
 /// `decodeWith` is the definition table of the script the state is restored for (by default
 /// the one it was stored with); `tamper` edits the stored text's JSON.
 private func roundTrip(_ s: Session, definitions: DefinitionTable = DefinitionTable(), decodeWith: DefinitionTable? = nil,
-                       into t: Session = Session(output: { _ in }), tamper: (NJSON) -> NJSON = { $0 }) throws -> (Session, [(String, String)]) {
+                       into t: Session = testSession(output: { _ in }), tamper: (NJSON) -> NJSON = { $0 }) throws -> (Session, [(String, String)]) {
     var enc = StateEncoder(definitions: definitions)
     let names = s.globalNames, g = s.globals
     let (json, dropped) = enc.encode(globals: names.compactMap { n in g[n].map { (n, $0) } }, rng: s.rng)
@@ -31,7 +33,7 @@ private func roundTrip(_ s: Session, definitions: DefinitionTable = DefinitionTa
 /// A session that ran the one cell of `notebook`, and the definition table of that cell.
 private func sessionRunning(_ notebook: String) throws -> (Session, DefinitionTable) {
     let cell = Notebook.cells(notebook)[0]
-    let s = Session(output: { _ in })
+    let s = testSession(output: { _ in })
     try s.execute(cell.runnableSource, file: "nb.prune")
     var defs = DefinitionTable()
     defs.record(cell: cell, file: "nb.prune")
@@ -61,7 +63,7 @@ private func eval(_ s: Session, _ code: String) throws -> String {
 
 @Suite struct NotebookStateTests {
     @Test func plainValuesAndSharingRoundTrip() throws {
-        let s = Session(output: { _ in })
+        let s = testSession(output: { _ in })
         try s.execute("""
             n = 1.5
             big = 1e300 * 1e300
@@ -88,7 +90,7 @@ private func eval(_ s: Session, _ code: String) throws -> String {
     }
 
     @Test func tensorsModelsMasksAndLayersRoundTrip() throws {
-        let s = Session(output: { _ in })
+        let s = testSession(output: { _ in })
         try s.execute("""
             seed(3)
             d = fashion_mnist("test", limit=50)
@@ -106,7 +108,7 @@ private func eval(_ s: Session, _ code: String) throws -> String {
         try u.execute("w[0, 0] = 100", file: "t.prune")
         #expect(try eval(u, "net.layers[1].weight[0, 0]") == "100")
         #expect(try eval(u, "first.weight[0, 0]") == "100")
-        guard case .model(let m)? = u.globals["net"], case .model(let original)? = s.globals["net"] else { Issue.record("no model"); return }
+        guard case .object(let m as Module)? = u.globals["net"], case .object(let original as Module)? = s.globals["net"] else { Issue.record("no model"); return }
         #expect(!m.namedGates().isEmpty)
         #expect(m.namedGates().map(\.0) == original.namedGates().map(\.0))
         #expect(m.namedGates().map { $0.1.mask.array } == original.namedGates().map { $0.1.mask.array })
@@ -116,13 +118,13 @@ private func eval(_ s: Session, _ code: String) throws -> String {
     /// A model whose gates are still learned (training stopped midway) comes back with the same
     /// transforms, found by name through the method registry, and computes the same outputs.
     @Test func learnedGatesRoundTripByTransformName() throws {
-        let s = Session(output: { _ in })
+        let s = testSession(output: { _ in })
         try s.execute("""
             seed(1)
             d = fashion_mnist("test", limit=40)
             net = mlp([784, 12, 10])
             """, file: "t.prune")
-        guard case .model(let net)? = s.globals["net"] else { Issue.record("no model"); return }
+        guard case .object(let net as Module)? = s.globals["net"] else { Issue.record("no model"); return }
         for (name, method) in [("layers.1.weight", L0.self as any PruningMethod.Type), ("layers.1.bias", STR.self)] {
             var c = PrunerConfig(method, keep: nil)
             c.include = [name]
@@ -130,14 +132,14 @@ private func eval(_ s: Session, _ code: String) throws -> String {
         }
         let (u, dropped) = try roundTrip(s)
         #expect(dropped.isEmpty)
-        guard case .model(let m)? = u.globals["net"] else { Issue.record("no model"); return }
+        guard case .object(let m as Module)? = u.globals["net"] else { Issue.record("no model"); return }
         #expect(m.namedGates().map { $0.1.transform?.name } == ["hard_concrete", "soft_threshold"])
         #expect((m.gate(for: "layers.1.weight")?.transform as? HardConcreteGate)?.l == -0.1)
         #expect(try eval(u, "accuracy(net, d)") == eval(s, "accuracy(net, d)"))
     }
 
     @Test func datasetsRoundTrip() throws {
-        let s = Session(output: { _ in })
+        let s = testSession(output: { _ in })
         try s.execute("d = fashion_mnist(\"test\", classes=[5, 7], limit=30)", file: "t.prune")
         let (u, _) = try roundTrip(s)
         #expect(try eval(u, "d") == eval(s, "d"))
@@ -160,19 +162,19 @@ private func eval(_ s: Session, _ code: String) throws -> String {
         let (s, defs) = try sessionRunning("# %% A\ndef twice(v)\n  return 2 * v\nend\n")
         let forge = { forgingFunctionSources($0, "print(\"foreign code ran\")\ndef twice(v)\n  return 3 * v\nend") }
         var printed = ""
-        let (u, _) = try roundTrip(s, definitions: defs, into: Session(output: { printed += $0 }), tamper: forge)
+        let (u, _) = try roundTrip(s, definitions: defs, into: testSession(output: { printed += $0 }), tamper: forge)
         #expect(try eval(u, "twice(21)") == "42")
         #expect(printed.isEmpty, "\(printed)")
         // The script no longer defines it (say the cell was edited): the state is refused.
         printed = ""
         #expect(throws: (any Error).self) {
-            _ = try roundTrip(s, definitions: defs, decodeWith: DefinitionTable(), into: Session(output: { printed += $0 }), tamper: forge)
+            _ = try roundTrip(s, definitions: defs, decodeWith: DefinitionTable(), into: testSession(output: { printed += $0 }), tamper: forge)
         }
         #expect(printed.isEmpty, "\(printed)")
     }
 
     @Test func unstorableValuesAreNamedNotFatal() throws {
-        let s = Session(output: { _ in })
+        let s = testSession(output: { _ in })
         try s.execute("""
             p = pruner("magnitude", keep=0.5)
             kept = [1, 2]

@@ -1,6 +1,8 @@
 // Notebook cells (jupytext percent format), the Markdown converter and the highlighter.
 import Testing
-@testable import Script
+@testable import Language
+@testable import Bindings
+@testable import Notebooks
 
 @Suite struct NotebookCellTests {
     @Test func markersSplitCodeAndMarkdownCells() {
@@ -47,7 +49,7 @@ import Testing
 
     @Test func plainRunsIgnoreTheMarkers() throws {
         var out = ""
-        let s = Session(output: { out += $0 })
+        let s = testSession(output: { out += $0 })
         try s.execute("# %% [markdown]\n# text\n# %% A\nprint(1)\n# %% B\nprint(2)\n", file: "n.prune")
         #expect(out == "1\n2\n")
     }

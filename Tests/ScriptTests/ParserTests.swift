@@ -1,6 +1,8 @@
 // Lexer and parser: token locations, precedence, recovery, incomplete-input detection.
 import Testing
-@testable import Script
+@testable import Language
+@testable import Bindings
+@testable import Notebooks
 
 @Suite struct LexerTests {
     @Test func tokenLocations() {

@@ -2,7 +2,9 @@
 // MiniLM loads as an encoder or a classifier and gives unit-length sentence vectors.
 import Foundation
 import Testing
-@testable import Script
+@testable import Language
+@testable import Bindings
+@testable import Notebooks
 import Engine
 import NN
 
@@ -27,8 +29,8 @@ import NN
         n = sum(e * e, axis=1)
         net = pretrained("minilm", classes=3, pooling="cls")
         """, echo: false)
-        guard case .tensor(let e)? = c.session.globals["e"], case .tensor(let n)? = c.session.globals["n"],
-              case .model(let net)? = c.session.globals["net"] else {
+        guard case .object(let e as Tensor)? = c.session.globals["e"], case .object(let n as Tensor)? = c.session.globals["n"],
+              case .object(let net as Module)? = c.session.globals["net"] else {
             Issue.record("missing results"); return
         }
         #expect(e.shape == [2, 384])

@@ -1,7 +1,9 @@
 // CSV export and import of results tables: types round-trip, quoting follows RFC 4180, and
 // malformed files give errors with their line.
 import Testing
-@testable import Script
+@testable import Language
+@testable import Bindings
+@testable import Notebooks
 
 @Suite struct TableCSVTests {
     @Test func roundTripKeepsTypes() throws {

@@ -4,21 +4,23 @@
 import Foundation
 import Testing
 import Engine
-@testable import Script
+@testable import Language
+@testable import Bindings
+@testable import Notebooks
 
 private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("fixtures/torch").path
 
 /// Runs `source` in a fresh session and returns its last value and what it printed.
 private func run(_ source: String) throws -> (value: Value?, output: String) {
     var printed = ""
-    let session = Session(output: { printed += $0 })
+    let session = testSession(output: { printed += $0 })
     let v = try session.execute(source, file: "torch.prune")
     return (v, printed)
 }
 
 /// The largest |a − b| over two tensors of one shape, and whether their row-wise argmax agree.
 private func compare(_ v: Value?) -> (diff: Float, sameClasses: Bool)? {
-    guard case .list(let l)? = v, l.items.count == 2, case .tensor(let a) = l.items[0], case .tensor(let b) = l.items[1],
+    guard case .list(let l)? = v, l.items.count == 2, case .object(let a as Tensor) = l.items[0], case .object(let b as Tensor) = l.items[1],
           a.shape == b.shape, a.rank == 2 else { return nil }
     var diff: Float = 0, same = true
     let (n, k) = (a.shape[0], a.shape[1])

@@ -1,7 +1,9 @@
 // The grid: parsing --grid and --seeds, the points and their keys, and the check against the
 // settings a script reads.
 import Testing
-import Script
+import Language
+import Bindings
+import Notebooks
 @testable import Sweeps
 
 @Suite struct GridTests {

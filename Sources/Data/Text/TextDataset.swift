@@ -1,6 +1,7 @@
 // Text classification datasets: texts tokenized to a fixed number of ids, stored as an ordinary
 // Dataset whose "images" are [N, length] token ids (floats, exact below 2^24), and the user's own
 // labelled texts from a CSV file.
+import FileIO
 import Engine
 
 extension Dataset {
@@ -64,7 +65,7 @@ public enum TextCSV {
     /// The file as UTF-8 text (gunzipped when the name ends in .gz).
     static func readText(_ path: String) throws -> String {
         try InputFile.check(path)
-        var bytes = try AtomicFile.readAll(path)
+        var bytes = try WholeFile.readAll(path)
         FileReads.record(path)
         if path.hasSuffix(".gz") { bytes = try IDX.gunzip(bytes, file: path) }
         guard let s = String(validating: bytes, as: UTF8.self) else { throw EngineError("\(path) is not UTF-8 text") }

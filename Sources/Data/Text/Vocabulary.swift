@@ -32,7 +32,7 @@ public struct Vocabulary: Sendable {
     /// Reads `vocab.txt`: UTF-8, one piece per line (trailing whitespace and "\r" dropped).
     public init(file path: String) throws {
         try InputFile.check(path)
-        let bytes = try AtomicFile.readAll(path)
+        let bytes = try WholeFile.readAll(path)
         FileReads.record(path)
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw EngineError("\(path) is not UTF-8 text, so it is not a vocab.txt")

@@ -1,6 +1,7 @@
 // Optimal Brain Damage (LeCun, Denker & Solla 1990) with the diagonal empirical Fisher in place
 // of the Hessian's diagonal: rank by w_q²·F_qq/2, the loss rise of removing w_q alone under a
 // quadratic model without off-diagonal terms, and remove with no compensation.
+import FileIO
 import Engine
 import Kernels
 import NN

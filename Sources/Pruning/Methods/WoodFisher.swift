@@ -2,6 +2,7 @@
 // empirical Fisher built by Woodbury updates. Weights are ranked by the loss rise of removing
 // each, ρ_q = w_q²/(2[F⁻¹]_qq); the weights that stay then move to compensate, by the sum of the
 // single-weight updates δw = −(w_q/[F⁻¹]_qq)·F⁻¹e_q or by the joint update of the removed set.
+import FileIO
 import Engine
 import Kernels
 import NN
