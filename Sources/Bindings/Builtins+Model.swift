@@ -12,33 +12,15 @@ import Pruning
 import Data
 
 extension EngineArgs {
-    /// `12345678` → `12,345,678`.
-    static func grouped(_ n: Int) -> String {
-        let digits = Array(String(Swift.abs(n)))
-        var out = ""
-        for (i, c) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(c)
-        }
-        return (n < 0 ? "-" : "") + out
-    }
-
     /// The layer table of `model`: one row per layer that holds parameters or has no children,
     /// with its dotted name, type, parameter shapes and count, then the total.
     static func summaryText(_ model: Module) -> String {
-        var rows: [[String]] = [["layer", "type", "parameters", "count"]]
-        for (path, m) in model.namedModules() {
-            let local = m.localParameters
-            guard !local.isEmpty || m.children.isEmpty else { continue }
-            let shapes = local.map { "\($0.0) \(describe(shape: $0.1.shape))" }.joined(separator: ", ")
-            let n = local.reduce(0) { $0 + $1.1.count }
-            rows.append([path.isEmpty ? "(model)" : path, m.typeName, shapes.isEmpty ? "-" : shapes, grouped(n)])
-        }
+        let rows = modelLayerRows(model, noParameters: "-")
         var lines = ["\(model.typeName)", String(alignedColumns(rows, rightAligned: [3], rule: true, indent: "  ").dropLast())]
         let prunable = Masks.report(model)
-        lines.append("  total: \(grouped(model.parameterCount)) parameters (\(grouped(prunable.parameters)) prunable: Linear and Conv2d weights but the classifier)")
+        lines.append("  total: \(thousands(model.parameterCount)) parameters (\(thousands(prunable.parameters)) prunable: Linear and Conv2d weights but the classifier)")
         if !model.namedGates().isEmpty {
-            lines.append("  masks: \(model.namedGates().count), sparsity \(fmt(prunable.achieved, 4)) (\(grouped(prunable.nonzeros)) non-zero)")
+            lines.append("  masks: \(model.namedGates().count), sparsity \(fmt(prunable.achieved, 4)) (\(thousands(prunable.nonzeros)) non-zero)")
         }
         return lines.joined(separator: "\n")
     }
@@ -61,7 +43,7 @@ extension Builtins {
             var weights = 0
             for i in 0..<(widths.count - 1) { weights += widths[i] * widths[i + 1] }
             guard weights <= EngineArgs.maxElements else {
-                throw BuiltinError("mlp: widths \(describe(shape: widths)) give \(EngineArgs.grouped(weights)) weights, too many")
+                throw BuiltinError("mlp: widths \(describe(shape: widths)) give \(thousands(weights)) weights, too many")
             }
             let kind = try args.choice("activation", ["relu", "gelu", "tanh", "sigmoid"])
             guard let activation = Activation.Kind(rawValue: kind) else { throw BuiltinError("mlp: unknown activation \(kind)") }

@@ -50,10 +50,6 @@ extension EngineArgs {
         return out
     }
 
-    static func table(_ args: CallArgs, _ name: String) throws -> Table {
-        if case .table(let t) = args.value(name) { return t }
-        throw args.wrong(name, "a table")
-    }
     static func dispersion(_ args: CallArgs) throws -> Dispersion {
         if !args.has("err") { return .none }
         switch try args.choice("err", ["sd", "se"]) {
@@ -118,7 +114,7 @@ extension Builtins {
                 topic: "figures", summary: "Lines with markers from a table: one series per value of `by`, mean ± sd/se over repeated rows.",
                 help: "Rows with the same x (and by) are averaged; with err=, the spread over them is drawn and the legend states n. Returns a figure; file= writes it (PNG with DPI and source metadata, SVG or PDF).",
                 example: "t = table()\nfor k in [0.5, 0.1]\n  add(t, keep=k, acc=1 - k / 2, method=\"magnitude\")\nend\nplot(t, x=\"keep\", y=\"acc\", by=\"method\", logx=true)") { args in
-            let t = try EngineArgs.table(args, "t")
+            let t = try args.table("t")
             let fig = try Figure.line(rows: EngineArgs.columns(t), x: try args.string("x"), y: try args.string("y"),
                                       by: try args.optionalString("by"), err: try EngineArgs.dispersion(args),
                                       errorStyle: try args.bool("band") ? .band : .bars, logX: try args.bool("logx"),
@@ -142,7 +138,7 @@ extension Builtins {
                                          yLabel: try args.optionalString("ylabel") ?? "sparsity")
                 return try EngineArgs.finish(fig, args)
             }
-            let t = try EngineArgs.table(args, "t")
+            let t = try args.table("t")
             guard args.has("x"), args.has("y") else { throw BuiltinError("bar: a table needs x= and y= columns") }
             let fig = try Figure.bar(rows: EngineArgs.columns(t), x: try args.string("x"), y: try args.string("y"),
                                      by: try args.optionalString("by"), err: try EngineArgs.dispersion(args),
@@ -262,7 +258,7 @@ extension Builtins {
                     BuiltinParam("x", .nil_, "the x column (default: epoch, or step for history(p))"), BuiltinParam("by", .nil_, "column giving one series per value")]),
                 topic: "figures", summary: "Training curves from train's history: loss and accuracy per epoch.",
                 example: "h = train(mlp([784, 10]), fashion_mnist(\"train\", limit=1000), epochs=3)\ncurves(h)") { args in
-            let t = try EngineArgs.table(args, "history")
+            let t = try args.table("history")
             var ys: [String]
             if args.has("y") {
                 switch args.value("y") {

@@ -13,7 +13,7 @@ extension Value {
 extension Module: ScriptObject {
     public var scriptTypeName: String { "model" }
     public var scriptDisplay: String { displayModel(self) }
-    public var scriptInlineDisplay: String { "<model \(typeName), \(EngineArgs.grouped(parameterCount)) parameters>" }
+    public var scriptInlineDisplay: String { "<model \(typeName), \(thousands(parameterCount)) parameters>" }
 
     public var scriptFieldNames: [String] {
         ["params", "layers", "type", "names"] + localParameters.map(\.0) + localBuffers.map(\.0) + children.map(\.0)
@@ -114,17 +114,25 @@ extension Module: ScriptObject {
 public func displayModel(_ m: Module) -> String {
     if m.children.isEmpty {
         let shapes = m.localParameters.map { "\($0.0) \(describe(shape: $0.1.shape))" }.joined(separator: ", ")
-        return "model \(m.typeName): \(EngineArgs.grouped(m.parameterCount)) parameters" + (shapes.isEmpty ? "" : " (\(shapes))")
+        return "model \(m.typeName): \(thousands(m.parameterCount)) parameters" + (shapes.isEmpty ? "" : " (\(shapes))")
     }
+    let rows = modelLayerRows(m, noParameters: "")
+    let n = rows.count - 1
+    var out = "model \(m.typeName): \(n) layer\(n == 1 ? "" : "s"), \(thousands(m.parameterCount)) parameters\n"
+    out += alignedColumns(rows, rightAligned: [3], rule: true, indent: "  ")
+    return String(out.dropLast())
+}
+
+/// The rows of a layer table (the prompt's model display, `summary`): a header, then one row per
+/// leaf layer and per container with its own parameters: dotted name, type, parameter shapes
+/// (`noParameters` when it has none) and count.
+func modelLayerRows(_ m: Module, noParameters: String) -> [[String]] {
     var rows: [[String]] = [["layer", "type", "parameters", "count"]]
     for (name, mod) in m.namedModules() where mod.children.isEmpty || !mod.localParameters.isEmpty {
         let params = mod.localParameters
         let shapes = params.map { "\($0.0) \(describe(shape: $0.1.shape))" }.joined(separator: ", ")
         let count = params.reduce(0) { $0 + $1.1.count }
-        rows.append([name.isEmpty ? "(model)" : name, mod.typeName, shapes, EngineArgs.grouped(count)])
+        rows.append([name.isEmpty ? "(model)" : name, mod.typeName, shapes.isEmpty ? noParameters : shapes, thousands(count)])
     }
-    let n = rows.count - 1
-    var out = "model \(m.typeName): \(n) layer\(n == 1 ? "" : "s"), \(EngineArgs.grouped(m.parameterCount)) parameters\n"
-    out += alignedColumns(rows, rightAligned: [3], rule: true, indent: "  ")
-    return String(out.dropLast())
+    return rows
 }

@@ -1,21 +1,6 @@
 // Normalisation and regularisation layers: batch norm, layer norm, dropout, and embedding lookup.
 import Kernels
 
-/// Σ x[i] over n elements, with eight partial sums so the loop vectorises (Swift will not
-/// reassociate a single float accumulator).
-@inline(__always)
-private func normSum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc = SIMD8<Float>(repeating: 0)
-    var i = 0
-    while i + 8 <= n {
-        acc += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-        i += 8
-    }
-    var s = acc.sum()
-    while i < n { s += x[i]; i += 1 }
-    return s
-}
-
 /// Σ (x[i] − m)² over n elements; the two-pass form keeps the variance accurate when the mean is
 /// large compared with the spread.
 @inline(__always)
@@ -78,7 +63,7 @@ extension Tensor {
             var variance = [Float](repeating: 0, count: c)
             for ch in 0..<c {
                 var sum = 0.0
-                for img in 0..<n { sum += Double(normSum(x.data + (img * c + ch) * s, s)) }
+                for img in 0..<n { sum += Double(sum8(x.data + (img * c + ch) * s, s)) }
                 let mu = Float(sum / Double(m))
                 var sq = 0.0
                 for img in 0..<n { sq += Double(centredSquares(x.data + (img * c + ch) * s, mu, s)) }
@@ -124,7 +109,7 @@ extension Tensor {
                 var sg = 0.0, sgx = 0.0
                 for img in 0..<n {
                     let off = (img * c + ch) * s
-                    sg += Double(normSum(g.data + off, s))
+                    sg += Double(sum8(g.data + off, s))
                     sgx += Double(centredDot(g.data + off, x.data + off, mean[ch], s))
                 }
                 gb?.data[ch] = Float(sg)
@@ -173,7 +158,7 @@ extension Tensor {
         let gamma = weight?.data, beta = bias?.data
         for r in 0..<rows {
             let xp = x.data + r * d, op = out.data + r * d
-            let mu = normSum(xp, d) / Float(d)
+            let mu = sum8(xp, d) / Float(d)
             let inv = 1 / (centredSquares(xp, mu, d) / Float(d) + eps).squareRoot()
             mean[r] = mu; invStd[r] = inv
             affine(xp, inv, -mu * inv, op, d)
@@ -200,7 +185,7 @@ extension Tensor {
                 if let gb { axpy(1, gp, gb.data, d) }
                 guard let gx else { continue }
                 if let gamma { for i in 0..<d { ghp[i] = gp[i] * gamma[i] } } else { ghp.update(from: gp, count: d) }
-                let s1 = normSum(ghp, d) * invD
+                let s1 = sum8(ghp, d) * invD
                 let s2 = centredDot(ghp, xh, 0, d) * invD
                 let dp = gx.data + r * d
                 for i in 0..<d { dp[i] = inv * (ghp[i] - s1 - xh[i] * s2) }

@@ -285,7 +285,7 @@ public func batchToChannels(_ g: UnsafePointer<Float>, batch n: Int, channels o:
             let src = g + (img * o + ch) * p
             let dst = out + ch * n * p + img * p
             for i in 0..<p { dst[i] = src[i] }
-            if let channelSums { channelSums[ch] += rowSum(src, p) }
+            if let channelSums { channelSums[ch] += sum8(src, p) }
         }
     }
 }
@@ -413,7 +413,7 @@ public func convWeightGradSmallK(_ g: UnsafePointer<Float>, _ col: UnsafePointer
 public func addChannelSums(_ g: UnsafePointer<Float>, batch n: Int, channels o: Int, plane p: Int,
                            _ sums: UnsafeMutablePointer<Float>) {
     for img in 0..<n {
-        for ch in 0..<o { sums[ch] += rowSum(g + (img * o + ch) * p, p) }
+        for ch in 0..<o { sums[ch] += sum8(g + (img * o + ch) * p, p) }
     }
 }
 
@@ -456,20 +456,6 @@ private func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int)
     }
     var s = ((acc0 + acc1) + (acc2 + acc3)).sum()
     while i < n { s += a[i] * b[i]; i += 1 }
-    return s
-}
-
-/// Σ x[0..<n] with eight partial sums, so it vectorises.
-@inline(__always)
-private func rowSum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc = SIMD8<Float>(repeating: 0)
-    var i = 0
-    while i + 8 <= n {
-        acc += UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)
-        i += 8
-    }
-    var s = acc.sum()
-    while i < n { s += x[i]; i += 1 }
     return s
 }
 

@@ -75,56 +75,6 @@ extension Builtins {
                 example: "epochs = param(\"epochs\", 3)") { args in
             args.session.setting(try args.string("name")) ?? args.value("default")
         },
-        Builtin("table", topic: "core",
-                summary: "A new empty results table (add rows with add).",
-                example: "results = table(); add(results, method=\"magnitude\", acc=0.91); results") { _ in
-            .table(Table())
-        },
-        Builtin("add", [BuiltinParam("t", nil, "a table")], extraKeywords: true, topic: "core",
-                summary: "Append a row to a table: add(t, key=value, ...). New keys become new columns.",
-                example: "results = table(); add(results, keep=0.1, acc=0.87); results") { args in
-            guard case .table(let t) = args.value("t") else { throw args.wrong("t", "a table") }
-            guard !args.extra.isEmpty else { throw BuiltinError("add: give the row as keywords, e.g. add(t, keep=0.1, acc=0.9)") }
-            t.add(args.extra)
-            return .nil_
-        },
-        Builtin("record", [BuiltinParam("rows", .nil_, "a table whose rows to record (or give one row as keywords)")],
-                extraKeywords: true, topic: "core",
-                summary: "Record a result: one row as keywords (record(keep=0.1, acc=0.87)) or every row of a table.",
-                help: """
-                    What a run records is its result: `prune sweep` runs a script once per grid point and \
-                    gathers every point's recorded rows, with the point's settings and seed as extra \
-                    columns, into one results.csv; `prune FILE --record out.csv` writes them for a single run. \
-                    Cells are numbers, text, true/false or nil. recorded() shows the rows so far.
-                    """,
-                example: "record(method=\"magnitude\", keep=0.1, acc=0.87); recorded()") { args in
-            let records = args.session.records
-            switch args.value("rows") {
-            case .nil_:
-                guard !args.extra.isEmpty else {
-                    throw BuiltinError("record: give the row as keywords, e.g. record(keep=0.1, acc=0.9), or a table")
-                }
-                try Table.checkCells(args.extra, what: "record")
-                records.add(args.extra)
-            case .table(let t):
-                guard args.extra.isEmpty else { throw BuiltinError("record: give either a table or keywords, not both") }
-                for row in t.rows {
-                    let cells = t.columns.compactMap { c in row[c].map { (c, $0) } }
-                    try Table.checkCells(cells, what: "record")
-                    records.add(cells)
-                }
-            default: throw args.wrong("rows", "a table (or give the row as keywords)")
-            }
-            return .nil_
-        },
-        Builtin("recorded", topic: "core",
-                summary: "The rows record(...) collected in this run, as a table.",
-                example: "record(acc=0.9); recorded()") { args in
-            let copy = Table()
-            copy.columns = args.session.records.columns
-            copy.rows = args.session.records.rows
-            return .table(copy)
-        },
         Builtin("push", [BuiltinParam("list", nil, "a list"), BuiltinParam("value", nil, "the item to append")], topic: "core",
                 summary: "Append an item to a list (in place).",
                 example: "xs = [1, 2]; push(xs, 3); xs") { args in
@@ -155,6 +105,15 @@ extension Builtins {
                 example: "assert(1 + 1 == 2, \"arithmetic\")") { args in
             if !args.value("condition").isTruthy { throw BuiltinError(try args.string("message")) }
             return .nil_
+        },
+        Builtin("round", [BuiltinParam("x", nil, "a number"), BuiltinParam("digits", .number(0), "digits after the decimal point")],
+                topic: "core", summary: "x rounded to a number of decimal digits (halves away from zero).",
+                example: "round(0.91666, 3)") { args in
+            let x = try args.number("x")
+            let d = try args.int("digits", in: 0...15)
+            var p = 1.0
+            for _ in 0..<d { p *= 10 }
+            return .number((x * p).rounded() / p)
         },
     ]
 

@@ -1,10 +1,10 @@
-// The builtins registry: the language's core builtins (Builtins+Core) and the tables the modules
-// above it register (the library's bindings, notebooks, sweeps). Help, completion, argument
-// checking and the reference page all read this one list.
+// The builtins registry: the language's core and table builtins (Builtins+Core, +Table) and the
+// tables the modules above it register (the library's bindings, notebooks, sweeps). Help,
+// completion, argument checking and the reference page all read this one list.
 
 public enum Builtins {
     /// Every builtin, core first, then the registered tables in the order they were registered.
-    public static var all: [Builtin] { core + registered }
+    public static var all: [Builtin] { core + tables + registered }
 
     /// The builtin called `name`.
     public static func named(_ name: String) -> Builtin? { byName[name] }

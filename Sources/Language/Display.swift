@@ -36,6 +36,17 @@ public func cFormat(_ format: String, _ x: Double) -> String {
     return String(decoding: buf.prefix(Swift.min(Int(n), buf.count - 1)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
+/// A count with thousands separators: `12345678` → `12,345,678`.
+public func thousands(_ n: Int) -> String {
+    let digits = Array(String(Swift.abs(n)))
+    var out = ""
+    for (i, c) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+        out.append(c)
+    }
+    return (n < 0 ? "-" : "") + out
+}
+
 /// A string literal as it would be typed: quoted, with escapes, so that it reads back as the
 /// same string (`${` is written `\${`, which the lexer reads as text, not interpolation). The
 /// one quoting function: the prompt, help and completion all write strings through it.

@@ -9,6 +9,7 @@ import Glibc
 import Darwin
 #endif
 import Engine
+import FileIO
 
 struct HistoryFile {
     let path: String
@@ -67,15 +68,7 @@ struct HistoryFile {
             writeErr("prune: warning: history not loaded: \(error)\n")
             return []
         }
-        guard let f = fopen(path, "rb") else { return [] }
-        defer { fclose(f) }
-        var bytes: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while bytes.count <= Self.maxBytes {
-            let n = fread(&buf, 1, buf.count, f)
-            if n > 0 { bytes.append(contentsOf: buf[0..<n]) }
-            if n < buf.count { break }
-        }
+        guard let bytes = try? WholeFile.readAll(path), bytes.count <= Self.maxBytes else { return [] }
         let text = String(decoding: bytes, as: UTF8.self)
         var entries = text.split(separator: "\n", omittingEmptySubsequences: true).map { Self.unescape($0) }
         if entries.count > 2 * Self.limit {

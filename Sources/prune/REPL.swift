@@ -6,6 +6,7 @@
 // training loop poll the same flag and stop, and the session's variables survive.
 import CReadline
 import Engine
+import FileIO
 import Language
 import Bindings
 import Notebooks
@@ -161,7 +162,7 @@ final class REPL {
         lastSessionOutput = ""
         do {
             // The last value shown is kept in `ans`, as in MATLAB and Julia.
-            if let v = try session.execute(command, file: "<stdin>:\(commandNumber)", echo: true), !command.trimmingWhitespace().hasSuffix(";") {
+            if let v = try session.execute(command, file: "<stdin>:\(commandNumber)", echo: true), !command.trimmingSpaces.hasSuffix(";") {
                 if case .nil_ = v {} else { session.setGlobal("ans", v) }
             }
         } catch {
@@ -183,7 +184,7 @@ final class REPL {
     /// help() and vars()), and `exit`/`quit`. Returns false when `command` is none of them (it
     /// is then run as code); a variable of the same name wins over the command.
     private func runBuiltinCommand(_ command: String) -> Bool {
-        let t = command.trimmingWhitespace()
+        let t = command.trimmingSpaces
         let isName = { (s: String) in !s.isEmpty && s.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" } }
         let word = t.prefix { !$0.isWhitespace }
         if session.globalNames.contains(String(word)) { return false }
@@ -193,9 +194,9 @@ final class REPL {
         } else if t == "exit" || t == "quit" {
             exit(ExitStatus.success)
         } else if t.hasPrefix("?") {
-            let name = String(t.dropFirst()).trimmingWhitespace()
+            let name = String(t.dropFirst()).trimmingSpaces
             code = name.isEmpty ? "help()" : "help(\(quoted(name)))"
-        } else if word == "help", case let name = String(t.dropFirst(4)).trimmingWhitespace(), isName(name) {
+        } else if word == "help", case let name = String(t.dropFirst(4)).trimmingSpaces, isName(name) {
             code = "help(\(quoted(name)))"
         }
         guard let code else { return false }
@@ -249,14 +250,5 @@ enum PromptSignals {
             rl_prep_terminal(1)
             rl_forced_update_display()
         }
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while let c = s.first, c.isWhitespace { s.removeFirst() }
-        while let c = s.last, c.isWhitespace { s.removeLast() }
-        return String(s)
     }
 }

@@ -5,6 +5,7 @@ import Glibc
 import Darwin
 #endif
 import Engine
+import FileIO
 
 /// The process's exit statuses.
 enum ExitStatus {
@@ -63,28 +64,15 @@ func readScriptFile(_ path: String) -> String? {
         writeErr("prune: error: \(error)\n")
         return nil
     }
-    guard let f = fopen(path, "rb") else {
-        writeErr("prune: error: cannot read \(path): \(String(cString: strerror(errno)))\n")
+    let bytes: [UInt8]
+    do { bytes = try WholeFile.readAll(path) } catch {
+        writeErr("prune: error: \(error)\n")
         return nil
     }
-    defer { fclose(f) }
-    var bytes: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = fread(&buf, 1, buf.count, f)
-        if n > 0 { bytes.append(contentsOf: buf[0..<n]) }
-        // The file may have grown since it was checked.
-        guard bytes.count <= InputFile.maxTextBytes else {
-            writeErr("prune: error: cannot read \(path): larger than \(InputFile.maxTextBytes >> 20) MiB\n")
-            return nil
-        }
-        if n < buf.count {
-            if ferror(f) != 0 {
-                writeErr("prune: error: cannot read \(path): \(String(cString: strerror(errno)))\n")
-                return nil
-            }
-            break
-        }
+    // The file may have grown since it was checked.
+    guard bytes.count <= InputFile.maxTextBytes else {
+        writeErr("prune: error: cannot read \(path): larger than \(InputFile.maxTextBytes >> 20) MiB\n")
+        return nil
     }
     return String(decoding: bytes, as: UTF8.self)
 }
