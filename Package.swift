@@ -41,7 +41,7 @@ let package = Package(
         // Atomic whole-file writes and checked reads (checkpoints, tables, notebooks, figures).
         .target(name: "FileIO"),
         // Tensors, BLAS calls, reverse-mode autodiff, random numbers.
-        .target(name: "Engine", dependencies: ["CBLAS", "Kernels", "FileIO"]),
+        .target(name: "Engine", dependencies: ["CBLAS", "Kernels", "KernelsAVX512", "FileIO"]),
         // Layers, models, losses, optimizers, schedules, training loop, checkpoints.
         .target(name: "NN", dependencies: ["Engine", "Kernels", "KernelsAVX512"]),
         // Dataset loaders, splits, batches (datasets are batch sources for NN training).
@@ -64,7 +64,7 @@ let package = Package(
         // Throughput benchmarks behind scripts/bench.
         .executableTarget(name: "prune-bench", dependencies: ["Engine", "Kernels", "KernelsAVX512", "NN", "Data", "Pruning", "Plot"]),
 
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "FileIO"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "KernelsAVX512", "FileIO"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Engine", "Kernels", "KernelsAVX512"], exclude: ["Fixtures"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN", "CPNG"], exclude: ["Fixtures"]),
         .testTarget(name: "ScriptTests", dependencies: ["Script", "FileIO", "Engine", "NN", "Data", "Pruning"], exclude: ["golden", "fixtures"]),
