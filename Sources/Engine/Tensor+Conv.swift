@@ -186,8 +186,10 @@ extension Tensor {
     }
 
     /// Max pooling over k × k windows of an [N, C, H, W] tensor (stride defaults to the kernel);
-    /// the gradient goes to the first maximum of each window.
-    public func maxPool2d(kernel: Int, stride: Int? = nil, padding: Int = 0) throws -> Tensor {
+    /// the gradient goes to the first maximum of each window. With `reluFirst`, the pooling of
+    /// `relu()` of this tensor: in one pass when nothing is recorded (evaluation), saving a pass
+    /// over the full-size activations.
+    public func maxPool2d(kernel: Int, stride: Int? = nil, padding: Int = 0, reluFirst: Bool = false) throws -> Tensor {
         let s = stride ?? kernel
         let (hOut, wOut) = try poolGeometry("maxPool2d", kernel: kernel, stride: s, padding: padding)
         let n = shape[0], c = shape[1], h = shape[2], w = shape[3]
@@ -196,6 +198,13 @@ extension Tensor {
         }
         let planes = n * c, outPlane = hOut * wOut
         let out = try Tensor.empty([n, c, hOut, wOut])
+        if !(GradMode.enabled && requiresGrad) {
+            // Nothing to record: no arg-max indices either.
+            Kernels.maxPool2d(data, planes: planes, height: h, width: w, kernel: kernel, stride: s, padding: padding,
+                              outH: hOut, outW: wOut, out.data, nil, reluFirst: reluFirst)
+            return out
+        }
+        if reluFirst { return try relu().maxPool2d(kernel: kernel, stride: stride, padding: padding) }
         let index = [Int32](unsafeUninitializedCapacity: planes * outPlane) { buf, count in
             if let base = buf.baseAddress {
                 Kernels.maxPool2d(data, planes: planes, height: h, width: w, kernel: kernel, stride: s,
