@@ -41,7 +41,7 @@ let package = Package(
         // Atomic whole-file writes and checked reads (checkpoints, tables, notebooks, figures).
         .target(name: "FileIO"),
         // Tensors, BLAS calls, reverse-mode autodiff, random numbers.
-        .target(name: "Engine", dependencies: ["CBLAS", "Kernels", "FileIO"]),
+        .target(name: "Engine", dependencies: ["CBLAS", "Kernels", "KernelsAVX512", "FileIO"]),
         // Layers, models, losses, optimizers, schedules, training loop, checkpoints.
         .target(name: "NN", dependencies: ["FileIO", "Engine", "Kernels", "KernelsAVX512"]),
         // Dataset loaders, splits, batches (datasets are batch sources for NN training).
@@ -72,7 +72,7 @@ let package = Package(
         .executableTarget(name: "prune-bench", dependencies: ["FileIO", "Engine", "Kernels", "KernelsAVX512", "NN", "Data", "Pruning", "Plot"]),
 
         .testTarget(name: "FileIOTests", dependencies: ["FileIO"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "FileIO"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "KernelsAVX512", "FileIO"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Engine", "Kernels", "KernelsAVX512"], exclude: ["Fixtures"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN", "CPNG", "FileIO"], exclude: ["Fixtures"]),
         .testTarget(name: "ScriptTests", dependencies: ["Language", "Bindings", "Notebooks", "FileIO", "Engine", "NN", "Data", "Pruning"], exclude: ["golden", "fixtures"]),

@@ -29,11 +29,13 @@ extension Tensor {
     /// Builds the output of an op, recording it when any input requires a gradient.
     /// `backward` receives the output gradient and returns one gradient per input, of the input's
     /// shape, or nil for inputs that do not require one.
-    static func record(_ op: String, _ out: Tensor, _ inputs: [Tensor],
+    /// The name is built only when the op is recorded: formatting it on every call (an enum
+    /// case through reflection) cost more than a small layer's arithmetic in evaluation.
+    static func record(_ op: @autoclosure () -> String, _ out: Tensor, _ inputs: [Tensor],
                        _ backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
         if GradMode.enabled, inputs.contains(where: { $0.requiresGrad }) {
             out.requiresGrad = true
-            out.node = Node(op: op, inputs: inputs, backward: backward)
+            out.node = Node(op: op(), inputs: inputs, backward: backward)
         }
         return out
     }

@@ -1,5 +1,6 @@
 // 2-D convolution as one batched im2col GEMM, max / average pooling, and global average pooling.
 import Kernels
+import KernelsAVX512
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,6 +17,11 @@ extension Tensor {
     /// at 9 terms the direct kernels take about two thirds of the GEMM path's time; by 27 they
     /// only break even forward and lose on the weight gradient.
     static let conv2dDirectMaxK = 16
+    /// Up to this batch, stride-1 convolutions run `convShifted` (no column matrix, no GEMM)
+    /// where its kernel suits the layer: at batch 1 the GEMM is too small to reach its rate and
+    /// im2col dominates. Measured (prune-bench --conv-kernels, sixteen lanes): 1.2–1.9× faster
+    /// than im2col + GEMM at batch 1 to 4 on the benchmark models' layers, mixed from batch 8.
+    nonisolated(unsafe) public static var conv2dShiftedMaxBatch = getenv("PRUNE_SHIFTED_MAX").map { Int(atoi($0)) } ?? 4
 
     /// 2-D cross-correlation as torch.nn.functional.conv2d: x [N, C, H, W], weight [O, C, kh, kw],
     /// bias [O] → [N, O, Hout, Wout] with Hout = (H + 2·padding − kh) / stride + 1.
@@ -25,7 +31,9 @@ extension Tensor {
     /// per image. The column matrix is kept for the weight gradient instead of being rebuilt.
     /// Layers with very few input terms (a first layer on grey images) use a direct kernel instead.
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) throws -> Tensor {
-        let shapes = "input \(describe(shape: x.shape)), weight \(describe(shape: weight.shape))"
+        // Built only for an error message: formatting it on every call costs as much as a small
+        // layer's arithmetic.
+        var shapes: String { "input \(describe(shape: x.shape)), weight \(describe(shape: weight.shape))" }
         guard x.rank == 4 else {
             throw EngineError("conv2d: input must be [N, C, H, W], got \(describe(shape: x.shape))")
         }
@@ -57,26 +65,36 @@ extension Tensor {
         let xData = x.data, wData = weight.data, bData = bias?.data
         let out = try Tensor.empty([n, o, hOut, wOut])
         let outData = out.data
-        if !direct { BLAS.flops &+= 2 * o * k * n * plane }
-        parallelFor(plan.groups) { group in
-            let cols = UnsafeMutablePointer<Float>.allocate(capacity: k * plan.chunk * plane)
-            defer { cols.deallocate() }
-            let ys: UnsafeMutablePointer<Float>? = !direct && plan.chunk > 1
-                ? .allocate(capacity: o * plan.chunk * plane) : nil
-            defer { ys?.deallocate() }
-            for (img0, cn) in plan.chunks(of: group) {
-                let np = cn * plane, dst = outData + img0 * outImage
-                im2col(xData + img0 * chw, batch: cn, channels: c, height: h, width: w, kernelH: kh, kernelW: kw,
-                       stride: stride, padding: padding, outH: hOut, outW: wOut, cols)
-                if direct {
-                    convForwardSmallK(cols, batch: cn, plane: plane, k: k, wData, outChannels: o, bias: bData, dst)
-                } else if let ys {
-                    BLAS.gemm(m: o, n: np, k: k, wData, lda: k, cols, ldb: np, ys, ldc: np)
-                    channelsToBatch(ys, batch: cn, channels: o, plane: plane, bias: bData, dst)
-                } else {
-                    // One image: the [O, P] product is already that image's NCHW block.
-                    BLAS.gemm(m: o, n: np, k: k, wData, lda: k, cols, ldb: np, dst, ldc: np)
-                    if let bData { addRowBias(dst, rows: o, cols: plane, bData) }
+        if stride == 1 && n <= conv2dShiftedMaxBatch && ShiftedKernels.suits(terms: k) {
+            parallelFor(plan.groups) { group in
+                let images = Parallel.range(group, of: plan.groups, count: n)
+                guard let first = images.first else { return }
+                convShifted(xData + first * chw, batch: images.count, channels: c, height: h, width: w, wData, outChannels: o,
+                            kernelH: kh, kernelW: kw, padding: padding, bias: bData, outData + first * outImage,
+                            product: ShiftedKernels.product)
+            }
+        } else {
+            if !direct { BLAS.flops &+= 2 * o * k * n * plane }
+            parallelFor(plan.groups) { group in
+                let cols = UnsafeMutablePointer<Float>.allocate(capacity: k * plan.chunk * plane)
+                defer { cols.deallocate() }
+                let ys: UnsafeMutablePointer<Float>? = !direct && plan.chunk > 1
+                    ? .allocate(capacity: o * plan.chunk * plane) : nil
+                defer { ys?.deallocate() }
+                for (img0, cn) in plan.chunks(of: group) {
+                    let np = cn * plane, dst = outData + img0 * outImage
+                    im2col(xData + img0 * chw, batch: cn, channels: c, height: h, width: w, kernelH: kh, kernelW: kw,
+                           stride: stride, padding: padding, outH: hOut, outW: wOut, cols)
+                    if direct {
+                        convForwardSmallK(cols, batch: cn, plane: plane, k: k, wData, outChannels: o, bias: bData, dst)
+                    } else if let ys {
+                        BLAS.gemm(m: o, n: np, k: k, wData, lda: k, cols, ldb: np, ys, ldc: np)
+                        channelsToBatch(ys, batch: cn, channels: o, plane: plane, bias: bData, dst)
+                    } else {
+                        // One image: the [O, P] product is already that image's NCHW block.
+                        BLAS.gemm(m: o, n: np, k: k, wData, lda: k, cols, ldb: np, dst, ldc: np)
+                        if let bData { addRowBias(dst, rows: o, cols: plane, bData) }
+                    }
                 }
             }
         }
@@ -168,8 +186,10 @@ extension Tensor {
     }
 
     /// Max pooling over k × k windows of an [N, C, H, W] tensor (stride defaults to the kernel);
-    /// the gradient goes to the first maximum of each window.
-    public func maxPool2d(kernel: Int, stride: Int? = nil, padding: Int = 0) throws -> Tensor {
+    /// the gradient goes to the first maximum of each window. With `reluFirst`, the pooling of
+    /// `relu()` of this tensor: in one pass when nothing is recorded (evaluation), saving a pass
+    /// over the full-size activations.
+    public func maxPool2d(kernel: Int, stride: Int? = nil, padding: Int = 0, reluFirst: Bool = false) throws -> Tensor {
         let s = stride ?? kernel
         let (hOut, wOut) = try poolGeometry("maxPool2d", kernel: kernel, stride: s, padding: padding)
         let n = shape[0], c = shape[1], h = shape[2], w = shape[3]
@@ -178,6 +198,13 @@ extension Tensor {
         }
         let planes = n * c, outPlane = hOut * wOut
         let out = try Tensor.empty([n, c, hOut, wOut])
+        if !(GradMode.enabled && requiresGrad) {
+            // Nothing to record: no arg-max indices either.
+            Kernels.maxPool2d(data, planes: planes, height: h, width: w, kernel: kernel, stride: s, padding: padding,
+                              outH: hOut, outW: wOut, out.data, nil, reluFirst: reluFirst)
+            return out
+        }
+        if reluFirst { return try relu().maxPool2d(kernel: kernel, stride: stride, padding: padding) }
         let index = [Int32](unsafeUninitializedCapacity: planes * outPlane) { buf, count in
             if let base = buf.baseAddress {
                 Kernels.maxPool2d(data, planes: planes, height: h, width: w, kernel: kernel, stride: s,

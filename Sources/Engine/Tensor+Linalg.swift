@@ -67,12 +67,17 @@ extension Tensor {
         let nIn = w.shape[1], nOut = w.shape[0]
         let rows = x.count / Swift.max(nIn, 1)
         let out = try Tensor.empty(Array(x.shape.dropLast()) + [nOut])
-        var beta: Float = 0
-        if let bias {
-            for r in 0..<rows { (out.data + r * nOut).update(from: bias.data, count: nOut) }
-            beta = 1
+        if rows == 1 {
+            // One row (batch 1): dot products, without sgemm's fixed cost per call.
+            matVec(w.data, rows: nOut, cols: nIn, x.data, bias: bias?.data, out.data)
+        } else {
+            var beta: Float = 0
+            if let bias {
+                for r in 0..<rows { (out.data + r * nOut).update(from: bias.data, count: nOut) }
+                beta = 1
+            }
+            BLAS.gemm(transB: true, m: rows, n: nOut, k: nIn, x.data, w.data, beta: beta, out.data)
         }
-        BLAS.gemm(transB: true, m: rows, n: nOut, k: nIn, x.data, w.data, beta: beta, out.data)
         let inputs = bias.map { [x, w, $0] } ?? [x, w]
         return record("linear", out, inputs) { g in
             var gx: Tensor?, gw: Tensor?, gb: Tensor?

@@ -461,20 +461,23 @@ private func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int)
 
 /// Max pooling over `planes` planes of h × w with a k × k window; padding reads as −∞ and NaN
 /// wins, as in PyTorch. `index` receives the arg-max as a position within its input plane
-/// (first maximum on ties), which is all the backward pass needs.
+/// (first maximum on ties), which is all the backward pass needs; without `index` (evaluation)
+/// nothing is recorded. With `reluFirst` the result is max pooling of ReLU(x), computed in the
+/// same pass: max(0, window maximum), and where a window holds NaN what ReLU-then-pool gives
+/// (ReLU maps NaN to 0).
 public func maxPool2d(_ x: UnsafePointer<Float>, planes: Int, height h: Int, width w: Int,
                       kernel k: Int, stride s: Int, padding p: Int, outH: Int, outW: Int,
-                      _ out: UnsafeMutablePointer<Float>, _ index: UnsafeMutablePointer<Int32>) {
+                      _ out: UnsafeMutablePointer<Float>, _ index: UnsafeMutablePointer<Int32>?, reluFirst: Bool = false) {
     let inPlane = h * w, outPlane = outH * outW
     splitPlanes(planes, size: inPlane) { lo, hi in
         maxPool2dPlanes(x + lo * inPlane, planes: hi - lo, height: h, width: w, kernel: k, stride: s, padding: p,
-                        outH: outH, outW: outW, out + lo * outPlane, index + lo * outPlane)
+                        outH: outH, outW: outW, out + lo * outPlane, index.map { $0 + lo * outPlane }, relu: reluFirst)
     }
 }
 
 private func maxPool2dPlanes(_ x: UnsafePointer<Float>, planes: Int, height h: Int, width w: Int,
                              kernel k: Int, stride s: Int, padding p: Int, outH: Int, outW: Int,
-                             _ out: UnsafeMutablePointer<Float>, _ index: UnsafeMutablePointer<Int32>) {
+                             _ out: UnsafeMutablePointer<Float>, _ index: UnsafeMutablePointer<Int32>?, relu: Bool) {
     let inPlane = h * w, outPlane = outH * outW
     if k == 2 && s == 2 && p == 0 && outW >= 4 {
         // The common 2×2 / stride 2 case, eight (or four) windows at a time with vector selects:
@@ -487,10 +490,10 @@ private func maxPool2dPlanes(_ x: UnsafePointer<Float>, planes: Int, height h: I
         let lanes8 = SIMD8<Int32>(0, 2, 4, 6, 8, 10, 12, 14), lanes4 = SIMD4<Int32>(0, 2, 4, 6)
         for pl in 0..<planes {
             let src = x + pl * inPlane
-            let dst = out + pl * outPlane, idx = index + pl * outPlane
+            let dst = out + pl * outPlane, idx = index.map { $0 + pl * outPlane }
             for oy in 0..<outH {
                 let r0 = UnsafeRawPointer(src + 2 * oy * w), r1 = UnsafeRawPointer(src + (2 * oy + 1) * w)
-                let o = UnsafeMutableRawPointer(dst + oy * outW), io = UnsafeMutableRawPointer(idx + oy * outW)
+                let o = UnsafeMutableRawPointer(dst + oy * outW), io = idx.map { UnsafeMutableRawPointer($0 + oy * outW) }
                 let base = Int32(truncatingIfNeeded: 2 * oy * w)
                 if outW >= 8 {
                     var ox = 0
@@ -503,9 +506,12 @@ private func maxPool2dPlanes(_ x: UnsafePointer<Float>, planes: Int, height h: I
                         let i01 = SIMD8<Int32>(repeating: 0).replacing(with: 1, where: m01)
                         let i23 = SIMD8<Int32>(repeating: w32).replacing(with: w32 + 1, where: m23)
                         let m = b23 .> b01
-                        o.storeBytes(of: b01.replacing(with: b23, where: m), toByteOffset: 4 * ox, as: SIMD8<Float>.self)
-                        let off = i01.replacing(with: i23, where: m) &+ (base + 2 * Int32(truncatingIfNeeded: ox)) &+ lanes8
-                        io.storeBytes(of: off, toByteOffset: 4 * ox, as: SIMD8<Int32>.self)
+                        let best = b01.replacing(with: b23, where: m)
+                        o.storeBytes(of: relu ? best.replacing(with: 0, where: best .< 0) : best, toByteOffset: 4 * ox, as: SIMD8<Float>.self)
+                        if let io {
+                            let off = i01.replacing(with: i23, where: m) &+ (base + 2 * Int32(truncatingIfNeeded: ox)) &+ lanes8
+                            io.storeBytes(of: off, toByteOffset: 4 * ox, as: SIMD8<Int32>.self)
+                        }
                         let sum = v0 + v1 + v2 + v3
                         nan8 .|= sum .!= sum
                         if ox + 8 == outW { break }
@@ -522,9 +528,12 @@ private func maxPool2dPlanes(_ x: UnsafePointer<Float>, planes: Int, height h: I
                         let i01 = SIMD4<Int32>(repeating: 0).replacing(with: 1, where: m01)
                         let i23 = SIMD4<Int32>(repeating: w32).replacing(with: w32 + 1, where: m23)
                         let m = b23 .> b01
-                        o.storeBytes(of: b01.replacing(with: b23, where: m), toByteOffset: 4 * ox, as: SIMD4<Float>.self)
-                        let off = i01.replacing(with: i23, where: m) &+ (base + 2 * Int32(truncatingIfNeeded: ox)) &+ lanes4
-                        io.storeBytes(of: off, toByteOffset: 4 * ox, as: SIMD4<Int32>.self)
+                        let best = b01.replacing(with: b23, where: m)
+                        o.storeBytes(of: relu ? best.replacing(with: 0, where: best .< 0) : best, toByteOffset: 4 * ox, as: SIMD4<Float>.self)
+                        if let io {
+                            let off = i01.replacing(with: i23, where: m) &+ (base + 2 * Int32(truncatingIfNeeded: ox)) &+ lanes4
+                            io.storeBytes(of: off, toByteOffset: 4 * ox, as: SIMD4<Int32>.self)
+                        }
                         let sum = v0 + v1 + v2 + v3
                         nan4 .|= sum .!= sum
                         if ox + 4 == outW { break }
@@ -537,7 +546,7 @@ private func maxPool2dPlanes(_ x: UnsafePointer<Float>, planes: Int, height h: I
     }
     for pl in 0..<planes {
         let src = x + pl * inPlane
-        let dst = out + pl * outPlane, idx = index + pl * outPlane
+        let dst = out + pl * outPlane, idx = index.map { $0 + pl * outPlane }
         for oy in 0..<outH {
             let y0 = max(oy * s - p, 0), y1 = min(oy * s - p + k, h)
             for ox in 0..<outW {
@@ -546,12 +555,12 @@ private func maxPool2dPlanes(_ x: UnsafePointer<Float>, planes: Int, height h: I
                 for iy in y0..<max(y1, y0) {
                     let r = src + iy * w
                     for ix in x0..<max(x1, x0) {
-                        let v = r[ix]
+                        let v = relu ? (r[ix] > 0 ? r[ix] : 0) : r[ix]
                         if v > best || v.isNaN { best = v; arg = iy * w + ix }
                     }
                 }
                 dst[oy * outW + ox] = best
-                idx[oy * outW + ox] = Int32(truncatingIfNeeded: arg)
+                idx?[oy * outW + ox] = Int32(truncatingIfNeeded: arg)
             }
         }
     }

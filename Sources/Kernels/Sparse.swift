@@ -263,23 +263,24 @@ private func sparseDots<S: ColumnStride>(_ a: SparseMatrix, _ x: UnsafePointer<F
 
 /// out[r, c] = Σ_j u[r, j] · v[c, j] at the kept positions (r, c) of `pattern`, written into
 /// the dense [rows, cols] `out`, which is zero elsewhere: a layer's weight gradient where the
-/// mask keeps anything (u = gᵀ [out, B], v = xᵀ [in, B]).
+/// mask keeps anything (u = gᵀ [out, B], v = xᵀ [in, B]). With `accumulate` the sums are added
+/// to `out` at the kept positions and nothing else is touched (a convolution's gradient summed
+/// over chunks of its batch).
 public func sparseSampledProduct(_ pattern: SparseMatrix, _ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
-                                 length n: Int, _ out: UnsafeMutablePointer<Float>) {
-    let rows = pattern.rows, cols = pattern.cols
+                                 length n: Int, _ out: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
+    let cols = pattern.cols
     let tasks = Parallel.taskCount(pattern.nnz * n, grain: SparseKernelSettings.grain)
     parallelFor(tasks) { t in
         let lo = pattern.rowSplit(t, of: tasks), hi = pattern.rowSplit(t + 1, of: tasks)
-        (out + lo * cols).update(repeating: 0, count: (hi - lo) * cols)
+        if !accumulate { (out + lo * cols).update(repeating: 0, count: (hi - lo) * cols) }
         for r in lo..<hi {
             let ur = u + r * n
             for k in pattern.range(r) {
                 let c = Int(pattern.columns[k])
-                out[r * cols + c] = dot8(ur, v + c * n, n)
+                out[r * cols + c] += dot8(ur, v + c * n, n)
             }
         }
     }
-    _ = rows
 }
 
 /// The slow reference for `sparseSampledProduct`.

@@ -65,10 +65,13 @@ public func sparseConv2d(_ plan: SparseConvPlan, _ x: UnsafePointer<Float>, batc
     if let offsets = plan.offsets {
         let p = plan.padding, hp = h + 2 * p, wp = w + 2 * p, wide = outH * wp
         parallelFor(groups) { g in
-            let padded = UnsafeMutablePointer<Float>.allocate(capacity: c * hp * wp)
+            // The last kept weights' runs end up to kw − 1 floats past the padded image (in
+            // columns that are dropped): zeros there, not someone else's memory.
+            let size = c * hp * wp + plan.kernelW
+            let padded = UnsafeMutablePointer<Float>.allocate(capacity: size)
             let ys = UnsafeMutablePointer<Float>.allocate(capacity: o * wide)
             defer { padded.deallocate(); ys.deallocate() }
-            padded.update(repeating: 0, count: c * hp * wp)
+            padded.update(repeating: 0, count: size)
             for img in Parallel.range(g, of: groups, count: n) {
                 let src = x + img * c * h * w
                 for ch in 0..<c {

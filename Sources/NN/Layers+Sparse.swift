@@ -72,21 +72,83 @@ extension Conv2d: SparseCapable {
 
     /// As Linear's: the convolution through the sparse kernels, or nil.
     func sparseForward(_ x: Tensor, weight w: Tensor, bias b: Tensor?) throws -> Tensor? {
-        guard sparseInferenceApplies([x, w, b]), let m = sparse.matrix, x.rank == 4, x.shape[1] == inChannels else { return nil }
-        let n = x.shape[0], h = x.shape[2], wd = x.shape[3]
-        let ph = h + 2 * padding, pw = wd + 2 * padding
+        if sparseInferenceApplies([x, w, b]), let m = sparse.matrix, let (plan, outH, outW) = convPlan(m, for: x) {
+            let n = x.shape[0]
+            return try sparse.run(batch: n, dense: { try Tensor.conv2d(x, weight: w, bias: b, stride: stride, padding: padding) }, sparse: {
+                let out = try Tensor.empty([n, outChannels, outH, outW])
+                sparseConv2d(plan, x.data, batch: n, height: x.shape[2], width: x.shape[3], outH: outH, outW: outW, bias: b?.data,
+                             out.data, kernel: SparseKernels.rows)
+                return out
+            })
+        }
+        return try frozenMaskForward(x, weight: w, bias: b)
+    }
+
+    /// The sparse plan for images of x's size (built or rebuilt as needed) and the output extent;
+    /// nil when x does not fit the layer (the dense op then reports the error).
+    private func convPlan(_ m: SparseMatrix, for x: Tensor) -> (SparseConvPlan, Int, Int)? {
+        guard x.rank == 4, x.shape[1] == inChannels, x.shape[0] > 0 else { return nil }
+        let h = x.shape[2], wd = x.shape[3], ph = h + 2 * padding, pw = wd + 2 * padding
         guard kernel <= ph, kernel <= pw else { return nil }
-        let outH = (ph - kernel) / stride + 1, outW = (pw - kernel) / stride + 1
         if sparse.conv?.weight !== m || sparse.conv?.fits(height: h, width: wd) != true {
             sparse.conv = SparseConvPlan(weight: m, channels: inChannels, kernelH: kernel, kernelW: kernel, stride: stride,
                                          padding: padding, height: h, width: wd)
         }
         guard let plan = sparse.conv else { return nil }
-        return try sparse.run(batch: n, dense: { try Tensor.conv2d(x, weight: w, bias: b, stride: stride, padding: padding) }, sparse: {
-            let out = try Tensor.empty([n, outChannels, outH, outW])
-            sparseConv2d(plan, x.data, batch: n, height: h, width: wd, outH: outH, outW: outW, bias: b?.data, out.data,
-                         kernel: SparseKernels.rows)
-            return out
-        })
+        return (plan, (ph - kernel) / stride + 1, (pw - kernel) / stride + 1)
+    }
+
+    /// Training with a frozen fixed mask, as Linear's: the forward pass through the sparse
+    /// convolution; backward, per chunk of images, the output gradient laid out [O, n·P], the
+    /// input gradient as col2im of the transposed weight's sparse product with it, and the
+    /// weight gradient only at kept entries, from the chunk's im2col matrix (the dense layer
+    /// builds the same matrix for its weight gradient).
+    func frozenMaskForward(_ x: Tensor, weight w: Tensor, bias b: Tensor?) throws -> Tensor? {
+        guard training, SparseInference.enabled, let gate = gates["weight"], gate.isFixed, gate.frozen, w === weight,
+              sparse.prepare(weight: weight, gate: gate, rows: outChannels, cols: inChannels * kernel * kernel, mode: .auto,
+                             maxDensity: SparseInference.maxTrainingDensity),
+              let a = sparse.matrix, let (plan, outH, outW) = convPlan(a, for: x) else { return nil }
+        let n = x.shape[0], c = inChannels, h = x.shape[2], wd = x.shape[3], o = outChannels
+        let k = a.cols, p = outH * outW, chw = c * h * wd
+        let (kh, kw, stride, padding) = (kernel, kernel, stride, padding)
+        let rows = SparseKernels.rows
+        let out = try Tensor.empty([n, o, outH, outW])
+        sparseConv2d(plan, x.data, batch: n, height: h, width: wd, outH: outH, outW: outW, bias: b?.data, out.data, kernel: rows)
+        if x.requiresGrad && sparse.transposed == nil { sparse.transposed = a.transposed() }
+        let at = sparse.transposed
+        let inputs = b.map { [x, w, $0] } ?? [x, w]
+        return Tensor.recorded("sparse_conv2d", out, inputs: inputs) { g in
+            let needX = x.requiresGrad && at != nil, needW = w.requiresGrad
+            let gx: Tensor? = needX ? Tensor.empty(like: x) : nil
+            let gw: Tensor? = needW ? Tensor.zeros(like: w) : nil
+            // Chunks whose column matrix stays near the core's cache (as the dense layer's).
+            let chunk = max(1, min(n, (64 * 1024) / max(k * p, 1)))
+            let cols = UnsafeMutablePointer<Float>.allocate(capacity: k * chunk * p)
+            let gys = UnsafeMutablePointer<Float>.allocate(capacity: o * chunk * p)
+            defer { cols.deallocate(); gys.deallocate() }
+            var img0 = 0
+            while img0 < n {
+                let cn = min(chunk, n - img0), np = cn * p
+                batchToChannels(g.data + img0 * o * p, batch: cn, channels: o, plane: p, gys, channelSums: nil)
+                if let gw {
+                    im2col(x.data + img0 * chw, batch: cn, channels: c, height: h, width: wd, kernelH: kh, kernelW: kw,
+                           stride: stride, padding: padding, outH: outH, outW: outW, cols)
+                    sparseSampledProduct(a, gys, cols, length: np, gw.data, accumulate: true)
+                }
+                if let gx, let at {
+                    sparseProduct(at, gys, ldx: np, n: np, cols, ldy: np, kernel: rows)
+                    col2im(cols, batch: cn, channels: c, height: h, width: wd, kernelH: kh, kernelW: kw, stride: stride,
+                           padding: padding, outH: outH, outW: outW, gx.data + img0 * chw, accumulate: false)
+                }
+                img0 += cn
+            }
+            var gb: Tensor?
+            if let b, b.requiresGrad {
+                let t = Tensor.zeros(like: b)
+                addChannelSums(g.data, batch: n, channels: o, plane: p, t.data)
+                gb = t
+            }
+            return b == nil ? [gx, gw] : [gx, gw, gb]
+        }
     }
 }

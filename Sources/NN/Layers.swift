@@ -87,10 +87,24 @@ public final class Sequential: Module {
 
     public override func forward(_ x: Tensor) throws -> Tensor {
         var h = x
-        for (i, layer) in layers.enumerated() {
-            do { h = try layer(h) } catch let e as EngineError {
-                throw e.inLayer("layers.\(i)", layer)
+        let layers = layers
+        var i = 0
+        while i < layers.count {
+            let layer = layers[i]
+            do {
+                // ReLU then max pooling, when nothing is recorded: one pass over the activations
+                // instead of two (the pooled result is the same).
+                if let relu = layer as? Activation, relu.kind == .relu, i + 1 < layers.count,
+                   let pool = layers[i + 1] as? MaxPool2d, h.rank == 4, !(GradMode.isEnabled && h.requiresGrad) {
+                    i += 1
+                    h = try h.maxPool2d(kernel: pool.kernel, stride: pool.stride, padding: pool.padding, reluFirst: true)
+                } else {
+                    h = try layer(h)
+                }
+            } catch let e as EngineError {
+                throw e.inLayer("layers.\(i)", layers[i])
             }
+            i += 1
         }
         return h
     }

@@ -11,9 +11,9 @@
 // the timing ahead for a given batch.
 //
 // Frozen-mask training (a mask that is fixed and frozen, as when fine-tuning a model pruned
-// upstream with the mask kept) runs Linear layers' forward pass and input gradient through the
-// sparse kernels and computes the weight gradient only at kept entries, when the mask keeps at
-// most `SparseInference.maxTrainingDensity` of the weights (Layers+Sparse.swift).
+// upstream with the mask kept) runs Linear and Conv2d layers' forward pass and input gradient
+// through the sparse kernels and computes the weight gradient only at kept entries, when the
+// mask keeps at most `SparseInference.maxTrainingDensity` of the weights (Layers+Sparse.swift).
 import FileIO
 import Engine
 import Kernels

@@ -3,11 +3,13 @@
 // batch 1 and 128, interleaved so that the machine's noise hits both alike. The goal (issue:
 // structured pruning) is that latency falls at least 0.6 × as much as the dense FLOPs do.
 import Engine
+import FileIO
 import NN
 import Pruning
 
 func compactBench(repeats: Int) throws {
     let names = (arg("--workloads") ?? "cnn,lenet5,resnet").split(separator: ",").map(String.init)
+    let sizes = (arg("--batches") ?? "1,128").split(separator: ",").compactMap { Int($0) }.filter { $0 >= 1 && $0 <= 128 }
     for name in names {
         for keep in [0.75, 0.5, 0.25] {
             let model = try makeModel(name)
@@ -18,23 +20,55 @@ func compactBench(repeats: Int) throws {
             let small = try Structure.compact(model).model
             small.eval()
             let batch = try Tensor.randn([128, 1, 28, 28], rng: RNG(seed: 1))
-            var ratios: [Int: [Double]] = [:]
+            var ratios: [Int: [Double]] = [:], seconds: [Int: [(Double, Double)]] = [:]
             var flops = (dense: 0, small: 0)
             for _ in 0..<repeats {
-                let a = try CompactionCost.measure(model, batch: batch), b = try CompactionCost.measure(small, batch: batch)
+                let a = try CompactionCost.measure(model, batch: batch, sizes: sizes)
+                let b = try CompactionCost.measure(small, batch: batch, sizes: sizes)
                 flops = (a.flops, b.flops)
-                for (x, y) in zip(a.latency, b.latency) { ratios[x.batch, default: []].append(y.seconds / x.seconds) }
+                for (x, y) in zip(a.latency, b.latency) {
+                    ratios[x.batch, default: []].append(y.seconds / x.seconds)
+                    seconds[x.batch, default: []].append((x.seconds, y.seconds))
+                }
             }
             let tag = "compact_\(name)_keep\(Int(keep * 100))"
+            if CommandLine.arguments.contains("--layers") {
+                try layerTimes(tag + "_dense", model, batch.sliced(axis: 0, start: 0, end: 1))
+                try layerTimes(tag + "_compact", small, batch.sliced(axis: 0, start: 0, end: 1))
+            }
             let flopRatio = Double(flops.small) / Double(max(flops.dense, 1))
             emit(tag, "flops_ratio", flopRatio, digits: 3)
             for n in ratios.keys.sorted() {
                 let r = (ratios[n] ?? []).sorted()
                 let median = r[r.count / 2]
                 emit(tag, "latency_ratio_b\(n)", median, digits: 3)
+                // The best of each side alone, for reading absolute costs (a loaded machine inflates them).
+                let s = seconds[n] ?? []
+                emit(tag, "dense_us_b\(n)", (s.map(\.0).min() ?? 0) * 1e6, digits: 1)
+                emit(tag, "compact_us_b\(n)", (s.map(\.1).min() ?? 0) * 1e6, digits: 1)
                 // Latency falls by at least 0.6 × the FLOP reduction.
                 emit(tag, "goal_met_b\(n)", (1 - median) >= 0.6 * (1 - flopRatio) ? 1 : 0)
             }
+        }
+    }
+}
+
+/// Microseconds per call of each layer of a Sequential `model` on `x` (evaluation, no recording),
+/// best of many: where a small batch's time goes (`--layers`).
+func layerTimes(_ tag: String, _ model: Module, _ x: Tensor) throws {
+    guard let seq = model as? Sequential else { return }
+    try GradMode.noGrad {
+        var h = x
+        for (i, layer) in seq.layers.enumerated() {
+            var best = Double.infinity
+            var y = try layer(h)
+            for _ in 0..<20 {
+                let t0 = monotonicSeconds()
+                for _ in 0..<20 { y = try layer(h) }
+                best = min(best, (monotonicSeconds() - t0) / 20)
+            }
+            emit(tag, "layer\(i)_\(layer.typeName.prefix(while: { $0 != "(" }))_us", best * 1e6, digits: 2)
+            h = y
         }
     }
 }

@@ -85,3 +85,30 @@ func kernelCosts() {
     }
     if sink == .infinity { print(sink) }
 }
+
+/// The convolutions of the benchmark models at small batches, through the direct stride-1
+/// kernel and through im2col + GEMM, interleaved, best of many: `prune-bench --conv-kernels`.
+func convKernelCosts() throws {
+    // (name, C, O, kernel, padding, image size)
+    let layers = [("lenet_conv1", 1, 6, 5, 2, 28), ("lenet_conv2", 6, 16, 5, 0, 14), ("cnn_conv1", 1, 32, 3, 1, 28),
+                  ("cnn_conv2", 32, 64, 3, 1, 14), ("resnet_3x3", 16, 16, 3, 1, 28), ("resnet_3x3_64", 64, 64, 3, 1, 7)]
+    let saved = Tensor.conv2dShiftedMaxBatch
+    defer { Tensor.conv2dShiftedMaxBatch = saved }
+    for (name, c, o, k, p, size) in layers {
+        let weight = try Tensor.randn([o, c, k, k], rng: RNG(seed: 1)), bias = try Tensor.randn([o], rng: RNG(seed: 2))
+        for n in [1, 2, 4, 8, 16] {
+            let x = try Tensor.randn([n, c, size, size], rng: RNG(seed: 3))
+            var best = [Double.infinity, .infinity]
+            for _ in 0..<30 {
+                for (i, limit) in [Int.max, 0].enumerated() {
+                    Tensor.conv2dShiftedMaxBatch = limit
+                    let t0 = monotonicSeconds()
+                    for _ in 0..<5 { _ = try Tensor.conv2d(x, weight: weight, bias: bias, padding: p) }
+                    best[i] = min(best[i], (monotonicSeconds() - t0) / 5)
+                }
+            }
+            emit("conv_\(name)_b\(n)", "shifted_us", best[0] * 1e6, digits: 1)
+            emit("conv_\(name)_b\(n)", "im2col_us", best[1] * 1e6, digits: 1)
+        }
+    }
+}

@@ -183,6 +183,24 @@ func maxPoolMatchesReference(_ pc: PoolCase) throws {
     assertClose(y.array, ref.values, atol: 0, rtol: 0, "maxPool2d \(pc.testDescription)")
 }
 
+/// ReLU then pooling in one pass (evaluation) equals the two ops one after the other, also
+/// with NaN (ReLU maps it to 0 first), and with recording it keeps the gradient of the pair.
+@Test(arguments: poolCases)
+func maxPoolAfterReLUInOnePass(_ pc: PoolCase) throws {
+    let x = try rand(pc.shape, seed: 15)
+    for i in stride(from: 0, to: x.count, by: 37) { x.data[i] = .nan }
+    let twoOps = try x.relu().maxPool2d(kernel: pc.kernel, stride: pc.stride, padding: pc.padding)
+    let fused = try x.maxPool2d(kernel: pc.kernel, stride: pc.stride, padding: pc.padding, reluFirst: true)
+    #expect(fused.shape == twoOps.shape)
+    #expect(fused.array == twoOps.array, "maxPool2d(reluFirst:) \(pc.testDescription)")
+}
+
+@Test func maxPoolAfterReLUKeepsTheGradient() throws {
+    let x = try distinct([1, 2, 4, 6], seed: 16)
+    for i in 0..<x.count { x.data[i] += 0.05 }   // away from ReLU's kink
+    try gradCheck([x], "maxPool2d(reluFirst:)") { t in try t[0].maxPool2d(kernel: 2, reluFirst: true) }
+}
+
 @Test(arguments: poolCases)
 func avgPoolMatchesReference(_ pc: PoolCase) throws {
     let x = try rand(pc.shape, seed: 12)

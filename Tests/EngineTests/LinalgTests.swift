@@ -112,6 +112,16 @@ import Testing
         assertClose(y.array, expected.array, atol: 1e-5, rtol: 1e-4, "linear vs matmul")
     }
 
+    /// One row (batch 1) takes matVec instead of sgemm: shapes that leave one to three rows
+    /// over and column counts off the sixteen-wide tiles, with and without bias.
+    @Test(arguments: [(1, 1), (3, 5), (4, 16), (7, 33), (10, 84), (120, 400)], [false, true])
+    func linearOneRowMatchesReference(shape: (Int, Int), withBias: Bool) throws {
+        let x = try rand([1, shape.1], seed: 36), w = try rand([shape.0, shape.1], seed: 37)
+        let b = withBias ? try rand([shape.0], seed: 38) : nil
+        let y = try Tensor.linear(x, weight: w, bias: b)
+        assertClose(y.array, Self.linearReference(x, w, b), atol: 1e-4, rtol: 1e-4, "linear \(shape) bias \(withBias)")
+    }
+
     @Test func linearGradients() throws {
         try gradCheck([rand([5, 4], seed: 33), rand([3, 4], seed: 34), rand([3], seed: 35)], "linear with bias") {
             try Tensor.linear($0[0], weight: $0[1], bias: $0[2])

@@ -501,3 +501,15 @@ import Engine
         expectEngineError(["no layer 9", "4"]) { try model.replace(at: 9, with: ReLU()) }
     }
 }
+
+/// Sequential runs ReLU then MaxPool2d as one pass when nothing is recorded: the same outputs as
+/// the layers one by one.
+@Test func sequentialReLUThenPoolingMatchesTheLayersOneByOne() throws {
+    let model = try Models.lenet5(rng: RNG(seed: 3))
+    model.eval()
+    let x = try Tensor.uniform([3, 1, 28, 28], low: -1, high: 1, rng: RNG(seed: 4))
+    let whole = try GradMode.noGrad { try model(x) }
+    var h = x
+    for layer in model.layers { h = try GradMode.noGrad { try layer(h) } }
+    #expect(whole.array == h.array)
+}
