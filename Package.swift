@@ -73,7 +73,7 @@ let package = Package(
 
         .testTarget(name: "FileIOTests", dependencies: ["FileIO"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "KernelsAVX512", "FileIO"]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "Engine", "Kernels", "KernelsAVX512"], exclude: ["Fixtures"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Engine", "Kernels", "KernelsAVX512", "FileIO"], exclude: ["Fixtures"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN", "CPNG", "FileIO"], exclude: ["Fixtures"]),
         .testTarget(name: "ScriptTests", dependencies: ["Language", "Bindings", "Notebooks", "FileIO", "Engine", "NN", "Data", "Pruning"], exclude: ["golden", "fixtures"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "NN", "Data", "Engine", "Kernels", "KernelsAVX512"]),

@@ -95,7 +95,7 @@ extension Table {
             try InputFile.check(path)
             bytes = try WholeFile.readAll(path)
         } catch let e as LibraryError { throw BuiltinError("load: " + e.message) }
-        FileReads.record(path)
+        InputFiles.read(path)
         guard let text = String(validating: bytes, as: UTF8.self) else { throw BuiltinError("load: \(path) is not UTF-8 text") }
         return try parseCSV(text, file: path)
     }

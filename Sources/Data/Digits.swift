@@ -1,6 +1,7 @@
 // UCI handwritten digits (the 8×8 set scikit-learn ships), upscaled to 28×28 so that the
 // models built for Fashion-MNIST apply unchanged.
 #if canImport(Glibc)
+import FileIO
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
@@ -31,7 +32,7 @@ public enum Digits {
         let file = resolvePath(path)
         guard size >= 1, size <= 1024 else { throw EngineError("digits: size must be in 1…1024, got \(size)") }
         let bytes = try IDX.gunzip(try IDX.readFile(file, hint: installHint), file: file)
-        FileReads.record(file)
+        InputFiles.read(file)
         let (pixels, labels) = try parse(bytes, file: file)
         let n = labels.count
         let x = try Tensor.empty([n, 1, size, size])

@@ -1,6 +1,7 @@
 // FashionMNIST: loads Zalando's Fashion-MNIST from the IDX files Debian installs, scaled to
 // [0, 1], and keeps each decoded split in memory so tests and sweeps decode it once.
 #if canImport(Glibc)
+import FileIO
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
@@ -59,8 +60,8 @@ public enum FashionMNIST {
         let key = canonical(dir) + "#" + split.rawValue
         // A notebook cell that loads the split depends on its files, even from the cache.
         let (imagesFile, labelsFile) = files(split, directory: dir)
-        FileReads.record(imagesFile)
-        FileReads.record(labelsFile)
+        InputFiles.read(imagesFile)
+        InputFiles.read(labelsFile)
         return try cache.value(for: key) {
             let (images, labels) = files(split, directory: dir)
             return try IDX.dataset(images: images, labels: labels, name: "fashion_mnist/\(split.rawValue)",

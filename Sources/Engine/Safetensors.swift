@@ -65,7 +65,7 @@ public enum Safetensors {
     private static func load(_ path: String, integers: Bool, others: Bool) throws
         -> (tensors: [(name: String, tensor: Tensor)], integers: [(name: String, tensor: Int32Tensor)], skipped: [Skipped], metadata: [String: String]) {
         let bytes = try WholeFile.readAll(path)
-        FileReads.record(path)
+        InputFiles.read(path)
         do {
             return try parse(bytes, integers: integers, others: others)
         } catch let error as FormatError {

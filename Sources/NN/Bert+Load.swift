@@ -145,7 +145,7 @@ extension BertModel {
     static func readJSON(_ path: String) throws -> Safetensors.JSON {
         try InputFile.check(path)
         let bytes = try WholeFile.readAll(path)
-        FileReads.record(path)
+        InputFiles.read(path)
         do { return try Safetensors.JSON.parse(bytes) } catch let e as EngineError { throw EngineError("\(path): \(e.message)") }
     }
 }

@@ -243,7 +243,7 @@ public final class NotebookRunner {
             }
             outcomes[i].status = .ran
             definitions.record(cell: cell, file: options.file)
-            let files = run.files.filter { cache == nil || !$0.hasPrefix(cache?.directory ?? "") }.map { ($0, FileReads.fingerprint($0)) }
+            let files = run.files.filter { cache == nil || !$0.hasPrefix(cache?.directory ?? "") }.map { ($0, InputFiles.fingerprint($0)) }
             let key = ContentHash.of([pre] + files.flatMap { [$0.0, $0.1] })
             var note: String?
             if let cache, storeEntries {
@@ -298,7 +298,7 @@ public final class NotebookRunner {
     private func filesUnchanged(_ meta: NJSON) -> Bool {
         (meta["files"]?.array ?? []).allSatisfy { f in
             guard let pair = f.array, pair.count == 2, let path = pair[0].string, let fp = pair[1].string else { return false }
-            return FileReads.fingerprint(path) == fp
+            return InputFiles.fingerprint(path) == fp
         }
     }
 
@@ -390,7 +390,7 @@ public final class NotebookRunner {
         let padded = cell.runnableSource
         lastError = nil
         do {
-            let ((), files) = try onLargeStack { try FileReads.collect { try self.executeEchoing(padded, capture: capture) } }
+            let ((), files) = try onLargeStack { try InputFiles.collect { try self.executeEchoing(padded, capture: capture) } }
             run.files = files
             if session.interruptCheck() {
                 run.interrupted = true

@@ -1,6 +1,7 @@
 // sweep(...) in the language: runs a grid of a script from a script or notebook cell and returns
 // the gathered table. The prune executable registers it (Builtins.register), so the language
 // module knows nothing of sweeps.
+import FileIO
 import Engine
 import Language
 import Bindings
@@ -79,7 +80,7 @@ public enum SweepBuiltins {
                 let sweep = try Sweep.plan(SweepRequest(script: file, grid: grid, out: out,
                                                         threads: max(1, LocalBackend.cores / workers),
                                                         binary: binary, version: Notebook.version))
-                FileReads.record(sweep.script)
+                InputFiles.read(sweep.script)
                 let pending = sweep.pending(force: try args.bool("force"))
                 let progress = ProgressPrinter(total: sweep.points.count, pending: pending.count)
                 let outcome = try LocalBackend.run(sweep, points: pending, jobs: workers, report: progress.report)

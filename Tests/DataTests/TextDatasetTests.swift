@@ -113,7 +113,7 @@ func writeCSV(_ text: String, in dir: String, name: String = "t.csv") throws -> 
     do {
         _ = try TextCSV.read(dir + "/absent.csv")
         Issue.record("a missing file was accepted")
-    } catch let e as EngineError {
+    } catch let e as FileError {  // the file layer's error names the file and the reason
         #expect(e.message.contains("absent.csv"))
     }
 }

@@ -109,7 +109,7 @@ func tinyTokenizer() throws -> Tokenizer {
     do {
         _ = try Vocabulary(file: dir + "/missing.txt")
         Issue.record("a missing vocab.txt was accepted")
-    } catch let e as EngineError {
+    } catch let e as FileError {  // the file layer's error names the file and the reason
         #expect(e.message.contains("missing.txt"))
     }
     let crlf = dir + "/vocab.txt"

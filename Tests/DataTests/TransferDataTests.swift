@@ -1,5 +1,6 @@
 // The datasets transfer experiments add: UCI digits (from python3-sklearn's CSV), synthetic
 // tasks, and augmentation of training batches.
+import FileIO
 import Testing
 import Engine
 import NN
@@ -124,12 +125,12 @@ import NN
         try writeIDXPair(dir, n: 5)
         let (images, labels) = FashionMNIST.files(.train, directory: dir)
         for _ in 0..<2 {     // the second load is served from the cache and still records
-            let (_, read) = try FileReads.collect { try FashionMNIST.load(.train, directory: dir) }
+            let (_, read) = try InputFiles.collect { try FashionMNIST.load(.train, directory: dir) }
             #expect(read == [images, labels])
         }
         let digits = dir + "/digits.csv.gz"
         try writeGzip(Array((Array(repeating: "0", count: 64).joined(separator: ",") + ",1\n").utf8), to: digits)
-        let (_, read) = try FileReads.collect { try Digits.load(path: digits) }
+        let (_, read) = try InputFiles.collect { try Digits.load(path: digits) }
         #expect(read == [digits])
     }
 }

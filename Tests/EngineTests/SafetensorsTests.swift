@@ -14,13 +14,16 @@ private func makeDirectory() throws -> String {
 
 private func removeDirectory(_ directory: String) { try? FileManager.default.removeItem(atPath: directory) }
 
-/// The message of the EngineError that `body` throws, or nil (recording an issue) if none.
+/// The message of the EngineError (or, for a file that cannot be read, the FileError) that
+/// `body` throws, or nil (recording an issue) if none.
 private func errorMessage(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
     do {
         try body()
         Issue.record("expected an error", sourceLocation: sourceLocation)
         return nil
     } catch let error as EngineError {
+        return error.message
+    } catch let error as FileError {
         return error.message
     } catch {
         Issue.record("expected an EngineError, got \(error)", sourceLocation: sourceLocation)

@@ -3,6 +3,7 @@
 // and unique temporary directories.
 import Foundation
 import Testing
+import FileIO
 @testable import NN
 import Engine
 
@@ -97,13 +98,16 @@ func expectEngineError(_ parts: [String], sourceLocation: SourceLocation = #_sou
     do {
         try body()
         Issue.record("expected an EngineError mentioning \(parts)", sourceLocation: sourceLocation)
-    } catch let e as EngineError {
-        for p in parts where !e.message.contains(p) {
-            Issue.record("error \"\(e.message)\" does not mention \"\(p)\"", sourceLocation: sourceLocation)
-        }
-        return e.message
     } catch {
-        Issue.record("expected an EngineError, got \(error)", sourceLocation: sourceLocation)
+        // A file that cannot be read is the file layer's error (FileError); the rest the engine's.
+        guard let message = (error as? EngineError)?.message ?? (error as? FileError)?.message else {
+            Issue.record("expected an EngineError, got \(error)", sourceLocation: sourceLocation)
+            return nil
+        }
+        for p in parts where !message.contains(p) {
+            Issue.record("error \"\(message)\" does not mention \"\(p)\"", sourceLocation: sourceLocation)
+        }
+        return message
     }
     return nil
 }

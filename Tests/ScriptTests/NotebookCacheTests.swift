@@ -2,6 +2,7 @@
 // from there, a touched input file invalidates the cells from the one that read it, errors stop
 // the run but keep the document, values that cannot be stored only cost re-execution, the
 // cache survives interrupted writes and stays within its bound; run(file, cell=n).
+import FileIO
 import Foundation
 import Synchronization
 import Testing
@@ -253,14 +254,14 @@ private let threeCells = """
     @Test func fileReadsAreRecordedPerThread() throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("fr-\(UUID().uuidString).safetensors").path
         try Safetensors.save([(name: "a", tensor: Tensor(shape: [1], repeating: 0))], to: path)
-        let (_, files) = try FileReads.collect { try Safetensors.load(path) }
+        let (_, files) = try InputFiles.collect { try Safetensors.load(path) }
         #expect(files == [path])
-        let (_, none) = FileReads.collect { 1 }
+        let (_, none) = InputFiles.collect { 1 }
         #expect(none.isEmpty)
-        FileReads.record("/outside/any/recorder")
-        let before = FileReads.fingerprint(path)
+        InputFiles.read("/outside/any/recorder")
+        let before = InputFiles.fingerprint(path)
         try Safetensors.save([(name: "a", tensor: Tensor(shape: [2], repeating: 0))], to: path)
-        #expect(FileReads.fingerprint(path) != before)
-        #expect(FileReads.fingerprint("/no/such/file") == "missing")
+        #expect(InputFiles.fingerprint(path) != before)
+        #expect(InputFiles.fingerprint("/no/such/file") == "missing")
     }
 }

@@ -2,6 +2,7 @@
 // ships with prune as scripts/debian-packages.csv.gz (made by scripts/debian-packages.py from
 // `apt-cache dumpavail` and the English translations; its header says what was kept).
 #if canImport(Glibc)
+import FileIO
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
@@ -63,7 +64,7 @@ public enum DebianPackages {
     /// Every package of the snapshot, in file order (read once per path).
     public static func packages(path: String? = nil) throws -> [Package] {
         let file = try snapshotPath(path)
-        FileReads.record(file)
+        InputFiles.read(file)
         return try snapshots.value(for: file) { try parse(try TextCSV.readText(file), file: file) }
     }
 

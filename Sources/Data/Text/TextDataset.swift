@@ -66,7 +66,7 @@ public enum TextCSV {
     static func readText(_ path: String) throws -> String {
         try InputFile.check(path)
         var bytes = try WholeFile.readAll(path)
-        FileReads.record(path)
+        InputFiles.read(path)
         if path.hasSuffix(".gz") { bytes = try IDX.gunzip(bytes, file: path) }
         guard let s = String(validating: bytes, as: UTF8.self) else { throw EngineError("\(path) is not UTF-8 text") }
         return s

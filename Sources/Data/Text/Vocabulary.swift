@@ -33,7 +33,7 @@ public struct Vocabulary: Sendable {
     public init(file path: String) throws {
         try InputFile.check(path)
         let bytes = try WholeFile.readAll(path)
-        FileReads.record(path)
+        InputFiles.read(path)
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw EngineError("\(path) is not UTF-8 text, so it is not a vocab.txt")
         }
@@ -79,7 +79,7 @@ extension Vocabulary {
     public static func named(_ path: String? = nil) throws -> Vocabulary {
         var file = try path ?? defaultPath()
         if Directories.isDirectory(file) { file += "/vocab.txt" }
-        FileReads.record(file)
+        InputFiles.read(file)
         return try cache.value(for: file) { try Vocabulary(file: file) }
     }
 

@@ -1,23 +1,22 @@
-// FileReads: which input files the code running on this thread has read, so that a notebook
-// cell's cache entry can be invalidated when one of them changes.
-//
-// Loaders call `FileReads.record(path)` whenever they hand out data that came from a file (also
-// when they serve it from an in-memory cache: the cell still depends on the file). Recording is
-// off unless a recorder is active on the calling thread, so the call costs one thread-local
-// lookup in ordinary runs.
+// InputFiles: which input files the code running on this thread has read. Loaders report each
+// file they hand out data from (also when they serve it from an in-memory cache: the caller
+// still depends on the file). Nothing is kept unless a recorder is active on the calling thread
+// (the notebook runner starts one per cell, to invalidate the cell's cache entry when a file it
+// read changes), so a report costs one thread-local lookup in ordinary runs. Engine and the
+// loaders thus know nothing of notebooks.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// The per-thread registry of files read.
+/// The per-thread record of input files read.
 ///
-///     let (value, files) = try FileReads.collect { try Safetensors.load("w.safetensors") }
+///     let (value, files) = try InputFiles.collect { try Safetensors.load("w.safetensors") }
 ///     // files == ["w.safetensors"]
-public enum FileReads {
+public enum InputFiles {
     /// Notes that the running code read `path`. Cheap and silent when nothing is recording.
-    public static func record(_ path: String) {
+    public static func read(_ path: String) {
         guard let box = current else { return }
         if !box.paths.contains(path) { box.paths.append(path) }
     }
