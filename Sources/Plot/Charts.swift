@@ -181,7 +181,8 @@ extension Figure {
             for i in fig.panels[0].marks.indices {
                 guard case .scatter(var s) = fig.panels[0].marks[i] else { continue }
                 let isKept = s.label == names[1]
-                s.style = isKept ? 0 : pruneGrey
+                s.style = isKept ? 0 : 1
+                if !isKept { s.color = pruneGrey }
                 // Each cloud translucent by its own size: the kept tenth would fade at the alpha
                 // the whole cloud needs.
                 if alpha == nil { s.alpha = Swift.min(0.8, Swift.max(0.04, 25 / Double(Swift.max(1, s.x.count)).squareRoot())) }
@@ -198,6 +199,6 @@ extension Figure {
         return fig
     }
 
-    /// The palette entry (black) that translucent pruned points are drawn in: grey on white.
-    static let pruneGrey = 6
+    /// The grey of pruned points: even where thousands overlap, lighter than the kept colour.
+    static let pruneGrey = Color(hex: 0xA0A0A0)
 }

@@ -145,6 +145,8 @@ public struct ScatterSeries: Sendable {
     /// Marker diameter in points.
     public var size: Double
     public var alpha: Double
+    /// A colour instead of the palette's (the grey of pruned weights).
+    public var color: Color?
     public init(label: String, x: [Double], y: [Double], style: Int, size: Double, alpha: Double) {
         self.label = label; self.x = x; self.y = y; self.style = style; self.size = size; self.alpha = alpha
     }

@@ -124,7 +124,7 @@ enum Marks {
     static func scatter(_ c: Canvas, _ p: PanelLayout, _ s: ScatterSeries) {
         // Each point is filled on its own so that overlapping translucent points darken: the
         // density of a cloud is what a scatter of many weights is for.
-        c.setColor(Palette.color(s.style), alpha: s.alpha)
+        c.setColor(s.color ?? Palette.color(s.style), alpha: s.alpha)
         let r = s.size / 2
         for (x, y) in zip(s.x, s.y) where x.isFinite && y.isFinite {
             let q = p.point(x, y)
@@ -237,7 +237,7 @@ enum Marks {
             if s.markers { marker(c, Palette.marker(s.style), at: mid, size: markerSize, color: color) }
         case .scatter(let s):
             c.circle(mid, radius: Swift.max(2, s.size / 2))
-            c.setColor(Palette.color(s.style), alpha: Swift.max(0.6, s.alpha)); c.fill()
+            c.setColor(s.color ?? Palette.color(s.style), alpha: Swift.max(0.6, s.alpha)); c.fill()
         case .bar(let s):
             c.rect(patch); c.setColor(Palette.color(s.style), alpha: 1); c.fill()
         case .histogram(let h):

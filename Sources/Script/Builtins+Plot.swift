@@ -255,7 +255,7 @@ extension Builtins {
                 if let above = prunedY.filter({ $0 > t }).max() {
                     throw BuiltinError("scatter: the mask is not one threshold on y (a pruned point has y \(formatNumber(above)), above the lowest kept y \(formatNumber(t))); give threshold= a number")
                 }
-                lines = [ReferenceLine(value: t, label: "threshold (\(formatNumber(t)))")]
+                lines = [ReferenceLine(value: t, label: "threshold (\(cFormat("%.3g", t)))")]
             case .number(let t):
                 guard t.isFinite else { throw BuiltinError("scatter: argument 'threshold' must be a finite number, got \(formatNumber(t))") }
                 lines = [ReferenceLine(value: t, label: "threshold (\(formatNumber(t)))")]

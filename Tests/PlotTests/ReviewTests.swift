@@ -135,7 +135,7 @@ import Testing
         let marks = fig.panels[0].marks
         let clouds = marks.compactMap { m -> ScatterSeries? in if case .scatter(let s) = m { return s } else { return nil } }
         #expect(clouds.map(\.label) == ["pruned (n=2,700)", "kept (n=300)"])
-        #expect(clouds.map(\.style) == [Figure.pruneGrey, 0])
+        #expect(clouds.map(\.color) == [Figure.pruneGrey, nil] && clouds[1].style == 0)
         #expect(clouds[1].alpha > clouds[0].alpha)
         #expect(marks.contains { if case .reference(let r) = $0 { return r.label == "threshold" } else { return false } })
         #expect(throws: PlotError("scatter: the mask has 2 values but x has 3")) {
