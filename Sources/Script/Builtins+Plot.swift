@@ -148,7 +148,7 @@ extension Builtins {
                     BuiltinParam("baseline", .nil_, "a dashed reference line: a number, or a record such as {dense: 0.926}")]),
                 topic: "figures", summary: "Lines with markers from a table: one series per value of `by`, mean ± sd/se over repeated rows.",
                 help: "Rows with the same x (and by) are averaged; with err=, the spread over them is drawn and the legend states n, and the error bars of several series sit side by side. A few x values (8 at most) get a tick each; whole-number x (epochs) gets whole-number ticks. baseline= draws the dense model's accuracy (or any reference) as a dashed line with a legend entry. Returns a figure; file= writes it (PNG with DPI and source metadata, SVG or PDF).",
-                example: "t = table()\nfor k in [0.5, 0.1]\n  add(t, keep=k, acc=1 - k / 2, method=\"magnitude\")\nend\nplot(t, x=\"keep\", y=\"acc\", by=\"method\", logx=true)") { args in
+                example: "t = table()\nfor k in [0.5, 0.1]\n  add(t, keep=k, acc=1 - k / 2, method=\"magnitude\")\nend\nplot(t, x=\"keep\", y=\"acc\", by=\"method\", logx=true, baseline={dense: 0.99})") { args in
             let t = try EngineArgs.table(args, "t")
             let fig = try Figure.line(rows: EngineArgs.columns(t), x: try args.string("x"), y: try args.string("y"),
                                       by: try EngineArgs.optionalString(args, "by"), err: try EngineArgs.dispersion(args),
@@ -193,7 +193,7 @@ extension Builtins {
                     BuiltinParam("xlabel", .nil_, "x axis label")]),
                 topic: "figures", summary: "Histograms, overlaid with shared bins (e.g. weights before and after pruning).",
                 help: "Several groups state their n in the legend. Groups of very different sizes (a dense layer and the tenth a pruned one keeps) are drawn as densities unless density=false; stack=true draws each group in its own row instead.",
-                example: "hist({before: randn([1000]), after: randn([1000]) * 0.5}, bins=40)") { args in
+                example: "w = randn([1000])\nhist({dense: w, kept: w[0:100]}, bins=40, stack=true)") { args in
             var groups: [(label: String, values: [Double])] = []
             switch args.value("x") {
             case .record(let r):
@@ -232,7 +232,7 @@ extension Builtins {
                     BuiltinParam("threshold", .nil_, "a dashed line at this y; true: the lowest kept y (needs mask=)")]),
                 topic: "figures", summary: "Points of y against x, e.g. weights against movement scores.",
                 help: "With mask=, pruned points are drawn in translucent grey under the kept ones, and the legend counts each. threshold= draws the pruning threshold on y; threshold=true takes it from the mask, when the mask keeps exactly the points at or above one y.",
-                example: "w = randn([500])\nscatter(w, w * 2 + randn([500]) * 0.1, xlabel=\"weight\", ylabel=\"score\")") { args in
+                example: "w = randn([500])\ns = w * 2 + randn([500]) * 0.1\nscatter(w, s, mask=s >= 1, threshold=true, xlabel=\"weight\", ylabel=\"score\")") { args in
             let xs = try EngineArgs.floats(args, "x"), ys = try EngineArgs.floats(args, "y")
             guard xs.count == ys.count else { throw BuiltinError("scatter: x has \(xs.count) values but y has \(ys.count)") }
             var kept: [Bool]?
@@ -276,7 +276,7 @@ extension Builtins {
                     BuiltinParam("ylabel", .nil_, "y axis label (default \"row\", or \"output unit\" for a mask)")]),
                 topic: "figures", summary: "A matrix as colours with a colour bar: a mask, a weight matrix.",
                 help: "A matrix of only 0 and 1 (a mask) is drawn in two colours, kept and pruned, with their shares in a legend instead of a colour bar; rows are output units and columns input units, as in a weight [out, in].",
-                example: "net = mlp([784, 100, 10])\nprune(net, pruner(\"magnitude\", keep=0.1))\nheatmap(masks(net)[\"layers.1.weight\"], colormap=\"gray\")") { args in
+                example: "net = mlp([784, 100, 10])\nprune(net, pruner(\"magnitude\", keep=0.1))\nheatmap(masks(net)[\"layers.1.weight\"], title=\"a mask: kept and pruned\")") { args in
             let t = try args.tensor("m")
             guard t.rank >= 1 else { throw BuiltinError("heatmap: needs a matrix, got a scalar") }
             let rows = t.rank == 1 ? 1 : t.shape[0], cols = t.count / max(rows, 1)
@@ -370,7 +370,7 @@ extension Builtins {
                     BuiltinParam("sharey", .bool(false), "one y range for every panel, so that heights compare")]),
                 topic: "figures", summary: "Several figures as panels of one figure.",
                 help: "Text is drawn larger in wide figures, so that a figure shrunk to a document's column stays readable.",
-                example: "a = hist(randn([200]))\nb = hist(randn([200]) * 2)\npanels([a, b], cols=2)") { args in
+                example: "a = hist(randn([200]))\nb = hist(randn([200]) * 2)\npanels([a, b], cols=2, sharey=true)") { args in
             guard case .list(let l) = args.value("figs") else { throw args.wrong("figs", "a list of figures") }
             let figs = try l.items.enumerated().map { i, v -> Figure in
                 guard case .object(let o) = v, let f = o as? FigureObject else { throw BuiltinError("panels: item \(i) is a \(v.typeName), not a figure") }
