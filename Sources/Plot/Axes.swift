@@ -82,6 +82,10 @@ enum AxesLayout {
                 }
             case .heatmap(let h):
                 lo = -0.5; hi = Double(horizontal ? h.cols : h.rows) - 0.5; pad = false
+            case .reference(let r):
+                if (r.orientation == .vertical) == horizontal { add(r.value) }
+            case .key:
+                break
             }
         }
         if !(lo <= hi) { (lo, hi) = log ? (0.1, 10) : (0, 1) }
@@ -121,6 +125,16 @@ enum AxesLayout {
             g.labels = axis.categories
             if horizontal { fitCategories(&g, length: length, canvas: canvas, font: font) }
             return g
+        }
+        // The data's own values, when there are few and their labels fit.
+        if !axis.ticks.isEmpty {
+            let inside = axis.ticks.filter { $0.isFinite && $0 >= lo && $0 <= hi && (axis.scale == .linear || $0 > 0) }
+            if inside.count >= 2 {
+                g.major = inside
+                g.labels = inside.map(Ticks.format)
+                if !collide(g, length: length, horizontal: horizontal, canvas: canvas, font: font) { return g }
+                g.major = []; g.labels = []
+            }
         }
         // Room per tick: labels side by side along x, about three label heights along y.
         var maxCount = Swift.min(8, Swift.max(2, plotInt(length / (horizontal ? 4.5 * em : 3.6 * em)) + 1))

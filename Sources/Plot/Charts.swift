@@ -53,12 +53,17 @@ extension Figure {
                        err: .none, title: title, xLabel: xLabel ?? "", yLabel: yLabel ?? "")
     }
 
-    /// Overlaid, semi-transparent histograms of several groups of values on shared bins.
+    /// Histograms of several groups of values on shared bins: overlaid and semi-transparent, or
+    /// with `stack` one panel per group stacked in rows over the same x range. `density` nil
+    /// chooses densities when the groups' sizes differ more than threefold (a dense layer
+    /// against the 10 % a pruned one keeps), so that their shapes compare; several groups state
+    /// their n in the legend.
     ///
     ///     try Figure.histogram([("before", w0), ("after", w1)], bins: 50, xLabel: "weight")
     public static func histogram(_ groups: [(label: String, values: [Double])], bins: Int? = nil,
-                                 range: ClosedRange<Double>? = nil, density: Bool = false, logY: Bool = false,
-                                 title: String? = nil, xLabel: String? = nil, yLabel: String? = nil) throws -> Figure {
+                                 range: ClosedRange<Double>? = nil, density: Bool? = nil, stack: Bool = false,
+                                 logY: Bool = false, title: String? = nil, xLabel: String? = nil,
+                                 yLabel: String? = nil) throws -> Figure {
         let finite = groups.map { $0.values.filter { $0.isFinite } }
         guard let lo0 = finite.compactMap({ $0.min() }).min(), let hi0 = finite.compactMap({ $0.max() }).max() else {
             throw PlotError("histogram: no finite values to plot")
@@ -78,25 +83,40 @@ extension Figure {
         guard width.isFinite, width > 0, lo + width > lo else {
             throw PlotError("histogram: the range \(Ticks.format(lo))…\(Ticks.format(hi)) cannot be divided into \(count) bins")
         }
+        let sizes = finite.map(\.count).filter { $0 > 0 }
+        let uneven = (sizes.max() ?? 0) > 3 * (sizes.min() ?? 0)
+        let asDensity = density ?? (groups.count > 1 && !stack && uneven)
         let edges = (0...count).map { lo + Double($0) * width }
-        var panel = Panel(title: title)
-        panel.x = Axis(label: xLabel ?? "value")
-        panel.y = Axis(label: yLabel ?? (density ? "density" : "count"), scale: logY ? .log : .linear)
+        var panels: [Panel] = []
         for (k, values) in finite.enumerated() {
             var counts = [Double](repeating: 0, count: count)
             for v in values where v >= lo && v <= hi {
                 counts[Swift.min(count - 1, plotInt((v - lo) / width))] += 1
             }
-            if density, !values.isEmpty { counts = counts.map { $0 / (Double(values.count) * width) } }
-            panel.marks.append(.histogram(HistogramSeries(label: groups[k].label, edges: edges, counts: counts, style: k)))
+            if asDensity, !values.isEmpty { counts = counts.map { $0 / (Double(values.count) * width) } }
+            let label = groups.count > 1 ? "\(groups[k].label) (n=\(Ticks.count(values.count)))" : groups[k].label
+            if stack || panels.isEmpty {
+                var panel = Panel(title: stack ? label : title)
+                panel.x = Axis(label: xLabel ?? "value")
+                panel.y = Axis(label: yLabel ?? (asDensity ? "density" : "count"), scale: logY ? .log : .linear)
+                if stack { panel.legend = .none }
+                panels.append(panel)
+            }
+            panels[panels.count - 1].marks.append(.histogram(HistogramSeries(label: stack ? "" : label, edges: edges,
+                                                                              counts: counts, style: k)))
         }
-        panel.x.minorTicks = false
-        return Figure(panel)
+        guard stack, panels.count > 1 else { return Figure(panels[0]) }
+        // Rows over one x range; the x label once, under the bottom row.
+        for i in panels.indices.dropLast() { panels[i].x.label = nil }
+        var fig = Figure(panels: panels, rows: panels.count, cols: 1)
+        fig.height = Swift.min(12, 0.6 + 1.7 * Double(panels.count))
+        fig.title = title
+        return fig
     }
 
     /// A histogram of one column, one overlaid group per value of `by`.
     public static func histogram(rows: [String: PlotColumn], x: String, by: String? = nil, bins: Int? = nil,
-                                 density: Bool = false, logY: Bool = false, title: String? = nil,
+                                 density: Bool? = nil, logY: Bool = false, title: String? = nil,
                                  xLabel: String? = nil, yLabel: String? = nil) throws -> Figure {
         let n = try Stats.rowCount(rows, [x] + (by.map { [$0] } ?? []))
         let xs = try Stats.numbers(rows, x, count: n)
@@ -136,12 +156,49 @@ extension Figure {
         return Figure(panel)
     }
 
-    /// Scatter of two arrays.
-    public static func scatter(x: [Double], y: [Double], logX: Bool = false, logY: Bool = false, alpha: Double? = nil,
+    /// Scatter of two arrays. With `kept` (a mask over the points), kept and pruned points get
+    /// their own colours and counts, pruned drawn first in translucent grey; `references` are
+    /// dashed lines such as the pruning threshold.
+    ///
+    ///     try Figure.scatter(x: w, y: scores, kept: mask, references: [ReferenceLine(value: t, label: "threshold")])
+    public static func scatter(x: [Double], y: [Double], kept: [Bool]? = nil, references: [ReferenceLine] = [],
+                               logX: Bool = false, logY: Bool = false, alpha: Double? = nil,
                                title: String? = nil, xLabel: String? = nil, yLabel: String? = nil) throws -> Figure {
         guard x.count == y.count else { throw PlotError("scatter: x has \(x.count) values but y has \(y.count)") }
         guard !x.isEmpty else { throw PlotError("scatter: no points to plot") }
-        return try scatter(rows: ["x": .numbers(x), "y": .numbers(y)], x: "x", y: "y", logX: logX, logY: logY,
-                           alpha: alpha, title: title, xLabel: xLabel ?? "", yLabel: yLabel ?? "")
+        var fig: Figure
+        if let kept {
+            guard kept.count == x.count else { throw PlotError("scatter: the mask has \(kept.count) values but x has \(x.count)") }
+            // Pruned rows first, so that the kept cloud is drawn on top.
+            let order = kept.indices.filter { !kept[$0] } + kept.indices.filter { kept[$0] }
+            let nKept = kept.filter { $0 }.count
+            let names = ["pruned (n=\(Ticks.count(x.count - nKept)))", "kept (n=\(Ticks.count(nKept)))"]
+            fig = try scatter(rows: ["x": .numbers(order.map { x[$0] }), "y": .numbers(order.map { y[$0] }),
+                                     "status": .strings(order.map { names[kept[$0] ? 1 : 0] })],
+                              x: "x", y: "y", by: "status", logX: logX, logY: logY, alpha: alpha,
+                              title: title, xLabel: xLabel ?? "", yLabel: yLabel ?? "")
+            fig.panels[0].legendTitle = nil
+            for i in fig.panels[0].marks.indices {
+                guard case .scatter(var s) = fig.panels[0].marks[i] else { continue }
+                let isKept = s.label == names[1]
+                s.style = isKept ? 0 : 1
+                if !isKept { s.color = pruneGrey }
+                // Each cloud translucent by its own size: the kept tenth would fade at the alpha
+                // the whole cloud needs.
+                if alpha == nil { s.alpha = Swift.min(0.8, Swift.max(0.04, 25 / Double(Swift.max(1, s.x.count)).squareRoot())) }
+                fig.panels[0].marks[i] = .scatter(s)
+            }
+        } else {
+            fig = try scatter(rows: ["x": .numbers(x), "y": .numbers(y)], x: "x", y: "y", logX: logX, logY: logY,
+                              alpha: alpha, title: title, xLabel: xLabel ?? "", yLabel: yLabel ?? "")
+        }
+        for r in references {
+            guard r.value.isFinite else { throw PlotError("scatter: the line '\(r.label)' is not at a finite value") }
+            fig.panels[0].marks.append(.reference(r))
+        }
+        return fig
     }
+
+    /// The grey of pruned points: even where thousands overlap, lighter than the kept colour.
+    static let pruneGrey = Color(hex: 0xA0A0A0)
 }

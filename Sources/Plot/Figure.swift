@@ -66,6 +66,8 @@ public enum Colormap: String, Sendable {
     case diverging
     /// Black to white (images).
     case gray
+    /// Two colours for a mask: 0 pruned (light grey), 1 kept (blue).
+    case binary
 }
 
 /// One axis of a panel.
@@ -84,6 +86,9 @@ public struct Axis: Sendable {
     public var hidden: Bool = false
     /// Ticks only at whole numbers (matrix indices, counts).
     public var integerTicks: Bool = false
+    /// Ticks at exactly these values (the data's x when they are few); the layout falls back to
+    /// automatic ticks when their labels would collide.
+    public var ticks: [Double] = []
 
     public init(label: String? = nil, scale: Scale = .linear) {
         self.label = label
@@ -140,6 +145,8 @@ public struct ScatterSeries: Sendable {
     /// Marker diameter in points.
     public var size: Double
     public var alpha: Double
+    /// A colour instead of the palette's (the grey of pruned weights).
+    public var color: Color?
     public init(label: String, x: [Double], y: [Double], style: Int, size: Double, alpha: Double) {
         self.label = label; self.x = x; self.y = y; self.style = style; self.size = size; self.alpha = alpha
     }
@@ -165,6 +172,29 @@ public struct HeatmapData: Sendable {
     }
 }
 
+/// A straight dashed line across the whole plot at one value: a dense baseline (horizontal) or a
+/// pruning threshold (either way), with its own legend entry.
+public struct ReferenceLine: Sendable {
+    public enum Orientation: Sendable { case horizontal, vertical }
+    public var value: Double
+    public var label: String
+    public var orientation: Orientation
+    /// Index into the palette; nil draws it in the ink colour, apart from every series.
+    public var style: Int?
+    /// Which dash pattern (dashed, dotted, dash-dot, cycling), to tell several lines apart.
+    public var dash: Int
+    public init(value: Double, label: String, orientation: Orientation = .horizontal, style: Int? = nil, dash: Int = 0) {
+        self.value = value; self.label = label; self.orientation = orientation; self.style = style; self.dash = dash
+    }
+}
+
+/// A legend entry with a colour patch and no data of its own (the two colours of a binary mask).
+public struct LegendKey: Sendable {
+    public var label: String
+    public var color: Color
+    public init(label: String, color: Color) { self.label = label; self.color = color }
+}
+
 /// Everything a panel can draw.
 public enum Mark: Sendable {
     case line(LineSeries)
@@ -172,6 +202,8 @@ public enum Mark: Sendable {
     case histogram(HistogramSeries)
     case scatter(ScatterSeries)
     case heatmap(HeatmapData)
+    case reference(ReferenceLine)
+    case key(LegendKey)
 
     /// The legend label, nil for marks without a legend entry.
     var label: String? {
@@ -181,6 +213,8 @@ public enum Mark: Sendable {
         case .histogram(let s): return s.label
         case .scatter(let s): return s.label
         case .heatmap: return nil
+        case .reference(let r): return r.label
+        case .key(let k): return k.label
         }
     }
 }
@@ -199,6 +233,9 @@ public struct Panel: Sendable {
     public var equalAspect: Bool = false
 
     public init(title: String? = nil) { self.title = title }
+
+    /// The labels its legend shows, in order (none when the legend is off).
+    public var legendLabels: [String] { legend == .none ? [] : legendEntries.map(\.label) }
 
     /// The entries a legend would show, in order.
     var legendEntries: [(label: String, mark: Mark)] {
@@ -221,6 +258,12 @@ public struct Figure: Sendable {
     public var dpi: Double = 150
     /// Base font size in points; tick labels are one point smaller, titles one larger.
     public var fontSize: Double = 10
+    /// Figures are shown shrunk to a document's text column (about this wide); a wider figure
+    /// draws its text larger in proportion, so that it reads there as this one would.
+    public static let readableWidth = 8.0
+    /// The font size the layout uses: `fontSize`, scaled up for figures wider than `readableWidth`.
+    /// (Twice at most: a poster-sized figure is not meant for a column.)
+    public var textSize: Double { fontSize * Swift.min(2, Swift.max(1, width / Figure.readableWidth)) }
     /// A title above all panels (for multi-panel figures).
     public var title: String?
     /// PNG with a transparent instead of a white background.

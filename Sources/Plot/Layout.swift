@@ -77,7 +77,8 @@ enum Layout {
     /// Lays out `figure` on a page of its size in points, measuring text with `canvas`.
     static func make(_ figure: Figure, canvas: Canvas) -> FigureLayout {
         let width = figure.width * 72, height = figure.height * 72
-        let fonts = Fonts(figure.fontSize), m = Metrics(figure.fontSize)
+        let base = figure.textSize
+        let fonts = Fonts(base), m = Metrics(base)
         var top = m.edge
         if let t = figure.title, !t.isEmpty { top += canvas.measure(t, fonts.suptitle).height + m.titlePad }
         // rows and cols are public and may have been set to anything; never divide by zero.
@@ -95,7 +96,7 @@ enum Layout {
             return layout
         }
         // A first guess; each pass measures what the labels need and refines it.
-        var margins = panels.map { _ in (l: 4.5 * figure.fontSize, r: figure.fontSize, t: figure.fontSize, b: 3.5 * figure.fontSize) }
+        var margins = panels.map { _ in (l: 4.5 * base, r: base, t: base, b: 3.5 * base) }
         for pass in 0..<4 {
             for i in panels.indices {
                 placePlot(&panels[i], margins[i])

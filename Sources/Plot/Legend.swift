@@ -104,6 +104,12 @@ struct LegendBox {
                 }
             case .heatmap:
                 n += 1
+            case .reference(let r):
+                let a = r.orientation == .horizontal ? Point(x: p.plot.x, y: p.point(0, r.value).y) : Point(x: p.point(r.value, 0).x, y: p.plot.y)
+                let b = r.orientation == .horizontal ? Point(x: p.plot.maxX, y: a.y) : Point(x: a.x, y: p.plot.maxY)
+                if segmentHits(a, b, box) { n += 1 }
+            case .key:
+                break
             }
         }
         return n

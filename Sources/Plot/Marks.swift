@@ -15,13 +15,16 @@ enum Marks {
         // Bands first, so that no line or marker is hidden under another series' shading.
         for case .line(let s) in p.panel.marks where s.errorStyle == .band { band(c, p, s) }
         let bars = barRects(p)
-        for mark in p.panel.marks {
+        // Reference lines under the data, so that a curve on the baseline stays visible.
+        for case .reference(let r) in p.panel.marks { reference(c, p, r) }
+        let shift = dodges(p)
+        for (i, mark) in p.panel.marks.enumerated() {
             switch mark {
-            case .line(let s): line(c, p, s)
+            case .line(let s): line(c, p, s, dx: shift[i] ?? 0)
             case .scatter(let s): scatter(c, p, s)
             case .histogram(let h): histogram(c, p, h)
             case .heatmap(let h): heatmap(c, p, h)
-            case .bar: break
+            case .bar, .reference, .key: break
             }
         }
         for b in bars {
@@ -45,11 +48,35 @@ enum Marks {
         c.fill()
     }
 
-    static func line(_ c: Canvas, _ p: PanelLayout, _ s: LineSeries) {
+    /// Page offsets (points, by mark index) that set the error bars of several series side by
+    /// side at each x instead of on top of each other: the whole series moves, so that its
+    /// markers stay on their bars; at most a third of the closest x spacing in all.
+    static func dodges(_ p: PanelLayout) -> [Int: Double] {
+        var indices: [Int] = [], xs = Set<Double>()
+        for (i, m) in p.panel.marks.enumerated() {
+            if case .line(let s) = m, s.errorStyle == .bars, s.lower != nil, s.upper != nil {
+                indices.append(i)
+                for x in s.x where x.isFinite { xs.insert(p.point(x, 0).x) }
+            }
+        }
+        guard indices.count > 1 else { return [:] }
+        let sorted = xs.sorted()
+        let gap = zip(sorted, sorted.dropFirst()).map { $1 - $0 }.min() ?? p.plot.w
+        let step = Swift.min(4, gap / 3 / Double(indices.count - 1))
+        var out: [Int: Double] = [:]
+        for (j, i) in indices.enumerated() { out[i] = (Double(j) - Double(indices.count - 1) / 2) * step }
+        return out
+    }
+
+    static func line(_ c: Canvas, _ p: PanelLayout, _ s: LineSeries, dx: Double = 0) {
         let color = Palette.color(s.style)
+        func at(_ x: Double, _ y: Double) -> Point {
+            let q = p.point(x, y)
+            return Point(x: q.x + dx, y: q.y)
+        }
         if s.errorStyle == .bars, let lo = s.lower, let hi = s.upper {
             for i in s.x.indices where i < lo.count && i < hi.count && lo[i].isFinite && hi[i].isFinite && lo[i] != hi[i] {
-                let a = p.point(s.x[i], lo[i]), b = p.point(s.x[i], hi[i])
+                let a = at(s.x[i], lo[i]), b = at(s.x[i], hi[i])
                 errorBar(c, x: a.x, a.y, b.y, color: color, width: 1)
             }
         }
@@ -57,16 +84,33 @@ enum Marks {
         var drawing = false
         for (x, y) in zip(s.x, s.y) {
             guard x.isFinite, y.isFinite else { drawing = false; continue }
-            let q = p.point(x, y)
+            let q = at(x, y)
             if drawing { c.line(q) } else { c.move(q); drawing = true }
         }
         c.setColor(color, alpha: 1)
         c.stroke(width: lineWidth)
         if s.markers {
             for (x, y) in zip(s.x, s.y) where x.isFinite && y.isFinite {
-                marker(c, Palette.marker(s.style), at: p.point(x, y), size: markerSize, color: color)
+                marker(c, Palette.marker(s.style), at: at(x, y), size: markerSize, color: color)
             }
         }
+    }
+
+    /// Dash patterns of reference lines, in points.
+    static let referenceDashes: [[Double]] = [[5, 3], [1.5, 2], [6, 2, 1.5, 2]]
+    static func referenceDash(_ r: ReferenceLine) -> [Double] { referenceDashes[((r.dash % 3) + 3) % 3] }
+
+    static func reference(_ c: Canvas, _ p: PanelLayout, _ r: ReferenceLine) {
+        guard r.value.isFinite else { return }
+        if r.orientation == .horizontal {
+            let y = p.point(0, r.value).y
+            c.segment(Point(x: p.plot.x, y: y), Point(x: p.plot.maxX, y: y))
+        } else {
+            let x = p.point(r.value, 0).x
+            c.segment(Point(x: x, y: p.plot.y), Point(x: x, y: p.plot.maxY))
+        }
+        c.setColor(r.style.map(Palette.color) ?? .ink, alpha: 0.85)
+        c.stroke(width: 1.2, dash: referenceDash(r))
     }
 
     static func errorBar(_ c: Canvas, x: Double, _ y0: Double, _ y1: Double, color: Color, width: Double) {
@@ -80,7 +124,7 @@ enum Marks {
     static func scatter(_ c: Canvas, _ p: PanelLayout, _ s: ScatterSeries) {
         // Each point is filled on its own so that overlapping translucent points darken: the
         // density of a cloud is what a scatter of many weights is for.
-        c.setColor(Palette.color(s.style), alpha: s.alpha)
+        c.setColor(s.color ?? Palette.color(s.style), alpha: s.alpha)
         let r = s.size / 2
         for (x, y) in zip(s.x, s.y) where x.isFinite && y.isFinite {
             let q = p.point(x, y)
@@ -193,12 +237,19 @@ enum Marks {
             if s.markers { marker(c, Palette.marker(s.style), at: mid, size: markerSize, color: color) }
         case .scatter(let s):
             c.circle(mid, radius: Swift.max(2, s.size / 2))
-            c.setColor(Palette.color(s.style), alpha: Swift.max(0.6, s.alpha)); c.fill()
+            c.setColor(s.color ?? Palette.color(s.style), alpha: Swift.max(0.6, s.alpha)); c.fill()
         case .bar(let s):
             c.rect(patch); c.setColor(Palette.color(s.style), alpha: 1); c.fill()
         case .histogram(let h):
             c.rect(patch); c.setColor(Palette.color(h.style), alpha: 0.35); c.fill(keepPath: true)
             c.setColor(Palette.color(h.style), alpha: 1); c.stroke(width: 1.2)
+        case .reference(let r):
+            c.segment(a, Point(x: a.x + width, y: a.y))
+            c.setColor(r.style.map(Palette.color) ?? .ink, alpha: 0.85)
+            c.stroke(width: 1.2, dash: referenceDash(r))
+        case .key(let k):
+            c.rect(patch); c.setColor(k.color, alpha: 1); c.fill(keepPath: true)
+            c.setColor(.legendEdge, alpha: 1); c.stroke(width: 0.6)
         case .heatmap: break
         }
     }

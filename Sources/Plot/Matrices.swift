@@ -3,24 +3,33 @@
 
 extension Figure {
     /// A `rows`×`cols` matrix (row-major) as coloured cells with a colour bar; signed data gets a
-    /// diverging map centred on zero unless `colormap` says otherwise.
+    /// diverging map centred on zero unless `colormap` says otherwise. A matrix of only 0 and 1
+    /// (a mask of a weight [out, in]) is drawn in two colours with a legend of kept and pruned
+    /// shares instead of a colour bar, its axes named "input unit" and "output unit" (`binary`
+    /// nil decides from the data, unless a colour map other than gray is asked for).
     ///
     ///     try Figure.heatmap(matrix: mask, rows: 100, cols: 300, title: "fc2 mask")
     public static func heatmap(matrix: [Float], rows: Int, cols: Int, colormap: Colormap = .auto,
-                               range: ClosedRange<Double>? = nil, title: String? = nil, xLabel: String? = "column",
-                               yLabel: String? = "row", colorLabel: String? = nil) throws -> Figure {
+                               range: ClosedRange<Double>? = nil, binary: Bool? = nil, title: String? = nil,
+                               xLabel: String? = nil, yLabel: String? = nil, colorLabel: String? = nil) throws -> Figure {
         guard rows > 0, cols > 0 else { throw PlotError("heatmap: rows and cols must be positive, got \(rows)×\(cols)") }
         guard rows.multipliedReportingOverflow(by: cols).overflow == false, matrix.count == rows * cols else {
             throw PlotError("heatmap: \(matrix.count) values do not fill a \(rows)×\(cols) matrix")
         }
         let values = matrix.map(Double.init)
-        guard let scale = try colorRange(values, range: range, colormap: colormap) else {
+        let zeroOne = values.allSatisfy { $0 == 0 || $0 == 1 }
+        if binary == true && !zeroOne {
+            let bad = values.first { $0 != 0 && $0 != 1 } ?? .nan
+            throw PlotError("heatmap: binary needs a matrix of 0 and 1 only, found \(Ticks.format(bad))")
+        }
+        let twoColours = binary ?? (zeroOne && (colormap == .auto || colormap == .gray || colormap == .binary))
+        guard let scale = try colorRange(values, range: twoColours ? 0...1 : range, colormap: twoColours ? .binary : colormap) else {
             throw PlotError("heatmap: the matrix has no finite values")
         }
         let (lo, hi, map) = scale
         var panel = Panel(title: title)
-        panel.x = Axis(label: xLabel)
-        panel.y = Axis(label: yLabel)
+        panel.x = Axis(label: xLabel ?? (twoColours ? "input unit" : "column"))
+        panel.y = Axis(label: yLabel ?? (twoColours ? "output unit" : "row"))
         panel.x.integerTicks = true; panel.y.integerTicks = true
         panel.y.inverted = true
         panel.grid = false
@@ -29,7 +38,15 @@ extension Figure {
         let ratio = Double(Swift.max(rows, cols)) / Double(Swift.min(rows, cols))
         panel.equalAspect = ratio <= 3
         panel.marks = [.heatmap(HeatmapData(values: values, rows: rows, cols: cols, colormap: map, low: lo, high: hi,
-                                            colorBar: true, colorLabel: colorLabel))]
+                                            colorBar: !twoColours, colorLabel: colorLabel))]
+        if twoColours {
+            let kept = values.filter { $0 == 1 }.count
+            func share(_ n: Int) -> String { Ticks.fixed(100 * Double(n) / Double(values.count), 1) + " %" }
+            panel.marks.append(.key(LegendKey(label: "kept (\(share(kept)))", color: Palette.kept)))
+            panel.marks.append(.key(LegendKey(label: "pruned (\(share(values.count - kept)))", color: Palette.pruned)))
+            // Beside the matrix: every corner inside would hide cells.
+            panel.legend = .outsideRight
+        }
         return Figure(panel)
     }
 

@@ -60,10 +60,12 @@ extension Figure {
         }
     }
 
-    /// PNG tEXt chunks: the program, the source that made the figure, and the time.
+    /// PNG tEXt chunks: the program, the source that made the figure, the base text size (so
+    /// that a document check knows how large the text shows when the image is shrunk), and the time.
     func metadata(source: String?, timestamp: Bool) -> [(String, String)] {
         var text = [("Software", "\(Figure.software) \(Figure.version)")]
         if let t = title ?? panels.first?.title, !t.isEmpty { text.append(("Title", t)) }
+        text.append(("Text size", Ticks.format((textSize * 100).rounded() / 100) + " pt"))
         if let s = source, !s.isEmpty { text.append(("Source", s)) }
         if timestamp { text.append(("Creation Time", rfc1123(time(nil)))) }
         return text

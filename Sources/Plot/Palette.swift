@@ -48,6 +48,10 @@ public enum Palette {
         return all[((i % all.count) + all.count) % all.count]
     }
 
+    /// A mask's two colours: kept weights stand out, pruned ones are the background.
+    public static let kept = Color(hex: 0x0072B2)
+    public static let pruned = Color(hex: 0xE8E8E8)
+
     /// viridis (van der Walt & Smith), ten samples; interpolated linearly between them.
     static let viridis: [Color] = [0x440154, 0x482878, 0x3E4A89, 0x31688E, 0x26828E,
                                    0x1F9E89, 0x35B779, 0x6DCD59, 0xB4DE2C, 0xFDE725].map { Color(hex: $0) }
@@ -60,6 +64,7 @@ public enum Palette {
         let t = t.isNaN ? 0 : Swift.min(1, Swift.max(0, t))
         switch map {
         case .gray: return Color(t, t, t)
+        case .binary: return t < 0.5 ? pruned : kept
         case .diverging: return sample(diverging, t)
         case .viridis, .auto: return sample(viridis, t)
         }

@@ -78,7 +78,9 @@ enum TextPreview {
                 var xs: [Double] = [], ys: [Double] = []
                 for (k, c) in s.counts.enumerated() where k + 1 < s.edges.count { xs += [s.edges[k], s.edges[k + 1]]; ys += [c, c] }
                 path(xs, ys)
-            case .bar, .heatmap: break
+            case .reference(let r):
+                if r.orientation == .horizontal { path([xl, xh], [r.value, r.value]) } else { path([r.value, r.value], [yl, yh]) }
+            case .bar, .heatmap, .key: break
             }
         }
         let bits: [[UInt32]] = [[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]]

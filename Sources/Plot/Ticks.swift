@@ -103,6 +103,17 @@ public enum Ticks {
         return fixed(v, abs(v) >= 1000 ? 1 : 4)
     }
 
+    /// A count with thousands separators: 235200 → "235,200".
+    public static func count(_ n: Int) -> String {
+        let digits = String(n.magnitude)
+        var out = ""
+        for (i, ch) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(ch)
+        }
+        return (n < 0 ? "−" : "") + out
+    }
+
     /// `v` with exactly `decimals` digits after the point.
     static func fixed(_ v: Double, _ decimals: Int) -> String {
         let scale = pow10(Double(decimals))

@@ -26,6 +26,7 @@ import FileIO
         #expect(abs(png.dpi - 120) < 0.05)
         #expect(png.text["Software"] == "prune \(Figure.version)")
         #expect(png.text["Source"] == "script.prune:12")
+        #expect(png.text["Text size"] == "10 pt")
         let time = try #require(png.text["Creation Time"])
         #expect(time.hasSuffix(" GMT") && time.count == 29, "RFC 1123: \(time)")
         // The default resolution is the figure's own: 6.4 × 4.8 in at 150 dpi.
@@ -33,6 +34,12 @@ import FileIO
         let b = try PNGFile(dir + "/b.PNG")
         #expect(b.width == 960 && b.height == 720 && abs(b.dpi - 150) < 0.05)
         #expect(b.text["Creation Time"] == nil && b.text["Source"] == nil)
+        // A wide figure states the larger text it draws.
+        var wide = try Samples.line()
+        wide.width = 12
+        try wide.write(to: dir + "/c.png", dpi: 20, timestamp: false)
+        #expect(try PNGFile(dir + "/c.png").text["Text size"] == "15 pt")
+        try? FileManager.default.removeItem(atPath: dir + "/c.png")
         #expect(contents(dir) == ["a.png", "b.PNG"])
     }
 

@@ -90,7 +90,7 @@ enum Samples {
     static func mask() throws -> Figure {
         var rng = LCG(4)
         let m: [Float] = (0..<(30 * 30)).map { _ in rng.uniform() < 0.3 ? 1 : 0 }
-        return try Figure.heatmap(matrix: m, rows: 30, cols: 30, colormap: .viridis, title: "mask (30 % kept)")
+        return try Figure.heatmap(matrix: m, rows: 30, cols: 30, title: "mask (30 % kept)")
     }
 
     static func images() throws -> Figure {
@@ -129,8 +129,35 @@ enum Samples {
         return fig
     }
 
+    /// The line sample with the dense model's accuracy as a dashed baseline.
+    static func baseline() throws -> Figure {
+        try Figure.line(rows: sweep(), x: "keep", y: "acc", by: "method", logX: true, title: "with a dense baseline",
+                        xLabel: "fraction of weights kept", yLabel: "test accuracy",
+                        references: [ReferenceLine(value: 0.93, label: "dense (0.93)")])
+    }
+
+    /// Weights against scores, kept and pruned points apart, the threshold dashed.
+    static func scatterMask() throws -> Figure {
+        var rng = LCG(7)
+        let w = (0..<3000).map { _ in 0.05 * rng.normal() }
+        let score = w.map { 8 * $0 + 0.3 * rng.normal() }
+        let t = score.sorted()[2700]
+        return try Figure.scatter(x: w, y: score, kept: score.map { $0 >= t },
+                                  references: [ReferenceLine(value: t, label: "threshold")], title: "kept and pruned",
+                                  xLabel: "weight", yLabel: "score")
+    }
+
+    /// Two groups ten times apart in size, one row each.
+    static func histogramRows() throws -> Figure {
+        var rng = LCG(8)
+        let dense = (0..<5000).map { _ in 0.05 * rng.normal() }
+        let kept = dense.filter { abs($0) > 0.06 }
+        return try Figure.histogram([("dense", dense), ("kept", kept)], bins: 40, stack: true, title: "rows", xLabel: "weight")
+    }
+
     /// Every sample's name (the golden file's base name).
-    static let names = ["line", "band", "bar", "histogram", "scatter", "heatmap", "mask", "images", "curves", "panels"]
+    static let names = ["line", "band", "bar", "histogram", "scatter", "heatmap", "mask", "images", "curves", "panels",
+                        "baseline", "scatter_mask", "histogram_rows"]
 
     static func figure(_ name: String) throws -> Figure {
         switch name {
@@ -144,6 +171,9 @@ enum Samples {
         case "images": return try images()
         case "curves": return try curves()
         case "panels": return try panels()
+        case "baseline": return try baseline()
+        case "scatter_mask": return try scatterMask()
+        case "histogram_rows": return try histogramRows()
         default: throw PlotError("no sample '\(name)'")
         }
     }

@@ -184,6 +184,37 @@ private let sample = """
         // A blank page compresses to a few kilobytes; text, code and a figure do not.
         #expect(png.count > 30_000, "screenshot of \(png.count) bytes at \(shot)")
     }
+
+    /// scripts/check-html at 1280 px: a two-panel figure 12 in wide, shrunk to the document's
+    /// column, still shows its tick labels at least 11 px tall, and the page does not overflow.
+    @Test(.enabled(if: chromium() != nil, "needs chromium (apt-get install chromium)"))
+    func twoPanelFiguresAreReadableAtTheColumnWidth() throws {
+        let dir = try notebookDir("""
+            # %% Two panels
+            t = table()
+            for k in [0.5, 0.1, 0.03]
+              add(t, keep=k, acc=0.9 - k / 10, method="magnitude")
+              add(t, keep=k, acc=0.85 - k / 10, method="movement")
+            end
+            panels([plot(t, x="keep", y="acc", by="method", logx=true, baseline=0.95),
+                    plot(t, x="keep", y="acc", by="method", baseline=0.95)], cols=2, width=12, height=4.5, sharey=true)
+
+            """)
+        #expect(try runPrune(["render", dir + "/nb.prune", "-o", dir + "/out.html", "-q"]).status == 0)
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = [root.appendingPathComponent("scripts/check-html").path, "--screenshots", dir, dir + "/out.html"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "\(out)")
+        #expect(out.contains("out.html: ok (1 figures"), "\(out)")
+        #expect(FileManager.default.fileExists(atPath: dir + "/out.png"))
+    }
 }
 
 /// The Chromium binary, if installed.
