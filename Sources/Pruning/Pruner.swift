@@ -121,7 +121,10 @@ public final class Pruner: TrainingHook {
         self.totalSteps = totalSteps
         let scores = zip(targets, gates).compactMap { t, g in g.scores.map { (t.name + ".scores", $0) } }
         if let (kind, lr) = method.scoreOptimizer(), !scores.isEmpty {
-            scoreOptimizer = try Optimizer(kind, parameters: scores, lr: lr)
+            // The scores follow the weights' learning-rate schedule (warm-up, decay), as in the
+            // authors' code, where both are groups of one optimizer under one scheduler: with a
+            // constant score rate, masks kept changing while the weights' rate had decayed to 0.
+            scoreOptimizer = try Optimizer(kind, parameters: scores, lr: lr, schedule: optimizer.schedule)
         } else {
             scoreOptimizer = nil
         }

