@@ -243,7 +243,7 @@ extension PruningMethod {
 }
 
 /// Errors of pruners, in the library's words; the language adds its own syntax (see the
-/// Script module), so a Swift user reads no script keywords here.
+/// Bindings module, Builtins+Pruning.swift), so a Swift user reads no script keywords here.
 public enum PruningError: Error, CustomStringConvertible, Equatable {
     case unknownMethod(String, known: [String])
     case unknownParameter(name: String, method: String, known: [String])
