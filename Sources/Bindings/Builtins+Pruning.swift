@@ -364,7 +364,7 @@ extension Builtins {
                     pruned bases away.
                     """,
                 example: "net = cnn()\nb = basis(net)\nb") { args in
-            .model(try BasisLayer.rewrite(try EngineArgs.model(args, "net")))
+            .model(try BasisPruning.prepared(try EngineArgs.model(args, "net")))
         },
 
         Builtin("channel_scales", [BuiltinParam("net", nil, "a Sequential model (mlp, cnn, lenet5)")],
@@ -376,7 +376,7 @@ extension Builtins {
                     compact(net) then drops them.
                     """,
                 example: "net = cnn(classes=5)\ns = channel_scales(net)\ns") { args in
-            .model(try ChannelScale.insert(try EngineArgs.model(args, "net")))
+            .model(try ChannelScaling.prepared(try EngineArgs.model(args, "net")))
         },
 
         Builtin("gates", [BuiltinParam("net", nil, "a Sequential model (mlp, cnn, lenet5)")],
@@ -388,7 +388,7 @@ extension Builtins {
                     sub-network, re-initialised, to train downstream.
                     """,
                 example: "net = cnn(classes=5)\ng = gates(net)\ng") { args in
-            .model(try UnitGate.insert(try EngineArgs.model(args, "net")))
+            .model(try Gates.prepared(try EngineArgs.model(args, "net")))
         },
 
         Builtin("architecture", [BuiltinParam("net", nil, "a model trained with pruner(\"gates\")"),

@@ -201,6 +201,9 @@ public protocol PruningMethod: AnyObject {
     /// A gate transform this method saved under `name`, rebuilt for a restored model (nil: not
     /// this method's).
     static func restoreTransform(name: String, settings: [String: Double], rng: RNG) -> GateTransform?
+    /// The model this method trains, made from a plain one (a copy with the layers it needs:
+    /// bases, scales or gates); the model itself when it needs none.
+    static func prepared(_ model: Module) throws -> Module
 }
 
 extension PruningMethod {
@@ -213,6 +216,7 @@ extension PruningMethod {
     public static var removesUnits: Bool { false }
     public static var learnsWhileTraining: Bool { false }
     public static var masksOnlyShrink: Bool { true }
+    public static func prepared(_ model: Module) throws -> Module { model }
 
     public func validate(_ config: PrunerConfig) throws {}
     public func makeGate(_ target: PruneTarget, mask: Tensor, pruner: Pruner) throws -> WeightGate {

@@ -24,7 +24,8 @@ func pruningOverhead(repeats: Int, samples: Int?) throws {
     for round in 0...repeats {
         // Alternate the order, so that no method always runs first in a round.
         for i in round % 2 == 0 ? Array(methods.indices) : methods.indices.reversed() {
-            let model = try Models.mlp([784, 300, 100, 10], rng: RNG(seed: 0))
+            let plain = try Models.mlp([784, 300, 100, 10], rng: RNG(seed: 0))
+            let model = try methods[i].map { try $0.prepared(plain) } ?? plain
             var config = TrainConfig(epochs: 1, batchSize: 128)
             config.maxSamplesPerEpoch = samples
             config.progress = false

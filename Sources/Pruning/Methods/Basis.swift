@@ -9,6 +9,7 @@ import NN
 
 public final class BasisPruning: PruningMethod {
     public static let name = "basis"
+    public static func prepared(_ model: Module) throws -> Module { try BasisLayer.rewrite(model) }
     public static let summary = "removes the SVD bases of basis(net)'s layers with the smallest |α·∂L/∂α|, with an optional L1 penalty on α"
     public static let reference = "Wong, Kashyap & Moradi 2021 (arXiv 2108.02893)"
     public static let parameters: [MethodParameter] = [

@@ -8,6 +8,7 @@ import NN
 
 public final class ChannelScaling: PruningMethod {
     public static let name = "channel_scaling"
+    public static func prepared(_ model: Module) throws -> Module { try ChannelScale.insert(model) }
     public static let summary = "trains per-channel scales after frozen layers under an L1 penalty; removes channels whose |scale| falls below a threshold"
     public static let reference = "Wong & Moradi 2021 (arXiv 2103.12228)"
     public static let parameters: [MethodParameter] = [

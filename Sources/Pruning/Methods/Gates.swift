@@ -16,6 +16,7 @@ import NN
 
 public final class Gates: PruningMethod {
     public static let name = "gates"
+    public static func prepared(_ model: Module) throws -> Module { try UnitGate.insert(model) }
     public static let summary = "learns which units to keep with relaxed Bernoulli gates and a complexity prior, weights frozen; architecture(net) extracts the sub-network"
     public static let reference = "Colombo & Gao 2021 (arXiv 2107.03375)"
     public static let parameters: [MethodParameter] = [
