@@ -157,6 +157,9 @@ public enum SparseKernelSettings {
     /// Multiply-adds per task: threading pays only for pieces of a few hundred microseconds
     /// on this machine (about 2¹² µs·MAC/s at the sparse kernels' rate).
     nonisolated(unsafe) public static var grain = 1 << 22
+    /// The same for work whose result does not depend on the split (`sparseLinear`'s split of
+    /// the batch, whose tasks also transpose their slices; the sampled product's rows).
+    nonisolated(unsafe) public static var batchGrain = 1 << 16
 }
 
 /// Y = A·X with A sparse [m, K], X [K, n] (rows ldx apart), Y [m, n] (rows ldy apart), on up to
@@ -269,7 +272,8 @@ private func sparseDots<S: ColumnStride>(_ a: SparseMatrix, _ x: UnsafePointer<F
 public func sparseSampledProduct(_ pattern: SparseMatrix, _ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
                                  length n: Int, _ out: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
     let cols = pattern.cols
-    let tasks = Parallel.taskCount(pattern.nnz * n, grain: SparseKernelSettings.grain)
+    // Every entry is one dot product whatever the split, so the split may follow the threads.
+    let tasks = Parallel.taskCount(pattern.nnz * n, grain: SparseKernelSettings.batchGrain, maxTasks: Parallel.threads)
     parallelFor(tasks) { t in
         let lo = pattern.rowSplit(t, of: tasks), hi = pattern.rowSplit(t + 1, of: tasks)
         if !accumulate { (out + lo * cols).update(repeating: 0, count: (hi - lo) * cols) }
@@ -318,17 +322,20 @@ func dot8(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Flo
     return s
 }
 
-/// out[c, r] = x[r, c] for a rows × cols matrix: 8 × 8 blocks transposed in registers (the
-/// sparse Linear transposes its input and output on every call, so this is on its hot path),
-/// the edges one element at a time.
-public func transposeMatrix(_ x: UnsafePointer<Float>, rows: Int, cols: Int, _ out: UnsafeMutablePointer<Float>) {
+/// out[c, r] = x[r, c] for a rows × cols matrix whose rows are `ldx` apart, into rows `ldo`
+/// apart (by default both packed): 8 × 8 blocks transposed in registers (the sparse Linear
+/// transposes its input and output on every call, so this is on its hot path), the edges one
+/// element at a time.
+public func transposeMatrix(_ x: UnsafePointer<Float>, rows: Int, cols: Int, ldx: Int? = nil,
+                            _ out: UnsafeMutablePointer<Float>, ldo: Int? = nil) {
+    let ldx = ldx ?? cols, ldo = ldo ?? rows
     #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
     let rows8 = rows & ~7, cols8 = cols & ~7
     var r0 = 0
     while r0 < rows8 {
         var c0 = 0
         while c0 < cols8 {
-            transpose8x8(x + r0 * cols + c0, cols, out + c0 * rows + r0, rows)
+            transpose8x8(x + r0 * ldx + c0, ldx, out + c0 * ldo + r0, ldo)
             c0 += 8
         }
         r0 += 8
@@ -337,8 +344,8 @@ public func transposeMatrix(_ x: UnsafePointer<Float>, rows: Int, cols: Int, _ o
     let rows8 = 0, cols8 = 0
     #endif
     // The right edge of the block rows, then the bottom rows.
-    for r in 0..<rows8 { for c in cols8..<cols { out[c * rows + r] = x[r * cols + c] } }
-    for r in rows8..<rows { for c in 0..<cols { out[c * rows + r] = x[r * cols + c] } }
+    for r in 0..<rows8 { for c in cols8..<cols { out[c * ldo + r] = x[r * ldx + c] } }
+    for r in rows8..<rows { for c in 0..<cols { out[c * ldo + r] = x[r * ldx + c] } }
 }
 
 #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
@@ -363,20 +370,39 @@ private func transpose8x8(_ x: UnsafePointer<Float>, _ ldx: Int, _ out: UnsafeMu
 #endif
 
 /// y [B, out] = x [B, in] · Aᵀ + bias with A sparse [out, in]: the Linear layer's forward pass.
-/// One row goes straight through as dot products; larger batches are transposed to [in, B] so
-/// that the batch is contiguous, multiplied, and transposed back. `kernel` as for `sparseProduct`.
+/// One row goes straight through as dot products; larger batches are transposed to xᵀ [in, B]
+/// so that the batch is contiguous, multiplied, and transposed back. Large products split the
+/// batch, not the rows: each task transposes, multiplies and transposes back its own columns of
+/// xᵀ, so no task reads what another wrote (at 95% sparsity the transposes are half the work).
+/// `xt`, when given, receives xᵀ [in, B] (training keeps it for the weight gradient). `kernel` as
+/// for `sparseProduct`; every sample's result is the same for any split.
 public func sparseLinear(_ a: SparseMatrix, _ x: UnsafePointer<Float>, batch: Int, bias: UnsafePointer<Float>?,
-                         _ y: UnsafeMutablePointer<Float>, kernel: SparseRowsKernel = sparseRows8) {
+                         _ y: UnsafeMutablePointer<Float>, kernel: SparseRowsKernel = sparseRows8,
+                         xt keep: UnsafeMutablePointer<Float>? = nil) {
     let nIn = a.cols, nOut = a.rows
-    if batch == 1 {
+    if batch == 1 && keep == nil {
         sparseProduct(a, x, ldx: 1, n: 1, y, ldy: 1, kernel: kernel)
-    } else if batch > 1 {
-        let xt = UnsafeMutablePointer<Float>.allocate(capacity: nIn * batch)
+    } else if batch >= 1 {
+        // Slices of whole 16-sample tiles, so every slice keeps full vectors.
+        let tasks = Swift.min(Parallel.taskCount(a.nnz * batch, grain: SparseKernelSettings.batchGrain, maxTasks: Parallel.threads),
+                              Swift.max(batch / 16, 1))
+        let xt = keep ?? UnsafeMutablePointer<Float>.allocate(capacity: nIn * batch)
         let yt = UnsafeMutablePointer<Float>.allocate(capacity: nOut * batch)
-        defer { xt.deallocate(); yt.deallocate() }
-        transposeMatrix(x, rows: batch, cols: nIn, xt)
-        sparseProduct(a, xt, ldx: batch, n: batch, yt, ldy: batch, kernel: kernel)
-        transposeMatrix(yt, rows: nOut, cols: batch, y)
+        defer { if keep == nil { xt.deallocate() }; yt.deallocate() }
+        func slice(_ t: Int) {
+            let tiles = (batch + 15) / 16
+            let b0 = Swift.min(batch, 16 * (tiles * t / tasks)), b1 = Swift.min(batch, 16 * (tiles * (t + 1) / tasks))
+            let n = b1 - b0
+            guard n > 0 else { return }
+            // A kept xᵀ is one [in, B] matrix; otherwise each slice is packed on its own, so
+            // that no cache line (or its prefetched neighbour) is shared between tasks.
+            let (xs, ld) = keep == nil ? (xt + nIn * b0, n) : (xt + b0, batch)
+            let ys = yt + nOut * b0
+            transposeMatrix(x + b0 * nIn, rows: n, cols: nIn, xs, ldo: ld)
+            kernel(a, xs, ld, n, ys, n, 0..<nOut)
+            transposeMatrix(ys, rows: nOut, cols: n, y + b0 * nOut)
+        }
+        if tasks == 1 { slice(0) } else { parallelFor(tasks, slice) }
     }
     if let bias, batch > 0 {
         for b in 0..<batch {

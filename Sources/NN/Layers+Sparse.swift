@@ -35,24 +35,21 @@ extension Linear: SparseCapable {
         let nIn = inFeatures, nOut = outFeatures
         let kernel = SparseKernels.rows
         // xᵀ [in, B] is kept for the weight gradient.
-        let xt = try Tensor.empty([nIn, batch]), yt = try Tensor.empty([nOut, batch])
-        transposeMatrix(x.data, rows: batch, cols: nIn, xt.data)
-        sparseProduct(a, xt.data, ldx: batch, n: batch, yt.data, ldy: batch, kernel: kernel)
+        let xt = try Tensor.empty([nIn, batch])
         let out = try Tensor.empty(Array(x.shape.dropLast()) + [nOut])
-        transposeMatrix(yt.data, rows: nOut, cols: batch, out.data)
-        if let b { for r in 0..<batch { for o in 0..<nOut { out.data[r * nOut + o] += b.data[o] } } }
+        sparseLinear(a, x.data, batch: batch, bias: b?.data, out.data, kernel: kernel, xt: xt.data)
         if x.requiresGrad && sparse.transposed == nil { sparse.transposed = a.transposed() }
         let at = sparse.transposed
         let inputs = b.map { [x, w, $0] } ?? [x, w]
         return Tensor.recorded("sparse_linear", out, inputs: inputs) { g in
             let gt = Tensor.empty(like: g)   // [nOut, batch]: g transposed
-            transposeMatrix(g.data, rows: batch, cols: nOut, gt.data)
             var gx: Tensor?, gw: Tensor?, gb: Tensor?
             if x.requiresGrad, let at {
-                let gxt = Tensor.empty(like: x)   // [nIn, batch]: x transposed
-                sparseProduct(at, gt.data, ldx: batch, n: batch, gxt.data, ldy: batch, kernel: kernel)
+                // gx = g·W as the forward pass of Wᵀ, keeping gᵀ for the weight gradient.
                 gx = Tensor.empty(like: x)
-                transposeMatrix(gxt.data, rows: nIn, cols: batch, gx!.data)
+                sparseLinear(at, g.data, batch: batch, bias: nil, gx!.data, kernel: kernel, xt: gt.data)
+            } else {
+                transposeMatrix(g.data, rows: batch, cols: nOut, gt.data)
             }
             if w.requiresGrad {
                 gw = Tensor.empty(like: w)

@@ -2,7 +2,7 @@
 // the small CNN, trained briefly and pruned by magnitude (unstructured, every matrix to the same
 // sparsity), dense against sparse kernels, at batch 1 and 128. Also the per-epoch time of
 // frozen-mask fine-tuning of the MLP at 95% against dense training of the same pruned model
-// (`sparse_train <metric> <value>` lines).
+// (`sparse_train <metric> <value>` lines; `--sparse-train` runs those alone).
 //
 // Lines: `sparse <model> <sparsity%> <batch> <impl> <samples/s>` with impl prune_dense,
 // prune_sparse (every masked layer on the sparse kernel) and prune_auto (each layer's timed
@@ -32,6 +32,7 @@ func sparseBench(saveDir: String?, samples: Int?) throws {
         try fit(trained, on: train, optimizer: try Optimizer(.sgd(momentum: 0.9), parameters: trained.namedParameters(), lr: 0.05),
                 config: config)
         if name == "mlp" { try frozenMaskEpochs(trained, train: train, samples: samples) }
+        if CommandLine.arguments.contains("--sparse-train") { continue }     // the training epochs only
         for level in sparseLevels {
             let model = try trained.clone()
             if level > 0 {

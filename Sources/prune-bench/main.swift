@@ -84,7 +84,7 @@ if CommandLine.arguments.contains("--sparse-kernels") {
     exit(0)
 }
 
-if CommandLine.arguments.contains("--sparse") {
+if CommandLine.arguments.contains("--sparse") || CommandLine.arguments.contains("--sparse-train") {
     do { try sparseBench(saveDir: arg("--save-dir"), samples: trainSamples) } catch {
         fputs("prune-bench: error: \(error)\n", stderr)
         exit(1)

@@ -126,6 +126,43 @@ private let paths: [(String, SparseRowsKernel)] = {
     }
 }
 
+/// The batch split of sparseLinear (each task transposes, multiplies and transposes back its own
+/// samples) gives every sample the same bits for any thread count, with and without a kept xᵀ,
+/// and the kept xᵀ is x transposed.
+@Test func sparseLinearSplitsTheBatchWithoutChangingAResult() throws {
+    let rng = RNG(seed: 6)
+    let old = SparseKernelSettings.batchGrain
+    SparseKernelSettings.batchGrain = 1 << 10
+    defer { SparseKernelSettings.batchGrain = old }
+    for (batch, nIn, nOut) in [(128, 300, 100), (100, 37, 19), (33, 64, 8), (16, 9, 5)] {
+        let (dense, mask) = randomSparse(rows: nOut, cols: nIn, density: 0.1, rng: rng, emptyRows: [0])
+        let a = try #require(SparseMatrix(rows: nOut, cols: nIn, values: dense, pattern: mask))
+        let x = (0..<(batch * nIn)).map { _ in rng.uniform() * 2 - 1 }
+        for (name, kernel) in paths {
+            var y1 = [Float](repeating: .nan, count: batch * nOut), y2 = y1, y3 = y1
+            var xt = [Float](repeating: .nan, count: batch * nIn)
+            Parallel.withThreads(1) { sparseLinear(a, x, batch: batch, bias: nil, &y1, kernel: kernel) }
+            Parallel.withThreads(2) { sparseLinear(a, x, batch: batch, bias: nil, &y2, kernel: kernel) }
+            Parallel.withThreads(2) { sparseLinear(a, x, batch: batch, bias: nil, &y3, kernel: kernel, xt: &xt) }
+            #expect(y1 == y2, "\(name) batch \(batch)")
+            #expect(y1 == y3, "\(name) batch \(batch), xᵀ kept")
+            var transposed = [Float](repeating: 0, count: batch * nIn)
+            for b in 0..<batch { for i in 0..<nIn { transposed[i * batch + b] = x[b * nIn + i] } }
+            #expect(xt == transposed, "\(name) batch \(batch)")
+        }
+    }
+}
+
+/// A transpose between strided operands equals the element-by-element one.
+@Test func stridedTransposeEqualsTheReference() {
+    let rows = 19, cols = 21, ldx = 25, ldo = 23
+    let x = (0..<(rows * ldx)).map { Float($0) }
+    var out = [Float](repeating: -1, count: cols * ldo)
+    transposeMatrix(x, rows: rows, cols: cols, ldx: ldx, &out, ldo: ldo)
+    for r in 0..<rows { for c in 0..<cols { #expect(out[c * ldo + r] == x[r * ldx + c]) } }
+    for c in 0..<cols { for r in rows..<ldo { #expect(out[c * ldo + r] == -1) } }
+}
+
 @Test func sparseSampledProductEqualsItsReference() throws {
     let rng = RNG(seed: 5)
     for (m, k, n) in [(1, 1, 1), (10, 20, 7), (30, 50, 128), (100, 300, 33)] {
