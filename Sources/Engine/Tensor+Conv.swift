@@ -17,19 +17,23 @@ extension Tensor {
     /// at 9 terms the direct kernels take about two thirds of the GEMM path's time; by 27 they
     /// only break even forward and lose on the weight gradient.
     static let conv2dDirectMaxK = 16
-    /// Up to this batch, stride-1 convolutions run `convShifted` (no column matrix, no GEMM)
-    /// where its kernel suits the layer: at batch 1 the GEMM is too small to reach its rate and
-    /// im2col dominates. Measured (prune-bench --conv-kernels, sixteen lanes): 1.2–1.9× faster
-    /// than im2col + GEMM at batch 1 to 4 on the benchmark models' layers, mixed from batch 8.
-    nonisolated(unsafe) public static var conv2dShiftedMaxBatch = getenv("PRUNE_SHIFTED_MAX").map { Int(atoi($0)) } ?? 4
+    /// Up to this batch (by default any), stride-1 convolutions run `convShifted` (no column
+    /// matrix) where its kernel suits the layer. Measured on a quiet machine (prune-bench
+    /// --conv-kernels --conv-batches 1,2,4,8,16,32,128, sixteen lanes): 1.1–2.1× faster than
+    /// im2col + GEMM on every layer of the benchmark models at every batch from 1 to 128 (e.g.
+    /// the CNN's 32→64 layer at batch 128: 2.8 ms against 3.2; LeNet-5's 6→16: 0.31 against
+    /// 0.65). An earlier measurement on a loaded machine had found it mixed from batch 8.
+    /// PRUNE_SHIFTED_MAX sets it (0: always im2col).
+    nonisolated(unsafe) public static var conv2dShiftedMaxBatch = getenv("PRUNE_SHIFTED_MAX").map { Int(atoi($0)) } ?? Int.max
 
     /// 2-D cross-correlation as torch.nn.functional.conv2d: x [N, C, H, W], weight [O, C, kh, kw],
     /// bias [O] → [N, O, Hout, Wout] with Hout = (H + 2·padding − kh) / stride + 1.
     ///
-    /// The whole batch is unfolded into one column matrix [C·kh·kw, N·Hout·Wout] so that the
-    /// product is a single large GEMM, which OpenBLAS runs far closer to peak than one small GEMM
-    /// per image. The column matrix is kept for the weight gradient instead of being rebuilt.
-    /// Layers with very few input terms (a first layer on grey images) use a direct kernel instead.
+    /// Stride-1 layers whose terms suit the direct kernel run `convShifted`, image by image with
+    /// no column matrix (see `conv2dShiftedMaxBatch`). Otherwise the batch is unfolded into one
+    /// column matrix [C·kh·kw, N·Hout·Wout] so that the product is a single large GEMM, which
+    /// OpenBLAS runs far closer to peak than one small GEMM per image; layers with very few input
+    /// terms use a direct kernel on the columns instead. The backward pass rebuilds the columns.
     public static func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Int = 0) throws -> Tensor {
         // Built only for an error message: formatting it on every call costs as much as a small
         // layer's arithmetic.

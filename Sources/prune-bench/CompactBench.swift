@@ -33,8 +33,9 @@ func compactBench(repeats: Int) throws {
             }
             let tag = "compact_\(name)_keep\(Int(keep * 100))"
             if CommandLine.arguments.contains("--layers") {
-                try layerTimes(tag + "_dense", model, batch.sliced(axis: 0, start: 0, end: 1))
-                try layerTimes(tag + "_compact", small, batch.sliced(axis: 0, start: 0, end: 1))
+                let n = min(max(arg("--layer-batch").flatMap(Int.init) ?? 1, 1), 128)
+                try layerTimes(tag + "_dense", model, batch.sliced(axis: 0, start: 0, end: n))
+                try layerTimes(tag + "_compact", small, batch.sliced(axis: 0, start: 0, end: n))
             }
             let flopRatio = Double(flops.small) / Double(max(flops.dense, 1))
             emit(tag, "flops_ratio", flopRatio, digits: 3)
@@ -54,7 +55,7 @@ func compactBench(repeats: Int) throws {
 }
 
 /// Microseconds per call of each layer of a Sequential `model` on `x` (evaluation, no recording),
-/// best of many: where a small batch's time goes (`--layers`).
+/// best of many: where a batch's time goes (`--layers`, batch 1 or `--layer-batch N`).
 func layerTimes(_ tag: String, _ model: Module, _ x: Tensor) throws {
     guard let seq = model as? Sequential else { return }
     try GradMode.noGrad {

@@ -96,7 +96,7 @@ func convKernelCosts() throws {
     defer { Tensor.conv2dShiftedMaxBatch = saved }
     for (name, c, o, k, p, size) in layers {
         let weight = try Tensor.randn([o, c, k, k], rng: RNG(seed: 1)), bias = try Tensor.randn([o], rng: RNG(seed: 2))
-        for n in [1, 2, 4, 8, 16] {
+        for n in (arg("--conv-batches") ?? "1,2,4,8,16").split(separator: ",").compactMap({ Int($0) }).filter({ $0 >= 1 && $0 <= 512 }) {
             let x = try Tensor.randn([n, c, size, size], rng: RNG(seed: 3))
             var best = [Double.infinity, .infinity]
             for _ in 0..<30 {
