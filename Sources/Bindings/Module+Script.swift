@@ -16,7 +16,10 @@ extension Module: ScriptObject {
     public var scriptInlineDisplay: String { "<model \(typeName), \(thousands(parameterCount)) parameters>" }
 
     public var scriptFieldNames: [String] {
-        ["params", "layers", "type", "names"] + localParameters.map(\.0) + localBuffers.map(\.0) + children.map(\.0)
+        // A Sequential's children are named "layers" too: each name once.
+        var seen = Set<String>()
+        return (["params", "layers", "type", "names"] + localParameters.map(\.0) + localBuffers.map(\.0) + children.map(\.0))
+            .filter { seen.insert($0).inserted }
     }
 
     public func scriptField(_ name: String) throws -> Value? {
