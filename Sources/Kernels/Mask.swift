@@ -57,9 +57,44 @@ public func hardConcrete(_ a: UnsafePointer<Float>, _ u: UnsafePointer<Float>?, 
 
 /// Number of entries different from zero.
 public func countNonzero(_ x: UnsafePointer<Float>, _ n: Int) -> Int {
-    var c = 0
-    for i in 0..<n where x[i] != 0 { c += 1 }
-    return c
+    maskStatistics(x, previous: nil, scores: nil, n).kept
+}
+
+/// One branch-free pass over a 0/1 mask `m` for the pruner's log: the kept entries, the entries
+/// whose kept state differs from `previous` (0 without one), and the smallest score among the
+/// kept entries (+∞ without scores or when nothing is kept). −0.0 counts as 0.
+public func maskStatistics(_ m: UnsafePointer<Float>, previous: UnsafePointer<Float>?, scores: UnsafePointer<Float>?,
+                           _ n: Int) -> (kept: Int, changed: Int, smallestKeptScore: Float) {
+    var k = 0, c = 0, low = Float.infinity, i = 0
+    #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+    // Eight at a time: a lane is 0 when its bits without the sign are 0 (as `x != 0`, −0.0 is 0
+    // and NaN is kept); movemask and popcount count the lanes.
+    let magnitude = _mm256_set1_epi32(0x7FFF_FFFF), zero = _mm256_setzero_si256(), inf = _mm256_set1_ps(.infinity)
+    var low8 = inf
+    @inline(__always) func zeros(_ p: UnsafePointer<Float>) -> __m256i {
+        _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(_mm256_loadu_ps(p)), magnitude), zero)
+    }
+    while i + 8 <= n {
+        let dropped = zeros(m + i)
+        let bits = ~_mm256_movemask_ps(_mm256_castsi256_ps(dropped)) & 0xFF
+        k += bits.nonzeroBitCount
+        if let previous {
+            let before = ~_mm256_movemask_ps(_mm256_castsi256_ps(zeros(previous + i))) & 0xFF
+            c += (bits ^ before).nonzeroBitCount
+        }
+        if let scores { low8 = _mm256_min_ps(low8, _mm256_blendv_ps(_mm256_loadu_ps(scores + i), inf, _mm256_castsi256_ps(dropped))) }
+        i += 8
+    }
+    low = SIMD8<Float>(low8).min()
+    #endif
+    while i < n {
+        let keep = m[i] != 0
+        if keep { k += 1 }
+        if let previous, keep != (previous[i] != 0) { c += 1 }
+        if let scores, keep, scores[i] < low { low = scores[i] }
+        i += 1
+    }
+    return (k, c, low)
 }
 
 /// 1 when x ≠ 0 (−0.0 counts as 0, NaN as not), else 0, without a branch.

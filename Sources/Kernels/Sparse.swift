@@ -102,7 +102,7 @@ public final class SparseMatrix: @unchecked Sendable {
     public func matches(pattern: UnsafePointer<Float>) -> Bool {
         for r in 0..<rows {
             let row = pattern + r * cols
-            if nonzeroCount(row, cols) != Int(rowStart[r + 1] - rowStart[r]) { return false }
+            if countNonzero(row, cols) != Int(rowStart[r + 1] - rowStart[r]) { return false }
             for k in range(r) where row[Int(columns[k])] == 0 { return false }
         }
         return true
@@ -138,14 +138,6 @@ public final class SparseMatrix: @unchecked Sendable {
         }
         return lo
     }
-}
-
-/// Number of non-zero entries of x[0..<n].
-@inline(__always)
-func nonzeroCount(_ x: UnsafePointer<Float>, _ n: Int) -> Int {
-    var count = 0
-    for i in 0..<n where x[i] != 0 { count += 1 }
-    return count
 }
 
 /// y[r, 0..<n] = Σ a[r, k] · x[k, 0..<n] for r in `rows`: the kernel behind `sparseProduct`,

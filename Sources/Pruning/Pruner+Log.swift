@@ -3,6 +3,7 @@
 // entries that changed since the previous record. The progress line and the per-epoch history
 // read it; `history(p)` shows it all.
 import Engine
+import Kernels
 import NN
 
 /// One layer's mask at one recorded update.
@@ -69,24 +70,21 @@ extension Pruner {
         let first = maskLog.previous.count != gates.count
         for (i, (t, g)) in zip(targets, gates).enumerated() {
             let mask = g.mask, n = mask.count
-            let zeros = n - mask.nonzeroCount
-            var threshold: Double?
-            if let s = g.scores, s.shape == mask.shape {
-                var smallest = Float.infinity
-                for j in 0..<n where mask.data[j] != 0 && s.data[j] < smallest { smallest = s.data[j] }
-                if smallest.isFinite { threshold = Double(smallest) }
-            }
-            var changed: Double?
-            if !first, maskLog.previous[i].count == n {
-                let before = maskLog.previous[i]
-                var differ = 0
-                for j in 0..<n where (mask.data[j] != 0) != (before.data[j] != 0) { differ += 1 }
-                changed = Double(differ) / Double(Swift.max(n, 1))
-            }
-            maskLog.records.append(MaskRecord(step: step, layer: t.name, size: n, sparsity: Double(zeros) / Double(Swift.max(n, 1)),
-                                          threshold: threshold, changed: changed))
+            let before = !first && maskLog.previous[i].count == n ? maskLog.previous[i] : nil
+            let scores = g.scores.flatMap { $0.shape == mask.shape ? $0 : nil }
+            let stats = maskStatistics(mask.data, previous: before.map { UnsafePointer($0.data) },
+                                       scores: scores.map { UnsafePointer($0.data) }, n)
+            let threshold = scores != nil && stats.smallestKeptScore.isFinite ? Double(stats.smallestKeptScore) : nil
+            let changed = before.map { _ in Double(stats.changed) / Double(Swift.max(n, 1)) }
+            maskLog.records.append(MaskRecord(step: step, layer: t.name, size: n, sparsity: Double(n - stats.kept) / Double(Swift.max(n, 1)),
+                                              threshold: threshold, changed: changed))
         }
-        maskLog.previous = gates.map { $0.mask.copy() }
+        // The masks as they are now, for the next record's changes (the buffers are reused).
+        if first || zip(maskLog.previous, gates).contains(where: { $0.count != $1.mask.count }) {
+            maskLog.previous = gates.map { $0.mask.copy() }
+        } else {
+            for (p, g) in zip(maskLog.previous, gates) { p.data.update(from: g.mask.data, count: p.count) }
+        }
         maskLog.lastStep = step
     }
 

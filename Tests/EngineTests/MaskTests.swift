@@ -237,3 +237,23 @@ import Kernels
     }
 }
 
+
+/// The pruner log's one-pass mask statistics equal a plain count, on lengths with and without
+/// a tail, masks holding −0.0 (dropped) and NaN (kept, as `x != 0`), and scores with ±∞.
+@Test func maskStatisticsEqualPlainCounts() {
+    let rng = RNG(seed: 11)
+    for n in [0, 1, 7, 8, 9, 16, 37, 1000] {
+        var m = (0..<n).map { _ in rng.uniform() < 0.4 ? Float(1) : 0 }
+        var p = (0..<n).map { _ in rng.uniform() < 0.5 ? Float(1) : 0 }
+        let s = (0..<n).map { _ in rng.uniform() * 4 - 2 }
+        if n > 3 { m[1] = -0.0; m[2] = .nan; p[3] = -0.0 }
+        let kept = m.filter { $0 != 0 }.count
+        let changed = zip(m, p).filter { ($0 != 0) != ($1 != 0) }.count
+        let low = zip(m, s).filter { $0.0 != 0 }.map(\.1).min() ?? .infinity
+        let stats = maskStatistics(m, previous: p, scores: s, n)
+        #expect(stats.kept == kept && stats.changed == changed && stats.smallestKeptScore == low, "n \(n)")
+        #expect(countNonzero(m, n) == kept)
+        let alone = maskStatistics(m, previous: nil, scores: nil, n)
+        #expect(alone.kept == kept && alone.changed == 0 && alone.smallestKeptScore == .infinity)
+    }
+}
