@@ -66,7 +66,8 @@ public enum BLAS {
         }
     }
 
-    /// Floating-point operations issued to GEMM so far (2·m·n·k per call), for benchmarks.
+    /// Floating-point operations issued to GEMM so far (2·m·n·k per call), and to the direct
+    /// convolution that stands in for a GEMM (Tensor+Conv.swift), for benchmarks.
     nonisolated(unsafe) public static var flops = 0
 
     /// Sets the number of threads for all math: the engine's kernels and GEMM. OpenBLAS itself

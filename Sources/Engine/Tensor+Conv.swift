@@ -70,6 +70,7 @@ extension Tensor {
         let out = try Tensor.empty([n, o, hOut, wOut])
         let outData = out.data
         if stride == 1 && n <= conv2dShiftedMaxBatch && ShiftedKernels.suits(terms: k) {
+            BLAS.flops &+= 2 * o * k * n * plane     // the same products as the GEMM's, counted alike
             parallelFor(plan.groups) { group in
                 let images = Parallel.range(group, of: plan.groups, count: n)
                 guard let first = images.first else { return }

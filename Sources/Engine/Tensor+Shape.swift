@@ -107,8 +107,29 @@ extension Tensor {
         guard step > 0, start >= 0, end <= d, start <= end else {
             throw EngineError("slice: range \(start)..<\(end) is out of bounds for axis \(ax) of size \(d)")
         }
+        if step == 1 { return slicedUnchecked(axis: ax, start: start, end: end) }
         let idx = Array(stride(from: start, to: end, by: step))
         return indexSelectUnchecked(axis: ax, idx)
+    }
+
+    /// A contiguous slice: one block copy per outer index (slicing q, k and v out of a fused
+    /// projection's last axis would otherwise copy, and add back, one float at a time).
+    func slicedUnchecked(axis ax: Int, start: Int, end: Int) -> Tensor {
+        let outer = shape[..<ax].reduce(1, *), d = shape[ax], inner = shape[(ax + 1)...].reduce(1, *)
+        var outShape = shape
+        outShape[ax] = end - start
+        let out = Tensor.empty(existing: outShape)
+        let block = (end - start) * inner
+        if block > 0 {
+            for o in 0..<outer { (out.data + o * block).update(from: data + (o * d + start) * inner, count: block) }
+        }
+        return Tensor.record("slice", out, [self]) { g in
+            let gi = Tensor.zeros(like: self)
+            if block > 0 {
+                for o in 0..<outer { (gi.data + (o * d + start) * inner).update(from: g.data + o * block, count: block) }
+            }
+            return [gi]
+        }
     }
 
     /// Picks entries `indices` along `axis` (like torch.index_select); indices may repeat.
