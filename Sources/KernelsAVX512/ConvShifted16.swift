@@ -27,7 +27,8 @@ public enum ShiftedKernels {
 
 #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
 /// The sixteen-lane `ShiftedProductKernel`: four output channels × thirty-two columns (eight
-/// accumulators), and for the channels left over one channel × 128 columns, then 32. Call only
+/// accumulators); of the channels left over, two × 64 columns (then 32) and the last one alone
+/// × 128 columns (then 32). Call only
 /// where `AVX512.enabled` says so.
 public func shiftedProduct16(_ w: UnsafePointer<Float>, _ k: Int, _ o: Int, _ xp: UnsafePointer<Float>,
                              _ offsets: UnsafePointer<Int>, _ columns: Int, _ y: UnsafeMutablePointer<Float>) {
@@ -56,6 +57,46 @@ public func shiftedProduct16(_ w: UnsafePointer<Float>, _ k: Int, _ o: Int, _ xp
             j += 32
         }
         o0 += 4
+    }
+    // Two channels left over: each input vector feeds both (two loads and two broadcasts per
+    // four multiply-adds, where one channel at a time would load every vector twice).
+    if o0 + 2 <= o {
+        let w0 = w + o0 * k, w1 = w0 + k
+        let y0 = y + o0 * columns, y1 = y0 + columns
+        var j = 0
+        while j + 64 <= columns {
+            let zero = _mm512_setzero_ps()
+            var a0 = zero, a1 = zero, a2 = zero, a3 = zero, b0 = zero, b1 = zero, b2 = zero, b3 = zero
+            for t in 0..<k {
+                let p = xp + offsets[t] + j
+                let x0 = _mm512_loadu_ps(p), x1 = _mm512_loadu_ps(p + 16), x2 = _mm512_loadu_ps(p + 32), x3 = _mm512_loadu_ps(p + 48)
+                let c0 = _mm512_set1_ps(w0[t]), c1 = _mm512_set1_ps(w1[t])
+                a0 = _mm512_fmadd_ps(c0, x0, a0); a1 = _mm512_fmadd_ps(c0, x1, a1)
+                a2 = _mm512_fmadd_ps(c0, x2, a2); a3 = _mm512_fmadd_ps(c0, x3, a3)
+                b0 = _mm512_fmadd_ps(c1, x0, b0); b1 = _mm512_fmadd_ps(c1, x1, b1)
+                b2 = _mm512_fmadd_ps(c1, x2, b2); b3 = _mm512_fmadd_ps(c1, x3, b3)
+            }
+            _mm512_storeu_ps(y0 + j, a0); _mm512_storeu_ps(y0 + j + 16, a1)
+            _mm512_storeu_ps(y0 + j + 32, a2); _mm512_storeu_ps(y0 + j + 48, a3)
+            _mm512_storeu_ps(y1 + j, b0); _mm512_storeu_ps(y1 + j + 16, b1)
+            _mm512_storeu_ps(y1 + j + 32, b2); _mm512_storeu_ps(y1 + j + 48, b3)
+            j += 64
+        }
+        while j < columns {
+            let zero = _mm512_setzero_ps()
+            var a0 = zero, a1 = zero, b0 = zero, b1 = zero
+            for t in 0..<k {
+                let p = xp + offsets[t] + j
+                let x0 = _mm512_loadu_ps(p), x1 = _mm512_loadu_ps(p + 16)
+                let c0 = _mm512_set1_ps(w0[t]), c1 = _mm512_set1_ps(w1[t])
+                a0 = _mm512_fmadd_ps(c0, x0, a0); a1 = _mm512_fmadd_ps(c0, x1, a1)
+                b0 = _mm512_fmadd_ps(c1, x0, b0); b1 = _mm512_fmadd_ps(c1, x1, b1)
+            }
+            _mm512_storeu_ps(y0 + j, a0); _mm512_storeu_ps(y0 + j + 16, a1)
+            _mm512_storeu_ps(y1 + j, b0); _mm512_storeu_ps(y1 + j + 16, b1)
+            j += 32
+        }
+        o0 += 2
     }
     for r in o0..<o {
         let wr = w + r * k, yr = y + r * columns
