@@ -38,7 +38,8 @@ let package = Package(
         .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
         .target(name: "Kernels", dependencies: ["CPrefetch"], swiftSettings: kernelFlags),
         .target(name: "KernelsAVX512", dependencies: ["Kernels", "CPrefetch"], swiftSettings: avx512Flags),
-        // Atomic whole-file writes and checked reads (checkpoints, tables, notebooks, figures).
+        // Atomic whole-file writes and checked reads (checkpoints, tables, notebooks, figures), and
+        // the one JSON reader/writer (safetensors headers, config.json, the notebook cache).
         .target(name: "FileIO"),
         // Tensors, BLAS calls, reverse-mode autodiff, random numbers.
         .target(name: "Engine", dependencies: ["CBLAS", "Kernels", "KernelsAVX512", "FileIO"]),

@@ -14,7 +14,7 @@ extension BertConfig {
     /// computation in ways this encoder does not implement (another activation, relative
     /// positions, a decoder) are errors naming the field; fields that do not matter here
     /// (architectures, initializer_range, use_cache, …) are ignored.
-    public static func parse(_ json: Safetensors.JSON, file: String = "config.json") throws -> BertConfig {
+    public static func parse(_ json: JSON, file: String = "config.json") throws -> BertConfig {
         guard case .object = json else { throw EngineError("\(file): expected a JSON object, got a JSON \(json.kind)") }
         func int(_ key: String, default value: Int? = nil) throws -> Int {
             switch json[key] {
@@ -142,11 +142,11 @@ extension BertModel {
         throw EngineError("\(path): unsupported pooling \(modes.first ?? "(none set)") (prune pools by mean or [CLS]; pass pooling=\"mean\" or \"cls\")")
     }
 
-    static func readJSON(_ path: String) throws -> Safetensors.JSON {
+    static func readJSON(_ path: String) throws -> JSON {
         try InputFile.check(path)
         let bytes = try WholeFile.readAll(path)
         InputFiles.read(path)
-        do { return try Safetensors.JSON.parse(bytes) } catch let e as EngineError { throw EngineError("\(path): \(e.message)") }
+        do { return try JSON.parse(bytes) } catch let e as JSONError { throw EngineError("\(path): \(e)") }
     }
 }
 

@@ -221,9 +221,8 @@ private let malformedCases: [MalformedCase] = {
     }
 
     @Test func jsonEscapes() throws {
-        var parser = Safetensors.JSONParser(ArraySlice(Array(#"["\u00e9\uD83D\ude00\"\\\/\b\f\n\r\t\u0001", -12, 0, 1e3, true, null]"#.utf8)))
-        let value = try parser.parseDocument()
-        let expected = Safetensors.JSON.array([
+        let value = try JSON.parse(Array(#"["\u00e9\uD83D\ude00\"\\\/\b\f\n\r\t\u0001", -12, 0, 1e3, true, null]"#.utf8))
+        let expected = JSON.array([
             .string("é😀\"\\/\u{08}\u{0C}\n\r\t\u{01}"), .integer(-12), .integer(0), .number("1e3"), .bool(true), .null,
         ])
         #expect(value == expected)
@@ -231,8 +230,7 @@ private let malformedCases: [MalformedCase] = {
         var out: [UInt8] = []
         value.write(to: &out)
         #expect(String(decoding: out, as: UTF8.self) == #"["é😀\"\\/\b\f\n\r\t\u0001",-12,0,1e3,true,null]"#)
-        var again = Safetensors.JSONParser(ArraySlice(out))
-        #expect(try again.parseDocument() == value)
+        #expect(try JSON.parse(out) == value)
     }
 
     // MARK: - Interoperability with the reference implementation
@@ -276,13 +274,12 @@ private let malformedCases: [MalformedCase] = {
     }
 
     /// Parses the JSON report printed by the Python side with our own parser.
-    private func report(_ text: String) throws -> [(String, Safetensors.JSON)] {
-        var parser = Safetensors.JSONParser(ArraySlice(Array(text.utf8)))
-        guard case .object(let members) = try parser.parseDocument() else { throw EngineError("report is not an object") }
+    private func report(_ text: String) throws -> [(String, JSON)] {
+        guard case .object(let members) = try JSON.parse(text) else { throw EngineError("report is not an object") }
         return members
     }
 
-    private func number(_ value: Safetensors.JSON?) -> Double? {
+    private func number(_ value: JSON?) -> Double? {
         switch value {
         case .integer(let v): Double(v)
         case .number(let text): Double(text)
