@@ -64,11 +64,11 @@ extension Table {
         do {
             records = try CSV.records(text, file: file)
             names = try CSV.header(records, file: file)
-        } catch let e as EngineError { throw BuiltinError(e.message) }
+        } catch let e as DataError { throw BuiltinError(e.message) }
         let table = Table()
         table.columns = names
         for record in records.dropFirst() {
-            do { try CSV.checkWidth(record, columns: names.count, file: file) } catch let e as EngineError { throw BuiltinError(e.message) }
+            do { try CSV.checkWidth(record, columns: names.count, file: file) } catch let e as DataError { throw BuiltinError(e.message) }
             var row: [String: Value] = [:]
             for (name, f) in zip(names, record.fields) {
                 if f.quoted { row[name] = .string(f.text); continue }

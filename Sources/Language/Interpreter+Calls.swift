@@ -203,14 +203,6 @@ public protocol ScriptWorded: Error {
     var scriptMessage: String { get }
 }
 
-/// An error of the library below the language (the engine's, the file layer's): its message is
-/// shown as it is, after the builtin's name unless it starts with it.
-public protocol LibraryError: Error {
-    var message: String { get }
-}
-
-extension FileError: LibraryError {}
-
 extension Interpreter {
     /// Runs library code (an object's operator, index or field), turning its error into one
     /// located at `loc`; the language's own errors pass through.

@@ -207,7 +207,7 @@ struct StateEncoder {
 
     private mutating func encodeModel(_ m: Module, id k: Int) throws -> JSON {
         let spec: ModuleSpec
-        do { spec = try ModuleCodec.describe(m) } catch let e as EngineError { throw UnstorableValue(reason: e.message) }
+        do { spec = try ModuleCodec.describe(m) } catch let e as LibraryError { throw UnstorableValue(reason: e.message) }
         var tensors = (m.namedParameters() + m.namedBuffers()).map { (name: $0.0, tensor: $0.1) }
         var gates: [(String, JSON)] = []
         for (name, gate) in m.namedGates() {

@@ -2,6 +2,7 @@
 // by a linear probe (frozen body, features computed once) or by full fine-tuning (with the
 // upstream mask kept fixed, or while pruning). The upstream model is never modified.
 import Engine
+import FileIO
 import NN
 
 /// How the body of the upstream model is adapted.
@@ -161,7 +162,7 @@ public enum Transfer {
         do {
             let out = try GradMode.noGrad { try body(try Tensor.zeros([1] + sampleShape)) }
             return out.count
-        } catch let e as EngineError {
+        } catch let e as LibraryError {
             throw EngineError("transfer: the model does not take the task's samples of shape \(describe(shape: sampleShape)): \(e.message)")
         }
     }

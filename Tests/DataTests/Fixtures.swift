@@ -91,6 +91,6 @@ func sampleIDs(_ d: Dataset) -> [Int] {
 
 /// Runs `body` and returns the message of the `EngineError` it throws, or nil if it does not.
 func engineErrorMessage(_ body: () throws -> Void) -> String? {
-    do { try body() } catch let error as EngineError { return error.message } catch { return "\(error)" }
+    do { try body() } catch let error as DataError { return error.message } catch { return "\(error)" }
     return nil
 }

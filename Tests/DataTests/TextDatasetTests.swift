@@ -105,7 +105,7 @@ func writeCSV(_ text: String, in dir: String, name: String = "t.csv") throws -> 
         do {
             _ = try TextCSV.read(path, text: column)
             Issue.record("case \(i) was accepted: \(content.debugDescription)")
-        } catch let e as EngineError {
+        } catch let e as DataError {
             #expect(e.message.contains(path), "\(e.message)")
             #expect(e.message.contains(message), "\(e.message)")
         }

@@ -92,7 +92,7 @@ func tinyTokenizer() throws -> Tokenizer {
     #expect(cut.ids == [2, 14, 8, 3])                             // [SEP] kept at the end
     #expect(cut.truncated)
     #expect(try t.encode("", length: 2).ids == [2, 3])
-    #expect(throws: EngineError.self) { try t.encode("a", length: 1) }
+    #expect(throws: DataError.self) { try t.encode("a", length: 1) }
 
     let (ids, mask) = try t.encode(["hello", "cafe !"], length: 5)
     #expect(ids.shape == [2, 5])
@@ -102,8 +102,8 @@ func tinyTokenizer() throws -> Tokenizer {
 }
 
 @Test func vocabularyErrorsAreClear() throws {
-    #expect(throws: EngineError.self) { try Tokenizer(vocabulary: Vocabulary(tokens: ["[PAD]", "a"])) }
-    #expect(throws: EngineError.self) { try Vocabulary(tokens: []) }
+    #expect(throws: DataError.self) { try Tokenizer(vocabulary: Vocabulary(tokens: ["[PAD]", "a"])) }
+    #expect(throws: DataError.self) { try Vocabulary(tokens: []) }
     let dir = try makeTempDirectory()
     defer { removeDirectory(dir) }
     do {

@@ -99,8 +99,8 @@ func expectEngineError(_ parts: [String], sourceLocation: SourceLocation = #_sou
         try body()
         Issue.record("expected an EngineError mentioning \(parts)", sourceLocation: sourceLocation)
     } catch {
-        // A file that cannot be read is the file layer's error (FileError); the rest the engine's.
-        guard let message = (error as? EngineError)?.message ?? (error as? FileError)?.message else {
+        // A file that cannot be read is the file layer's error (FileError); the rest NN's or the engine's.
+        guard let message = (error as? LibraryError)?.message else {
             Issue.record("expected an EngineError, got \(error)", sourceLocation: sourceLocation)
             return nil
         }

@@ -205,6 +205,6 @@ private func eval(_ s: Session, _ code: String) throws -> String {
 
     @Test func unknownLayersAreRefused() {
         final class Custom: Module {}
-        #expect(throws: EngineError.self) { try ModuleCodec.describe(Sequential([Custom()])) }
+        #expect(throws: NNError.self) { try ModuleCodec.describe(Sequential([Custom()])) }
     }
 }
