@@ -59,7 +59,7 @@ extension Builtins {
                 EngineArgs.announceInterrupt(history, args)
                 if let diff { return .object(DiffObject(diff)) }
                 return .model(model)
-            } catch let e as LibraryError { throw BuiltinError(e.message) }
+            } catch let e as LibraryError { throw BuiltinError(e.scriptText) }
         },
 
     ]

@@ -139,7 +139,9 @@ extension BertModel {
         if on("pooling_mode_mean_tokens") { return .mean }
         if on("pooling_mode_cls_token") { return .cls }
         let modes = ["pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"].filter(on)
-        throw NNError("\(path): unsupported pooling \(modes.first ?? "(none set)") (prune pools by mean or [CLS]; pass pooling=\"mean\" or \"cls\")")
+        let mode = modes.first ?? "(none set)"
+        throw NNError("\(path): unsupported pooling \(mode) (prune pools by mean or [CLS]; pass the pooling, .mean or .cls)",
+                      kind: .unsupportedPooling(file: path, mode: mode))
     }
 
     static func readJSON(_ path: String) throws -> JSON {

@@ -47,7 +47,7 @@ public enum Checkpoint {
         let (_, metadata) = try Safetensors.load(path)
         let file = path.split(separator: "/").last.map(String.init) ?? path
         guard let text = metadata[architectureKey] else {
-            throw NNError("\(file) holds no architecture (it was not saved by prune's save of a model); build the model and give it as into=")
+            throw NNError("\(file) holds no architecture (Checkpoint.save records one only for layers ModuleCodec knows); build the model and load the weights into it with Checkpoint.load(_:from:)")
         }
         let spec: ModuleSpec
         do { spec = try ModuleSpec(text: text) } catch let e as NNError { throw NNError("\(file): \(e.message)") }

@@ -6,7 +6,15 @@ import FileIO
 /// An error raised by NN, with a message meant for the user.
 public struct NNError: LibraryError, Equatable, Sendable {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    /// What went wrong, for the few failures a caller words its own way (the language names its
+    /// keywords); nil for the rest.
+    public var kind: Kind?
+    public init(_ message: String, kind: Kind? = nil) { self.message = message; self.kind = kind }
+
+    public enum Kind: Equatable, Sendable {
+        /// A sentence-transformers folder declares a pooling other than mean or [CLS].
+        case unsupportedPooling(file: String, mode: String)
+    }
 }
 
 extension LibraryError {

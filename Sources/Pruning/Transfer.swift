@@ -40,6 +40,8 @@ public enum TransferError: Error, CustomStringConvertible, Equatable {
     case diffWithPruner
     /// An adversary was given to a linear probe, which trains on features computed once.
     case probeWithAdversary
+    /// Diff pruning was given a model with masks, which its diff would regrow.
+    case diffOfMaskedModel
 
     public var description: String {
         switch self {
@@ -51,6 +53,8 @@ public enum TransferError: Error, CustomStringConvertible, Equatable {
             return "transfer: diff pruning chooses the entries of its diff itself; it takes no pruner"
         case .probeWithAdversary:
             return "transfer: a linear probe trains its head on features computed once, so it cannot train on adversarial inputs; fine-tune fully instead"
+        case .diffOfMaskedModel:
+            return "diff pruning needs a model without masks (its diff would regrow pruned weights); transfer without keeping the masks (keepMask false)"
         }
     }
 }
