@@ -72,12 +72,16 @@ let package = Package(
         // Throughput benchmarks behind scripts/bench.
         .executableTarget(name: "prune-bench", dependencies: ["FileIO", "Engine", "Kernels", "KernelsAVX512", "NN", "Data", "Pruning", "Plot"]),
 
-        .testTarget(name: "FileIOTests", dependencies: ["FileIO"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "KernelsAVX512", "FileIO"]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "Engine", "Kernels", "KernelsAVX512", "FileIO"], exclude: ["Fixtures"]),
-        .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN", "CPNG", "FileIO"], exclude: ["Fixtures"]),
+        // What the test targets share: assertClose, the gradient check, temporary folders and
+        // the capture of library errors.
+        .target(name: "TestSupport", dependencies: ["FileIO", "Engine"], path: "Tests/TestSupport"),
+
+        .testTarget(name: "FileIOTests", dependencies: ["FileIO", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "KernelsAVX512", "FileIO", "TestSupport"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Engine", "Kernels", "KernelsAVX512", "FileIO", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN", "CPNG", "FileIO", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ScriptTests", dependencies: ["Language", "Bindings", "Notebooks", "FileIO", "Engine", "NN", "Data", "Pruning"], exclude: ["golden", "fixtures"]),
-        .testTarget(name: "PruningTests", dependencies: ["Pruning", "NN", "Data", "Engine", "Kernels", "KernelsAVX512"]),
+        .testTarget(name: "PruningTests", dependencies: ["Pruning", "NN", "Data", "Engine", "Kernels", "KernelsAVX512", "TestSupport"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "CPNG", "FileIO"], exclude: ["golden"]),
         .testTarget(name: "TrainingTests", dependencies: ["NN", "Data", "Engine", "Pruning", "FileIO"]),
         .testTarget(name: "PruneCLITests", dependencies: []),

@@ -1,5 +1,6 @@
 // Dataset operations on a synthetic dataset whose pixels record each sample's origin.
 import Testing
+import TestSupport
 import Engine
 @testable import Data
 
@@ -82,7 +83,7 @@ struct DatasetTests {
 
     @Test func perClassFailsWhenAClassIsShort() throws {
         let d = try syntheticDataset(classes: 4, perClass: 25)
-        let message = try #require(engineErrorMessage { _ = try d.perClass(26, seed: 0) })
+        let message = try #require(errorMessage { _ = try d.perClass(26, seed: 0) })
         #expect(message.contains("class 0 (c0) has 25 samples"), "\(message)")
         #expect(throws: DataError.self) { try d.perClass(-1, seed: 0) }
     }

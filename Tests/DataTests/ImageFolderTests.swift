@@ -2,6 +2,7 @@
 // labels; resizing, colour choice and the folder mistakes a user makes are checked.
 import Foundation
 import Testing
+import TestSupport
 import CPNG
 import Engine
 @testable import Data
@@ -22,7 +23,7 @@ func writePNG(_ pixels: [UInt8], width: Int, height: Int, channels: Int, to path
 @Suite struct ImageFolderTests {
     /// A folder with classes "cat" (2 images) and "dog" (1 image) of 5×4 grey pixels.
     func greyFolder() throws -> (root: String, images: [[UInt8]]) {
-        let root = try makeTempDirectory()
+        let root = try makeDirectory()
         var images: [[UInt8]] = []
         for (cls, count) in [("cat", 2), ("dog", 1)] {
             try FileManager.default.createDirectory(atPath: root + "/" + cls, withIntermediateDirectories: true)
@@ -48,7 +49,7 @@ func writePNG(_ pixels: [UInt8], width: Int, height: Int, channels: Int, to path
     }
 
     @Test func rgbAndResizing() throws {
-        let root = try makeTempDirectory()
+        let root = try makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }
         try FileManager.default.createDirectory(atPath: root + "/red", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: root + "/grey", withIntermediateDirectories: true)
@@ -68,7 +69,7 @@ func writePNG(_ pixels: [UInt8], width: Int, height: Int, channels: Int, to path
     }
 
     @Test func folderMistakesAreNamed() throws {
-        let root = try makeTempDirectory()
+        let root = try makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }
         func message(_ body: () throws -> Dataset) -> String {
             do { _ = try body(); return "" } catch let e as DataError { return e.message } catch { return "\(error)" }

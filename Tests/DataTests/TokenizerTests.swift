@@ -1,6 +1,7 @@
 // The WordPiece tokenizer: against the reference (Hugging Face tokenizers) on the committed
 // fixture made by scripts/tokenizer-fixture.py, and by hand on a tiny vocabulary.
 import Testing
+import TestSupport
 import FileIO
 import Engine
 @testable import Data
@@ -104,7 +105,7 @@ func tinyTokenizer() throws -> Tokenizer {
 @Test func vocabularyErrorsAreClear() throws {
     #expect(throws: DataError.self) { try Tokenizer(vocabulary: Vocabulary(tokens: ["[PAD]", "a"])) }
     #expect(throws: DataError.self) { try Vocabulary(tokens: []) }
-    let dir = try makeTempDirectory()
+    let dir = try makeDirectory()
     defer { removeDirectory(dir) }
     do {
         _ = try Vocabulary(file: dir + "/missing.txt")

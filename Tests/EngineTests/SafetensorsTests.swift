@@ -2,34 +2,9 @@
 // interoperability with the reference Python library in both directions.
 import Foundation
 import Testing
+import TestSupport
 import FileIO
 @testable import Engine
-
-/// A fresh directory under /tmp, removed by `removeDirectory`.
-private func makeDirectory() throws -> String {
-    let path = "/tmp/prune-st-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
-    return path
-}
-
-private func removeDirectory(_ directory: String) { try? FileManager.default.removeItem(atPath: directory) }
-
-/// The message of the EngineError (or, for a file that cannot be read, the FileError) that
-/// `body` throws, or nil (recording an issue) if none.
-private func errorMessage(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
-    do {
-        try body()
-        Issue.record("expected an error", sourceLocation: sourceLocation)
-        return nil
-    } catch let error as EngineError {
-        return error.message
-    } catch let error as FileError {
-        return error.message
-    } catch {
-        Issue.record("expected an EngineError, got \(error)", sourceLocation: sourceLocation)
-        return nil
-    }
-}
 
 /// Tensors covering the edge cases: a matrix, a vector, a scalar, and two empty shapes, with
 /// values whose bits must survive exactly (negative zero, infinities, NaN, subnormals).

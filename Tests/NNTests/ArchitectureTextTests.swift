@@ -2,6 +2,7 @@
 // model is rebuilt from its file alone, and malformed text is refused with a position.
 import Foundation
 import Testing
+import TestSupport
 @testable import NN
 import Engine
 
