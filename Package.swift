@@ -74,13 +74,15 @@ let package = Package(
 
         // What the test targets share: assertClose, the gradient check, temporary folders and
         // the capture of library errors.
-        .target(name: "TestSupport", dependencies: ["FileIO", "Engine"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["FileIO", "Engine", "Language", "Notebooks"], path: "Tests/TestSupport"),
 
         .testTarget(name: "FileIOTests", dependencies: ["FileIO", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "KernelsAVX512", "FileIO", "TestSupport"]),
         .testTarget(name: "NNTests", dependencies: ["NN", "Engine", "Kernels", "KernelsAVX512", "FileIO", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN", "CPNG", "FileIO", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "ScriptTests", dependencies: ["Language", "Bindings", "Notebooks", "FileIO", "Engine", "NN", "Data", "Pruning"], exclude: ["golden", "fixtures"]),
+        .testTarget(name: "LanguageTests", dependencies: ["Language", "Bindings", "Notebooks", "FileIO", "Engine", "NN", "Data", "TestSupport"], exclude: ["golden"]),
+        .testTarget(name: "BindingsTests", dependencies: ["Language", "Bindings", "Notebooks", "FileIO", "Engine", "NN", "Data", "Pruning", "TestSupport"], exclude: ["fixtures"]),
+        .testTarget(name: "NotebookTests", dependencies: ["Language", "Bindings", "Notebooks", "FileIO", "Engine", "NN", "Data", "Pruning", "TestSupport"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "NN", "Data", "Engine", "Kernels", "KernelsAVX512", "TestSupport"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "CPNG", "FileIO"], exclude: ["golden"]),
         .testTarget(name: "TrainingTests", dependencies: ["NN", "Data", "Engine", "Pruning", "FileIO"]),

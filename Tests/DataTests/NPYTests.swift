@@ -5,10 +5,10 @@ import Testing
 import Engine
 @testable import Data
 
-/// Tests/ScriptTests/fixtures/torch/<name>, written by scripts/torch_fixtures.py.
+/// Tests/BindingsTests/fixtures/torch/<name>, written by scripts/torch_fixtures.py.
 func torchFixture(_ name: String) -> String {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("ScriptTests/fixtures/torch/\(name)").path
+        .appendingPathComponent("BindingsTests/fixtures/torch/\(name)").path
 }
 
 @Suite struct NPYTests {

@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 @Suite struct ModuleGraphTests {
-    /// Sources/, found from this file's path (Tests/ScriptTests/ModuleGraphTests.swift).
+    /// Sources/, found from this file's path (Tests/LanguageTests/ModuleGraphTests.swift).
     static let sources: String = {
         var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
         parts.removeLast(3)

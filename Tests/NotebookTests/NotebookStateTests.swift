@@ -1,6 +1,7 @@
 // Storing a session's state: every storable kind of value round-trips, sharing is kept, models
 // come back with their architecture, weights and masks; what cannot be stored is named.
 import Testing
+import TestSupport
 import Engine
 import FileIO
 import NN
