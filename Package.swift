@@ -38,7 +38,8 @@ let package = Package(
         .systemLibrary(name: "CPrefetch", path: "Sources/CPrefetch"),
         .target(name: "Kernels", dependencies: ["CPrefetch"], swiftSettings: kernelFlags),
         .target(name: "KernelsAVX512", dependencies: ["Kernels", "CPrefetch"], swiftSettings: avx512Flags),
-        // Atomic whole-file writes and checked reads (checkpoints, tables, notebooks, figures).
+        // Atomic whole-file writes and checked reads (checkpoints, tables, notebooks, figures), and
+        // the one JSON reader/writer (safetensors headers, config.json, the notebook cache).
         .target(name: "FileIO"),
         // Tensors, BLAS calls, reverse-mode autodiff, random numbers.
         .target(name: "Engine", dependencies: ["CBLAS", "Kernels", "KernelsAVX512", "FileIO"]),
@@ -71,12 +72,18 @@ let package = Package(
         // Throughput benchmarks behind scripts/bench.
         .executableTarget(name: "prune-bench", dependencies: ["FileIO", "Engine", "Kernels", "KernelsAVX512", "NN", "Data", "Pruning", "Plot"]),
 
-        .testTarget(name: "FileIOTests", dependencies: ["FileIO"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "KernelsAVX512", "FileIO"]),
-        .testTarget(name: "NNTests", dependencies: ["NN", "Engine", "Kernels", "KernelsAVX512", "FileIO"], exclude: ["Fixtures"]),
-        .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN", "CPNG", "FileIO"], exclude: ["Fixtures"]),
-        .testTarget(name: "ScriptTests", dependencies: ["Language", "Bindings", "Notebooks", "FileIO", "Engine", "NN", "Data", "Pruning"], exclude: ["golden", "fixtures"]),
-        .testTarget(name: "PruningTests", dependencies: ["Pruning", "NN", "Data", "Engine", "Kernels", "KernelsAVX512"]),
+        // What the test targets share: assertClose, the gradient check, temporary folders and
+        // the capture of library errors.
+        .target(name: "TestSupport", dependencies: ["FileIO", "Engine", "Language", "Notebooks"], path: "Tests/TestSupport"),
+
+        .testTarget(name: "FileIOTests", dependencies: ["FileIO", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "KernelsAVX512", "FileIO", "TestSupport"]),
+        .testTarget(name: "NNTests", dependencies: ["NN", "Engine", "Kernels", "KernelsAVX512", "FileIO", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "DataTests", dependencies: ["Data", "Engine", "NN", "CPNG", "FileIO", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "LanguageTests", dependencies: ["Language", "Bindings", "Notebooks", "FileIO", "Engine", "NN", "Data", "TestSupport"], exclude: ["golden"]),
+        .testTarget(name: "BindingsTests", dependencies: ["Language", "Bindings", "Notebooks", "FileIO", "Engine", "NN", "Data", "Pruning", "TestSupport"], exclude: ["fixtures"]),
+        .testTarget(name: "NotebookTests", dependencies: ["Language", "Bindings", "Notebooks", "FileIO", "Engine", "NN", "Data", "Pruning", "TestSupport"]),
+        .testTarget(name: "PruningTests", dependencies: ["Pruning", "NN", "Data", "Engine", "Kernels", "KernelsAVX512", "TestSupport"]),
         .testTarget(name: "PlotTests", dependencies: ["Plot", "CPNG", "FileIO"], exclude: ["golden"]),
         .testTarget(name: "TrainingTests", dependencies: ["NN", "Data", "Engine", "Pruning", "FileIO"]),
         .testTarget(name: "PruneCLITests", dependencies: []),

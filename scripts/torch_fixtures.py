@@ -6,9 +6,9 @@ state_dicts with safetensors (the MLP file carries one extra tensor, so `strict=
 something to skip), and saves fixture inputs with PyTorch's logits as a compressed .npz.
 Also writes small .npy/.npz files in the dtypes and layouts NumPy users meet.
 
-    python3 scripts/torch_fixtures.py            # writes Tests/ScriptTests/fixtures/torch/
+    python3 scripts/torch_fixtures.py            # writes Tests/BindingsTests/fixtures/torch/
 
-The test (Tests/ScriptTests/TorchImportTests.swift) loads them with
+The test (Tests/BindingsTests/TorchImportTests.swift) loads them with
 `load(path, into=net, rename=..., strict=false)` and compares prune's logits with PyTorch's.
 """
 import os
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "ScriptTests", "fixtures", "torch")
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "BindingsTests", "fixtures", "torch")
 
 
 def task(n, seed):

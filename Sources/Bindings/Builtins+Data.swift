@@ -2,6 +2,7 @@
 // and synthetic tasks; normalisation, augmentation, splits and a grid of samples (show).
 import Language
 import Engine
+import FileIO
 import NN
 import Data
 import Plot
@@ -92,7 +93,7 @@ extension Builtins {
                 example: "d = digits()\nshape(d)") { args in
             let size = try args.int("size", in: 1...1024)
             let path = try args.optionalString("path")
-            do { return .dataset(try Digits.load(path: path, size: size)) } catch let e as EngineError { throw BuiltinError("digits: " + e.message) }
+            do { return .dataset(try Digits.load(path: path, size: size)) } catch let e as LibraryError { throw BuiltinError("digits: " + e.scriptText) }
         },
         Builtin("synthetic", [BuiltinParam("classes", .number(5), "number of classes"),
                               BuiltinParam("per_class", .number(100), "samples per class"),
@@ -109,7 +110,7 @@ extension Builtins {
                                                    perClass: try args.int("per_class", in: 0...1_000_000),
                                                    shape: shape, noise: try args.float("noise"), seed: try args.seed(),
                                                    sampleSeed: args.has("sample_seed") ? try args.seed("sample_seed") : nil))
-            } catch let e as EngineError { throw BuiltinError(e.message) }
+            } catch let e as LibraryError { throw BuiltinError(e.scriptText) }
         },
         Builtin("normalize", [BuiltinParam("data", nil, "a dataset"),
                               BuiltinParam("mean", .nil_, "per-channel means (a number or a list; default: the dataset's own)"),
@@ -127,7 +128,7 @@ extension Builtins {
             }
             if let m = try values("mean") { stats.mean = m }
             if let s = try values("std") { stats.std = s }
-            do { return .dataset(try d.normalized(mean: stats.mean, std: stats.std)) } catch let e as EngineError { throw BuiltinError("normalize: " + e.message) }
+            do { return .dataset(try d.normalized(mean: stats.mean, std: stats.std)) } catch let e as LibraryError { throw BuiltinError("normalize: " + e.scriptText) }
         },
         Builtin("augment", [BuiltinParam("data", nil, "a dataset of images [C, H, W]"),
                             BuiltinParam("shift", .number(2), "random shift of up to this many pixels (zero-filled)"),
@@ -137,7 +138,7 @@ extension Builtins {
                 example: "train = augment(fashion_mnist(\"train\", limit=1000), shift=2)") { args in
             let d = try EngineArgs.dataset(args, "data")
             let a = Augmentation(shift: try args.int("shift", in: 0...1024), flip: try args.bool("flip"))
-            do { return .dataset(try d.augmented(a)) } catch let e as EngineError { throw BuiltinError(e.message) }
+            do { return .dataset(try d.augmented(a)) } catch let e as LibraryError { throw BuiltinError(e.scriptText) }
         },
         Builtin("split", [BuiltinParam("data", nil, "a dataset"),
                           BuiltinParam("fraction", .number(0.8), "share of every class that goes to the first part"),

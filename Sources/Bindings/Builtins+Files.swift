@@ -63,7 +63,7 @@ extension EngineArgs {
         let classes = args.has("classes") ? try args.int("classes", in: 1...1_000_000) : nil
         do {
             return try Dataset(name: name, images: samples.detached().copy(), labels: labels, classes: classes ?? names?.count, classNames: names)
-        } catch let e as EngineError { throw BuiltinError("\(args.builtin): \(e.message)") }
+        } catch let e as LibraryError { throw BuiltinError("\(args.builtin): \(e.scriptText)") }
     }
 
     /// `dataset(path, …)`: a folder of class folders, .npy, .npz or .csv.

@@ -71,3 +71,14 @@ extension Builtins {
         },
     ]
 }
+
+/// NN's errors with the language's keywords.
+extension NNError: ScriptWorded {
+    public var scriptMessage: String {
+        switch kind {
+        case let .unsupportedPooling(file, mode)?:
+            return "\(file): unsupported pooling \(mode) (prune pools by mean or [CLS]; pass pooling=\"mean\" or \"cls\")"
+        case nil: return message
+        }
+    }
+}

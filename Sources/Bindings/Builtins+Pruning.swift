@@ -70,6 +70,15 @@ extension PruningError: ScriptWorded {
         case let .learnsWhileTraining(method): return "\(method) learns its scores while training: use train(net, data, pruner=p)"
         case let .unknownParameter(name, method, known):
             return "unknown keyword '\(name)' for pruner(\"\(method)\")" + PrunerKeywords.hint(name, method: method, known: known)
+        case let .missingLayers(method, _, _):
+            switch method {
+            case "gates": return "gates trains the unit gates that gates(net) inserts; this model has none"
+            case "basis": return "basis pruning removes the bases that basis(net) makes; this model has none"
+            case "channel_scaling": return "channel_scaling trains the scales that channel_scales(net) inserts; this model has none"
+            default: return description
+            }
+        case let .prunesOnceFromData(method):
+            return "\(method) prunes once, from data: use prune(net, p, data) or schedule=\"oneshot\" with data"
         default: return description
         }
     }
@@ -86,6 +95,8 @@ extension TransferError: ScriptWorded {
             return "mode=\"diff\" chooses the entries of its diff itself (keep= sets how many); it takes no pruner="
         case .probeWithAdversary:
             return "adversary= needs inputs to perturb, but a linear probe (mode=\"linear\") trains on features computed once; use mode=\"full\""
+        case .diffOfMaskedModel:
+            return "diff pruning needs a model without masks (its diff would regrow pruned weights); transfer with keep_mask=false"
         }
     }
 }

@@ -2,6 +2,7 @@
 // with the training keywords `train` shares (EngineArgs.trainingParams).
 import Language
 import Engine
+import FileIO
 import NN
 import Data
 import Pruning
@@ -58,7 +59,7 @@ extension Builtins {
                 EngineArgs.announceInterrupt(history, args)
                 if let diff { return .object(DiffObject(diff)) }
                 return .model(model)
-            } catch let e as EngineError { throw BuiltinError(e.message) }
+            } catch let e as LibraryError { throw BuiltinError(e.scriptText) }
         },
 
     ]

@@ -20,8 +20,6 @@ public enum Library {
     nonisolated(unsafe) private static var installed = false
 }
 
-extension EngineError: LibraryError {}
-
 extension Session {
     /// The session's random generator (models, data shuffles), started from `seed`; `seed(n)`
     /// reseeds it.

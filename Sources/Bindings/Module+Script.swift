@@ -3,6 +3,7 @@
 // and the layer table the prompt shows.
 import Language
 import Engine
+import FileIO
 import NN
 
 extension Value {
@@ -101,7 +102,7 @@ extension Module: ScriptObject {
 
     /// A structurally identical model with copied parameters, buffers and masks.
     public func scriptCopied() throws -> ScriptObject? {
-        do { return try clone() } catch let e as EngineError { throw BuiltinError("copy: " + e.message) }
+        do { return try clone() } catch let e as LibraryError { throw BuiltinError("copy: " + e.scriptText) }
     }
 
     /// The layers of a model, as `net.layers`, `net[i]` and `for layer in net` see them.

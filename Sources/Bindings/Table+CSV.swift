@@ -64,11 +64,11 @@ extension Table {
         do {
             records = try CSV.records(text, file: file)
             names = try CSV.header(records, file: file)
-        } catch let e as EngineError { throw BuiltinError(e.message) }
+        } catch let e as DataError { throw BuiltinError(e.scriptText) }
         let table = Table()
         table.columns = names
         for record in records.dropFirst() {
-            do { try CSV.checkWidth(record, columns: names.count, file: file) } catch let e as EngineError { throw BuiltinError(e.message) }
+            do { try CSV.checkWidth(record, columns: names.count, file: file) } catch let e as DataError { throw BuiltinError(e.scriptText) }
             var row: [String: Value] = [:]
             for (name, f) in zip(names, record.fields) {
                 if f.quoted { row[name] = .string(f.text); continue }
@@ -94,7 +94,7 @@ extension Table {
         do {
             try InputFile.check(path)
             bytes = try WholeFile.readAll(path)
-        } catch let e as LibraryError { throw BuiltinError("load: " + e.message) }
+        } catch let e as LibraryError { throw BuiltinError("load: " + e.scriptText) }
         InputFiles.read(path)
         guard let text = String(validating: bytes, as: UTF8.self) else { throw BuiltinError("load: \(path) is not UTF-8 text") }
         return try parseCSV(text, file: path)

@@ -17,12 +17,12 @@ public struct Augmentation: Sendable, Equatable, CustomStringConvertible {
     }
 
     func check(sampleShape: [Int], dataset: String) throws {
-        guard shift >= 0 else { throw EngineError("augmentation: shift must be ≥ 0, got \(shift)") }
+        guard shift >= 0 else { throw DataError("augmentation: shift must be ≥ 0, got \(shift)") }
         guard sampleShape.count == 3 || (shift == 0 && !flip) else {
-            throw EngineError("augmentation: dataset \(dataset) has samples of shape \(describe(shape: sampleShape)); shifts and flips need images [C, H, W]")
+            throw DataError("augmentation: dataset \(dataset) has samples of shape \(describe(shape: sampleShape)); shifts and flips need images [C, H, W]")
         }
         if sampleShape.count == 3, shift >= min(sampleShape[1], sampleShape[2]) {
-            throw EngineError("augmentation: shift \(shift) is not smaller than the \(sampleShape[1])×\(sampleShape[2]) images")
+            throw DataError("augmentation: shift \(shift) is not smaller than the \(sampleShape[1])×\(sampleShape[2]) images")
         }
     }
 

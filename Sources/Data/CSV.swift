@@ -45,30 +45,30 @@ public enum CSV {
             switch c {
             case "\"":
                 guard field.isEmpty, !afterQuote else {
-                    throw EngineError("\(file):\(line): a quote inside an unquoted field; quote the whole field and double inner quotes")
+                    throw DataError("\(file):\(line): a quote inside an unquoted field; quote the whole field and double inner quotes")
                 }
                 inQuotes = true; quoted = true
             case ",": endField()
             case "\r": if chars.first != "\n" { endRecord(); line += 1; recordLine = line }
             case "\n": endRecord(); line += 1; recordLine = line
             default:
-                guard !afterQuote else { throw EngineError("\(file):\(line): text after a closing quote") }
+                guard !afterQuote else { throw DataError("\(file):\(line): text after a closing quote") }
                 field.unicodeScalars.append(c)
             }
         }
-        if inQuotes { throw EngineError("\(file):\(recordLine): a quoted field is not closed") }
+        if inQuotes { throw DataError("\(file):\(recordLine): a quoted field is not closed") }
         if !field.isEmpty || quoted || !fields.isEmpty { endRecord() }
         return records
     }
 
     /// The header's column names, checked: present, non-empty and distinct.
     public static func header(_ records: [Record], file: String) throws -> [String] {
-        guard let header = records.first else { throw EngineError("\(file): empty file; a CSV table needs a header row") }
+        guard let header = records.first else { throw DataError("\(file): empty file; a CSV table needs a header row") }
         let names = header.fields.map(\.text)
         var seen = Set<String>()
         for (i, n) in names.enumerated() {
-            guard !n.isEmpty else { throw EngineError("\(file):\(header.line): column \(i + 1) has no name") }
-            guard seen.insert(n).inserted else { throw EngineError("\(file):\(header.line): column '\(n)' appears twice") }
+            guard !n.isEmpty else { throw DataError("\(file):\(header.line): column \(i + 1) has no name") }
+            guard seen.insert(n).inserted else { throw DataError("\(file):\(header.line): column '\(n)' appears twice") }
         }
         return names
     }
@@ -76,7 +76,7 @@ public enum CSV {
     /// Checks that a data record has as many fields as the header.
     public static func checkWidth(_ record: Record, columns: Int, file: String) throws {
         guard record.fields.count == columns else {
-            throw EngineError("\(file):\(record.line): \(record.fields.count) fields, but the header has \(columns)")
+            throw DataError("\(file):\(record.line): \(record.fields.count) fields, but the header has \(columns)")
         }
     }
 }

@@ -35,18 +35,18 @@ public final class Dataset: CustomStringConvertible, @unchecked Sendable {
     public init(name: String, images: Tensor, labels: [Int], classes: Int? = nil, classNames: [String]? = nil,
                 augmentation: Augmentation? = nil, valueRange: ValueRange? = nil) throws {
         guard images.rank >= 2 else {
-            throw EngineError("dataset \(name): images need a sample dimension and at least one more, got shape \(describe(shape: images.shape))")
+            throw DataError("dataset \(name): images need a sample dimension and at least one more, got shape \(describe(shape: images.shape))")
         }
         guard images.shape[0] == labels.count else {
-            throw EngineError("dataset \(name): \(images.shape[0]) samples but \(labels.count) labels")
+            throw DataError("dataset \(name): \(images.shape[0]) samples but \(labels.count) labels")
         }
         let k = classes ?? classNames?.count ?? ((labels.max() ?? -1) + 1)
         let names = classNames ?? (0..<max(k, 0)).map(String.init)
         guard k >= 0, names.count == k else {
-            throw EngineError("dataset \(name): \(k) classes but \(names.count) class names")
+            throw DataError("dataset \(name): \(k) classes but \(names.count) class names")
         }
         if let bad = labels.firstIndex(where: { $0 < 0 || $0 >= k }) {
-            throw EngineError("dataset \(name): label \(labels[bad]) of sample \(bad) is outside 0..<\(k)")
+            throw DataError("dataset \(name): label \(labels[bad]) of sample \(bad) is outside 0..<\(k)")
         }
         self.name = name
         self.images = images
@@ -58,7 +58,7 @@ public final class Dataset: CustomStringConvertible, @unchecked Sendable {
             let channels = images.shape[1]
             guard valueRange.lower.count == channels, valueRange.upper.count == channels,
                   zip(valueRange.lower, valueRange.upper).allSatisfy({ $0.isFinite && $1.isFinite && $0 <= $1 }) else {
-                throw EngineError("dataset \(name): the value range needs \(channels) finite bounds with lower ≤ upper, got \(valueRange.lower) and \(valueRange.upper)")
+                throw DataError("dataset \(name): the value range needs \(channels) finite bounds with lower ≤ upper, got \(valueRange.lower) and \(valueRange.upper)")
             }
         }
         self.valueRange = valueRange
@@ -94,7 +94,7 @@ public final class Dataset: CustomStringConvertible, @unchecked Sendable {
     /// per sample, and a fresh leaf tensor, so nothing is recorded for autodiff.
     public func gather(_ indices: [Int]) throws -> (x: Tensor, y: [Int]) {
         if let bad = indices.first(where: { $0 < 0 || $0 >= count }) {
-            throw EngineError("dataset \(name): index \(bad) is outside 0..<\(count)")
+            throw DataError("dataset \(name): index \(bad) is outside 0..<\(count)")
         }
         try TensorSize.elements([indices.count] + sampleShape)
         return gatherUnchecked(indices)
@@ -124,13 +124,13 @@ public final class Dataset: CustomStringConvertible, @unchecked Sendable {
     /// `classes[j]` becomes label `j` and the names follow that order; without it, labels,
     /// class count and names are unchanged.
     public func filtered(classes keep: [Int], relabel: Bool = true) throws -> Dataset {
-        guard !keep.isEmpty else { throw EngineError("dataset \(name): filtered(classes:) needs at least one class") }
+        guard !keep.isEmpty else { throw DataError("dataset \(name): filtered(classes:) needs at least one class") }
         var newLabel = [Int](repeating: -1, count: classes)
         for (j, c) in keep.enumerated() {
             guard c >= 0 && c < classes else {
-                throw EngineError("dataset \(name): class \(c) is outside 0..<\(classes)")
+                throw DataError("dataset \(name): class \(c) is outside 0..<\(classes)")
             }
-            guard newLabel[c] < 0 else { throw EngineError("dataset \(name): class \(c) is listed twice") }
+            guard newLabel[c] < 0 else { throw DataError("dataset \(name): class \(c) is listed twice") }
             newLabel[c] = j
         }
         let indices = labels.indices.filter { newLabel[labels[$0]] >= 0 }
@@ -153,13 +153,13 @@ public final class Dataset: CustomStringConvertible, @unchecked Sendable {
     /// Exactly `n` samples of every class, drawn without replacement by `seed`, kept in their
     /// original order. Throws if some class has fewer than `n`.
     public func perClass(_ n: Int, seed: UInt64) throws -> Dataset {
-        guard n >= 0 else { throw EngineError("dataset \(name): perClass needs n ≥ 0, got \(n)") }
+        guard n >= 0 else { throw DataError("dataset \(name): perClass needs n ≥ 0, got \(n)") }
         let rng = RNG(seed: seed)
         var chosen: [Int] = []
         chosen.reserveCapacity(n * classes)
         for (c, group) in indicesByClass().enumerated() {
             guard group.count >= n else {
-                throw EngineError("dataset \(name): class \(c) (\(classNames[c])) has \(group.count) samples, fewer than the \(n) requested")
+                throw DataError("dataset \(name): class \(c) (\(classNames[c])) has \(group.count) samples, fewer than the \(n) requested")
             }
             chosen += rng.permutation(group.count).prefix(n).map { group[$0] }
         }
@@ -172,7 +172,7 @@ public final class Dataset: CustomStringConvertible, @unchecked Sendable {
     /// original order.
     public func split(fraction: Double, seed: UInt64) throws -> (Dataset, Dataset) {
         guard fraction.isFinite, fraction >= 0, fraction <= 1 else {
-            throw EngineError("dataset \(name): split fraction must be in [0, 1], got \(fraction)")
+            throw DataError("dataset \(name): split fraction must be in [0, 1], got \(fraction)")
         }
         let rng = RNG(seed: seed)
         var first: [Int] = [], second: [Int] = []
@@ -198,10 +198,10 @@ public final class Dataset: CustomStringConvertible, @unchecked Sendable {
     public func normalized(mean: [Float], std: [Float]) throws -> Dataset {
         let channels = sampleShape[0]
         guard mean.count == channels, std.count == channels else {
-            throw EngineError("dataset \(name): normalisation needs \(channels) means and stds, got \(mean.count) and \(std.count)")
+            throw DataError("dataset \(name): normalisation needs \(channels) means and stds, got \(mean.count) and \(std.count)")
         }
         guard std.allSatisfy({ $0.isFinite && $0 > 0 }), mean.allSatisfy(\.isFinite) else {
-            throw EngineError("dataset \(name): normalisation needs finite means and positive stds")
+            throw DataError("dataset \(name): normalisation needs finite means and positive stds")
         }
         let plane = sampleSize / max(channels, 1)
         let out = Tensor.empty(like: images)

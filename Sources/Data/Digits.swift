@@ -30,7 +30,7 @@ public enum Digits {
     /// 16, then resampled bilinearly from 8×8), labels 0…9. `size` 8 keeps the original grid.
     public static func load(path: String? = nil, size: Int = 28) throws -> Dataset {
         let file = resolvePath(path)
-        guard size >= 1, size <= 1024 else { throw EngineError("digits: size must be in 1…1024, got \(size)") }
+        guard size >= 1, size <= 1024 else { throw DataError("digits: size must be in 1…1024, got \(size)") }
         let bytes = try IDX.gunzip(try IDX.readFile(file, hint: installHint), file: file)
         InputFiles.read(file)
         let (pixels, labels) = try parse(bytes, file: file)
@@ -51,17 +51,17 @@ public enum Digits {
         // and labels are whole numbers.
         var line = 1, field: [Int] = [], value = 0, digits = 0, inFraction = false
         func endField() throws {
-            guard digits > 0 else { throw EngineError("\(file):\(line): empty or non-numeric field \(field.count + 1)") }
+            guard digits > 0 else { throw DataError("\(file):\(line): empty or non-numeric field \(field.count + 1)") }
             field.append(value); value = 0; digits = 0; inFraction = false
         }
         func endLine() throws {
             guard field.count == 65 else {
-                throw EngineError("\(file):\(line): expected 65 comma-separated numbers (64 pixels and a label), got \(field.count)")
+                throw DataError("\(file):\(line): expected 65 comma-separated numbers (64 pixels and a label), got \(field.count)")
             }
             if let bad = field.prefix(64).firstIndex(where: { $0 > 16 }) {
-                throw EngineError("\(file):\(line): pixel \(bad + 1) is \(field[bad]), outside 0…16")
+                throw DataError("\(file):\(line): pixel \(bad + 1) is \(field[bad]), outside 0…16")
             }
-            guard field[64] <= 9 else { throw EngineError("\(file):\(line): label \(field[64]) is outside 0…9") }
+            guard field[64] <= 9 else { throw DataError("\(file):\(line): label \(field[64]) is outside 0…9") }
             pixels += field.prefix(64).map { Float($0) / 16 }
             labels.append(field[64])
             field.removeAll(keepingCapacity: true)
@@ -71,15 +71,15 @@ public enum Digits {
             case UInt8(ascii: "0")...UInt8(ascii: "9"):
                 if inFraction {
                     guard b == UInt8(ascii: "0") else {
-                        throw EngineError("\(file):\(line): field \(field.count + 1) is not a whole number")
+                        throw DataError("\(file):\(line): field \(field.count + 1) is not a whole number")
                     }
                     continue
                 }
                 value = value * 10 + Int(b - UInt8(ascii: "0")); digits += 1
-                if digits > 6 { throw EngineError("\(file):\(line): number too long") }
+                if digits > 6 { throw DataError("\(file):\(line): number too long") }
             case UInt8(ascii: "."):
                 guard digits > 0, !inFraction else {
-                    throw EngineError("\(file):\(line): field \(field.count + 1) is not a number")
+                    throw DataError("\(file):\(line): field \(field.count + 1) is not a number")
                 }
                 inFraction = true
             case UInt8(ascii: ","):
@@ -90,11 +90,11 @@ public enum Digits {
             case UInt8(ascii: "\r"), UInt8(ascii: " "):
                 continue
             default:
-                throw EngineError("\(file):\(line): unexpected character \(b < 128 ? "'\(Character(UnicodeScalar(b)))'" : "byte \(b)") in a digits CSV")
+                throw DataError("\(file):\(line): unexpected character \(b < 128 ? "'\(Character(UnicodeScalar(b)))'" : "byte \(b)") in a digits CSV")
             }
         }
         if digits > 0 || !field.isEmpty { try endField(); try endLine() }
-        guard !labels.isEmpty else { throw EngineError("\(file): no samples") }
+        guard !labels.isEmpty else { throw DataError("\(file): no samples") }
         return (pixels, labels)
     }
 

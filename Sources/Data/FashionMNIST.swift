@@ -122,11 +122,11 @@ extension IDX {
         let labels = try read(labelsPath, magic: labelsMagic, hint: hint)
         let n = images.dims[0], rows = images.dims[1], cols = images.dims[2]
         guard labels.dims[0] == n else {
-            throw EngineError("\(imagesPath) holds \(n) images but \(labelsPath) holds \(labels.dims[0]) labels")
+            throw DataError("\(imagesPath) holds \(n) images but \(labelsPath) holds \(labels.dims[0]) labels")
         }
         let y = labels.withPayload { $0.map(Int.init) }
         if let bad = y.firstIndex(where: { $0 >= classNames.count }) {
-            throw EngineError("\(labelsPath): label \(y[bad]) of sample \(bad) is outside 0..<\(classNames.count)")
+            throw DataError("\(labelsPath): label \(y[bad]) of sample \(bad) is outside 0..<\(classNames.count)")
         }
         let x = try Tensor.empty([n, 1, rows, cols])
         // A true division (not a multiply by 1/255) so that 255 maps to exactly 1; the loop

@@ -56,9 +56,9 @@ public enum IDX {
         guard fd >= 0 else {
             let code = errno
             if code == ENOENT {
-                throw EngineError("\(path) not found" + (hint.map { "; \($0)" } ?? ""))
+                throw DataError("\(path) not found" + (hint.map { "; \($0)" } ?? ""))
             }
-            throw EngineError("cannot open \(path): \(String(cString: strerror(code)))")
+            throw DataError("cannot open \(path): \(String(cString: strerror(code)))")
         }
         defer { close(fd) }
         var info = stat()
@@ -81,7 +81,7 @@ public enum IDX {
             if got < 0 {
                 let code = errno
                 if code == EINTR { continue }
-                throw EngineError("cannot read \(path): \(String(cString: strerror(code)))")
+                throw DataError("cannot read \(path): \(String(cString: strerror(code)))")
             }
             length += got
         }
@@ -95,12 +95,12 @@ public enum IDX {
         // zlib could be asked to pass plain data through, but a plain file here means the wrong
         // file was installed, so say so rather than guess.
         guard compressed.count >= 2, compressed[0] == 0x1F, compressed[1] == 0x8B else {
-            throw EngineError("\(file) is not a gzip file (it does not start with the gzip signature 1f 8b)")
+            throw DataError("\(file) is not a gzip file (it does not start with the gzip signature 1f 8b)")
         }
         var stream = z_stream()
         // 16 + MAX_WBITS: expect a gzip header and trailer, and check the trailer's CRC-32.
         guard inflateInit2_(&stream, 16 + MAX_WBITS, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            throw EngineError("cannot decompress \(file): zlib failed to initialise")
+            throw DataError("cannot decompress \(file): zlib failed to initialise")
         }
         defer { inflateEnd(&stream) }
 
@@ -124,7 +124,7 @@ public enum IDX {
                 }
                 if produced == output.count {
                     guard output.count <= maxBytes else {
-                        throw EngineError("\(file) is too large: it decompresses to more than \(maxBytes >> 20) MiB")
+                        throw DataError("\(file) is too large: it decompresses to more than \(maxBytes >> 20) MiB")
                     }
                     output.append(contentsOf: repeatElement(0, count: Swift.min(output.count, maxBytes + 1 - output.count)))
                 }
@@ -151,11 +151,11 @@ public enum IDX {
                     // zlib had room to write but stopped with all input used: the file ends
                     // in the middle of the stream.
                     if stream.avail_out > 0 && stream.avail_in == 0 && fed == n {
-                        throw EngineError("\(file) is a truncated gzip file (it ends before the compressed data does)")
+                        throw DataError("\(file) is a truncated gzip file (it ends before the compressed data does)")
                     }
                 default:
                     let detail = stream.msg.map { String(cString: $0) } ?? "error \(status)"
-                    throw EngineError("\(file) is a corrupt gzip file (\(detail))")
+                    throw DataError("\(file) is a corrupt gzip file (\(detail))")
                 }
             }
         }
@@ -170,36 +170,36 @@ public enum IDX {
             UInt32(bytes[at]) << 24 | UInt32(bytes[at + 1]) << 16 | UInt32(bytes[at + 2]) << 8 | UInt32(bytes[at + 3])
         }
         guard bytes.count >= 4 else {
-            throw EngineError("\(file) is truncated: \(bytes.count) bytes, too short for an IDX header")
+            throw DataError("\(file) is truncated: \(bytes.count) bytes, too short for an IDX header")
         }
         let found = word(0)
         guard found == magic else {
-            throw EngineError("\(file) has bad IDX magic \(hex(found)), expected \(hex(magic)) (\(kind(magic)))")
+            throw DataError("\(file) has bad IDX magic \(hex(found)), expected \(hex(magic)) (\(kind(magic)))")
         }
         let rank = Int(magic & 0xFF)
         let header = 4 + 4 * rank
         guard bytes.count >= header else {
-            throw EngineError("\(file) is truncated: \(bytes.count) bytes, but its IDX header alone needs \(header)")
+            throw DataError("\(file) is truncated: \(bytes.count) bytes, but its IDX header alone needs \(header)")
         }
         let dims = (0..<rank).map { Int(word(4 + 4 * $0)) }
         var total = 1
         for d in dims {
             let (product, overflow) = total.multipliedReportingOverflow(by: d)
-            guard !overflow else { throw EngineError("\(file) has impossible IDX dimensions \(describe(shape: dims))") }
+            guard !overflow else { throw DataError("\(file) has impossible IDX dimensions \(describe(shape: dims))") }
             total = product
         }
         let payload = bytes.count - header
         guard payload >= total else {
-            throw EngineError("\(file) is truncated: its header declares \(describe(shape: dims)) = \(total) bytes of data, but only \(payload) follow")
+            throw DataError("\(file) is truncated: its header declares \(describe(shape: dims)) = \(total) bytes of data, but only \(payload) follow")
         }
         guard payload == total else {
-            throw EngineError("\(file) has \(payload - total) bytes after the \(total) its header declares \(describe(shape: dims))")
+            throw DataError("\(file) has \(payload - total) bytes after the \(total) its header declares \(describe(shape: dims))")
         }
         return IDXArray(file: file, dims: dims, bytes: bytes, offset: header)
     }
 
-    private static func tooLarge(_ path: String) -> EngineError {
-        EngineError("\(path) is too large: more than \(maxBytes >> 20) MiB")
+    private static func tooLarge(_ path: String) -> DataError {
+        DataError("\(path) is too large: more than \(maxBytes >> 20) MiB")
     }
 
     /// POSIX read(2), named apart from `IDX.read`.

@@ -26,7 +26,7 @@ public struct PNGImage {
         var err = [CChar](repeating: 0, count: 512)
         let rc = prune_png_read(path, &info, &pixels, nil, nil, 0, &err, err.count)
         guard rc == 0, let pixels else {
-            throw EngineError("\(path): cannot read the PNG image (\(String(cString: err)))")
+            throw DataError("\(path): cannot read the PNG image (\(String(cString: err)))")
         }
         defer { prune_png_free(pixels) }
         let count = Int(info.width) * Int(info.height) * Int(info.channels)
@@ -86,21 +86,21 @@ public enum ImageFolder {
         let folder = root.hasSuffix("/") && root.count > 1 ? String(root.dropLast()) : root
         let classes = try listing(folder).filter { Directories.isDirectory(folder + "/" + $0) }
         guard !classes.isEmpty else {
-            throw EngineError("\(folder) has no sub-folders: an image folder holds one sub-folder of PNG files per class")
+            throw DataError("\(folder) has no sub-folders: an image folder holds one sub-folder of PNG files per class")
         }
         var files: [(path: String, label: Int)] = []
         for (label, name) in classes.enumerated() {
             let pngs = try listing(folder + "/" + name).filter { $0.lowercased().hasSuffix(".png") }
-            guard !pngs.isEmpty else { throw EngineError("\(folder)/\(name) holds no .png files (every class folder needs at least one)") }
+            guard !pngs.isEmpty else { throw DataError("\(folder)/\(name) holds no .png files (every class folder needs at least one)") }
             files += pngs.map { (path: folder + "/" + name + "/" + $0, label: label) }
-            guard files.count <= maxSamples else { throw EngineError("\(folder) holds more than \(maxSamples) images") }
+            guard files.count <= maxSamples else { throw DataError("\(folder) holds more than \(maxSamples) images") }
         }
         var images: [PNGImage] = []
         for f in files {
             if Interrupt.requested { throw Interrupt.stopped }
             let image = try PNGImage.read(f.path)
             if size == nil, let first = images.first, first.width != image.width || first.height != image.height {
-                throw EngineError("\(f.path) is \(image.width)×\(image.height) but \(files[0].path) is \(first.width)×\(first.height); give a size to resize them all")
+                throw DataError("\(f.path) is \(image.width)×\(image.height) but \(files[0].path) is \(first.width)×\(first.height); give a size to resize them all")
             }
             images.append(image)
         }
@@ -128,7 +128,7 @@ public enum ImageFolder {
     static func listing(_ path: String) throws -> [String] {
         guard let dir = opendir(path) else {
             let code = errno
-            throw EngineError(code == ENOENT ? "\(path) not found" : "cannot read the folder \(path): \(String(cString: strerror(code)))")
+            throw DataError(code == ENOENT ? "\(path) not found" : "cannot read the folder \(path): \(String(cString: strerror(code)))")
         }
         defer { closedir(dir) }
         var names: [String] = []

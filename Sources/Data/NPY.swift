@@ -30,7 +30,7 @@ public enum NPY {
     public static func parse(_ bytes: [UInt8], file: String) throws -> Tensor {
         let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
         guard bytes.count >= 10, Array(bytes[0..<6]) == magic else {
-            throw EngineError("\(file) is not a NumPy .npy file (it does not start with \\x93NUMPY)")
+            throw DataError("\(file) is not a NumPy .npy file (it does not start with \\x93NUMPY)")
         }
         let major = bytes[6]
         let headerLength: Int, start: Int
@@ -39,13 +39,13 @@ public enum NPY {
             headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
             start = 10
         case 2, 3:
-            guard bytes.count >= 12 else { throw EngineError("\(file) is truncated inside its .npy header") }
+            guard bytes.count >= 12 else { throw DataError("\(file) is truncated inside its .npy header") }
             headerLength = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
             start = 12
         default:
-            throw EngineError("\(file) is .npy format version \(major), which prune does not read (versions 1 to 3)")
+            throw DataError("\(file) is .npy format version \(major), which prune does not read (versions 1 to 3)")
         }
-        guard bytes.count >= start + headerLength else { throw EngineError("\(file) is truncated inside its .npy header") }
+        guard bytes.count >= start + headerLength else { throw DataError("\(file) is truncated inside its .npy header") }
         let header = String(decoding: bytes[start..<start + headerLength], as: UTF8.self)
         let descr = try stringField(header, "descr", file: file)
         let fortran = try boolField(header, "fortran_order", file: file)
@@ -55,7 +55,7 @@ public enum NPY {
         let dataStart = start + headerLength
         let (need, overflow) = count.multipliedReportingOverflow(by: kind.size)
         guard !overflow, bytes.count - dataStart >= need else {
-            throw EngineError("\(file) is truncated: its header declares \(describe(shape: shape)) of \(descr) (\(count) elements), but only \(bytes.count - dataStart) bytes of data follow")
+            throw DataError("\(file) is truncated: its header declares \(describe(shape: shape)) of \(descr) (\(count) elements), but only \(bytes.count - dataStart) bytes of data follow")
         }
         var values = [Float](repeating: 0, count: count)
         bytes.withUnsafeBufferPointer { all in
@@ -85,7 +85,7 @@ public enum NPY {
         init(_ descr: String, file: String) throws {
             let chars = Array(descr)
             guard chars.count >= 3, "<>|=".contains(chars[0]), let size = Int(String(chars[2...])) else {
-                throw EngineError("\(file) has dtype '\(descr)', which prune does not read (numbers and booleans: f2, f4, f8, i1–i8, u1–u8, b1)")
+                throw DataError("\(file) has dtype '\(descr)', which prune does not read (numbers and booleans: f2, f4, f8, i1–i8, u1–u8, b1)")
             }
             bigEndian = chars[0] == ">"
             switch (chars[1], size) {
@@ -94,7 +94,7 @@ public enum NPY {
             case ("u", 1), ("u", 2), ("u", 4), ("u", 8): kind = .unsigned
             case ("b", 1): kind = .bool
             default:
-                throw EngineError("\(file) has dtype '\(descr)', which prune does not read (numbers and booleans: f2, f4, f8, i1–i8, u1–u8, b1)")
+                throw DataError("\(file) has dtype '\(descr)', which prune does not read (numbers and booleans: f2, f4, f8, i1–i8, u1–u8, b1)")
             }
             self.size = size
         }
@@ -132,13 +132,13 @@ public enum NPY {
                 return Substring(String(chars[(i + needle.count)...])).drop(while: { $0 == " " })
             }
         }
-        throw EngineError("\(file) has a .npy header without '\(key)'")
+        throw DataError("\(file) has a .npy header without '\(key)'")
     }
 
     private static func stringField(_ header: String, _ key: String, file: String) throws -> String {
         let rest = try after(header, key, file: file)
         guard let q = rest.first, q == "'" || q == "\"", let end = rest.dropFirst().firstIndex(of: q) else {
-            throw EngineError("\(file) has a .npy header whose '\(key)' is not a string")
+            throw DataError("\(file) has a .npy header whose '\(key)' is not a string")
         }
         return String(rest[rest.index(after: rest.startIndex)..<end])
     }
@@ -147,20 +147,20 @@ public enum NPY {
         let rest = try after(header, key, file: file)
         if rest.hasPrefix("True") { return true }
         if rest.hasPrefix("False") { return false }
-        throw EngineError("\(file) has a .npy header whose '\(key)' is not True or False")
+        throw DataError("\(file) has a .npy header whose '\(key)' is not True or False")
     }
 
     private static func shapeField(_ header: String, file: String) throws -> [Int] {
         let rest = try after(header, "shape", file: file)
         guard rest.first == "(", let end = rest.firstIndex(of: ")") else {
-            throw EngineError("\(file) has a .npy header whose 'shape' is not a tuple")
+            throw DataError("\(file) has a .npy header whose 'shape' is not a tuple")
         }
         let inside = rest[rest.index(after: rest.startIndex)..<end]
         var dims: [Int] = []
         for part in inside.split(separator: ",") {
             let text = part.trimmingCharacters(in: " L")
             if text.isEmpty { continue }
-            guard let d = Int(text), d >= 0 else { throw EngineError("\(file) has a .npy header with a bad dimension '\(text)' in its shape") }
+            guard let d = Int(text), d >= 0 else { throw DataError("\(file) has a .npy header with a bad dimension '\(text)' in its shape") }
             dims.append(d)
         }
         return dims
@@ -183,7 +183,7 @@ public enum Zip {
         func u16(_ at: Int) -> Int { Int(data[at]) | Int(data[at + 1]) << 8 }
         func u32(_ at: Int) -> Int { u16(at) | u16(at + 2) << 16 }
         func u64(_ at: Int) -> Int { u32(at) | u32(at + 4) << 32 }
-        func corrupt(_ what: String) -> EngineError { EngineError("\(file) is not a valid zip (.npz) archive: \(what)") }
+        func corrupt(_ what: String) -> DataError { DataError("\(file) is not a valid zip (.npz) archive: \(what)") }
         // The end-of-central-directory record is in the last 22 + 65535 bytes.
         guard data.count >= 22 else { throw corrupt("too short") }
         var eocd = -1
@@ -235,7 +235,7 @@ public enum Zip {
             guard local >= 0, local <= data.count - 30, u32(local) == 0x0403_4B50 else { throw corrupt("bad local header for '\(name)'") }
             let start = local + 30 + u16(local + 26) + u16(local + 28)
             guard compressed >= 0, size >= 0, start <= data.count, compressed <= data.count - start else { throw corrupt("'\(name)' runs past the end of the file") }
-            guard size <= IDX.maxBytes else { throw EngineError("\(file): '\(name)' is too large: more than \(IDX.maxBytes >> 20) MiB") }
+            guard size <= IDX.maxBytes else { throw DataError("\(file): '\(name)' is too large: more than \(IDX.maxBytes >> 20) MiB") }
             let raw = Array(data[start..<(start + compressed)])
             let bytes: [UInt8]
             switch method {
@@ -244,7 +244,7 @@ public enum Zip {
                 bytes = raw
             case 8: bytes = try inflateRaw(raw, size: size, file: "\(file): \(name)")
             default:
-                throw EngineError("\(file): '\(name)' uses zip compression method \(method); prune reads stored (0) and deflated (8) entries")
+                throw DataError("\(file): '\(name)' uses zip compression method \(method); prune reads stored (0) and deflated (8) entries")
             }
             let check = bytes.withUnsafeBufferPointer { b in
                 UInt32(crc32(0, b.baseAddress, uInt(b.count)))
@@ -259,7 +259,7 @@ public enum Zip {
     static func inflateRaw(_ input: [UInt8], size: Int, file: String) throws -> [UInt8] {
         var stream = z_stream()
         guard inflateInit2_(&stream, -MAX_WBITS, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            throw EngineError("cannot decompress \(file): zlib failed to initialise")
+            throw DataError("cannot decompress \(file): zlib failed to initialise")
         }
         defer { inflateEnd(&stream) }
         // One spare byte, so a stream longer than stated is noticed.
@@ -276,7 +276,7 @@ public enum Zip {
             }
         }
         guard status == Z_STREAM_END, Int(stream.total_out) == size else {
-            throw EngineError("\(file) is a corrupt deflate stream (it does not decompress to the \(size) bytes its header states)")
+            throw DataError("\(file) is a corrupt deflate stream (it does not decompress to the \(size) bytes its header states)")
         }
         output.removeLast()
         return output

@@ -9,12 +9,12 @@ public enum Synthetic {
     /// gives the same task. `sampleSeed` draws another sample of the same task (a test split).
     public static func task(classes: Int, perClass: Int, shape: [Int] = [1, 28, 28], noise: Float = 1,
                             seed: UInt64 = 0, sampleSeed: UInt64? = nil) throws -> Dataset {
-        guard classes >= 1, classes <= 10_000 else { throw EngineError("synthetic: classes must be in 1…10000, got \(classes)") }
-        guard perClass >= 0 else { throw EngineError("synthetic: per_class must be ≥ 0, got \(perClass)") }
+        guard classes >= 1, classes <= 10_000 else { throw DataError("synthetic: classes must be in 1…10000, got \(classes)") }
+        guard perClass >= 0 else { throw DataError("synthetic: per_class must be ≥ 0, got \(perClass)") }
         guard !shape.isEmpty, shape.allSatisfy({ $0 >= 1 }), shape.reduce(1, *) <= 1 << 20 else {
-            throw EngineError("synthetic: shape must be positive sizes with at most 2^20 values, got \(describe(shape: shape))")
+            throw DataError("synthetic: shape must be positive sizes with at most 2^20 values, got \(describe(shape: shape))")
         }
-        guard noise.isFinite, noise >= 0 else { throw EngineError("synthetic: noise must be ≥ 0, got \(noise)") }
+        guard noise.isFinite, noise >= 0 else { throw DataError("synthetic: noise must be ≥ 0, got \(noise)") }
         let size = shape.reduce(1, *)
         let rng = RNG(seed: seed)
         var prototypes: [[Float]] = []

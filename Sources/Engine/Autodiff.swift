@@ -52,7 +52,7 @@ extension Tensor {
     /// The recorded graph is released afterwards.
     public func backward(_ gradient: Tensor? = nil) throws {
         guard requiresGrad else {
-            throw EngineError("backward() on a tensor that does not require a gradient (was it computed under no_grad, or from tensors that need none?)")
+            throw EngineError("backward() on a tensor that does not require a gradient (was it computed with gradient recording off, or from tensors that need none?)")
         }
         let seed: Tensor
         if let g = gradient {

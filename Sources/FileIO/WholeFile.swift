@@ -19,10 +19,9 @@ import Darwin
 #endif
 
 /// A failed read or write: the path and the operating system's reason, in one sentence.
-public struct FileError: Error, CustomStringConvertible, Equatable, Sendable {
+public struct FileError: LibraryError, Equatable, Sendable {
     public let message: String
     public init(_ message: String) { self.message = message }
-    public var description: String { message }
 }
 
 /// Atomic whole-file writes and checked whole-file reads.

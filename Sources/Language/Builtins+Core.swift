@@ -154,17 +154,20 @@ extension Builtins {
     }
 
     static func builtinHelp(_ b: Builtin) -> String {
-        var out = b.signature + "\n  " + b.summary + "\n"
+        var out = wrapSignature(b.signature) + "  " + b.summary + "\n"
         if !b.help.isEmpty { out += "\n" + wrap(b.help, indent: "  ") }
         let documented = b.params.filter { !$0.help.isEmpty }
         if !documented.isEmpty {
             out += "\n"
             let w = documented.map(\.name.count).max() ?? 0
+            // A long description wraps under itself, past the column of names.
+            let hang = String(repeating: " ", count: w + 4)
             for p in documented {
-                out += "  " + p.name.padding(w) + "  " + p.help + (p.defaultValue.map { v in
+                let text = p.help + (p.defaultValue.map { v in
                     if case .nil_ = v { return " (optional)" }
                     return " (default \(display(v)))"
-                } ?? "") + "\n"
+                } ?? "")
+                out += "  " + p.name.padding(w) + "  " + wrapParagraph(text, indent: hang).dropFirst(hang.count)
             }
         }
         out += "\nexample:\n" + b.example.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n") + "\n"
@@ -174,6 +177,19 @@ extension Builtins {
     /// Wraps text at about 90 columns, each line of `text` a paragraph of its own.
     static func wrap(_ text: String, indent: String) -> String {
         text.split(separator: "\n", omittingEmptySubsequences: false).map { wrapParagraph(String($0), indent: indent) }.joined()
+    }
+
+    /// A signature longer than a line, broken after commas and continued under its first
+    /// parameter.
+    static func wrapSignature(_ signature: String) -> String {
+        guard signature.count > 90, let open = signature.firstIndex(of: "(") else { return signature + "\n" }
+        let hang = String(repeating: " ", count: signature.distance(from: signature.startIndex, to: open) + 1)
+        var out = "", line = ""
+        for piece in signature.split(separator: ", ", omittingEmptySubsequences: false) {
+            if !line.isEmpty && line.count + piece.count + 2 > 90 { out += line + ",\n"; line = hang + piece; continue }
+            line += (line.isEmpty ? "" : ", ") + piece
+        }
+        return out + line + "\n"
     }
 
     static func wrapParagraph(_ text: String, indent: String) -> String {

@@ -79,23 +79,6 @@ public struct CallArgs {
         return x
     }
 
-    /// A size: a whole number from 1 to `limit`.
-    public func size(_ name: String, limit: Int = 100_000) throws -> Int {
-        try int(name, in: 1...limit)
-    }
-
-    /// A seed: a whole number ≥ 0.
-    public func seed(_ name: String = "seed") throws -> UInt64 {
-        UInt64(try int(name, in: 0...Int.max))
-    }
-
-    /// A finite number.
-    public func fraction(_ name: String) throws -> Double {
-        let x = try number(name)
-        guard x.isFinite else { throw BuiltinError("\(builtin): argument '\(name)' must be a finite number") }
-        return x
-    }
-
     /// A whole number, or nil when the argument is nil.
     public func optionalInt(_ name: String) throws -> Int? {
         has(name) ? try int(name) : nil

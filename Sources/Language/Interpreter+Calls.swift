@@ -132,7 +132,9 @@ extension Interpreter {
             let message: String
             switch error {
             case let e as BuiltinError: message = e.message
-            case let e as LibraryError: message = e.message.hasPrefix(b.name) ? e.message : "\(b.name): \(e.message)"
+            case let e as LibraryError:
+                let m = e.scriptText
+                message = m.hasPrefix(b.name) ? m : "\(b.name): \(m)"
             case let e as ScriptWorded: message = named(e.scriptMessage)
             default: message = named("\(error)")
             }
@@ -198,18 +200,16 @@ extension Interpreter {
     }
 }
 
-/// A library error that the language words in its own syntax (keywords, calls).
+/// A library error that the language words in its own syntax (keywords, calls). The bindings
+/// add the conformance; a `LibraryError` may have it too, for the failures it marks by kind.
 public protocol ScriptWorded: Error {
     var scriptMessage: String { get }
 }
 
-/// An error of the library below the language (the engine's, the file layer's): its message is
-/// shown as it is, after the builtin's name unless it starts with it.
-public protocol LibraryError: Error {
-    var message: String { get }
+extension LibraryError {
+    /// The message as the language shows it: the script's wording where the bindings give one.
+    public var scriptText: String { (self as? ScriptWorded)?.scriptMessage ?? message }
 }
-
-extension FileError: LibraryError {}
 
 extension Interpreter {
     /// Runs library code (an object's operator, index or field), turning its error into one
@@ -224,7 +224,7 @@ extension Interpreter {
     static func message(of error: Error) -> String {
         switch error {
         case let e as BuiltinError: e.message
-        case let e as LibraryError: e.message
+        case let e as LibraryError: e.scriptText
         case let e as ScriptWorded: e.scriptMessage
         default: "\(error)"
         }

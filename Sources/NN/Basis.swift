@@ -22,7 +22,7 @@ public final class BasisLayer: Module {
         switch layer {
         case let l as Linear: w = l.weight; outs = l.outFeatures; rows = l.inFeatures
         case let c as Conv2d: w = c.weight; outs = c.outChannels; rows = c.inChannels * c.kernel * c.kernel
-        default: throw EngineError("basis scaling rewrites Linear and Conv2d layers, not \(layer.typeName)")
+        default: throw NNError("basis scaling rewrites Linear and Conv2d layers, not \(layer.typeName)")
         }
         // The filters as columns: M = Wᵀ, (rows × outs). W is [outs, rows] row-major.
         var m = [Float](repeating: 0, count: rows * outs)
@@ -39,7 +39,7 @@ public final class BasisLayer: Module {
             let b = try Conv2d(c.inChannels, r, kernel: c.kernel, stride: c.stride, padding: c.padding, bias: false, rng: RNG(seed: 0))
             for j in 0..<r { for i in 0..<rows { b.weight.data[j * rows + i] = u[i * r + j] } }
             basis = b
-        default: throw EngineError("basis scaling rewrites Linear and Conv2d layers, not \(layer.typeName)")
+        default: throw NNError("basis scaling rewrites Linear and Conv2d layers, not \(layer.typeName)")
         }
         let pair = try BasisLayer(basis: basis, outputs: outs, bias: (layer as? Linear)?.bias != nil || (layer as? Conv2d)?.bias != nil)
         for o in 0..<outs { for j in 0..<r { pair.coefficients.data[o * r + j] = s[j] * vt[j * outs + o] } }
@@ -87,7 +87,7 @@ extension BasisLayer {
     /// classifier train, as in the paper: every other parameter is frozen.
     public static func rewrite(_ model: Module) throws -> Sequential {
         guard let seq = model as? Sequential else {
-            throw EngineError("basis scaling rewrites Sequential models (mlp, cnn, lenet5); this model is a \(model.typeName)")
+            throw NNError("basis scaling rewrites Sequential models (mlp, cnn, lenet5); this model is a \(model.typeName)")
         }
         let head = seq.layers.lastIndex { $0 is Linear }
         var layers: [Module] = []
@@ -97,7 +97,7 @@ extension BasisLayer {
                 pair.bias?.requiresGrad = false
                 layers.append(pair)
             } else if layer is BasicBlock || layer is BasisLayer {
-                throw EngineError("basis scaling does not rewrite layers.\(i) (\(layer.typeName))")
+                throw NNError("basis scaling does not rewrite layers.\(i) (\(layer.typeName))")
             } else {
                 let copy = try layer.clone()
                 for p in copy.parameters { p.requiresGrad = i == head }
@@ -124,7 +124,7 @@ public final class ChannelScale: Module {
 
     public override func forward(_ x: Tensor) throws -> Tensor {
         guard x.rank >= 2, x.shape[1] == features else {
-            throw EngineError("channel scale: expected \(features) channels on axis 1, got input \(describe(shape: x.shape))")
+            throw NNError("channel scale: expected \(features) channels on axis 1, got input \(describe(shape: x.shape))")
         }
         let s = try effective("scale", scale)
         var shape = [1, features]
@@ -147,7 +147,7 @@ public final class ChannelScale: Module {
 /// classifier's (the inserted layers' own parameters train).
 public func insertAfterUnits(_ model: Module, what: String, _ make: (Int) throws -> Module) throws -> Sequential {
     guard let seq = model as? Sequential else {
-        throw EngineError("\(what) into Sequential models (mlp, cnn, lenet5); this model is a \(model.typeName)")
+        throw NNError("\(what) into Sequential models (mlp, cnn, lenet5); this model is a \(model.typeName)")
     }
     let head = seq.layers.lastIndex { $0 is Linear }
     var layers: [Module] = []
@@ -155,7 +155,7 @@ public func insertAfterUnits(_ model: Module, what: String, _ make: (Int) throws
     for (i, layer) in seq.layers.enumerated() {
         if let n = pending, !(layer is BatchNorm) { layers.append(try make(n)); pending = nil }
         if layer is BasicBlock || layer is BasisLayer || layer is ChannelScale || layer is UnitGate {
-            throw EngineError("\(what) after layers.\(i) (\(layer.typeName)): not supported")
+            throw NNError("\(what) after layers.\(i) (\(layer.typeName)): not supported")
         }
         let copy = try layer.clone()
         for p in copy.parameters { p.requiresGrad = i == head }

@@ -14,36 +14,36 @@ extension BertConfig {
     /// computation in ways this encoder does not implement (another activation, relative
     /// positions, a decoder) are errors naming the field; fields that do not matter here
     /// (architectures, initializer_range, use_cache, …) are ignored.
-    public static func parse(_ json: Safetensors.JSON, file: String = "config.json") throws -> BertConfig {
-        guard case .object = json else { throw EngineError("\(file): expected a JSON object, got a JSON \(json.kind)") }
+    public static func parse(_ json: JSON, file: String = "config.json") throws -> BertConfig {
+        guard case .object = json else { throw NNError("\(file): expected a JSON object, got a JSON \(json.kind)") }
         func int(_ key: String, default value: Int? = nil) throws -> Int {
             switch json[key] {
             case .integer(let v)?: return v
             case nil, .null?:
-                guard let value else { throw EngineError("\(file): the field '\(key)' is missing") }
+                guard let value else { throw NNError("\(file): the field '\(key)' is missing") }
                 return value
-            case let other?: throw EngineError("\(file): '\(key)' is a JSON \(other.kind), expected an integer")
+            case let other?: throw NNError("\(file): '\(key)' is a JSON \(other.kind), expected an integer")
             }
         }
         func float(_ key: String, default value: Float) throws -> Float {
             switch json[key] {
             case .integer(let v)?: return Float(v)
             case .number(let text)?:
-                guard let v = Float(text), v.isFinite else { throw EngineError("\(file): '\(key)' = \(text) is not a usable number") }
+                guard let v = Float(text), v.isFinite else { throw NNError("\(file): '\(key)' = \(text) is not a usable number") }
                 return v
             case nil, .null?: return value
-            case let other?: throw EngineError("\(file): '\(key)' is a JSON \(other.kind), expected a number")
+            case let other?: throw NNError("\(file): '\(key)' is a JSON \(other.kind), expected a number")
             }
         }
         func text(_ key: String) throws -> String? {
             switch json[key] {
             case .string(let s)?: return s
             case nil, .null?: return nil
-            case let other?: throw EngineError("\(file): '\(key)' is a JSON \(other.kind), expected a string")
+            case let other?: throw NNError("\(file): '\(key)' is a JSON \(other.kind), expected a string")
             }
         }
-        func unsupported(_ key: String, _ value: String, _ supported: String) -> EngineError {
-            EngineError("\(file): unsupported \(key) '\(value)' (prune's BERT encoder supports \(supported))")
+        func unsupported(_ key: String, _ value: String, _ supported: String) -> NNError {
+            NNError("\(file): unsupported \(key) '\(value)' (prune's BERT encoder supports \(supported))")
         }
         if let type = try text("model_type"), type != "bert" { throw unsupported("model_type", type, "'bert' only") }
         if let act = try text("hidden_act"), act != "gelu" { throw unsupported("hidden_act", act, "'gelu', the erf form, only") }
@@ -65,7 +65,7 @@ extension BertConfig {
         c.hiddenDropout = try float("hidden_dropout_prob", default: c.hiddenDropout)
         c.attentionDropout = try float("attention_probs_dropout_prob", default: c.attentionDropout)
         c.padTokenId = try int("pad_token_id", default: 0)
-        do { try c.validate() } catch let e as EngineError { throw EngineError("\(file): \(e.message)") }
+        do { try c.validate() } catch let e as NNError { throw NNError("\(file): \(e.message)") }
         return c
     }
 }
@@ -83,12 +83,12 @@ extension BertModel {
     /// `pooling` nil: the folder's 1_Pooling/config.json (sentence-transformers) if any, else mean.
     public static func load(folder: String, pooling: BertPooling? = nil, dropoutRNG: RNG) throws -> BertModel {
         let dir = folder.hasSuffix("/") && folder.count > 1 ? String(folder.dropLast()) : folder
-        guard isDirectory(dir) else { throw EngineError("bert: no model folder at '\(folder)'") }
+        guard isDirectory(dir) else { throw NNError("bert: no model folder at '\(folder)'") }
         let configPath = dir + "/config.json", weightsPath = dir + "/model.safetensors"
-        guard fileExists(configPath) else { throw EngineError("bert: '\(folder)' has no config.json") }
+        guard fileExists(configPath) else { throw NNError("bert: '\(folder)' has no config.json") }
         guard fileExists(weightsPath) else {
             let other = ["pytorch_model.bin", "tf_model.h5", "flax_model.msgpack"].first { fileExists(dir + "/" + $0) }
-            throw EngineError("bert: '\(folder)' has no model.safetensors" + (other.map { " (it has \($0); only safetensors weights can be read)" } ?? ""))
+            throw NNError("bert: '\(folder)' has no model.safetensors" + (other.map { " (it has \($0); only safetensors weights can be read)" } ?? ""))
         }
         let config = try BertConfig.parse(try readJSON(configPath), file: configPath)
         let pooling = try pooling ?? poolingOf(folder: dir)
@@ -110,21 +110,21 @@ extension BertModel {
         let wanted = namedParameters()
         let wantedNames = Set(wanted.map(\.0))
         for s in skipped where wantedNames.contains(key(s.name)) {
-            throw EngineError("\(file): '\(s.name)' has dtype \(s.dtype); prune reads F32 weights only")
+            throw NNError("\(file): '\(s.name)' has dtype \(s.dtype); prune reads F32 weights only")
         }
         var missing: [String] = []
         for (name, p) in wanted {
             guard let t = byName[name] else { missing.append(name); continue }
             guard t.shape == p.shape else {
-                throw EngineError("\(file): '\(name)' has shape \(describe(shape: t.shape)) in the file, but the config (\(config.layers) layers, hidden \(config.hiddenSize), vocabulary \(config.vocabSize)) needs \(describe(shape: p.shape))")
+                throw NNError("\(file): '\(name)' has shape \(describe(shape: t.shape)) in the file, but the config (\(config.layers) layers, hidden \(config.hiddenSize), vocabulary \(config.vocabSize)) needs \(describe(shape: p.shape))")
             }
         }
         if !missing.isEmpty {
-            throw EngineError("\(file): missing \(missing.count) tensor(s) the model needs: \(missing.prefix(5).joined(separator: ", "))\(missing.count > 5 ? ", …" : "")")
+            throw NNError("\(file): missing \(missing.count) tensor(s) the model needs: \(missing.prefix(5).joined(separator: ", "))\(missing.count > 5 ? ", …" : "")")
         }
         let extra = tensors.map { key($0.name) }.filter { !wantedNames.contains($0) && !BertModel.isUnused($0) }
         if !extra.isEmpty {
-            throw EngineError("\(file): \(extra.count) tensor(s) a BERT encoder of this config does not have: \(extra.prefix(5).joined(separator: ", "))\(extra.count > 5 ? ", …" : "")")
+            throw NNError("\(file): \(extra.count) tensor(s) a BERT encoder of this config does not have: \(extra.prefix(5).joined(separator: ", "))\(extra.count > 5 ? ", …" : "")")
         }
         for (name, p) in wanted { if let t = byName[name] { try p.assign(t) } }
     }
@@ -139,14 +139,16 @@ extension BertModel {
         if on("pooling_mode_mean_tokens") { return .mean }
         if on("pooling_mode_cls_token") { return .cls }
         let modes = ["pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"].filter(on)
-        throw EngineError("\(path): unsupported pooling \(modes.first ?? "(none set)") (prune pools by mean or [CLS]; pass pooling=\"mean\" or \"cls\")")
+        let mode = modes.first ?? "(none set)"
+        throw NNError("\(path): unsupported pooling \(mode) (prune pools by mean or [CLS]; pass the pooling, .mean or .cls)",
+                      kind: .unsupportedPooling(file: path, mode: mode))
     }
 
-    static func readJSON(_ path: String) throws -> Safetensors.JSON {
+    static func readJSON(_ path: String) throws -> JSON {
         try InputFile.check(path)
         let bytes = try WholeFile.readAll(path)
         InputFiles.read(path)
-        do { return try Safetensors.JSON.parse(bytes) } catch let e as EngineError { throw EngineError("\(path): \(e.message)") }
+        do { return try JSON.parse(bytes) } catch let e as JSONError { throw NNError("\(path): \(e)") }
     }
 }
 
@@ -165,7 +167,7 @@ extension Models {
     /// dropout), a Linear head to `classes` logits. A Sequential whose last layer is the head,
     /// so training, transfer and the pruners' default targets treat it like every classifier.
     public static func bertClassifier(_ encoder: BertModel, classes: Int, rng: RNG, dropoutRNG: RNG) throws -> Sequential {
-        guard classes > 0 else { throw EngineError("bert classifier: needs classes > 0") }
+        guard classes > 0 else { throw NNError("bert classifier: needs classes > 0") }
         return Sequential([encoder, Dropout(encoder.config.hiddenDropout, rng: dropoutRNG),
                            try Linear(encoder.config.hiddenSize, classes, rng: rng)])
     }

@@ -3,6 +3,7 @@
 // own: post-norm layers of self-attention and a GELU feed-forward, every projection an ordinary
 // prunable Linear. Loading from a model folder is in Bert+Load.swift.
 import Engine
+import FileIO
 
 /// The architecture fields of a BERT config.json.
 public struct BertConfig: Equatable, Sendable {
@@ -20,22 +21,22 @@ public struct BertConfig: Equatable, Sendable {
                      ("num_attention_heads", heads), ("intermediate_size", intermediateSize),
                      ("max_position_embeddings", maxPositions), ("type_vocab_size", typeVocabSize)]
         for (name, v) in sizes where v < 1 || v > 1 << 20 {
-            throw EngineError("bert config: '\(name)' must be between 1 and \(1 << 20), got \(v)")
+            throw NNError("bert config: '\(name)' must be between 1 and \(1 << 20), got \(v)")
         }
         guard hiddenSize % heads == 0 else {
-            throw EngineError("bert config: 'hidden_size' (\(hiddenSize)) is not divisible by 'num_attention_heads' (\(heads))")
+            throw NNError("bert config: 'hidden_size' (\(hiddenSize)) is not divisible by 'num_attention_heads' (\(heads))")
         }
         for (name, p) in [("hidden_dropout_prob", hiddenDropout), ("attention_probs_dropout_prob", attentionDropout)] where !(p >= 0 && p < 1) {
-            throw EngineError("bert config: '\(name)' must be in [0, 1), got \(p)")
+            throw NNError("bert config: '\(name)' must be in [0, 1), got \(p)")
         }
-        guard layerNormEps >= 0, layerNormEps.isFinite else { throw EngineError("bert config: 'layer_norm_eps' must be ≥ 0, got \(layerNormEps)") }
+        guard layerNormEps >= 0, layerNormEps.isFinite else { throw NNError("bert config: 'layer_norm_eps' must be ≥ 0, got \(layerNormEps)") }
         guard padTokenId >= 0, padTokenId < vocabSize else {
-            throw EngineError("bert config: 'pad_token_id' \(padTokenId) is outside the vocabulary of \(vocabSize)")
+            throw NNError("bert config: 'pad_token_id' \(padTokenId) is outside the vocabulary of \(vocabSize)")
         }
         // In Double: sizes up to 2²⁰ each would overflow Int products.
         let h = Double(hiddenSize)
         let params = Double(vocabSize) * h + Double(layers) * (4 * h * h + 2 * h * Double(intermediateSize))
-        guard params < Double(1 << 40) else { throw EngineError("bert config: \(params) parameters are too many") }
+        guard params < Double(1 << 40) else { throw NNError("bert config: \(params) parameters are too many") }
         try TensorSize.elements([Int(params)])
     }
 }
@@ -63,11 +64,11 @@ public final class BertEmbeddings: Module {
     /// ids [B, T] → [B, T, H]; positions 0..<T, token type 0 everywhere.
     public override func forward(_ ids: Tensor) throws -> Tensor {
         guard ids.rank == 2 else {
-            throw EngineError("bert embeddings: expects token ids [batch, tokens], got \(describe(shape: ids.shape))")
+            throw NNError("bert embeddings: expects token ids [batch, tokens], got \(describe(shape: ids.shape))")
         }
         let t = ids.shape[1]
         guard t <= positionEmbeddings.count else {
-            throw EngineError("bert: sequences of \(t) tokens are longer than the model's \(positionEmbeddings.count) positions")
+            throw NNError("bert: sequences of \(t) tokens are longer than the model's \(positionEmbeddings.count) positions")
         }
         let positions = Tensor(vector: (0..<t).map(Float.init))
         let words = try wordEmbeddings(ids)
@@ -169,7 +170,7 @@ public final class BertEncoder: Module {
         var h = x
         for (i, m) in layer.modules.enumerated() {
             guard let l = m as? BertLayer else { continue }
-            do { h = try l.forward(h, keyMask: keyMask) } catch let e as EngineError { throw e.inLayer("encoder.layer.\(i)", l) }
+            do { h = try l.forward(h, keyMask: keyMask) } catch let e as LibraryError { throw e.inLayer("encoder.layer.\(i)", l) }
         }
         return h
     }
@@ -201,13 +202,13 @@ public final class BertModel: Module {
     /// The last layer's token states [B, T, H].
     public func hiddenStates(_ ids: Tensor) throws -> Tensor {
         guard ids.rank == 2 else {
-            throw EngineError("bert: expects token ids [batch, tokens], got \(describe(shape: ids.shape))")
+            throw NNError("bert: expects token ids [batch, tokens], got \(describe(shape: ids.shape))")
         }
         let mask = try keyMask(ids)
         // No padding at all: attention needs no mask.
         let needsMask = (0..<mask.count).contains { mask.data[$0] == 0 }
         let h: Tensor
-        do { h = try embeddings(ids) } catch let e as EngineError { throw e.inLayer("embeddings", embeddings) }
+        do { h = try embeddings(ids) } catch let e as LibraryError { throw e.inLayer("embeddings", embeddings) }
         return try encoder.forward(h, keyMask: needsMask ? mask : nil)
     }
 

@@ -35,7 +35,7 @@ extension Checkpoint {
     /// every index; `shape` is the model's. Throws a message naming the file and the tensor.
     package static func decodeSparse(_ name: String, shape: [Int], format: String, values: Tensor?,
                              integers: [String: Safetensors.Int32Tensor], file: String) throws -> (weight: Tensor, mask: Tensor) {
-        func bad(_ why: String) -> EngineError { EngineError("\(file): sparse '\(name)': \(why)") }
+        func bad(_ why: String) -> NNError { NNError("\(file): sparse '\(name)': \(why)") }
         let saved = format.hasPrefix("csr:") ? format.dropFirst(4).split(separator: ",").map { Int($0) } : []
         guard !saved.isEmpty, saved.allSatisfy({ $0 != nil }) else {
             throw bad("metadata '\(format)' is not csr:<shape>")

@@ -47,10 +47,10 @@ public enum Checkpoint {
         let (_, metadata) = try Safetensors.load(path)
         let file = path.split(separator: "/").last.map(String.init) ?? path
         guard let text = metadata[architectureKey] else {
-            throw EngineError("\(file) holds no architecture (it was not saved by prune's save of a model); build the model and give it as into=")
+            throw NNError("\(file) holds no architecture (Checkpoint.save records one only for layers ModuleCodec knows); build the model and load the weights into it with Checkpoint.load(_:from:)")
         }
         let spec: ModuleSpec
-        do { spec = try ModuleSpec(text: text) } catch let e as EngineError { throw EngineError("\(file): \(e.message)") }
+        do { spec = try ModuleSpec(text: text) } catch let e as NNError { throw NNError("\(file): \(e.message)") }
         let model = try ModuleCodec.build(spec, rng: rng, dropoutRNG: rng)
         try load(model, from: path, warn: warn)
         return model
@@ -78,7 +78,7 @@ public enum Checkpoint {
             for i in tensors.indices {
                 let new = try rename(tensors[i].name)
                 if let other = seen[new] {
-                    throw EngineError("\(path.split(separator: "/").last.map(String.init) ?? path): '\(other)' and '\(tensors[i].name)' are both renamed to '\(new)'")
+                    throw NNError("\(path.split(separator: "/").last.map(String.init) ?? path): '\(other)' and '\(tensors[i].name)' are both renamed to '\(new)'")
                 }
                 seen[new] = tensors[i].name
                 originalName[new] = tensors[i].name
@@ -105,11 +105,11 @@ public enum Checkpoint {
         for (name, t) in targets {
             guard let src = byName[name] else { missing.append(name); continue }
             guard src.shape == t.shape else {
-                throw EngineError("\(file): '\(name)' has shape \(describe(shape: src.shape)) in the file but \(describe(shape: t.shape)) in the model")
+                throw NNError("\(file): '\(name)' has shape \(describe(shape: src.shape)) in the file but \(describe(shape: t.shape)) in the model")
             }
         }
         if !missing.isEmpty && strict {
-            throw EngineError("\(file): missing \(missing.count) tensor(s) the model needs: \(missing.prefix(5).joined(separator: ", "))\(missing.count > 5 ? ", …" : "")")
+            throw NNError("\(file): missing \(missing.count) tensor(s) the model needs: \(missing.prefix(5).joined(separator: ", "))\(missing.count > 5 ? ", …" : "")")
         }
         // Masks and scores of parameters the model has, checked before anything changes.
         let paramShapes = Dictionary(model.namedParameters().map { ($0.0, $0.1.shape) }, uniquingKeysWith: { a, _ in a })
@@ -118,14 +118,14 @@ public enum Checkpoint {
         for (name, shape) in paramShapes.sorted(by: { $0.key < $1.key }) {
             guard let mask = byName[name + ".mask"] else { continue }
             guard mask.shape == shape else {
-                throw EngineError("\(file): '\(name).mask' has shape \(describe(shape: mask.shape)) but the parameter has \(describe(shape: shape))")
+                throw NNError("\(file): '\(name).mask' has shape \(describe(shape: mask.shape)) but the parameter has \(describe(shape: shape))")
             }
             for i in 0..<mask.count where mask.data[i] != 0 && mask.data[i] != 1 {
-                throw EngineError("\(file): '\(name).mask' holds \(mask.data[i]); a mask holds only 0 and 1")
+                throw NNError("\(file): '\(name).mask' holds \(mask.data[i]); a mask holds only 0 and 1")
             }
             let scores = byName[name + ".scores"]
             if let scores, scores.shape != shape {
-                throw EngineError("\(file): '\(name).scores' has shape \(describe(shape: scores.shape)) but the parameter has \(describe(shape: shape))")
+                throw NNError("\(file): '\(name).scores' has shape \(describe(shape: scores.shape)) but the parameter has \(describe(shape: shape))")
             }
             let gate = WeightGate(mask: mask.copy(), scores: scores?.copy(), method: "loaded")
             if let text = metadata["sparsity." + name] {
@@ -140,7 +140,7 @@ public enum Checkpoint {
         }
         let extra = (tensors.map(\.name) + integers.map(\.name)).filter { !known.contains($0) }
         if strict && !extra.isEmpty {
-            throw EngineError("\(file): \(extra.count) tensor(s) the model does not have: \(extra.prefix(5).joined(separator: ", "))\(extra.count > 5 ? ", …" : "")")
+            throw NNError("\(file): \(extra.count) tensor(s) the model does not have: \(extra.prefix(5).joined(separator: ", "))\(extra.count > 5 ? ", …" : "")")
         }
         skipped?(Skipped(unused: extra.map { originalName[$0] ?? $0 }, missing: missing))
         for (name, t) in targets { if let src = byName[name] { try t.assign(src) } }

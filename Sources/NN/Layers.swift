@@ -1,5 +1,6 @@
 // Basic layers: Linear, activations, Flatten, Dropout, Sequential and Residual.
 import Engine
+import FileIO
 
 /// y = x·Wᵀ + b, weight [out, in] as in PyTorch, initialised like torch.nn.Linear.
 public final class Linear: Module {
@@ -101,7 +102,7 @@ public final class Sequential: Module {
                 } else {
                     h = try layer(h)
                 }
-            } catch let e as EngineError {
+            } catch let e as LibraryError {
                 throw e.inLayer("layers.\(i)", layers[i])
             }
             i += 1
@@ -115,7 +116,7 @@ public final class Sequential: Module {
 
     /// Replaces the layer at `index` (e.g. a new classifier head).
     public func replace(at index: Int, with module: Module) throws {
-        guard layers.indices.contains(index) else { throw EngineError("no layer \(index) in a Sequential of \(layers.count)") }
+        guard layers.indices.contains(index) else { throw NNError("no layer \(index) in a Sequential of \(layers.count)") }
         list.modules[index] = module
     }
 }

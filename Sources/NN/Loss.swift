@@ -11,7 +11,7 @@ public enum Loss {
     /// Mean squared error.
     public static func mse(_ prediction: Tensor, _ target: Tensor) throws -> Tensor {
         guard prediction.shape == target.shape else {
-            throw EngineError("mse: prediction \(describe(shape: prediction.shape)) and target \(describe(shape: target.shape)) differ")
+            throw NNError("mse: prediction \(describe(shape: prediction.shape)) and target \(describe(shape: target.shape)) differ")
         }
         return try (prediction - target).square().mean()
     }
@@ -20,9 +20,9 @@ public enum Loss {
     /// the T² keeps gradient magnitudes comparable across temperatures).
     public static func klDivergence(student: Tensor, teacher: Tensor, temperature t: Float = 1) throws -> Tensor {
         guard student.shape == teacher.shape, student.rank == 2 else {
-            throw EngineError("kl_div: student \(describe(shape: student.shape)) and teacher \(describe(shape: teacher.shape)) must both be [batch, classes]")
+            throw NNError("kl_div: student \(describe(shape: student.shape)) and teacher \(describe(shape: teacher.shape)) must both be [batch, classes]")
         }
-        guard t > 0 else { throw EngineError("kl_div: temperature must be positive, got \(t)") }
+        guard t > 0 else { throw NNError("kl_div: temperature must be positive, got \(t)") }
         let logQ = (student * (1 / t)).logSoftmax()
         let logP = (teacher.detached() * (1 / t)).logSoftmax()
         let p = logP.exp()

@@ -22,7 +22,7 @@ public enum Models {
     /// Flatten, Linear 784→300, ReLU, Linear 300→100, ReLU, Linear 100→10.
     public static func mlp(_ widths: [Int], activation: Activation.Kind = .relu, rng: RNG) throws -> Sequential {
         guard widths.count >= 2, widths.allSatisfy({ $0 > 0 }) else {
-            throw EngineError("mlp: needs at least two positive widths (inputs and outputs), got \(widths)")
+            throw NNError("mlp: needs at least two positive widths (inputs and outputs), got \(widths)")
         }
         var layers: [Module] = [Flatten()]
         for i in 0..<(widths.count - 1) {
@@ -34,7 +34,7 @@ public enum Models {
 
     /// The small CNN: conv 32 3×3 → pool → conv 64 3×3 → pool → FC 128 → FC classes.
     public static func cnn(classes: Int = 10, channels: Int = 1, size: Int = 28, rng: RNG) throws -> Sequential {
-        guard classes > 0, size % 4 == 0 else { throw EngineError("cnn: needs classes > 0 and an input size divisible by 4") }
+        guard classes > 0, size % 4 == 0 else { throw NNError("cnn: needs classes > 0 and an input size divisible by 4") }
         return Sequential([
             try Conv2d(channels, 32, kernel: 3, padding: 1, rng: rng), ReLU(), MaxPool2d(2),
             try Conv2d(32, 64, kernel: 3, padding: 1, rng: rng), ReLU(), MaxPool2d(2),
@@ -44,7 +44,7 @@ public enum Models {
 
     /// LeNet-5 (with ReLU and max pooling, the common modern form) for 28×28 inputs.
     public static func lenet5(classes: Int = 10, channels: Int = 1, rng: RNG) throws -> Sequential {
-        guard classes > 0 else { throw EngineError("lenet5: needs classes > 0") }
+        guard classes > 0 else { throw NNError("lenet5: needs classes > 0") }
         return Sequential([
             try Conv2d(channels, 6, kernel: 5, padding: 2, rng: rng), ReLU(), MaxPool2d(2),
             try Conv2d(6, 16, kernel: 5, rng: rng), ReLU(), MaxPool2d(2),
@@ -58,7 +58,7 @@ public enum Models {
     public static func resnet(classes: Int = 10, channels: Int = 1, widths: [Int] = [16, 32, 64],
                               blocks: Int = 1, rng: RNG) throws -> Sequential {
         guard classes > 0, !widths.isEmpty, widths.allSatisfy({ $0 > 0 }), blocks > 0 else {
-            throw EngineError("resnet: needs classes > 0, positive widths and blocks > 0")
+            throw NNError("resnet: needs classes > 0, positive widths and blocks > 0")
         }
         var layers: [Module] = [try Conv2d(channels, widths[0], kernel: 3, padding: 1, bias: false, rng: rng),
                                 try BatchNorm(widths[0]), ReLU()]
@@ -122,7 +122,7 @@ public final class ViT: Module {
 
     init(classes: Int, channels: Int, size: Int, patch: Int, dim: Int, depth: Int, heads: Int, hidden: Int, rng: RNG) throws {
         guard patch > 0, size % patch == 0, classes > 0, depth > 0 else {
-            throw EngineError("vit: image size \(size) must be a multiple of the patch size \(patch), with classes and depth > 0")
+            throw NNError("vit: image size \(size) must be a multiple of the patch size \(patch), with classes and depth > 0")
         }
         self.channels = channels; self.size = size; self.patch = patch
         let tokens = (size / patch) * (size / patch)
@@ -135,7 +135,7 @@ public final class ViT: Module {
 
     public override func forward(_ x: Tensor) throws -> Tensor {
         guard x.rank == 4, x.shape[1] == channels, x.shape[2] == size, x.shape[3] == size else {
-            throw EngineError("vit: expects input [batch, \(channels), \(size), \(size)], got \(describe(shape: x.shape))")
+            throw NNError("vit: expects input [batch, \(channels), \(size), \(size)], got \(describe(shape: x.shape))")
         }
         let b = x.shape[0], g = size / patch
         // [B, C, g, p, g, p] → [B, g, g, C, p, p] → [B, tokens, C·p·p]

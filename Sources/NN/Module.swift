@@ -18,7 +18,7 @@ open class Module: CustomStringConvertible {
 
     /// The layer's computation.
     open func forward(_ x: Tensor) throws -> Tensor {
-        throw EngineError("\(typeName) does not implement forward")
+        throw NNError("\(typeName) does not implement forward")
     }
 
     /// Parameters owned directly by this module.
@@ -82,12 +82,4 @@ open class Module: CustomStringConvertible {
 
     /// Clears all parameter gradients.
     public func zeroGrad() { for p in parameters { p.grad = nil } }
-}
-
-extension EngineError {
-    /// Prefixes the message with the layer where it happened, so a shape mismatch deep in a
-    /// model reads `layers.2 (Linear(300 → 100)): linear: input of shape …`.
-    func inLayer(_ path: String, _ module: Module) -> EngineError {
-        EngineError("\(path) (\(module.typeName)): \(message)")
-    }
 }

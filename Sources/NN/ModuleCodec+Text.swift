@@ -29,7 +29,7 @@ private struct SpecParser {
     let chars: [Unicode.Scalar]
     var at = 0
 
-    func fail(_ what: String) -> EngineError { EngineError("architecture text: \(what) at character \(at + 1)") }
+    func fail(_ what: String) -> NNError { NNError("architecture text: \(what) at character \(at + 1)") }
 
     mutating func skipSpaces() { while at < chars.count, chars[at] == " " { at += 1 } }
 

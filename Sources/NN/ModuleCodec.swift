@@ -69,7 +69,7 @@ public enum ModuleCodec {
             return ModuleSpec(kind: "BasicBlock", numbers: numbers)
         case let m as ViT:
             guard let first = m.blocks.modules.first as? TransformerBlock else {
-                throw EngineError("cannot describe a ViT without transformer blocks")
+                throw NNError("cannot describe a ViT without transformer blocks")
             }
             return ModuleSpec(kind: "ViT", numbers: [
                 "classes": d(m.head.outFeatures), "channels": d(m.channels), "size": d(m.size), "patch": d(m.patch),
@@ -85,7 +85,7 @@ public enum ModuleCodec {
                 "attention_dropout": Double(c.attentionDropout), "pad": d(c.padTokenId),
             ], texts: ["pooling": m.pooling.rawValue])
         default:
-            throw EngineError("cannot store a model holding a \(module.typeName) layer")
+            throw NNError("cannot store a model holding a \(module.typeName) layer")
         }
     }
 
@@ -94,12 +94,12 @@ public enum ModuleCodec {
     public static func build(_ spec: ModuleSpec, rng: RNG, dropoutRNG: RNG) throws -> Module {
         func int(_ name: String, _ range: ClosedRange<Int> = 0...(1 << 30)) throws -> Int {
             guard let x = spec.numbers[name], x == x.rounded(), x >= Double(range.lowerBound), x <= Double(range.upperBound) else {
-                throw EngineError("module spec \(spec.kind): '\(name)' is missing or out of range")
+                throw NNError("module spec \(spec.kind): '\(name)' is missing or out of range")
             }
             return Int(x)
         }
         func number(_ name: String) throws -> Double {
-            guard let x = spec.numbers[name], x.isFinite else { throw EngineError("module spec \(spec.kind): '\(name)' is missing") }
+            guard let x = spec.numbers[name], x.isFinite else { throw NNError("module spec \(spec.kind): '\(name)' is missing") }
             return x
         }
         func kids() throws -> [Module] { try spec.children.map { try build($0, rng: rng, dropoutRNG: dropoutRNG) } }
@@ -109,14 +109,14 @@ public enum ModuleCodec {
         case "Linear": return try Linear(try int("in"), try int("out"), bias: try int("bias", 0...1) == 1, rng: rng)
         case "Activation":
             guard let k = spec.texts["function"].flatMap(Activation.Kind.init(rawValue:)) else {
-                throw EngineError("module spec Activation: unknown function")
+                throw NNError("module spec Activation: unknown function")
             }
             return Activation(k)
         case "Flatten": return Flatten()
         case "Dropout": return Dropout(Float(try number("p")), rng: dropoutRNG)
         case "Residual":
             let k = try kids()
-            guard k.count == 1 || k.count == 2 else { throw EngineError("module spec Residual: needs a body and an optional shortcut") }
+            guard k.count == 1 || k.count == 2 else { throw NNError("module spec Residual: needs a body and an optional shortcut") }
             return Residual(k[0], shortcut: k.count == 2 ? k[1] : nil)
         case "Conv2d":
             return try Conv2d(try int("in"), try int("out"), kernel: try int("kernel", 1...4096), stride: try int("stride", 1...4096),
@@ -133,9 +133,9 @@ public enum ModuleCodec {
         case "ChannelScale": return try ChannelScale(try int("features", 1...(1 << 24)))
         case "UnitGate": return try UnitGate(try int("features", 1...(1 << 24)))
         case "BasisLayer":
-            guard spec.children.count == 1 else { throw EngineError("module spec BasisLayer: needs its basis layer") }
+            guard spec.children.count == 1 else { throw NNError("module spec BasisLayer: needs its basis layer") }
             let basis = try build(spec.children[0], rng: rng, dropoutRNG: dropoutRNG)
-            guard basis is Linear || basis is Conv2d else { throw EngineError("module spec BasisLayer: the basis is a Linear or Conv2d") }
+            guard basis is Linear || basis is Conv2d else { throw NNError("module spec BasisLayer: the basis is a Linear or Conv2d") }
             return try BasisLayer(basis: basis, outputs: try int("outputs", 1...(1 << 24)), bias: spec.numbers["bias"] == 1)
         case "BasicBlock":
             return try BasicBlock(try int("in"), try int("out"), stride: try int("stride", 1...4096),
@@ -153,11 +153,11 @@ public enum ModuleCodec {
             c.layerNormEps = Float(try number("eps")); c.hiddenDropout = Float(try number("hidden_dropout"))
             c.attentionDropout = Float(try number("attention_dropout"))
             guard let pooling = spec.texts["pooling"].flatMap(BertPooling.init(rawValue:)) else {
-                throw EngineError("module spec BertModel: unknown pooling")
+                throw NNError("module spec BertModel: unknown pooling")
             }
             return try BertModel(c, pooling: pooling, rng: rng, dropoutRNG: dropoutRNG)
         default:
-            throw EngineError("module spec: unknown layer kind '\(spec.kind)'")
+            throw NNError("module spec: unknown layer kind '\(spec.kind)'")
         }
     }
 }

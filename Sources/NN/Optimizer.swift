@@ -83,8 +83,8 @@ public final class Optimizer {
 
     public init(_ kind: OptimizerKind, parameters: [(String, Tensor)], lr: Float, weightDecay: Float = 0,
                 groups: [ParamGroup] = [], schedule: LRSchedule = .constant) throws {
-        guard lr >= 0, lr.isFinite else { throw EngineError("optimizer: learning rate must be a non-negative number, got \(lr)") }
-        guard weightDecay >= 0 else { throw EngineError("optimizer: weight decay must be non-negative, got \(weightDecay)") }
+        guard lr >= 0, lr.isFinite else { throw NNError("optimizer: learning rate must be a non-negative number, got \(lr)") }
+        guard weightDecay >= 0 else { throw NNError("optimizer: weight decay must be non-negative, got \(weightDecay)") }
         self.kind = kind; self.lr = lr; self.weightDecay = weightDecay; self.schedule = schedule
         names = parameters.map(\.0)
         params = parameters.map(\.1)

@@ -23,7 +23,7 @@ public enum Pretrained {
     /// The model named `name` (or one of its aliases).
     public static func model(_ name: String) throws -> PretrainedModel {
         guard let m = models.first(where: { $0.name == name || $0.aliases.contains(name) }) else {
-            throw EngineError("pretrained: unknown model '\(name)' (known: \(models.map(\.name).joined(separator: ", ")))")
+            throw NNError("pretrained: unknown model '\(name)' (known: \(models.map(\.name).joined(separator: ", ")))")
         }
         return m
     }
@@ -32,7 +32,7 @@ public enum Pretrained {
     /// installed copy of the package found; an error saying how to install it otherwise.
     public static func folder(of model: PretrainedModel) throws -> String {
         do { return try model.package.folder() } catch let e as EngineError {
-            throw EngineError("pretrained: the model '\(model.name)': \(e.message)")
+            throw NNError("pretrained: the model '\(model.name)': \(e.message)")
         }
     }
 }

@@ -143,9 +143,9 @@ public func fit(_ model: Module, on data: BatchSource, optimizer: Optimizer, con
                 afterStep: ((Int) throws -> Void)? = nil,
                 shouldStop: () -> Bool = { Interrupt.requested }) throws -> History {
     guard config.epochs >= 0, config.batchSize > 0 else {
-        throw EngineError("train: epochs must be ≥ 0 and batch size > 0 (got \(config.epochs), \(config.batchSize))")
+        throw NNError("train: epochs must be ≥ 0 and batch size > 0 (got \(config.epochs), \(config.batchSize))")
     }
-    guard data.count > 0 else { throw EngineError("train: the dataset is empty") }
+    guard data.count > 0 else { throw NNError("train: the dataset is empty") }
     let rng = RNG(seed: config.seed)
     let progress = ProgressLine(enabled: config.progress && isatty(2) != 0)
     var history = History()
@@ -173,7 +173,7 @@ public func fit(_ model: Module, on data: BatchSource, optimizer: Optimizer, con
             var loss = taskLoss
             for h in hooks { loss = try h.loss(loss, x: x, logits: logits, labels: y, step: history.steps + 1) }
             guard loss.item.isFinite else {
-                throw EngineError("train: the loss became \(loss.item) at epoch \(epoch), step \(history.steps + 1); try a smaller learning rate")
+                throw NNError("train: the loss became \(loss.item) at epoch \(epoch), step \(history.steps + 1); try a smaller learning rate")
             }
             optimizer.zeroGrad()
             try loss.backward()
@@ -236,7 +236,7 @@ public func evaluate(_ model: Module, on data: BatchSource, batchSize: Int = 500
 func checkOutputs(_ logits: Tensor, classes: Int) throws {
     guard logits.rank == 2, logits.shape[1] == classes else {
         let got = logits.rank == 2 ? "\(logits.shape[1]) output\(logits.shape[1] == 1 ? "" : "s") per sample" : "outputs of shape \(describe(shape: logits.shape))"
-        throw EngineError("the model gives \(got) but the data has \(classes) classes; give the model a last layer with \(classes) outputs")
+        throw NNError("the model gives \(got) but the data has \(classes) classes; give the model a last layer with \(classes) outputs")
     }
 }
 

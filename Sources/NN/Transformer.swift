@@ -14,7 +14,7 @@ public final class Embedding: Module {
         var idx = [Int](); idx.reserveCapacity(x.count)
         for i in 0..<x.count {
             let v = x.data[i]
-            guard v.isFinite, v == v.rounded() else { throw EngineError("embedding: index \(v) is not an integer") }
+            guard v.isFinite, v == v.rounded() else { throw NNError("embedding: index \(v) is not an integer") }
             idx.append(Int(v))
         }
         return try Tensor.embedding(idx, shape: x.shape, weight: effective("weight", weight))
@@ -31,7 +31,7 @@ public final class MultiHeadSelfAttention: Module {
     public let dim: Int, heads: Int
 
     public init(dim: Int, heads: Int, rng: RNG) throws {
-        guard heads > 0, dim % heads == 0 else { throw EngineError("attention: dim \(dim) is not divisible by \(heads) heads") }
+        guard heads > 0, dim % heads == 0 else { throw NNError("attention: dim \(dim) is not divisible by \(heads) heads") }
         self.dim = dim; self.heads = heads
         qkv = try Linear(dim, 3 * dim, rng: rng)
         proj = try Linear(dim, dim, rng: rng)
@@ -39,7 +39,7 @@ public final class MultiHeadSelfAttention: Module {
 
     public override func forward(_ x: Tensor) throws -> Tensor {
         guard x.rank == 3, x.shape[2] == dim else {
-            throw EngineError("attention: expects [batch, tokens, \(dim)], got \(describe(shape: x.shape))")
+            throw NNError("attention: expects [batch, tokens, \(dim)], got \(describe(shape: x.shape))")
         }
         let qkv = try self.qkv(x)                                               // [B, T, 3·D]
         let q = try qkv.sliced(axis: 2, start: 0, end: dim)

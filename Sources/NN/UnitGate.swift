@@ -40,7 +40,7 @@ public final class UnitGate: Module {
 
     public override func forward(_ x: Tensor) throws -> Tensor {
         guard x.rank >= 2, x.shape[1] == features else {
-            throw EngineError("unit gate: expected \(features) channels on axis 1, got input \(describe(shape: x.shape))")
+            throw NNError("unit gate: expected \(features) channels on axis 1, got input \(describe(shape: x.shape))")
         }
         var shape = [1, features]
         for _ in 2..<x.rank { shape.append(1) }

@@ -113,11 +113,11 @@ extension Module {
     public func setGate(_ gate: WeightGate?, for name: String) throws {
         let (path, local) = splitName(name)
         guard let m = module(at: path), let p = m.localParameters.first(where: { $0.0 == local })?.1 else {
-            throw EngineError("no parameter named '\(name)' in the model")
+            throw NNError("no parameter named '\(name)' in the model")
         }
         if let gate {
             guard gate.mask.shape == p.shape else {
-                throw EngineError("mask for '\(name)' has shape \(describe(shape: gate.mask.shape)), the parameter has \(describe(shape: p.shape))")
+                throw NNError("mask for '\(name)' has shape \(describe(shape: gate.mask.shape)), the parameter has \(describe(shape: p.shape))")
             }
             m.gates[local] = gate
             if gate.isFixed { p.maskInPlace(by: gate.mask) }

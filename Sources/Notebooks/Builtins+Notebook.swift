@@ -32,7 +32,7 @@ extension Builtins {
             do {
                 try InputFile.check(path)
                 bytes = try WholeFile.readAll(path)
-            } catch let e as LibraryError { throw BuiltinError("run: \(e.message)") }
+            } catch let e as LibraryError { throw BuiltinError("run: \(e.scriptText)") }
             let source = String(decoding: bytes, as: UTF8.self)
             let session = args.session
             if !args.has("cell") {

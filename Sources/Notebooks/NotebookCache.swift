@@ -57,7 +57,7 @@ public final class NotebookCache {
         case missing
         /// There is an entry, but it cannot be used: why.
         case damaged(String)
-        case found(NJSON)
+        case found(JSON)
     }
 
     /// The metadata of the entry for `key`. An entry of another format is missing; one that does
@@ -67,12 +67,12 @@ public final class NotebookCache {
         let path = entryDir(key) + "/entry.json"
         guard FS.exists(entryDir(key)) else { return .missing }
         guard let bytes = try? WholeFile.readAll(path) else { return .damaged("entry.json cannot be read") }
-        guard let json = NJSON.parse(String(decoding: bytes, as: UTF8.self), shouldStop: shouldStop) else {
+        guard let json = try? JSON.parse(bytes, shouldStop: shouldStop) else {
             return shouldStop() ? .missing : .damaged("entry.json is not valid JSON")
         }
         guard json["format"]?.int == NotebookCache.format else { return .missing }
         guard let sealed = json["checksum"]?.string, let pairs = json.pairs,
-              NotebookCache.checksum(NJSON.object(pairs.filter { $0.0 != "checksum" })) == sealed else {
+              NotebookCache.checksum(JSON.object(pairs.filter { $0.0 != "checksum" })) == sealed else {
             return .damaged("entry.json does not match its checksum")
         }
         guard json["prekey"]?.string == key else { return .damaged("entry.json belongs to another cell") }
@@ -85,7 +85,7 @@ public final class NotebookCache {
     static let format = 4
 
     /// The checksum an entry's metadata is sealed with (over its text, less the checksum itself).
-    static func checksum(_ meta: NJSON) -> String { ContentHash.of(["prune cache entry", meta.text]) }
+    static func checksum(_ meta: JSON) -> String { ContentHash.of(["prune cache entry", meta.text]) }
 
     /// The hash a figure is recorded with.
     static func figureHash(_ png: [UInt8]) -> String {
@@ -109,7 +109,7 @@ public final class NotebookCache {
     /// Stores an entry: blobs first (each atomically, skipped when present), then the entry's
     /// directory, built aside and renamed into place.
     /// `meta` is sealed with its checksum here.
-    func store(key: String, meta: NJSON, figures: [(name: String, bytes: [UInt8])], blobs: [StateBlob]) throws {
+    func store(key: String, meta: JSON, figures: [(name: String, bytes: [UInt8])], blobs: [StateBlob]) throws {
         try FS.makeDirectories(entriesDir)
         try FS.makeDirectories(blobsDir)
         try FS.makeDirectories(tmpDir)
@@ -123,7 +123,7 @@ public final class NotebookCache {
         guard mkdir(staging, 0o755) == 0 else { throw EngineError("cannot create '\(staging)': \(FS.lastError())") }
         do {
             for f in figures { try WholeFile.write(f.bytes, to: staging + "/" + f.name) }
-            let sealed = NJSON.object((meta.pairs ?? []) + [("checksum", .string(NotebookCache.checksum(meta)))])
+            let sealed = JSON.object((meta.pairs ?? []) + [("checksum", .string(NotebookCache.checksum(meta)))])
             try WholeFile.write(sealed.text + "\n", to: staging + "/entry.json")
             let target = entryDir(key)
             if FS.exists(target) { FS.removeTree(target, via: tmpDir) }

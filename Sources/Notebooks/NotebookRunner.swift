@@ -154,7 +154,7 @@ public final class NotebookRunner {
         // Entries, their figures and (below) their blobs are checked against their hashes; a
         // mismatch ends the walk there with a warning, so that cell runs again.
         let stop = { [session] in session.interruptCheck() }
-        var valid: [(index: Int, prekey: String, meta: NJSON, figures: [[UInt8]])] = []
+        var valid: [(index: Int, prekey: String, meta: JSON, figures: [[UInt8]])] = []
         if let cache {
             walk: for i in code where i < last - 1 || !live {
                 let pre = prekey(stage, cells[i])
@@ -271,7 +271,7 @@ public final class NotebookRunner {
 
     /// The figures an entry records, each checked against its hash; nil when one is missing or
     /// does not match.
-    private func storedFigures(_ meta: NJSON, key: String, cache: NotebookCache) -> [[UInt8]]? {
+    private func storedFigures(_ meta: JSON, key: String, cache: NotebookCache) -> [[UInt8]]? {
         var out: [[UInt8]] = []
         for f in meta["figures"]?.array ?? [] {
             guard let name = f["name"]?.string, let hash = f["hash"]?.string,
@@ -285,8 +285,8 @@ public final class NotebookRunner {
         ContentHash.of([stage.key, cell.text] + stage.rng.map { String($0) })
     }
 
-    private func nextStage(_ meta: NJSON) -> Stage? {
-        func words(_ j: NJSON?) -> [UInt64]? {
+    private func nextStage(_ meta: JSON) -> Stage? {
+        func words(_ j: JSON?) -> [UInt64]? {
             guard let a = j?.array, a.count == 4 else { return nil }
             let w = a.compactMap { $0.string.flatMap { UInt64($0) } }
             return w.count == 4 ? w : nil
@@ -295,7 +295,7 @@ public final class NotebookRunner {
         return Stage(key: key, rng: rng)
     }
 
-    private func filesUnchanged(_ meta: NJSON) -> Bool {
+    private func filesUnchanged(_ meta: JSON) -> Bool {
         (meta["files"]?.array ?? []).allSatisfy { f in
             guard let pair = f.array, pair.count == 2, let path = pair[0].string, let fp = pair[1].string else { return false }
             return InputFiles.fingerprint(path) == fp
@@ -304,7 +304,7 @@ public final class NotebookRunner {
 
     /// Replaces the session's globals and generators with a stored state; false (session
     /// untouched) when it cannot be read.
-    private func restore(_ state: NJSON, cache: NotebookCache) -> Bool {
+    private func restore(_ state: JSON, cache: NotebookCache) -> Bool {
         var decoder = StateDecoder(session: session, file: options.file, definitions: definitions, loadBlob: cache.loadBlob)
         let before = session.globals
         do {
@@ -332,13 +332,13 @@ public final class NotebookRunner {
         let note = dropped.isEmpty ? nil
             : "not in the cached state: " + dropped.map { "\($0.0) (\($0.1))" }.joined(separator: ", ")
         let figureNames = run.figures.indices.map { "fig-\($0 + 1).png" }
-        let meta = NJSON.object([
-            ("format", .number(Double(NotebookCache.format))),
+        let meta = JSON.object([
+            ("format", .integer(NotebookCache.format)),
             ("key", .string(key)), ("prekey", .string(pre)),
-            ("cell", .number(Double(number))), ("title", cell.title.map { .string($0) } ?? .null),
+            ("cell", .integer(number)), ("title", cell.title.map { .string($0) } ?? .null),
             ("files", .array(files.map { .array([.string($0.0), .string($0.1)]) })),
             ("rng_after", .array(session.rng.state.map { .string(String($0)) })),
-            ("seconds", .number(run.seconds)), ("output", .string(run.output)),
+            ("seconds", .double(run.seconds)), ("output", .string(run.output)),
             ("figures", .array(zip(figureNames, run.figures).map {
                 .object([("name", .string($0.0)), ("hash", .string(NotebookCache.figureHash($0.1)))])
             })),

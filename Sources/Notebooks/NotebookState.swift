@@ -70,9 +70,9 @@ struct StateEncoder {
     init(definitions: DefinitionTable) { self.definitions = definitions }
 
     /// The state document and the names of globals left out (with why).
-    mutating func encode(globals: [(String, Value)], rng: RNG) -> (json: NJSON, dropped: [(String, String)]) {
+    mutating func encode(globals: [(String, Value)], rng: RNG) -> (json: JSON, dropped: [(String, String)]) {
         findOwners(globals.map(\.1))
-        var out: [(String, NJSON)] = []
+        var out: [(String, JSON)] = []
         var dropped: [(String, String)] = []
         for (name, value) in globals {
             let saved = (ids, keepAlive, blobs)
@@ -86,7 +86,7 @@ struct StateEncoder {
                 dropped.append((name, "\(error)"))
             }
         }
-        let json = NJSON.object([
+        let json = JSON.object([
             ("rng", .array(rng.state.map { .string(String($0)) })),
             ("globals", .object(out)),
         ])
@@ -126,34 +126,34 @@ struct StateEncoder {
         return (k, false)
     }
 
-    private func ref(_ k: Int) -> NJSON { .object([("t", .string("ref")), ("id", .number(Double(k)))]) }
+    private func ref(_ k: Int) -> JSON { .object([("t", .string("ref")), ("id", .integer(k))]) }
 
-    mutating func encode(_ v: Value) throws -> NJSON {
+    mutating func encode(_ v: Value) throws -> JSON {
         switch v {
         case .number(let x):
-            if x.isFinite { return .number(x) }
+            if x.isFinite { return .double(x) }
             return .object([("t", .string("number")), ("value", .string(x.isNaN ? "nan" : x > 0 ? "inf" : "-inf"))])
         case .string(let s): return .string(s)
         case .bool(let b): return .bool(b)
         case .nil_: return .null
-        case .range(let a, let b): return .object([("t", .string("range")), ("lo", .number(Double(a))), ("hi", .number(Double(b)))])
+        case .range(let a, let b): return .object([("t", .string("range")), ("lo", .integer(a)), ("hi", .integer(b))])
         case .list(let l):
             let (k, seen) = id(l)
             if seen { return ref(k) }
-            return .object([("t", .string("list")), ("id", .number(Double(k))), ("items", .array(try l.items.map { try encode($0) }))])
+            return .object([("t", .string("list")), ("id", .integer(k)), ("items", .array(try l.items.map { try encode($0) }))])
         case .record(let r):
             let (k, seen) = id(r)
             if seen { return ref(k) }
-            return .object([("t", .string("record")), ("id", .number(Double(k))),
+            return .object([("t", .string("record")), ("id", .integer(k)),
                             ("fields", .object(try r.pairs.map { ($0.0, try encode($0.1)) }))])
         case .table(let t):
             let (k, seen) = id(t)
             if seen { return ref(k) }
-            var rows: [NJSON] = []
+            var rows: [JSON] = []
             for row in t.rows {
                 rows.append(.object(try t.columns.compactMap { c in try row[c].map { (c, try encode($0)) } }))
             }
-            return .object([("t", .string("table")), ("id", .number(Double(k))),
+            return .object([("t", .string("table")), ("id", .integer(k)),
                             ("columns", .array(t.columns.map { .string($0) })), ("rows", .array(rows))])
         case .object(let t as Tensor):
             if let owner = paramOwners[ObjectIdentifier(t)] {
@@ -164,7 +164,7 @@ struct StateEncoder {
             if seen { return ref(k) }
             let blob = StateStore.blob([(name: "tensor", tensor: t)])
             blobs.append(blob)
-            return .object([("t", .string("tensor")), ("id", .number(Double(k))), ("blob", .string(blob.hash)),
+            return .object([("t", .string("tensor")), ("id", .integer(k)), ("blob", .string(blob.hash)),
                             ("requires_grad", .bool(t.requiresGrad))])
         case .object(let m as Module):
             if let owner = owners[ObjectIdentifier(m)] {
@@ -179,12 +179,12 @@ struct StateEncoder {
             if seen { return ref(k) }
             let blob = StateStore.datasetBlob(d)
             blobs.append(blob)
-            var fields: [(String, NJSON)] = [("t", .string("dataset")), ("id", .number(Double(k))), ("name", .string(d.name)),
-                                             ("blob", .string(blob.hash)), ("classes", .number(Double(d.classes))),
+            var fields: [(String, JSON)] = [("t", .string("dataset")), ("id", .integer(k)), ("name", .string(d.name)),
+                                             ("blob", .string(blob.hash)), ("classes", .integer(d.classes)),
                                              ("class_names", .array(d.classNames.map { .string($0) }))]
             if let r = d.valueRange {
-                fields.append(("range_lower", .array(r.lower.map { .number(Double($0)) })))
-                fields.append(("range_upper", .array(r.upper.map { .number(Double($0)) })))
+                fields.append(("range_lower", .array(r.lower.map { .double(Double($0)) })))
+                fields.append(("range_upper", .array(r.upper.map { .double(Double($0)) })))
             }
             return .object(fields)
         case .function(let f):
@@ -197,7 +197,7 @@ struct StateEncoder {
                 guard definitions.sources[DefinitionTable.key(name: f.name, body: body, file: file)] != nil else {
                     throw UnstorableValue(reason: "function \(f.name) was not defined at the top level of a cell")
                 }
-                return .object([("t", .string("function")), ("id", .number(Double(k))), ("name", .string(f.name)),
+                return .object([("t", .string("function")), ("id", .integer(k)), ("name", .string(f.name)),
                                 ("position", .string(DefinitionTable.position(of: body)))])
             }
         case .object(let o):
@@ -205,29 +205,29 @@ struct StateEncoder {
         }
     }
 
-    private mutating func encodeModel(_ m: Module, id k: Int) throws -> NJSON {
+    private mutating func encodeModel(_ m: Module, id k: Int) throws -> JSON {
         let spec: ModuleSpec
-        do { spec = try ModuleCodec.describe(m) } catch let e as EngineError { throw UnstorableValue(reason: e.message) }
+        do { spec = try ModuleCodec.describe(m) } catch let e as LibraryError { throw UnstorableValue(reason: e.message) }
         var tensors = (m.namedParameters() + m.namedBuffers()).map { (name: $0.0, tensor: $0.1) }
-        var gates: [(String, NJSON)] = []
+        var gates: [(String, JSON)] = []
         for (name, gate) in m.namedGates() {
             tensors.append((name: name + ".mask", tensor: gate.mask))
             if let s = gate.scores { tensors.append((name: name + ".scores", tensor: s)) }
-            let transform: NJSON = gate.transform.map { t in
-                .object([("name", .string(t.name)), ("settings", .object(t.settings.sorted { $0.key < $1.key }.map { ($0.key, .number($0.value)) }))])
+            let transform: JSON = gate.transform.map { t in
+                .object([("name", .string(t.name)), ("settings", .object(t.settings.sorted { $0.key < $1.key }.map { ($0.key, .double($0.value)) }))])
             } ?? .null
             gates.append((name, .object([
                 ("transform", transform), ("frozen", .bool(gate.frozen)), ("method", .string(gate.method)),
-                ("sparsity", gate.requestedSparsity.map { .number($0) } ?? .null),
+                ("sparsity", gate.requestedSparsity.map { .double($0) } ?? .null),
             ])))
         }
         let blob = StateStore.blob(tensors)
         blobs.append(blob)
         let modules = m.namedModules()
         return .object([
-            ("t", .string("model")), ("id", .number(Double(k))), ("spec", StateStore.specJSON(spec)), ("blob", .string(blob.hash)),
+            ("t", .string("model")), ("id", .integer(k)), ("spec", StateStore.specJSON(spec)), ("blob", .string(blob.hash)),
             ("training", .array(modules.map { .bool($0.1.training) })),
-            ("positions", .array(modules.map { $0.1.positionsPerSample.map { .number(Double($0)) } ?? .null })),
+            ("positions", .array(modules.map { $0.1.positionsPerSample.map { .integer($0) } ?? .null })),
             ("requires_grad", .array(m.namedParameters().map { .bool($0.1.requiresGrad) })),
             ("gates", .object(gates)),
         ])
@@ -252,8 +252,8 @@ struct StateDecoder {
     struct Malformed: Error, CustomStringConvertible { var description: String }
 
     /// The globals (in stored order) and the session generator's state.
-    mutating func decode(_ json: NJSON) throws -> (globals: [(String, Value)], rng: [UInt64]) {
-        func words(_ j: NJSON?) throws -> [UInt64] {
+    mutating func decode(_ json: JSON) throws -> (globals: [(String, Value)], rng: [UInt64]) {
+        func words(_ j: JSON?) throws -> [UInt64] {
             guard let a = j?.array, a.count == 4 else { throw Malformed(description: "random state") }
             return try a.map { guard let s = $0.string, let w = UInt64(s) else { throw Malformed(description: "random state") }; return w }
         }
@@ -263,16 +263,18 @@ struct StateDecoder {
         return (out, try words(json["rng"]))
     }
 
-    private mutating func remember(_ j: NJSON, _ v: Value) -> Value {
+    private mutating func remember(_ j: JSON, _ v: Value) -> Value {
         if let k = j["id"]?.int { objects[k] = v }
         return v
     }
 
-    mutating func decode(_ j: NJSON) throws -> Value {
+    mutating func decode(_ j: JSON) throws -> Value {
         switch j {
         case .null: return .nil_
         case .bool(let b): return .bool(b)
-        case .number(let x): return .number(x)
+        case .integer, .number:
+            guard let x = j.number else { throw Malformed(description: "number") }
+            return .number(x)
         case .string(let s): return .string(s)
         case .array: throw Malformed(description: "bare array")
         case .object:
@@ -365,7 +367,7 @@ struct StateDecoder {
         }
     }
 
-    private func decodeModel(_ j: NJSON) throws -> Module {
+    private func decodeModel(_ j: JSON) throws -> Module {
         guard let specJSON = j["spec"], let spec = StateStore.spec(specJSON), let hash = j["blob"]?.string else {
             throw Malformed(description: "model")
         }
@@ -435,15 +437,15 @@ enum StateStore {
         return blob
     }
 
-    static func specJSON(_ s: ModuleSpec) -> NJSON {
-        var pairs: [(String, NJSON)] = [("kind", .string(s.kind))]
-        if !s.numbers.isEmpty { pairs.append(("numbers", .object(s.numbers.keys.sorted().map { ($0, .number(s.numbers[$0] ?? 0)) }))) }
+    static func specJSON(_ s: ModuleSpec) -> JSON {
+        var pairs: [(String, JSON)] = [("kind", .string(s.kind))]
+        if !s.numbers.isEmpty { pairs.append(("numbers", .object(s.numbers.keys.sorted().map { ($0, .double(s.numbers[$0] ?? 0)) }))) }
         if !s.texts.isEmpty { pairs.append(("texts", .object(s.texts.keys.sorted().map { ($0, .string(s.texts[$0] ?? "")) }))) }
         if !s.children.isEmpty { pairs.append(("children", .array(s.children.map(specJSON)))) }
         return .object(pairs)
     }
 
-    static func spec(_ j: NJSON) -> ModuleSpec? {
+    static func spec(_ j: JSON) -> ModuleSpec? {
         guard let kind = j["kind"]?.string else { return nil }
         var s = ModuleSpec(kind: kind)
         for (k, v) in j["numbers"]?.pairs ?? [] { s.numbers[k] = v.number }

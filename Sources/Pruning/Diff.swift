@@ -139,7 +139,7 @@ public final class ModelDiff {
         let (tensors, integers, metadata) = try Safetensors.load(path, integers: true)
         let file = path.split(separator: "/").last.map(String.init) ?? path
         guard metadata["prune.kind"] == "diff", let base = metadata["base"] else {
-            throw EngineError("\(file): not a diff (save(diff, path) writes one); load a model with load(path, into=net)")
+            throw EngineError("\(file): not a diff (ModelDiff.save(to:) writes one); load a model with Checkpoint.load(_:from:)")
         }
         func shape(_ text: String) -> [Int]? {
             let dims = text.split(separator: ",").map { Int($0) }

@@ -150,7 +150,7 @@ public enum DiffPruning {
                              shouldStop: @escaping () -> Bool = { Interrupt.requested }) throws -> (model: Module, diff: ModelDiff, history: History) {
         try settings.check()
         guard model.namedGates().isEmpty else {
-            throw EngineError("diff pruning needs a model without masks (its diff would regrow pruned weights); transfer with keep_mask=false")
+            throw TransferError.diffOfMaskedModel
         }
         let head: ModelDiff.Head? = try newHead.map { index in
             guard let linear = model.layers[index] as? Linear else { throw EngineError("diff pruning: layer \(index) is not a Linear head") }

@@ -264,6 +264,11 @@ public enum PruningError: Error, CustomStringConvertible, Equatable {
     case schedule(method: String, given: String, accepted: [String])
     /// Structured pruning met a model structure it cannot follow (names the layer).
     case structure(String)
+    /// The method trains or removes layers of its own (`layers`, such as "unit gates") that
+    /// `insertedBy` puts into a model, and the model has none.
+    case missingLayers(method: String, layers: String, insertedBy: String)
+    /// The method prunes once, from data, and cannot follow a gradual schedule.
+    case prunesOnceFromData(method: String)
     case invalid(String)
 
     public var description: String {
@@ -285,6 +290,10 @@ public enum PruningError: Error, CustomStringConvertible, Equatable {
         case let .schedule(method, given, accepted):
             if accepted.isEmpty { return "\(method) takes no schedule (got \"\(given)\")" }
             return "\(method) takes the schedule " + orList(accepted.map { "\"\($0)\"" }) + ", not \"\(given)\""
+        case let .missingLayers(method, layers, insertedBy):
+            return "\(method) works on the \(layers) that \(insertedBy) inserts; this model has none"
+        case let .prunesOnceFromData(method):
+            return "\(method) prunes once, from data: call Pruner.pruneOnce(_:data:) with data, or use the one-shot schedule"
         case let .structure(message), let .invalid(message):
             return message
         }

@@ -2,6 +2,7 @@
 // by a linear probe (frozen body, features computed once) or by full fine-tuning (with the
 // upstream mask kept fixed, or while pruning). The upstream model is never modified.
 import Engine
+import FileIO
 import NN
 
 /// How the body of the upstream model is adapted.
@@ -39,6 +40,8 @@ public enum TransferError: Error, CustomStringConvertible, Equatable {
     case diffWithPruner
     /// An adversary was given to a linear probe, which trains on features computed once.
     case probeWithAdversary
+    /// Diff pruning was given a model with masks, which its diff would regrow.
+    case diffOfMaskedModel
 
     public var description: String {
         switch self {
@@ -50,6 +53,8 @@ public enum TransferError: Error, CustomStringConvertible, Equatable {
             return "transfer: diff pruning chooses the entries of its diff itself; it takes no pruner"
         case .probeWithAdversary:
             return "transfer: a linear probe trains its head on features computed once, so it cannot train on adversarial inputs; fine-tune fully instead"
+        case .diffOfMaskedModel:
+            return "diff pruning needs a model without masks (its diff would regrow pruned weights); transfer without keeping the masks (keepMask false)"
         }
     }
 }
@@ -161,7 +166,7 @@ public enum Transfer {
         do {
             let out = try GradMode.noGrad { try body(try Tensor.zeros([1] + sampleShape)) }
             return out.count
-        } catch let e as EngineError {
+        } catch let e as LibraryError {
             throw EngineError("transfer: the model does not take the task's samples of shape \(describe(shape: sampleShape)): \(e.message)")
         }
     }

@@ -3,6 +3,7 @@
 import ArgumentParser
 import Data
 import Engine
+import FileIO
 import NN
 import Language
 import Bindings
@@ -73,7 +74,7 @@ struct Prune: ParsableCommand {
         BLAS.setThreads(threads)
         Interrupt.installHandler()
         if let demo {
-            do { try runDemo(model: demo, epochs: epochs, seed: seed, quiet: quiet) } catch let e as EngineError {
+            do { try runDemo(model: demo, epochs: epochs, seed: seed, quiet: quiet) } catch let e as LibraryError {
                 fputs("prune: error: \(e.message)\n", stderr)
                 throw ExitCode(ExitStatus.failure)
             }

@@ -1,5 +1,6 @@
 // Dataset operations on a synthetic dataset whose pixels record each sample's origin.
 import Testing
+import TestSupport
 import Engine
 @testable import Data
 
@@ -7,11 +8,11 @@ import Engine
 struct DatasetTests {
     @Test func initChecksItsArguments() throws {
         let x = try Tensor.zeros([3, 1, 2, 2])
-        #expect(throws: EngineError.self) { try Dataset(name: "d", images: x, labels: [0, 1]) }
-        #expect(throws: EngineError.self) { try Dataset(name: "d", images: x, labels: [0, 1, 5], classes: 3) }
-        #expect(throws: EngineError.self) { try Dataset(name: "d", images: x, labels: [0, 1, -1]) }
-        #expect(throws: EngineError.self) { try Dataset(name: "d", images: x, labels: [0, 1, 2], classes: 3, classNames: ["a"]) }
-        #expect(throws: EngineError.self) { try Dataset(name: "d", images: try Tensor.zeros([3]), labels: [0, 1, 2]) }
+        #expect(throws: DataError.self) { try Dataset(name: "d", images: x, labels: [0, 1]) }
+        #expect(throws: DataError.self) { try Dataset(name: "d", images: x, labels: [0, 1, 5], classes: 3) }
+        #expect(throws: DataError.self) { try Dataset(name: "d", images: x, labels: [0, 1, -1]) }
+        #expect(throws: DataError.self) { try Dataset(name: "d", images: x, labels: [0, 1, 2], classes: 3, classNames: ["a"]) }
+        #expect(throws: DataError.self) { try Dataset(name: "d", images: try Tensor.zeros([3]), labels: [0, 1, 2]) }
         let d = try Dataset(name: "d", images: x, labels: [0, 2, 1])
         #expect(d.classes == 3 && d.classNames == ["0", "1", "2"])
     }
@@ -32,8 +33,8 @@ struct DatasetTests {
         #expect(s.labels == [3, 3, 3, 3])
         #expect(s.classes == 4 && s.classNames == d.classNames)
         #expect(!s.images.requiresGrad && !s.images.isRecorded)
-        #expect(throws: EngineError.self) { try d.subset(indices: [100]) }
-        #expect(throws: EngineError.self) { try d.subset(indices: [-1]) }
+        #expect(throws: DataError.self) { try d.subset(indices: [100]) }
+        #expect(throws: DataError.self) { try d.subset(indices: [-1]) }
         #expect(try d.subset(indices: []).count == 0)
     }
 
@@ -60,10 +61,10 @@ struct DatasetTests {
 
     @Test func filteredRejectsBadClasses() throws {
         let d = try syntheticDataset()
-        #expect(throws: EngineError.self) { try d.filtered(classes: []) }
-        #expect(throws: EngineError.self) { try d.filtered(classes: [4]) }
-        #expect(throws: EngineError.self) { try d.filtered(classes: [-1]) }
-        #expect(throws: EngineError.self) { try d.filtered(classes: [1, 1]) }
+        #expect(throws: DataError.self) { try d.filtered(classes: []) }
+        #expect(throws: DataError.self) { try d.filtered(classes: [4]) }
+        #expect(throws: DataError.self) { try d.filtered(classes: [-1]) }
+        #expect(throws: DataError.self) { try d.filtered(classes: [1, 1]) }
     }
 
     @Test func perClassDrawsExactlyNAndIsSeeded() throws {
@@ -82,9 +83,9 @@ struct DatasetTests {
 
     @Test func perClassFailsWhenAClassIsShort() throws {
         let d = try syntheticDataset(classes: 4, perClass: 25)
-        let message = try #require(engineErrorMessage { _ = try d.perClass(26, seed: 0) })
+        let message = try #require(errorMessage { _ = try d.perClass(26, seed: 0) })
         #expect(message.contains("class 0 (c0) has 25 samples"), "\(message)")
-        #expect(throws: EngineError.self) { try d.perClass(-1, seed: 0) }
+        #expect(throws: DataError.self) { try d.perClass(-1, seed: 0) }
     }
 
     @Test func splitIsStratifiedDisjointAndSeeded() throws {
@@ -108,9 +109,9 @@ struct DatasetTests {
         let d = try syntheticDataset()
         #expect(try d.split(fraction: 0, seed: 0).0.count == 0)
         #expect(try d.split(fraction: 1, seed: 0).1.count == 0)
-        #expect(throws: EngineError.self) { try d.split(fraction: 1.5, seed: 0) }
-        #expect(throws: EngineError.self) { try d.split(fraction: -0.1, seed: 0) }
-        #expect(throws: EngineError.self) { try d.split(fraction: .nan, seed: 0) }
+        #expect(throws: DataError.self) { try d.split(fraction: 1.5, seed: 0) }
+        #expect(throws: DataError.self) { try d.split(fraction: -0.1, seed: 0) }
+        #expect(throws: DataError.self) { try d.split(fraction: .nan, seed: 0) }
     }
 
     @Test func normalizedScalar() throws {
@@ -120,8 +121,8 @@ struct DatasetTests {
         #expect(n.images.array == (0..<4).flatMap { s in [Float](repeating: (Float(s) - 1) / 2, count: 4) })
         #expect(n.labels == d.labels && n.classNames == d.classNames)
         #expect(d.images[1, 0, 0, 0] == 1, "the original is untouched")
-        #expect(throws: EngineError.self) { try d.normalized(mean: 0, std: 0) }
-        #expect(throws: EngineError.self) { try d.normalized(mean: .nan, std: 1) }
+        #expect(throws: DataError.self) { try d.normalized(mean: 0, std: 0) }
+        #expect(throws: DataError.self) { try d.normalized(mean: .nan, std: 1) }
     }
 
     @Test func normalizedPerChannelAndStatistics() throws {
@@ -137,6 +138,6 @@ struct DatasetTests {
             #expect(abs(after.mean[c]) < 1e-5)
             #expect(abs(after.std[c] - 1) < 1e-5)
         }
-        #expect(throws: EngineError.self) { try d.normalized(mean: [0], std: [1]) }
+        #expect(throws: DataError.self) { try d.normalized(mean: [0], std: [1]) }
     }
 }

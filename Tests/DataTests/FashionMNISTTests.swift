@@ -5,6 +5,7 @@ import Glibc
 import Darwin
 #endif
 import Testing
+import TestSupport
 import Engine
 @testable import Data
 
@@ -69,7 +70,7 @@ struct FashionMNISTFixtureTests {
     }
 
     @Test func loadsAWellFormedFixture() throws {
-        let dir = try makeTempDirectory()
+        let dir = try makeDirectory()
         defer { removeDirectory(dir) }
         try writeIDXPair(dir, split: .test, n: 12, rows: 4, cols: 3)
         let d = try FashionMNIST.load(.test, directory: dir)
@@ -83,7 +84,7 @@ struct FashionMNISTFixtureTests {
     }
 
     @Test func fullScaleMapsToExactlyOne() throws {
-        let dir = try makeTempDirectory()
+        let dir = try makeDirectory()
         defer { removeDirectory(dir) }
         let (images, labels) = FashionMNIST.files(.train, directory: dir)
         try writeGzip(idxBytes(magic: IDX.imagesMagic, dims: [1, 1, 3], payload: [0, 128, 255]), to: images)
@@ -94,7 +95,7 @@ struct FashionMNISTFixtureTests {
     }
 
     @Test func emptyFilesGiveAnEmptyDataset() throws {
-        let dir = try makeTempDirectory()
+        let dir = try makeDirectory()
         defer { removeDirectory(dir) }
         try writeIDXPair(dir, n: 0, rows: 28, cols: 28)
         let d = try FashionMNIST.load(.train, directory: dir)
@@ -104,7 +105,7 @@ struct FashionMNISTFixtureTests {
     }
 
     @Test func concatenatedGzipMembersAreRead() throws {
-        let dir = try makeTempDirectory()
+        let dir = try makeDirectory()
         defer { removeDirectory(dir) }
         let bytes = idxBytes(magic: IDX.labelsMagic, dims: [6], payload: [1, 2, 3, 4, 5, 6])
         try writeGzip(Array(bytes[..<7]), to: dir + "/a.gz")
@@ -115,7 +116,7 @@ struct FashionMNISTFixtureTests {
 
     @Test func largeFixtureRoundTrips() throws {
         // Bigger than the read and inflate buffers' first size, to exercise their growth.
-        let dir = try makeTempDirectory()
+        let dir = try makeDirectory()
         defer { removeDirectory(dir) }
         let rng = RNG(seed: 3)
         let payload = (0..<300_000).map { _ in UInt8(truncatingIfNeeded: rng.next() % 7) }

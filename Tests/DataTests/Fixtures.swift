@@ -15,25 +15,6 @@ let fashionMNISTAvailable: Bool = {
     return access(images, R_OK) == 0 && access(labels, R_OK) == 0
 }()
 
-/// A fresh, empty directory under the system temporary directory.
-func makeTempDirectory() throws -> String {
-    var template = Array("/tmp/prune-data-test-XXXXXX".utf8CString)
-    guard let made = mkdtemp(&template) else { throw EngineError("cannot create a temporary directory") }
-    return String(cString: made)
-}
-
-/// Deletes a fixture directory made by `makeTempDirectory` and the files in it.
-func removeDirectory(_ path: String) {
-    if let dir = opendir(path) {
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name != "." && name != ".." { unlink(path + "/" + name) }
-        }
-        closedir(dir)
-    }
-    rmdir(path)
-}
-
 /// Deletes one file.
 func unlinkFile(_ path: String) { unlink(path) }
 
@@ -89,8 +70,3 @@ func sampleIDs(_ d: Dataset) -> [Int] {
     (0..<d.count).map { Int(d.images.data[$0 * d.sampleSize]) }
 }
 
-/// Runs `body` and returns the message of the `EngineError` it throws, or nil if it does not.
-func engineErrorMessage(_ body: () throws -> Void) -> String? {
-    do { try body() } catch let error as EngineError { return error.message } catch { return "\(error)" }
-    return nil
-}

@@ -7,6 +7,7 @@ import Darwin
 #endif
 import CZlib
 import Testing
+import TestSupport
 import Engine
 @testable import Data
 
@@ -55,7 +56,7 @@ func peakResidentBytes() -> Int {
 
 @Suite struct HardeningDataTests {
     @Test func idxHeaderDeclaringAHugeArrayIsRejectedBeforeAllocating() throws {
-        let dir = try makeTempDirectory()
+        let dir = try makeDirectory()
         defer { removeDirectory(dir) }
         try writeIDXPair(dir, n: 2)
         let images = FashionMNIST.files(.train, directory: dir).images
@@ -63,14 +64,14 @@ func peakResidentBytes() -> Int {
         try writeGzipOfZeros(header: idxBytes(magic: IDX.imagesMagic, dims: [2, 30000, 30000], payload: []),
                              zeros: 2 * 30000 * 30000, to: images)
         let before = peakResidentBytes()
-        let message = engineErrorMessage { _ = try FashionMNIST.load(.train, directory: dir) }
+        let message = errorMessage { _ = try FashionMNIST.load(.train, directory: dir) }
         #expect(message?.contains(images) == true, "\(message ?? "loaded")")
         #expect(message?.contains("too large") == true, "\(message ?? "loaded")")
         #expect(peakResidentBytes() - before < 600 << 20, "peak grew by \((peakResidentBytes() - before) >> 20) MiB")
     }
 
     @Test func gzipTrailerClaimingFourGigabytesIsNotTrusted() throws {
-        let dir = try makeTempDirectory()
+        let dir = try makeDirectory()
         defer { removeDirectory(dir) }
         let path = dir + "/big-claim.gz"
         // 4 MB of incompressible bytes, so deflate's best ratio would allow a 4 GB output.
@@ -83,18 +84,18 @@ func peakResidentBytes() -> Int {
         var bytes = try readRaw(path)
         for i in 1...4 { bytes[bytes.count - i] = 0xFF }  // ISIZE: 4 GB − 1
         let before = peakResidentBytes()
-        let message = engineErrorMessage { _ = try IDX.gunzip(bytes, file: path) }
+        let message = errorMessage { _ = try IDX.gunzip(bytes, file: path) }
         #expect(message?.contains(path) == true, "\(message ?? "no error")")
         #expect(peakResidentBytes() - before < 600 << 20, "peak grew by \((peakResidentBytes() - before) >> 20) MiB")
     }
 
     @Test func readsOfDevicesAreBounded() throws {
-        let message = engineErrorMessage { _ = try IDX.readFile("/dev/zero") }
+        let message = errorMessage { _ = try IDX.readFile("/dev/zero") }
         #expect(message?.contains("/dev/zero") == true, "\(message ?? "no error")")
     }
 
     @Test func digitsCSVReadsDecimalPoints() throws {
-        let dir = try makeTempDirectory()
+        let dir = try makeDirectory()
         defer { removeDirectory(dir) }
         let path = dir + "/digits.csv.gz"
         var row = Array(repeating: "0.0", count: 64)
@@ -107,7 +108,7 @@ func peakResidentBytes() -> Int {
             var r = Array(repeating: "0", count: 64)
             r[5] = bad
             try writeGzip(Array((r.joined(separator: ",") + ",3\n").utf8), to: path)
-            let message = engineErrorMessage { _ = try Digits.load(path: path, size: 8) }
+            let message = errorMessage { _ = try Digits.load(path: path, size: 8) }
             #expect(message?.contains(":1:") == true, "\(bad): \(message ?? "loaded")")
         }
     }

@@ -1,5 +1,6 @@
 // Malformed files: every one must give an error that names the file, and none may crash.
 import Testing
+import TestSupport
 import Engine
 @testable import Data
 
@@ -7,11 +8,11 @@ import Engine
 struct IDXErrorTests {
     /// Loads the train split from `dir` and returns the error message (nil if it loaded).
     func loadError(_ dir: String) -> String? {
-        engineErrorMessage { _ = try FashionMNIST.load(.train, directory: dir) }
+        errorMessage { _ = try FashionMNIST.load(.train, directory: dir) }
     }
 
     @Test func missingFile() throws {
-        let dir = try makeTempDirectory()
+        let dir = try makeDirectory()
         defer { removeDirectory(dir) }
         let message = try #require(loadError(dir))
         #expect(message.contains(FashionMNIST.files(.train, directory: dir).images))
@@ -19,7 +20,7 @@ struct IDXErrorTests {
     }
 
     @Test func missingLabelsOnly() throws {
-        let dir = try makeTempDirectory()
+        let dir = try makeDirectory()
         defer { removeDirectory(dir) }
         try writeIDXPair(dir, n: 3)
         let labels = FashionMNIST.files(.train, directory: dir).labels
@@ -29,7 +30,7 @@ struct IDXErrorTests {
     }
 
     @Test func plainBytesAreNotGzip() throws {
-        let dir = try makeTempDirectory()
+        let dir = try makeDirectory()
         defer { removeDirectory(dir) }
         try writeIDXPair(dir, n: 3)
         let images = FashionMNIST.files(.train, directory: dir).images
@@ -39,7 +40,7 @@ struct IDXErrorTests {
     }
 
     @Test func emptyFileIsNotGzip() throws {
-        let dir = try makeTempDirectory()
+        let dir = try makeDirectory()
         defer { removeDirectory(dir) }
         try writeIDXPair(dir, n: 3)
         let images = FashionMNIST.files(.train, directory: dir).images
@@ -49,7 +50,7 @@ struct IDXErrorTests {
     }
 
     @Test func truncatedGzip() throws {
-        let dir = try makeTempDirectory()
+        let dir = try makeDirectory()
         defer { removeDirectory(dir) }
         try writeIDXPair(dir, n: 50, rows: 8, cols: 8)
         let images = FashionMNIST.files(.train, directory: dir).images
@@ -63,7 +64,7 @@ struct IDXErrorTests {
     }
 
     @Test func corruptGzip() throws {
-        let dir = try makeTempDirectory()
+        let dir = try makeDirectory()
         defer { removeDirectory(dir) }
         try writeIDXPair(dir, n: 50, rows: 8, cols: 8)
         let images = FashionMNIST.files(.train, directory: dir).images
@@ -76,7 +77,7 @@ struct IDXErrorTests {
     }
 
     @Test func badMagic() throws {
-        let dir = try makeTempDirectory()
+        let dir = try makeDirectory()
         defer { removeDirectory(dir) }
         try writeIDXPair(dir, n: 3)
         let (images, labels) = FashionMNIST.files(.train, directory: dir)
@@ -91,7 +92,7 @@ struct IDXErrorTests {
     }
 
     @Test func truncatedPayload() throws {
-        let dir = try makeTempDirectory()
+        let dir = try makeDirectory()
         defer { removeDirectory(dir) }
         try writeIDXPair(dir, n: 5)
         let images = FashionMNIST.files(.train, directory: dir).images
@@ -107,18 +108,18 @@ struct IDXErrorTests {
 
     @Test func hugeDimensionsAreRejected() throws {
         let bytes = idxBytes(magic: IDX.imagesMagic, dims: [0xFFFF_FFFF, 0xFFFF_FFFF, 0xFFFF_FFFF], payload: [1, 2])
-        let message = try #require(engineErrorMessage { _ = try IDX.parse(bytes, magic: IDX.imagesMagic, file: "huge.idx") })
+        let message = try #require(errorMessage { _ = try IDX.parse(bytes, magic: IDX.imagesMagic, file: "huge.idx") })
         #expect(message.contains("huge.idx"))
     }
 
     @Test func trailingBytesAreRejected() throws {
         let bytes = idxBytes(magic: IDX.labelsMagic, dims: [2], payload: [1, 2, 3])
-        let message = try #require(engineErrorMessage { _ = try IDX.parse(bytes, magic: IDX.labelsMagic, file: "long.idx") })
+        let message = try #require(errorMessage { _ = try IDX.parse(bytes, magic: IDX.labelsMagic, file: "long.idx") })
         #expect(message.contains("long.idx") && message.contains("1 bytes after"))
     }
 
     @Test func labelCountMismatch() throws {
-        let dir = try makeTempDirectory()
+        let dir = try makeDirectory()
         defer { removeDirectory(dir) }
         try writeIDXPair(dir, n: 5, labelCount: 7)
         let (images, labels) = FashionMNIST.files(.train, directory: dir)
@@ -128,7 +129,7 @@ struct IDXErrorTests {
     }
 
     @Test func labelOutOfRange() throws {
-        let dir = try makeTempDirectory()
+        let dir = try makeDirectory()
         defer { removeDirectory(dir) }
         try writeIDXPair(dir, n: 3)
         let labels = FashionMNIST.files(.train, directory: dir).labels
@@ -138,15 +139,15 @@ struct IDXErrorTests {
     }
 
     @Test func directoryInPlaceOfFile() throws {
-        let dir = try makeTempDirectory()
+        let dir = try makeDirectory()
         defer { removeDirectory(dir) }
-        let message = try #require(engineErrorMessage { _ = try IDX.read(dir, magic: IDX.labelsMagic) })
+        let message = try #require(errorMessage { _ = try IDX.read(dir, magic: IDX.labelsMagic) })
         #expect(message.contains(dir))
     }
 
     /// Random damage to a valid file: whatever happens, it must be an error or a clean load.
     @Test func randomCorruptionNeverCrashes() throws {
-        let dir = try makeTempDirectory()
+        let dir = try makeDirectory()
         defer { removeDirectory(dir) }
         try writeIDXPair(dir, n: 20, rows: 5, cols: 5)
         let images = FashionMNIST.files(.train, directory: dir).images
@@ -160,7 +161,7 @@ struct IDXErrorTests {
             }
             if rng.int(below: 3) == 0 { bytes.removeLast(rng.int(below: bytes.count)) }
             try writeRaw(bytes, to: images + ".x")
-            if let message = engineErrorMessage({ _ = try IDX.read(images + ".x", magic: IDX.imagesMagic) }) {
+            if let message = errorMessage({ _ = try IDX.read(images + ".x", magic: IDX.imagesMagic) }) {
                 failures += 1
                 #expect(message.contains(images + ".x"), "\(message)")
             }

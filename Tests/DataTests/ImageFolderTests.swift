@@ -2,6 +2,7 @@
 // labels; resizing, colour choice and the folder mistakes a user makes are checked.
 import Foundation
 import Testing
+import TestSupport
 import CPNG
 import Engine
 @testable import Data
@@ -22,7 +23,7 @@ func writePNG(_ pixels: [UInt8], width: Int, height: Int, channels: Int, to path
 @Suite struct ImageFolderTests {
     /// A folder with classes "cat" (2 images) and "dog" (1 image) of 5×4 grey pixels.
     func greyFolder() throws -> (root: String, images: [[UInt8]]) {
-        let root = try makeTempDirectory()
+        let root = try makeDirectory()
         var images: [[UInt8]] = []
         for (cls, count) in [("cat", 2), ("dog", 1)] {
             try FileManager.default.createDirectory(atPath: root + "/" + cls, withIntermediateDirectories: true)
@@ -48,14 +49,14 @@ func writePNG(_ pixels: [UInt8], width: Int, height: Int, channels: Int, to path
     }
 
     @Test func rgbAndResizing() throws {
-        let root = try makeTempDirectory()
+        let root = try makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }
         try FileManager.default.createDirectory(atPath: root + "/red", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: root + "/grey", withIntermediateDirectories: true)
         // A red 4×4 image and a uniform grey 2×2 one.
         try writePNG([UInt8](repeating: 0, count: 48).enumerated().map { $0.offset % 3 == 0 ? 255 : 0 }, width: 4, height: 4, channels: 3, to: root + "/red/a.png")
         try writePNG([UInt8](repeating: 128, count: 4), width: 2, height: 2, channels: 1, to: root + "/grey/b.png")
-        #expect(throws: EngineError.self) { try ImageFolder.load(root) }  // two sizes, no size given
+        #expect(throws: DataError.self) { try ImageFolder.load(root) }  // two sizes, no size given
         let d = try ImageFolder.load(root, size: (3, 3))
         #expect(d.images.shape == [2, 3, 3, 3], "any colour image makes the dataset RGB")
         #expect(d.labels == [0, 1])  // "grey" sorts before "red"
@@ -68,10 +69,10 @@ func writePNG(_ pixels: [UInt8], width: Int, height: Int, channels: Int, to path
     }
 
     @Test func folderMistakesAreNamed() throws {
-        let root = try makeTempDirectory()
+        let root = try makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }
         func message(_ body: () throws -> Dataset) -> String {
-            do { _ = try body(); return "" } catch let e as EngineError { return e.message } catch { return "\(error)" }
+            do { _ = try body(); return "" } catch let e as DataError { return e.message } catch { return "\(error)" }
         }
         #expect(message { try ImageFolder.load(root + "/nowhere") }.contains("nowhere not found"))
         #expect(message { try ImageFolder.load(root) }.contains("has no sub-folders"))

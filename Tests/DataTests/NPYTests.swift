@@ -5,10 +5,10 @@ import Testing
 import Engine
 @testable import Data
 
-/// Tests/ScriptTests/fixtures/torch/<name>, written by scripts/torch_fixtures.py.
+/// Tests/BindingsTests/fixtures/torch/<name>, written by scripts/torch_fixtures.py.
 func torchFixture(_ name: String) -> String {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("ScriptTests/fixtures/torch/\(name)").path
+        .appendingPathComponent("BindingsTests/fixtures/torch/\(name)").path
 }
 
 @Suite struct NPYTests {
@@ -39,11 +39,11 @@ func torchFixture(_ name: String) -> String {
 
     @Test func damagedFilesAreReported() throws {
         let good = Array(try Data(contentsOf: URL(fileURLWithPath: torchFixture("f8.npy"))))
-        #expect(throws: EngineError.self) { try NPY.parse(Array(good.dropLast(8)), file: "short.npy") }
-        #expect(throws: EngineError.self) { try NPY.parse([0x89, 0x50, 0x4E, 0x47] + good, file: "png.npy") }
+        #expect(throws: DataError.self) { try NPY.parse(Array(good.dropLast(8)), file: "short.npy") }
+        #expect(throws: DataError.self) { try NPY.parse([0x89, 0x50, 0x4E, 0x47] + good, file: "png.npy") }
         do {
             _ = try NPY.parse(Array(good.dropLast(8)), file: "short.npy")
-        } catch let e as EngineError {
+        } catch let e as DataError {
             #expect(e.message.contains("short.npy is truncated"))
         }
         // A flipped data byte in a stored archive fails the CRC check.
@@ -52,10 +52,10 @@ func torchFixture(_ name: String) -> String {
         do {
             _ = try Zip.entries(zip, file: "bad.npz")
             Issue.record("a corrupted archive was accepted")
-        } catch let e as EngineError {
+        } catch let e as DataError {
             #expect(e.message.contains("bad.npz"))
         }
-        #expect(throws: EngineError.self) { try Zip.entries(Array(zip.prefix(40)), file: "cut.npz") }
+        #expect(throws: DataError.self) { try Zip.entries(Array(zip.prefix(40)), file: "cut.npz") }
     }
 
     @Test func mutatedFilesNeverCrash() throws {

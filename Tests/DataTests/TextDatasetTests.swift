@@ -1,6 +1,7 @@
 // Text datasets: the Debian package-section snapshot (sections, a split fixed by the package
 // name, seeded few-label subsets) and labelled texts from the user's CSV files.
 import Testing
+import TestSupport
 import FileIO
 import Engine
 @testable import Data
@@ -69,7 +70,7 @@ func writeCSV(_ text: String, in dir: String, name: String = "t.csv") throws -> 
 }
 
 @Test func textCSVReadsNamesAndNumbers() throws {
-    let dir = try makeTempDirectory()
+    let dir = try makeDirectory()
     defer { removeDirectory(dir) }
     let named = try TextCSV.read(try writeCSV("id,review,stars\n1,\"good, really\",pos\n2,bad,neg\n3,fine,pos\n", in: dir),
                                  text: "review", label: "stars")
@@ -87,7 +88,7 @@ func writeCSV(_ text: String, in dir: String, name: String = "t.csv") throws -> 
 }
 
 @Test func textCSVErrorsNameTheFileAndLine() throws {
-    let dir = try makeTempDirectory()
+    let dir = try makeDirectory()
     defer { removeDirectory(dir) }
     let cases: [(String, String, String)] = [
         ("", "text", "empty file"),
@@ -105,7 +106,7 @@ func writeCSV(_ text: String, in dir: String, name: String = "t.csv") throws -> 
         do {
             _ = try TextCSV.read(path, text: column)
             Issue.record("case \(i) was accepted: \(content.debugDescription)")
-        } catch let e as EngineError {
+        } catch let e as DataError {
             #expect(e.message.contains(path), "\(e.message)")
             #expect(e.message.contains(message), "\(e.message)")
         }

@@ -1,6 +1,7 @@
 // The WordPiece tokenizer: against the reference (Hugging Face tokenizers) on the committed
 // fixture made by scripts/tokenizer-fixture.py, and by hand on a tiny vocabulary.
 import Testing
+import TestSupport
 import FileIO
 import Engine
 @testable import Data
@@ -92,7 +93,7 @@ func tinyTokenizer() throws -> Tokenizer {
     #expect(cut.ids == [2, 14, 8, 3])                             // [SEP] kept at the end
     #expect(cut.truncated)
     #expect(try t.encode("", length: 2).ids == [2, 3])
-    #expect(throws: EngineError.self) { try t.encode("a", length: 1) }
+    #expect(throws: DataError.self) { try t.encode("a", length: 1) }
 
     let (ids, mask) = try t.encode(["hello", "cafe !"], length: 5)
     #expect(ids.shape == [2, 5])
@@ -102,9 +103,9 @@ func tinyTokenizer() throws -> Tokenizer {
 }
 
 @Test func vocabularyErrorsAreClear() throws {
-    #expect(throws: EngineError.self) { try Tokenizer(vocabulary: Vocabulary(tokens: ["[PAD]", "a"])) }
-    #expect(throws: EngineError.self) { try Vocabulary(tokens: []) }
-    let dir = try makeTempDirectory()
+    #expect(throws: DataError.self) { try Tokenizer(vocabulary: Vocabulary(tokens: ["[PAD]", "a"])) }
+    #expect(throws: DataError.self) { try Vocabulary(tokens: []) }
+    let dir = try makeDirectory()
     defer { removeDirectory(dir) }
     do {
         _ = try Vocabulary(file: dir + "/missing.txt")

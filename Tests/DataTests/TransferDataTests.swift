@@ -2,13 +2,14 @@
 // tasks, and augmentation of training batches.
 import FileIO
 import Testing
+import TestSupport
 import Engine
 import NN
 @testable import Data
 
 @Suite struct DigitsTests {
     func write(_ text: String) throws -> (String, String) {
-        let dir = try makeTempDirectory()
+        let dir = try makeDirectory()
         let path = dir + "/digits.csv.gz"
         try writeGzip(Array(text.utf8), to: path)
         return (dir, path)
@@ -43,10 +44,10 @@ import NN
         for (text, expected) in cases {
             let (dir, path) = try write(text)
             defer { removeDirectory(dir) }
-            let msg = engineErrorMessage { _ = try Digits.load(path: path) }
+            let msg = errorMessage { _ = try Digits.load(path: path) }
             #expect(msg?.contains(expected) == true, "\(msg ?? "no error") should contain \(expected)")
         }
-        let missing = engineErrorMessage { _ = try Digits.load(path: "/nonexistent/digits.csv.gz") }
+        let missing = errorMessage { _ = try Digits.load(path: "/nonexistent/digits.csv.gz") }
         #expect(missing?.contains("python3-sklearn") == true, "\(missing ?? "no error")")
     }
 
@@ -68,7 +69,7 @@ import NN
         let p = try Synthetic.task(classes: 2, perClass: 1, shape: [8], noise: 0, seed: 4)
         let q = try Synthetic.task(classes: 2, perClass: 1, shape: [8], noise: 0, seed: 4, sampleSeed: 3)
         #expect(p.images.array == q.images.array)
-        #expect(engineErrorMessage { _ = try Synthetic.task(classes: 0, perClass: 1) }?.contains("classes") == true)
+        #expect(errorMessage { _ = try Synthetic.task(classes: 0, perClass: 1) }?.contains("classes") == true)
     }
 }
 
@@ -112,7 +113,7 @@ import NN
         let a = Array(d.makeBatches(size: 4, shuffle: true, rng: RNG(seed: 5))).flatMap(\.y)
         let b = Array(base.makeBatches(size: 4, shuffle: true, rng: RNG(seed: 5))).flatMap(\.y)
         #expect(a == b)
-        #expect(engineErrorMessage { _ = try base.augmented(Augmentation(shift: 3)) }?.contains("not smaller") == true)
+        #expect(errorMessage { _ = try base.augmented(Augmentation(shift: 3)) }?.contains("not smaller") == true)
     }
 }
 
@@ -120,7 +121,7 @@ import NN
 /// the data changes (also when the data came from the in-memory cache).
 @Suite struct LoaderFileReadsTests {
     @Test func fashionMNISTAndDigitsRecordTheirFiles() throws {
-        let dir = try makeTempDirectory()
+        let dir = try makeDirectory()
         defer { removeDirectory(dir) }
         try writeIDXPair(dir, n: 5)
         let (images, labels) = FashionMNIST.files(.train, directory: dir)

@@ -1,6 +1,7 @@
 // The fused multi-head attention op against the same computation written from primitive ops
 // (permute, batched matmul, softmax), and its gradients against finite differences.
 import Testing
+import TestSupport
 @testable import Engine
 import Kernels
 

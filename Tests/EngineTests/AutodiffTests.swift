@@ -1,6 +1,7 @@
 // Reverse-mode autodiff: accumulation, shared subexpressions, no-grad mode, gradients with
 // respect to inputs, and the errors backward() reports.
 import Testing
+import TestSupport
 @testable import Engine
 #if canImport(Glibc)
 import Glibc

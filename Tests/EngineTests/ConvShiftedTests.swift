@@ -2,6 +2,7 @@
 // the reference loops and against im2col's column matrix times the weight, on odd shapes
 // (channel counts that leave one to three output channels over, outputs narrower than a tile).
 import Testing
+import TestSupport
 import Kernels
 import KernelsAVX512
 @testable import Engine

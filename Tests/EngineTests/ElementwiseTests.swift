@@ -1,6 +1,7 @@
 // Elementwise ops: broadcasting binary ops, scalar ops, comparisons, where, unary ops and clamp,
 // checked against plain-loop references and finite-difference gradients.
 import Testing
+import TestSupport
 @testable import Engine
 #if canImport(Glibc)
 import Glibc

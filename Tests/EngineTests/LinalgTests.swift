@@ -1,5 +1,6 @@
 // Matrix products: 2-D and batched matmul, [b,m,k]@[k,n], and the fused linear layer.
 import Testing
+import TestSupport
 @testable import Engine
 
 @Suite struct LinalgTests {

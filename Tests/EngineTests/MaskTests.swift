@@ -1,6 +1,7 @@
 // Masked-weight ops: gradient checks against finite differences, the straight-through score
 // gradient by hand, hard-concrete samples and their expected L0, and exact top-k selection.
 import Testing
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

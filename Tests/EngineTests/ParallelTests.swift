@@ -1,6 +1,7 @@
 // The multi-threaded kernel paths: every large kernel gives bit-for-bit the same result on one
 // thread and on several, agrees with the reference loops, and still has correct gradients.
 import Testing
+import TestSupport
 @testable import Engine
 import Kernels
 

@@ -1,5 +1,6 @@
 // Reductions: sum, mean, max, min and argmax, over everything and along axes.
 import Testing
+import TestSupport
 @testable import Engine
 
 @Suite struct ReduceTests {

@@ -2,34 +2,9 @@
 // interoperability with the reference Python library in both directions.
 import Foundation
 import Testing
+import TestSupport
 import FileIO
 @testable import Engine
-
-/// A fresh directory under /tmp, removed by `removeDirectory`.
-private func makeDirectory() throws -> String {
-    let path = "/tmp/prune-st-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
-    return path
-}
-
-private func removeDirectory(_ directory: String) { try? FileManager.default.removeItem(atPath: directory) }
-
-/// The message of the EngineError (or, for a file that cannot be read, the FileError) that
-/// `body` throws, or nil (recording an issue) if none.
-private func errorMessage(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
-    do {
-        try body()
-        Issue.record("expected an error", sourceLocation: sourceLocation)
-        return nil
-    } catch let error as EngineError {
-        return error.message
-    } catch let error as FileError {
-        return error.message
-    } catch {
-        Issue.record("expected an EngineError, got \(error)", sourceLocation: sourceLocation)
-        return nil
-    }
-}
 
 /// Tensors covering the edge cases: a matrix, a vector, a scalar, and two empty shapes, with
 /// values whose bits must survive exactly (negative zero, infinities, NaN, subnormals).
@@ -221,9 +196,8 @@ private let malformedCases: [MalformedCase] = {
     }
 
     @Test func jsonEscapes() throws {
-        var parser = Safetensors.JSONParser(ArraySlice(Array(#"["\u00e9\uD83D\ude00\"\\\/\b\f\n\r\t\u0001", -12, 0, 1e3, true, null]"#.utf8)))
-        let value = try parser.parseDocument()
-        let expected = Safetensors.JSON.array([
+        let value = try JSON.parse(Array(#"["\u00e9\uD83D\ude00\"\\\/\b\f\n\r\t\u0001", -12, 0, 1e3, true, null]"#.utf8))
+        let expected = JSON.array([
             .string("é😀\"\\/\u{08}\u{0C}\n\r\t\u{01}"), .integer(-12), .integer(0), .number("1e3"), .bool(true), .null,
         ])
         #expect(value == expected)
@@ -231,8 +205,7 @@ private let malformedCases: [MalformedCase] = {
         var out: [UInt8] = []
         value.write(to: &out)
         #expect(String(decoding: out, as: UTF8.self) == #"["é😀\"\\/\b\f\n\r\t\u0001",-12,0,1e3,true,null]"#)
-        var again = Safetensors.JSONParser(ArraySlice(out))
-        #expect(try again.parseDocument() == value)
+        #expect(try JSON.parse(out) == value)
     }
 
     // MARK: - Interoperability with the reference implementation
@@ -276,13 +249,12 @@ private let malformedCases: [MalformedCase] = {
     }
 
     /// Parses the JSON report printed by the Python side with our own parser.
-    private func report(_ text: String) throws -> [(String, Safetensors.JSON)] {
-        var parser = Safetensors.JSONParser(ArraySlice(Array(text.utf8)))
-        guard case .object(let members) = try parser.parseDocument() else { throw EngineError("report is not an object") }
+    private func report(_ text: String) throws -> [(String, JSON)] {
+        guard case .object(let members) = try JSON.parse(text) else { throw EngineError("report is not an object") }
         return members
     }
 
-    private func number(_ value: Safetensors.JSON?) -> Double? {
+    private func number(_ value: JSON?) -> Double? {
         switch value {
         case .integer(let v): Double(v)
         case .number(let text): Double(text)

@@ -1,6 +1,7 @@
 // Shape ops: reshape, flatten, permute, transpose, slice, indexSelect, concat, stack, gatherLast,
 // and the basic Tensor constructors and accessors.
 import Testing
+import TestSupport
 @testable import Engine
 
 @Suite struct ShapeTests {

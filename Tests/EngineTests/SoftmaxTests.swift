@@ -1,5 +1,6 @@
 // Softmax, log-softmax and cross-entropy (with and without label smoothing).
 import Testing
+import TestSupport
 @testable import Engine
 #if canImport(Glibc)
 import Glibc

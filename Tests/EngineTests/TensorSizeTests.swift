@@ -3,6 +3,7 @@
 // overflow and totals past the limit, before any memory is taken. A zero in a shape does not
 // hide the product of the other dimensions.
 import Testing
+import TestSupport
 @testable import Engine
 
 @Suite struct TensorSizeTests {

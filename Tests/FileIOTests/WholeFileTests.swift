@@ -2,17 +2,9 @@
 // and no temporary file survives a failure.
 import Foundation
 import Testing
+import TestSupport
 
 import FileIO
-
-/// A fresh directory under /tmp, removed by `cleanup`.
-private func makeDirectory() throws -> String {
-    let path = "/tmp/prune-atomic-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
-    return path
-}
-
-private func cleanup(_ directory: String) { try? FileManager.default.removeItem(atPath: directory) }
 
 /// The id of a process that has exited (a child that was started and reaped).
 private func deadProcessID() -> Int32 {
@@ -28,24 +20,10 @@ private func listing(_ directory: String) -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
 }
 
-/// The message of the FileError that `body` throws, or nil (recording an issue) if none.
-private func errorMessage(_ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) -> String? {
-    do {
-        try body()
-        Issue.record("expected an error", sourceLocation: sourceLocation)
-        return nil
-    } catch let error as FileError {
-        return error.message
-    } catch {
-        Issue.record("expected an FileError, got \(error)", sourceLocation: sourceLocation)
-        return nil
-    }
-}
-
 @Suite struct WholeFileTests {
     @Test func writeReadAndReplace() throws {
         let dir = try makeDirectory()
-        defer { cleanup(dir) }
+        defer { removeDirectory(dir) }
         let path = dir + "/data.bin"
         let first: [UInt8] = Array(0..<255) + Array(0..<255)
         try WholeFile.write(first, to: path)
@@ -62,7 +40,7 @@ private func errorMessage(_ body: () throws -> Void, sourceLocation: SourceLocat
 
     @Test func relativePathAndLargeFile() throws {
         let dir = try makeDirectory()
-        defer { cleanup(dir) }
+        defer { removeDirectory(dir) }
         let big = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: ($0 &* 2654435761) >> 7) }
         try WholeFile.write(big, to: dir + "/big")
         #expect(try WholeFile.readAll(dir + "/big") == big)
@@ -70,7 +48,7 @@ private func errorMessage(_ body: () throws -> Void, sourceLocation: SourceLocat
 
     @Test func keepsPermissionsOfReplacedFile() throws {
         let dir = try makeDirectory()
-        defer { cleanup(dir) }
+        defer { removeDirectory(dir) }
         let path = dir + "/secret"
         try WholeFile.write([1], to: path)
         #expect(chmod(path, 0o600) == 0)
@@ -82,7 +60,7 @@ private func errorMessage(_ body: () throws -> Void, sourceLocation: SourceLocat
 
     @Test func writesThroughSymlink() throws {
         let dir = try makeDirectory()
-        defer { cleanup(dir) }
+        defer { removeDirectory(dir) }
         try WholeFile.write([1], to: dir + "/real")
         #expect(symlink(dir + "/real", dir + "/link") == 0)
         try WholeFile.write([9, 9], to: dir + "/link")
@@ -95,7 +73,7 @@ private func errorMessage(_ body: () throws -> Void, sourceLocation: SourceLocat
 
     @Test func missingDirectoryNamesPath() throws {
         let dir = try makeDirectory()
-        defer { cleanup(dir) }
+        defer { removeDirectory(dir) }
         let path = dir + "/no/such/dir/out.bin"
         let message = errorMessage { try WholeFile.write([1, 2], to: path) }
         #expect(message?.contains(path) == true, "\(message ?? "")")
@@ -111,7 +89,7 @@ private func errorMessage(_ body: () throws -> Void, sourceLocation: SourceLocat
 
     @Test func directoryTargetIsRefused() throws {
         let dir = try makeDirectory()
-        defer { cleanup(dir) }
+        defer { removeDirectory(dir) }
         try FileManager.default.createDirectory(atPath: dir + "/sub", withIntermediateDirectories: false)
         try WholeFile.write([7], to: dir + "/sub/keep")
         let message = errorMessage { try WholeFile.write([1], to: dir + "/sub") }
@@ -125,7 +103,7 @@ private func errorMessage(_ body: () throws -> Void, sourceLocation: SourceLocat
     @Test(arguments: [WholeFile.Fault.shortWrite, .fsync, .rename])
     func failedWriteLeavesOldFile(fault: WholeFile.Fault) throws {
         let dir = try makeDirectory()
-        defer { cleanup(dir) }
+        defer { removeDirectory(dir) }
         let path = dir + "/model.safetensors"
         let old: [UInt8] = Array("the old checkpoint".utf8)
         try WholeFile.write(old, to: path)
@@ -148,7 +126,7 @@ private func errorMessage(_ body: () throws -> Void, sourceLocation: SourceLocat
     @Test func unwritableDirectory() throws {
         guard geteuid() != 0 else { return }
         let dir = try makeDirectory()
-        defer { _ = chmod(dir, 0o700); cleanup(dir) }
+        defer { _ = chmod(dir, 0o700); removeDirectory(dir) }
         try WholeFile.write([5], to: dir + "/old")
         #expect(chmod(dir, 0o500) == 0)
         let message = errorMessage { try WholeFile.write([6], to: dir + "/old") }
@@ -176,7 +154,7 @@ private func errorMessage(_ body: () throws -> Void, sourceLocation: SourceLocat
     /// temporaries and files that merely look alike.
     @Test func staleTemporariesGoOnTheNextWrite() throws {
         let dir = try makeDirectory()
-        defer { cleanup(dir) }
+        defer { removeDirectory(dir) }
         let dead = deadProcessID()
         let stale = WholeFile.temporaryName(for: "model.safetensors", pid: dead)
         let legacy = ".model.safetensors.tmp-\(dead)-3f9a0c"
@@ -200,7 +178,7 @@ private func errorMessage(_ body: () throws -> Void, sourceLocation: SourceLocat
     /// Replacing a read-only file is refused, as cp refuses, unless the caller asks for it.
     @Test func readOnlyTargetsAreRefused() throws {
         let dir = try makeDirectory()
-        defer { cleanup(dir) }
+        defer { removeDirectory(dir) }
         let path = dir + "/results.csv"
         try WholeFile.write(Array("old".utf8), to: path)
         #expect(chmod(path, 0o444) == 0)
@@ -221,7 +199,7 @@ private func errorMessage(_ body: () throws -> Void, sourceLocation: SourceLocat
 
     @Test func readErrorsNamePath() throws {
         let dir = try makeDirectory()
-        defer { cleanup(dir) }
+        defer { removeDirectory(dir) }
         let missing = errorMessage { _ = try WholeFile.readAll(dir + "/absent.bin") }
         #expect(missing?.contains(dir + "/absent.bin") == true, "\(missing ?? "")")
         #expect(missing?.contains("No such file or directory") == true, "\(missing ?? "")")

@@ -2,6 +2,7 @@
 // model is rebuilt from its file alone, and malformed text is refused with a position.
 import Foundation
 import Testing
+import TestSupport
 @testable import NN
 import Engine
 
@@ -30,9 +31,9 @@ import Engine
 
     @Test func malformedTextIsRefused() throws {
         for bad in ["Sequential(", "Linear(in=3, out=)", "Sequential(Flatten()) extra", String(repeating: "Sequential(", count: 100)] {
-            #expect(throws: EngineError.self) { try ModuleSpec(text: bad) }
+            #expect(throws: NNError.self) { try ModuleSpec(text: bad) }
         }
-        #expect(throws: EngineError.self) {
+        #expect(throws: NNError.self) {
             try ModuleCodec.build(try ModuleSpec(text: "Linear(in=-3, out=2, bias=1)"), rng: RNG(seed: 0), dropoutRNG: RNG(seed: 0))
         }
     }
@@ -49,6 +50,6 @@ import Engine
         try Checkpoint.load(net, from: path, strict: false, rename: { "layers." + $0 }, skipped: { skipped = $0 })
         #expect(skipped == Checkpoint.Skipped(unused: ["extra"], missing: []))
         #expect(net.namedParameters()[0].1.array == w.array)
-        #expect(throws: EngineError.self) { try Checkpoint.load(net, from: path, rename: { _ in "same" }) }
+        #expect(throws: NNError.self) { try Checkpoint.load(net, from: path, rename: { _ in "same" }) }
     }
 }

@@ -54,6 +54,6 @@ private func maxRelativeDifference(_ a: Tensor, _ b: Tensor) -> Float {
         #expect(try BasisLayer.from(conv).bases == 9)
         let lin = try Linear(10, 4, rng: RNG(seed: 3))
         #expect(try BasisLayer.from(lin).bases == 4)
-        #expect(throws: EngineError.self) { _ = try BasisLayer.from(ReLU()) }
+        #expect(throws: NNError.self) { _ = try BasisLayer.from(ReLU()) }
     }
 }

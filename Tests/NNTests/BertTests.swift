@@ -4,6 +4,7 @@
 // written by scripts/minilm_fixture.py).
 import Foundation
 import Testing
+import TestSupport
 @testable import NN
 import Engine
 
@@ -103,13 +104,13 @@ let minilmUnavailable = ProcessInfo.processInfo.environment["PRUNE_MINILM_UNAVAI
 
     @Test func badInputsAreErrors() throws {
         let m = try Self.tinyModel()
-        expectEngineError(["token ids [batch, tokens]", "[5]"]) { _ = try m(try Tensor(shape: [5], data: [1, 2, 3, 4, 5])) }
-        expectEngineError(["embeddings (BertEmbeddings", "index 20", "out of range"]) { _ = try m(try Tensor(shape: [1, 2], data: [1, 20])) }
-        expectEngineError(["11 tokens", "10 positions"]) { _ = try m(try Tensor.ones([1, 11])) }
-        expectEngineError(["bert embeddings", "[batch, tokens]"]) { _ = try m.embeddings(try Tensor.ones([3])) }
+        expectError(["token ids [batch, tokens]", "[5]"]) { _ = try m(try Tensor(shape: [5], data: [1, 2, 3, 4, 5])) }
+        expectError(["embeddings (BertEmbeddings", "index 20", "out of range"]) { _ = try m(try Tensor(shape: [1, 2], data: [1, 20])) }
+        expectError(["11 tokens", "10 positions"]) { _ = try m(try Tensor.ones([1, 11])) }
+        expectError(["bert embeddings", "[batch, tokens]"]) { _ = try m.embeddings(try Tensor.ones([3])) }
         var c = Self.tinyConfig()
         c.hiddenSize = 1 << 20; c.vocabSize = 1 << 20
-        expectEngineError(["too many"]) { _ = try BertModel(c, rng: RNG(seed: 0), dropoutRNG: RNG(seed: 0)) }
+        expectError(["too many"]) { _ = try BertModel(c, rng: RNG(seed: 0), dropoutRNG: RNG(seed: 0)) }
     }
 
     // MARK: Loading
@@ -145,33 +146,33 @@ let minilmUnavailable = ProcessInfo.processInfo.environment["PRUNE_MINILM_UNAVAI
 
     @Test func folderErrorsNameTheProblem() throws {
         let m = try Self.tinyModel()
-        expectEngineError(["no model folder", "/nonexistent/minilm"]) { _ = try BertModel.load(folder: "/nonexistent/minilm", dropoutRNG: RNG(seed: 0)) }
+        expectError(["no model folder", "/nonexistent/minilm"]) { _ = try BertModel.load(folder: "/nonexistent/minilm", dropoutRNG: RNG(seed: 0)) }
         var dir = try Self.folder(m, drop: "encoder.layer.1.attention.self.key.weight")
-        expectEngineError(["missing", "encoder.layer.1.attention.self.key.weight"]) { _ = try BertModel.load(folder: dir.path, dropoutRNG: RNG(seed: 0)) }
+        expectError(["missing", "encoder.layer.1.attention.self.key.weight"]) { _ = try BertModel.load(folder: dir.path, dropoutRNG: RNG(seed: 0)) }
         dir.cleanup()
         dir = try Self.folder(m, reshape: "encoder.layer.0.intermediate.dense.weight")
-        expectEngineError(["encoder.layer.0.intermediate.dense.weight", "[13, 8]", "[12, 8]"]) { _ = try BertModel.load(folder: dir.path, dropoutRNG: RNG(seed: 0)) }
+        expectError(["encoder.layer.0.intermediate.dense.weight", "[13, 8]", "[12, 8]"]) { _ = try BertModel.load(folder: dir.path, dropoutRNG: RNG(seed: 0)) }
         dir.cleanup()
         dir = try Self.folder(m, extra: [("encoder.layer.2.output.dense.weight", try rand([8, 12]))])
-        expectEngineError(["does not have", "encoder.layer.2.output.dense.weight"]) { _ = try BertModel.load(folder: dir.path, dropoutRNG: RNG(seed: 0)) }
+        expectError(["does not have", "encoder.layer.2.output.dense.weight"]) { _ = try BertModel.load(folder: dir.path, dropoutRNG: RNG(seed: 0)) }
         dir.cleanup()
         for (field, bad) in [("hidden_act", #""relu""#), ("position_embedding_type", #""relative_key""#), ("model_type", #""roberta""#)] {
             let config = Self.configText.replacingOccurrences(of: #""\#(field)": "[a-z]+""#, with: "\"\(field)\": \(bad)", options: .regularExpression)
             dir = try Self.folder(m, config: config)
-            expectEngineError(["config.json", "unsupported \(field)", bad.replacingOccurrences(of: "\"", with: "")]) {
+            expectError(["config.json", "unsupported \(field)", bad.replacingOccurrences(of: "\"", with: "")]) {
                 _ = try BertModel.load(folder: dir.path, dropoutRNG: RNG(seed: 0))
             }
             dir.cleanup()
         }
         dir = try Self.folder(m, config: Self.configText.replacingOccurrences(of: #""num_attention_heads": 2"#, with: #""num_attention_heads": 3"#))
-        expectEngineError(["hidden_size", "num_attention_heads"]) { _ = try BertModel.load(folder: dir.path, dropoutRNG: RNG(seed: 0)) }
+        expectError(["hidden_size", "num_attention_heads"]) { _ = try BertModel.load(folder: dir.path, dropoutRNG: RNG(seed: 0)) }
         dir.cleanup()
         dir = try Self.folder(m, config: Self.configText.replacingOccurrences(of: #""hidden_size": 8, "#, with: ""))
-        expectEngineError(["'hidden_size' is missing"]) { _ = try BertModel.load(folder: dir.path, dropoutRNG: RNG(seed: 0)) }
+        expectError(["'hidden_size' is missing"]) { _ = try BertModel.load(folder: dir.path, dropoutRNG: RNG(seed: 0)) }
         dir.cleanup()
         dir = try Self.folder(m)
         try FileManager.default.removeItem(atPath: dir.file("model.safetensors"))
-        expectEngineError(["no model.safetensors"]) { _ = try BertModel.load(folder: dir.path, dropoutRNG: RNG(seed: 0)) }
+        expectError(["no model.safetensors"]) { _ = try BertModel.load(folder: dir.path, dropoutRNG: RNG(seed: 0)) }
         dir.cleanup()
     }
 

@@ -1,6 +1,7 @@
 // Checkpoint metadata read back from a file is checked like its tensors (issue 25): a requested
 // sparsity that is not a number in [0, 1] is ignored with a warning naming it.
 import Testing
+import TestSupport
 @testable import NN
 import Engine
 

@@ -2,6 +2,7 @@
 // do not fit the model or are damaged, and interoperability with the Python safetensors library.
 import Foundation
 import Testing
+import TestSupport
 @testable import NN
 import Engine
 
@@ -91,7 +92,7 @@ private func shell(_ executable: String, _ arguments: [String]) throws -> (statu
         try Checkpoint.save(try Models.mlp([4, 3, 2], rng: RNG(seed: 5)), to: path)
         let other = try Models.mlp([4, 5, 2], rng: RNG(seed: 6))
         let before = snapshot(other)
-        expectEngineError(["small.safetensors", "layers.1.weight", "[3, 4]", "[5, 4]"]) {
+        expectError(["small.safetensors", "layers.1.weight", "[3, 4]", "[5, 4]"]) {
             try Checkpoint.load(other, from: path)
         }
         #expect(snapshot(other) == before, "nothing changes when a check fails")
@@ -105,7 +106,7 @@ private func shell(_ executable: String, _ arguments: [String]) throws -> (statu
         try Checkpoint.save(Sequential([try Linear(4, 3, rng: rng)]), to: path)
         let bigger = Sequential([try Linear(4, 3, rng: rng), try BatchNorm(3)])
         let before = snapshot(bigger)
-        expectEngineError(["linear.safetensors", "missing 4", "layers.1.weight", "layers.1.bias",
+        expectError(["linear.safetensors", "missing 4", "layers.1.weight", "layers.1.bias",
                            "layers.1.running_mean", "layers.1.running_var"]) {
             try Checkpoint.load(bigger, from: path)
         }
@@ -121,7 +122,7 @@ private func shell(_ executable: String, _ arguments: [String]) throws -> (statu
         try Checkpoint.save(bigger, to: path)
         let smaller = Sequential([try Linear(4, 3, rng: RNG(seed: 9))])
         let before = snapshot(smaller)
-        expectEngineError(["bigger.safetensors", "4 tensor(s) the model does not have", "layers.1.weight"]) {
+        expectError(["bigger.safetensors", "4 tensor(s) the model does not have", "layers.1.weight"]) {
             try Checkpoint.load(smaller, from: path)
         }
         #expect(snapshot(smaller) == before)
@@ -137,20 +138,20 @@ private func shell(_ executable: String, _ arguments: [String]) throws -> (statu
         try Data((0..<64).map { UInt8(($0 * 37 + 11) % 256) }).write(to: URL(fileURLWithPath: garbage))
         let model = try Models.mlp([4, 3, 2], rng: RNG(seed: 10))
         let before = snapshot(model)
-        expectEngineError(["garbage.safetensors", "not a valid safetensors file"]) { try Checkpoint.load(model, from: garbage) }
+        expectError(["garbage.safetensors", "not a valid safetensors file"]) { try Checkpoint.load(model, from: garbage) }
 
         // A plausible length followed by bytes that are not JSON.
         let badJSON = dir.file("badjson.safetensors")
         var bytes: [UInt8] = [16, 0, 0, 0, 0, 0, 0, 0]
         bytes += Array("{\"layers.1.wei\u{1}".utf8) + [0xFF, 0xFE, 0x00]
         try Data(bytes).write(to: URL(fileURLWithPath: badJSON))
-        expectEngineError(["badjson.safetensors", "header"]) { try Checkpoint.load(model, from: badJSON) }
+        expectError(["badjson.safetensors", "header"]) { try Checkpoint.load(model, from: badJSON) }
 
         // Too short to hold the length, and a file that does not exist.
         let tiny = dir.file("tiny.safetensors")
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: tiny))
-        expectEngineError(["tiny.safetensors"]) { try Checkpoint.load(model, from: tiny) }
-        expectEngineError(["nope.safetensors"]) { try Checkpoint.load(model, from: dir.file("nope.safetensors")) }
+        expectError(["tiny.safetensors"]) { try Checkpoint.load(model, from: tiny) }
+        expectError(["nope.safetensors"]) { try Checkpoint.load(model, from: dir.file("nope.safetensors")) }
 
         // A valid file cut short.
         let good = dir.file("good.safetensors")
@@ -158,7 +159,7 @@ private func shell(_ executable: String, _ arguments: [String]) throws -> (statu
         let whole = try Data(contentsOf: URL(fileURLWithPath: good))
         let cut = dir.file("cut.safetensors")
         try whole.prefix(whole.count - 4).write(to: URL(fileURLWithPath: cut))
-        expectEngineError(["cut.safetensors"]) { try Checkpoint.load(model, from: cut) }
+        expectError(["cut.safetensors"]) { try Checkpoint.load(model, from: cut) }
 
         #expect(snapshot(model) == before, "failed loads leave the model alone")
     }

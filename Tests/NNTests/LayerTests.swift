@@ -3,6 +3,7 @@
 // mismatch between layers produces.
 import Foundation
 import Testing
+import TestSupport
 @testable import NN
 import Engine
 
@@ -96,8 +97,8 @@ import Engine
 
     @Test func embeddingRejectsBadIndices() throws {
         let emb = try Embedding(5, 3, rng: RNG(seed: 23))
-        expectEngineError(["embedding", "2.5"]) { _ = try emb(try Tensor(shape: [2], data: [1, 2.5])) }
-        expectEngineError(["embedding", "5", "out of range"]) { _ = try emb(try Tensor(shape: [2], data: [1, 5])) }
+        expectError(["embedding", "2.5"]) { _ = try emb(try Tensor(shape: [2], data: [1, 2.5])) }
+        expectError(["embedding", "5", "out of range"]) { _ = try emb(try Tensor(shape: [2], data: [1, 5])) }
     }
 
     @Test(arguments: Activation.Kind.allCases)
@@ -192,10 +193,10 @@ import Engine
     }
 
     @Test func attentionErrors() throws {
-        expectEngineError(["attention", "not divisible", "3"]) { _ = try MultiHeadSelfAttention(dim: 4, heads: 3, rng: RNG(seed: 0)) }
+        expectError(["attention", "not divisible", "3"]) { _ = try MultiHeadSelfAttention(dim: 4, heads: 3, rng: RNG(seed: 0)) }
         let attn = try MultiHeadSelfAttention(dim: 4, heads: 2, rng: RNG(seed: 0))
-        expectEngineError(["attention", "[2, 4]"]) { _ = try attn(rand([2, 4])) }
-        expectEngineError(["attention", "[1, 2, 5]"]) { _ = try attn(rand([1, 2, 5])) }
+        expectError(["attention", "[2, 4]"]) { _ = try attn(rand([2, 4])) }
+        expectError(["attention", "[1, 2, 5]"]) { _ = try attn(rand([1, 2, 5])) }
     }
 
     @Test func transformerBlock() throws {
@@ -312,7 +313,7 @@ import Engine
         #expect(model.namedParameters().first { $0.0 == "pos_embed" }?.1.shape == [4, 8])
         let y = try model(rand([3, 1, 8, 8], seed: 1))
         #expect(y.shape == [3, 10])
-        expectEngineError(["vit", "[3, 1, 9, 9]"]) { _ = try model(rand([3, 1, 9, 9])) }
+        expectError(["vit", "[3, 1, 9, 9]"]) { _ = try model(rand([3, 1, 9, 9])) }
     }
 
     @Test func cnnAndLenetNames() throws {
@@ -360,11 +361,11 @@ import Engine
     }
 
     @Test func modelArgumentErrors() throws {
-        expectEngineError(["mlp"]) { _ = try Models.mlp([4], rng: RNG(seed: 0)) }
-        expectEngineError(["mlp"]) { _ = try Models.mlp([4, 0, 2], rng: RNG(seed: 0)) }
-        expectEngineError(["cnn"]) { _ = try Models.cnn(size: 30, rng: RNG(seed: 0)) }
-        expectEngineError(["resnet"]) { _ = try Models.resnet(widths: [], rng: RNG(seed: 0)) }
-        expectEngineError(["vit", "29", "7"]) { _ = try Models.vit(size: 29, rng: RNG(seed: 0)) }
+        expectError(["mlp"]) { _ = try Models.mlp([4], rng: RNG(seed: 0)) }
+        expectError(["mlp"]) { _ = try Models.mlp([4, 0, 2], rng: RNG(seed: 0)) }
+        expectError(["cnn"]) { _ = try Models.cnn(size: 30, rng: RNG(seed: 0)) }
+        expectError(["resnet"]) { _ = try Models.resnet(widths: [], rng: RNG(seed: 0)) }
+        expectError(["vit", "29", "7"]) { _ = try Models.vit(size: 29, rng: RNG(seed: 0)) }
     }
 
     @Test func readyModelsRunForward() throws {
@@ -466,7 +467,7 @@ import Engine
         // A single sample works in eval mode (it would not in training).
         #expect(try bn(rand([1, 2], seed: 6)).shape == [1, 2])
         bn.train()
-        expectEngineError(["batchNorm", "[1, 2]"]) { _ = try bn(rand([1, 2], seed: 6)) }
+        expectError(["batchNorm", "[1, 2]"]) { _ = try bn(rand([1, 2], seed: 6)) }
     }
 }
 
@@ -476,21 +477,21 @@ import Engine
     @Test func mlpFedAnImageOfTheWrongSize() throws {
         let model = try Models.mlp([4, 3, 2], rng: RNG(seed: 0))
         // Flatten gives [2, 75], which the first Linear (layers.1, 4 inputs) cannot take.
-        expectEngineError(["layers.1", "Linear(4 → 3)", "[2, 75]", "[3, 4]"]) { _ = try model(rand([2, 3, 5, 5])) }
+        expectError(["layers.1", "Linear(4 → 3)", "[2, 75]", "[3, 4]"]) { _ = try model(rand([2, 3, 5, 5])) }
     }
 
     @Test func sequentialWithMismatchedLinears() throws {
         let rng = RNG(seed: 1)
         let model = Sequential([try Linear(10, 5, rng: rng), try Linear(6, 2, rng: rng)])
-        let message = expectEngineError(["layers.1", "Linear(6 → 2)", "[3, 5]", "[2, 6]"]) { _ = try model(rand([3, 10])) }
+        let message = expectError(["layers.1", "Linear(6 → 2)", "[3, 5]", "[2, 6]"]) { _ = try model(rand([3, 10])) }
         #expect(message?.hasPrefix("layers.1") == true, "the path leads the message: \(message ?? "")")
         #expect(message?.contains("layers.0") == false)
     }
 
     @Test func firstLayerMismatch() throws {
         let cnn = try Models.cnn(rng: RNG(seed: 0))
-        expectEngineError(["layers.0", "Conv2d", "3 channels", "[2, 3, 28, 28]"]) { _ = try cnn(rand([2, 3, 28, 28])) }
-        expectEngineError(["layers.7", "Linear", "[2, 1024]"]) { _ = try cnn(rand([2, 1, 16, 16])) }
+        expectError(["layers.0", "Conv2d", "3 channels", "[2, 3, 28, 28]"]) { _ = try cnn(rand([2, 3, 28, 28])) }
+        expectError(["layers.7", "Linear", "[2, 1024]"]) { _ = try cnn(rand([2, 1, 16, 16])) }
     }
 
     @Test func sequentialReplace() throws {
@@ -498,7 +499,7 @@ import Engine
         try model.replace(at: 3, with: try Linear(3, 5, rng: RNG(seed: 1)))
         #expect(try model(rand([2, 4])).shape == [2, 5])
         #expect(model.namedParameters().map(\.1.shape).last == [5])
-        expectEngineError(["no layer 9", "4"]) { try model.replace(at: 9, with: ReLU()) }
+        expectError(["no layer 9", "4"]) { try model.replace(at: 9, with: ReLU()) }
     }
 }
 

@@ -2,6 +2,7 @@
 // schedules, gradient clipping, freezing, parameter groups and glob matching.
 import Foundation
 import Testing
+import TestSupport
 @testable import NN
 import Engine
 
@@ -149,10 +150,10 @@ private func run(_ kind: OptimizerKind, lr: Float, weightDecay: Float = 0, steps
 
     @Test func invalidSettingsThrow() throws {
         let w = try Tensor.zeros([1]).requiringGrad()
-        expectEngineError(["learning rate", "-1"]) { _ = try Optimizer(.sgd(), parameters: [("w", w)], lr: -1) }
-        expectEngineError(["learning rate"]) { _ = try Optimizer(.sgd(), parameters: [("w", w)], lr: .nan) }
-        expectEngineError(["learning rate"]) { _ = try Optimizer(.sgd(), parameters: [("w", w)], lr: .infinity) }
-        expectEngineError(["weight decay"]) { _ = try Optimizer(.sgd(), parameters: [("w", w)], lr: 0.1, weightDecay: -0.1) }
+        expectError(["learning rate", "-1"]) { _ = try Optimizer(.sgd(), parameters: [("w", w)], lr: -1) }
+        expectError(["learning rate"]) { _ = try Optimizer(.sgd(), parameters: [("w", w)], lr: .nan) }
+        expectError(["learning rate"]) { _ = try Optimizer(.sgd(), parameters: [("w", w)], lr: .infinity) }
+        expectError(["weight decay"]) { _ = try Optimizer(.sgd(), parameters: [("w", w)], lr: 0.1, weightDecay: -0.1) }
     }
 
     @Test func optimizerTrainsATinyModel() throws {

@@ -3,6 +3,7 @@
 // clear errors for damaged indices.
 import Foundation
 import Testing
+import TestSupport
 @testable import NN
 import Engine
 
@@ -119,9 +120,9 @@ private func fileSize(_ path: String) throws -> Int {
         try Safetensors.save(tensors, integers: [("layers.1.weight.crow_indices", .init(shape: [crow.count], values: crow.map(Int32.init))),
                                                  ("layers.1.weight.col_indices", .init(shape: [2], values: col.map(Int32.init)))],
                              metadata: ["sparse.layers.1.weight": "csr:3,4"], to: path)
-        _ = expectEngineError(["bad.safetensors", "layers.1.weight", why]) { try Checkpoint.load(model, from: path) }
+        _ = expectError(["bad.safetensors", "layers.1.weight", why]) { try Checkpoint.load(model, from: path) }
     }
     try Safetensors.save(tensors, metadata: ["sparse.layers.1.weight": "csr:4,3"], to: path)
-    _ = expectEngineError(["shape"]) { try Checkpoint.load(model, from: path) }
+    _ = expectError(["shape"]) { try Checkpoint.load(model, from: path) }
     #expect(snapshot(model) == before)
 }

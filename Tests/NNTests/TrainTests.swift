@@ -3,6 +3,7 @@
 // the process-wide Ctrl-C flag, which would stop fits in other tests running beside it.
 import Foundation
 import Testing
+import TestSupport
 @testable import NN
 import Engine
 
@@ -196,7 +197,7 @@ private final class Flip: Module {
         let opt = try Optimizer(.sgd(), parameters: model.namedParameters(), lr: 1e30)
         var config = quietConfig(epochs: 5)
         config.shuffle = false
-        let message = expectEngineError(["train", "loss became", "learning rate"]) {
+        let message = expectError(["train", "loss became", "learning rate"]) {
             _ = try fit(model, on: train, optimizer: opt, config: config)
         }
         #expect(message?.contains("nan") == true || message?.contains("inf") == true, "\(message ?? "")")
@@ -206,9 +207,9 @@ private final class Flip: Module {
     @Test func fitRejectsBadConfigurations() throws {
         let model = try makeModel()
         let opt = try Optimizer(.sgd(), parameters: model.namedParameters(), lr: 0.1)
-        expectEngineError(["batch size", "0"]) { _ = try fit(model, on: train, optimizer: opt, config: quietConfig(epochs: 1, batchSize: 0)) }
-        expectEngineError(["epochs"]) { _ = try fit(model, on: train, optimizer: opt, config: quietConfig(epochs: -1)) }
-        expectEngineError(["empty"]) { _ = try fit(model, on: Blobs(count: 0, seed: 1), optimizer: opt, config: quietConfig(epochs: 1)) }
+        expectError(["batch size", "0"]) { _ = try fit(model, on: train, optimizer: opt, config: quietConfig(epochs: 1, batchSize: 0)) }
+        expectError(["epochs"]) { _ = try fit(model, on: train, optimizer: opt, config: quietConfig(epochs: -1)) }
+        expectError(["empty"]) { _ = try fit(model, on: Blobs(count: 0, seed: 1), optimizer: opt, config: quietConfig(epochs: 1)) }
         let none = try fit(model, on: train, optimizer: opt, config: quietConfig(epochs: 0))
         #expect(none.epochs.isEmpty && none.steps == 0)
     }

@@ -15,10 +15,16 @@ func pruneBinary() -> URL {
 
 struct RunResult { var status: Int32; var stdout: String; var stderr: String }
 
-func runPrune(_ args: [String], stdin: String? = nil) throws -> RunResult {
+/// Runs prune with `args`, `stdin` piped in and `env` added to the environment.
+func runPrune(_ args: [String], stdin: String? = nil, env: [String: String] = [:]) throws -> RunResult {
     let p = Process()
     p.executableURL = pruneBinary()
     p.arguments = args
+    if !env.isEmpty {
+        var environment = ProcessInfo.processInfo.environment
+        for (k, v) in env { environment[k] = v }
+        p.environment = environment
+    }
     let out = Pipe(), err = Pipe(), inp = Pipe()
     p.standardOutput = out; p.standardError = err; p.standardInput = inp
     try p.run()

@@ -5,24 +5,6 @@ import Testing
 import Glibc
 #endif
 
-/// Runs prune with extra environment variables.
-func runPrune(_ args: [String], stdin: String? = nil, env: [String: String]) throws -> RunResult {
-    let p = Process()
-    p.executableURL = pruneBinary()
-    p.arguments = args
-    var environment = ProcessInfo.processInfo.environment
-    for (k, v) in env { environment[k] = v }
-    p.environment = environment
-    let out = Pipe(), err = Pipe(), inp = Pipe()
-    p.standardOutput = out; p.standardError = err; p.standardInput = inp
-    try p.run()
-    if let stdin { inp.fileHandleForWriting.write(stdin.data(using: .utf8) ?? Data()) }
-    try inp.fileHandleForWriting.close()
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return RunResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-}
-
 /// Writes `text` to a fresh temporary `name` and returns its path.
 func tempScript(_ text: String, name: String = "script.prune") throws -> String {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("prune-cli-\(UUID().uuidString)")

@@ -3,6 +3,7 @@
 // ranking every weight, weights that change side restarting at 0 with no optimizer state, and
 // the run ending compressed at the target however it ends.
 import Testing
+import TestSupport
 import Engine
 import NN
 @testable import Pruning

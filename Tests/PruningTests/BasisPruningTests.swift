@@ -73,7 +73,7 @@ private func basisPruner(keep: Double, lambda: Double = 0, oneshot: Bool = true)
         #expect(c.groups.filter { $0.name.hasSuffix(".basis") }.map(\.after) == [5, 4])
         // A model without bases is refused, naming what makes them.
         #expect { try basisPruner(keep: 0.5).pruneOnce(try Models.mlp([4, 3, 2], rng: RNG(seed: 1)), data: try alongAxis(0)) } throws: { e in
-            "\(e)".contains("basis(net)")
+            "\(e)".contains("BasisLayer.rewrite")
         }
     }
 }

@@ -55,6 +55,6 @@ import NN
     @Test func aModelWithoutScalesIsAnError() throws {
         let net = try Models.mlp([4, 6, 2], rng: RNG(seed: 3))
         let p = try Pruner(PrunerConfig(ChannelScaling.self, keep: nil))
-        #expect { try p.attach(to: net) } throws: { e in "\(e)".contains("channel_scales(net)") }
+        #expect { try p.attach(to: net) } throws: { e in "\(e)".contains("ChannelScale.insert") }
     }
 }

@@ -5,6 +5,7 @@ import Glibc
 #endif
 import Foundation
 import Testing
+import TestSupport
 import Engine
 import NN
 @testable import Pruning

@@ -72,6 +72,6 @@ import NN
         let original = try #require(net.layers[1] as? Linear)
         #expect(small.weight.data[0] != original.weight.data[0])
         // A model without gates is refused.
-        #expect { try Pruner(config).attach(to: try model([8, 6, 2])) } throws: { e in "\(e)".contains("gates(net)") }
+        #expect { try Pruner(config).attach(to: try model([8, 6, 2])) } throws: { e in "\(e)".contains("UnitGate.insert") }
     }
 }

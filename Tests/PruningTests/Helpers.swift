@@ -74,18 +74,6 @@ func quiet(_ epochs: Int, batch: Int = 32) -> TrainConfig {
     return c
 }
 
-/// The message of the error `body` throws, or nil.
-func errorMessage(_ body: () throws -> Void) -> String? {
-    do { try body() } catch let e as EngineError { return e.message } catch { return "\(error)" }
-    return nil
-}
-
 /// Zeros in a tensor.
 func zeros(_ t: Tensor) -> Int { t.count - t.nonzeroCount }
 
-/// A unique temporary directory.
-func tempDirectory() throws -> String {
-    let path = NSTemporaryDirectory() + "prune-pruning-\(UUID().uuidString)"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
-}

@@ -2,6 +2,7 @@
 // with masks and scores, Python interop, bake, copy_mask, and reports.
 import Foundation
 import Testing
+import TestSupport
 import Engine
 import NN
 @testable import Pruning
@@ -52,7 +53,7 @@ import NN
         config.schedule = PruneSchedule(.cubic, every: 2)
         try fit(net, on: data, optimizer: try sgd(net), config: quiet(2, batch: 16), hooks: [try Pruner(config)])
         let acc = try evaluate(net, on: data)
-        let dir = try tempDirectory()
+        let dir = try makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/pruned.safetensors"
         try Checkpoint.save(net, to: path)
@@ -81,7 +82,7 @@ import NN
     }
 
     @Test func loadRejectsMasksOfTheWrongShapeOrValues() throws {
-        let dir = try tempDirectory()
+        let dir = try makeDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let net = try model()
         var tensors = (net.namedParameters() + net.namedBuffers()).map { (name: $0.0, tensor: $0.1) }

@@ -2,6 +2,7 @@
 // single weights, N:M groups and blocks; per-layer targets and ERK densities are met; and a
 // mask fixed upstream by any method stays exact through transfer.
 import Testing
+import TestSupport
 import Engine
 import NN
 import Kernels

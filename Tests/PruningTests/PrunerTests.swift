@@ -1,6 +1,7 @@
 // Pruners: achieved sparsity equals the requested one, targets by pattern, learned masks,
 // lottery tickets, and the errors that name the problem.
 import Testing
+import TestSupport
 import Engine
 import NN
 import Kernels

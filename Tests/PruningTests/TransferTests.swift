@@ -1,6 +1,7 @@
 // Transfer: linear probes leave the body alone, full fine-tuning keeps an upstream mask
 // exactly, fine-tuning while pruning reaches its target, the upstream model never changes.
 import Testing
+import TestSupport
 import Engine
 import NN
 @testable import Pruning

@@ -47,7 +47,7 @@ public enum DebianPackages {
             }
         }
         if let hit = candidates.first(where: { access($0, R_OK) == 0 }) { return hit }
-        throw EngineError("the Debian package snapshot (\(fileName)) was not found; run prune from its checkout, or set \(environmentVariable) to the file (scripts/debian-packages.py makes it)")
+        throw DataError("the Debian package snapshot (\(fileName)) was not found; run prune from its checkout, or set \(environmentVariable) to the file (scripts/debian-packages.py makes it)")
     }
 
     /// Whether `package` belongs to the test split: FNV-1a (64-bit) of its name's UTF-8 bytes is
@@ -105,18 +105,18 @@ public enum DebianPackages {
         let records = try CSV.records(text, file: file)
         let header = try CSV.header(records, file: file)
         guard header == ["package", "section", "text"] else {
-            throw EngineError("\(file): the columns are \(header.joined(separator: ", ")), not package, section, text; remake it with scripts/debian-packages.py")
+            throw DataError("\(file): the columns are \(header.joined(separator: ", ")), not package, section, text; remake it with scripts/debian-packages.py")
         }
         var out: [Package] = []
         out.reserveCapacity(records.count)
         for r in records.dropFirst() {
             try CSV.checkWidth(r, columns: 3, file: file)
             guard !r.fields[0].text.isEmpty, !r.fields[1].text.isEmpty else {
-                throw EngineError("\(file):\(r.line): a package without a name or a section")
+                throw DataError("\(file):\(r.line): a package without a name or a section")
             }
             out.append(Package(name: r.fields[0].text, section: r.fields[1].text, text: r.fields[2].text))
         }
-        guard !out.isEmpty else { throw EngineError("\(file): no packages") }
+        guard !out.isEmpty else { throw DataError("\(file): no packages") }
         return out
     }
 

@@ -14,10 +14,10 @@ extension Dataset {
     public static func text(name: String, texts: [String], labels: [Int], classNames: [String],
                             tokenizer: Tokenizer, length: Int = 64) throws -> Dataset {
         guard texts.count == labels.count else {
-            throw EngineError("dataset \(name): \(texts.count) texts but \(labels.count) labels")
+            throw DataError("dataset \(name): \(texts.count) texts but \(labels.count) labels")
         }
         guard (2...4096).contains(length) else {
-            throw EngineError("dataset \(name): the length must be in 2…4096 tokens, got \(length)")
+            throw DataError("dataset \(name): the length must be in 2…4096 tokens, got \(length)")
         }
         let (ids, _) = try tokenizer.encode(texts, length: length)
         return try Dataset(name: name, images: ids, labels: labels, classes: classNames.count, classNames: classNames)
@@ -40,17 +40,17 @@ public enum TextCSV {
         for record in records.dropFirst() {
             try CSV.checkWidth(record, columns: names.count, file: path)
             let l = record.fields[li].text.trimmingSpaces
-            guard !l.isEmpty else { throw EngineError("\(path):\(record.line): the label (column '\(label)') is empty") }
+            guard !l.isEmpty else { throw DataError("\(path):\(record.line): the label (column '\(label)') is empty") }
             texts.append(record.fields[ti].text)
             raw.append((record.line, l))
         }
-        guard !texts.isEmpty else { throw EngineError("\(path): no rows after the header") }
+        guard !texts.isEmpty else { throw DataError("\(path): no rows after the header") }
 
         if raw.allSatisfy({ Double($0.label) != nil }) {
             var labels: [Int] = []
             for (line, l) in raw {
                 guard let v = Double(l), v == v.rounded(), v >= 0, v < 100_000 else {
-                    throw EngineError("\(path):\(line): label '\(l)' is not a class: numeric labels must be whole numbers in 0…99999 (or use class names)")
+                    throw DataError("\(path):\(line): label '\(l)' is not a class: numeric labels must be whole numbers in 0…99999 (or use class names)")
                 }
                 labels.append(Int(v))
             }
@@ -68,11 +68,11 @@ public enum TextCSV {
         var bytes = try WholeFile.readAll(path)
         InputFiles.read(path)
         if path.hasSuffix(".gz") { bytes = try IDX.gunzip(bytes, file: path) }
-        guard let s = String(validating: bytes, as: UTF8.self) else { throw EngineError("\(path) is not UTF-8 text") }
+        guard let s = String(validating: bytes, as: UTF8.self) else { throw DataError("\(path) is not UTF-8 text") }
         return s
     }
 
-    private static func missingColumn(_ name: String, _ names: [String], _ path: String) -> EngineError {
-        EngineError("\(path): no column '\(name)'; the columns are " + names.map { "'\($0)'" }.joined(separator: ", "))
+    private static func missingColumn(_ name: String, _ names: [String], _ path: String) -> DataError {
+        DataError("\(path): no column '\(name)'; the columns are " + names.map { "'\($0)'" }.joined(separator: ", "))
     }
 }

@@ -32,7 +32,7 @@ public struct Tokenizer: Sendable {
     public init(vocabulary: Vocabulary) throws {
         // Datasets store ids as floats, exact up to 2^24.
         guard vocabulary.count <= 1 << 24 else {
-            throw EngineError("vocabulary \(vocabulary.path) has \(vocabulary.count) pieces; token ids are stored as floats, so at most 16777216 are supported")
+            throw DataError("vocabulary \(vocabulary.path) has \(vocabulary.count) pieces; token ids are stored as floats, so at most 16777216 are supported")
         }
         self.vocabulary = vocabulary
         padID = try vocabulary.required("[PAD]")
@@ -63,7 +63,7 @@ public struct Tokenizer: Sendable {
     /// fits (the [SEP] is kept) and the rest is padded; `length` must be at least 2.
     public func encode(_ text: String, length: Int? = nil) throws -> Encoding {
         if let length, length < 2 {
-            throw EngineError("tokenizer: the length must be at least 2 ([CLS] and [SEP]), got \(length)")
+            throw DataError("tokenizer: the length must be at least 2 ([CLS] and [SEP]), got \(length)")
         }
         var body = ids(text)
         var truncated = false

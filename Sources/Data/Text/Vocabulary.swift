@@ -19,7 +19,7 @@ public struct Vocabulary: Sendable {
     /// A vocabulary from pieces in id order. A repeated piece maps to its last id, as the
     /// reference tokenizers do.
     public init(tokens: [String], path: String = "") throws {
-        guard !tokens.isEmpty else { throw EngineError("vocabulary \(path.isEmpty ? "" : path + " ")is empty") }
+        guard !tokens.isEmpty else { throw DataError("vocabulary \(path.isEmpty ? "" : path + " ")is empty") }
         var ids: [String: Int] = [:]
         ids.reserveCapacity(tokens.count)
         for (i, t) in tokens.enumerated() { ids[t] = i }
@@ -35,7 +35,7 @@ public struct Vocabulary: Sendable {
         let bytes = try WholeFile.readAll(path)
         InputFiles.read(path)
         guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw EngineError("\(path) is not UTF-8 text, so it is not a vocab.txt")
+            throw DataError("\(path) is not UTF-8 text, so it is not a vocab.txt")
         }
         // Split scalars, not Characters: "\r\n" is one Character.
         var lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
@@ -56,7 +56,7 @@ public struct Vocabulary: Sendable {
     /// The id of a piece the tokenizer cannot do without (`[UNK]`, `[CLS]`, …).
     func required(_ piece: String) throws -> Int {
         guard let i = ids[piece] else {
-            throw EngineError("vocabulary \(path.isEmpty ? "" : path + " ")has no \(piece) token; a BERT vocab.txt lists [PAD], [UNK], [CLS] and [SEP]")
+            throw DataError("vocabulary \(path.isEmpty ? "" : path + " ")has no \(piece) token; a BERT vocab.txt lists [PAD], [UNK], [CLS] and [SEP]")
         }
         return i
     }

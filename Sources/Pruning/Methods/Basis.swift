@@ -38,7 +38,7 @@ public final class BasisPruning: PruningMethod {
     public func attached(_ pruner: Pruner) throws {
         guard let model = pruner.model else { return }
         guard model.namedModules().contains(where: { $0.1 is BasisLayer }) else {
-            throw PruningError.invalid("basis pruning removes the bases that basis(net) makes; this model has none")
+            throw PruningError.missingLayers(method: Self.name, layers: "bases", insertedBy: "BasisLayer.rewrite(_:)")
         }
         try bases.attached(pruner)
     }

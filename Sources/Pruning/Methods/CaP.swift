@@ -41,7 +41,7 @@ public final class CaP: PruningMethod {
     public func attached(_ pruner: Pruner) throws { try units.attached(pruner) }
 
     public func updateMasks(_ pruner: Pruner, keep: Double) throws {
-        throw PruningError.invalid("cap prunes once, from data: use prune(net, p, data) or schedule=\"oneshot\" with data")
+        throw PruningError.prunesOnceFromData(method: Self.name)
     }
 
     public func pruneNow(_ pruner: Pruner, data: BatchSource?, batchSize: Int, keep: Double) throws {

@@ -41,7 +41,7 @@ public final class ChannelScaling: PruningMethod {
             scales.append((name, s.scale, gate))
         }
         guard !scales.isEmpty else {
-            throw PruningError.invalid("channel_scaling trains the scales that channel_scales(net) inserts; this model has none")
+            throw PruningError.missingLayers(method: Self.name, layers: "channel scales", insertedBy: "ChannelScale.insert(_:)")
         }
     }
 

@@ -45,7 +45,7 @@ public final class Gates: PruningMethod {
         guard let model = pruner.model else { return }
         gates = model.namedModules().compactMap { $0.1 as? UnitGate }
         guard !gates.isEmpty else {
-            throw PruningError.invalid("gates trains the unit gates that gates(net) inserts; this model has none")
+            throw PruningError.missingLayers(method: Self.name, layers: "unit gates", insertedBy: "UnitGate.insert(_:)")
         }
         for (i, g) in gates.enumerated() {
             g.noise = RNG(seed: pruner.config.seed &+ UInt64(i) &* 7919)

@@ -1,10 +1,12 @@
-// Shared test helpers: closeness checks and a finite-difference gradient check.
+// Closeness checks and the finite-difference gradient check, shared by every test target
+// (mlx-swift's one `assertClose`): Engine's ops, NN's layers and Pruning's methods are checked
+// the same way.
 import Testing
-@testable import Engine
+import Engine
 
 /// Asserts two float arrays agree elementwise within atol + rtol·|expected|.
-func assertClose(_ actual: [Float], _ expected: [Float], atol: Float = 1e-5, rtol: Float = 1e-4,
-                 _ what: String = "", sourceLocation: SourceLocation = #_sourceLocation) {
+public func assertClose(_ actual: [Float], _ expected: [Float], atol: Float = 1e-5, rtol: Float = 1e-4,
+                        _ what: String = "", sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(actual.count == expected.count, "\(what): count \(actual.count) vs \(expected.count)", sourceLocation: sourceLocation)
     var worst: (Int, Float, Float)?
     for (i, (a, e)) in zip(actual, expected).enumerated() {
@@ -17,10 +19,11 @@ func assertClose(_ actual: [Float], _ expected: [Float], atol: Float = 1e-5, rto
 
 /// Checks the gradients that `f` produces for each input against central finite differences.
 /// The output is reduced to a scalar as Σ wᵢ·yᵢ with fixed random weights, accumulated in Double,
-/// so every output element is exercised. Inputs are perturbed one element at a time.
-func gradCheck(_ inputs: [Tensor], eps: Float = 1e-2, atol: Float = 2e-2, rtol: Float = 2e-2,
-               _ what: String = "", sourceLocation: SourceLocation = #_sourceLocation,
-               _ f: ([Tensor]) throws -> Tensor) throws {
+/// so every output element is exercised. Inputs are perturbed one element at a time; `names`
+/// label them in failures (default `input0`, `input1`, …).
+public func gradCheck(_ inputs: [Tensor], names: [String]? = nil, eps: Float = 1e-2, atol: Float = 2e-2, rtol: Float = 2e-2,
+                      _ what: String = "", sourceLocation: SourceLocation = #_sourceLocation,
+                      _ f: ([Tensor]) throws -> Tensor) throws {
     for x in inputs { x.requiresGrad = true; x.grad = nil }
     let y0 = try f(inputs)
     let rng = RNG(seed: 99)
@@ -41,12 +44,13 @@ func gradCheck(_ inputs: [Tensor], eps: Float = 1e-2, atol: Float = 2e-2, rtol: 
                 x.data[i] = old
                 numeric[i] = Float((plus - minus) / (2 * Double(eps)))
             }
-            assertClose(analytic[k], numeric, atol: atol, rtol: rtol, "\(what) d/dinput\(k)", sourceLocation: sourceLocation)
+            let label = names.map { $0[k] } ?? "input\(k)"
+            assertClose(analytic[k], numeric, atol: atol, rtol: rtol, "\(what) d/d\(label)", sourceLocation: sourceLocation)
         }
     }
 }
 
 /// A seeded random tensor for tests.
-func rand(_ shape: [Int], seed: UInt64 = 1, scale: Float = 1) throws -> Tensor {
+public func rand(_ shape: [Int], seed: UInt64 = 1, scale: Float = 1) throws -> Tensor {
     try Tensor.randn(shape, std: scale, rng: RNG(seed: seed))
 }

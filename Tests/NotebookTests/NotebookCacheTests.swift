@@ -6,6 +6,7 @@ import FileIO
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 import Engine
 @testable import Language
 @testable import Bindings

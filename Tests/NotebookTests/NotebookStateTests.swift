@@ -1,7 +1,9 @@
 // Storing a session's state: every storable kind of value round-trips, sharing is kept, models
 // come back with their architecture, weights and masks; what cannot be stored is named.
 import Testing
+import TestSupport
 import Engine
+import FileIO
 import NN
 @testable import Language
 @testable import Bindings
@@ -12,14 +14,14 @@ import Pruning
 /// `decodeWith` is the definition table of the script the state is restored for (by default
 /// the one it was stored with); `tamper` edits the stored text's JSON.
 private func roundTrip(_ s: Session, definitions: DefinitionTable = DefinitionTable(), decodeWith: DefinitionTable? = nil,
-                       into t: Session = testSession(output: { _ in }), tamper: (NJSON) -> NJSON = { $0 }) throws -> (Session, [(String, String)]) {
+                       into t: Session = testSession(output: { _ in }), tamper: (JSON) -> JSON = { $0 }) throws -> (Session, [(String, String)]) {
     var enc = StateEncoder(definitions: definitions)
     let names = s.globalNames, g = s.globals
     let (json, dropped) = enc.encode(globals: names.compactMap { n in g[n].map { (n, $0) } }, rng: s.rng)
     var blobs: [String: [String: Tensor]] = [:]
     for b in enc.blobs { blobs[b.hash] = Dictionary(b.tensors.map { ($0.name, $0.tensor.copy()) }, uniquingKeysWith: { a, _ in a }) }
     // Through text, as the cache stores it.
-    guard let parsed = NJSON.parse(json.text).map(tamper) else { throw BuiltinError("state JSON does not parse") }
+    guard let parsed = (try? JSON.parse(json.text)).map(tamper) else { throw BuiltinError("state JSON does not parse") }
     var dec = StateDecoder(session: t, file: "nb.prune", definitions: decodeWith ?? definitions) { h in
         guard let b = blobs[h] else { throw BuiltinError("no blob \(h)") }
         return b
@@ -42,7 +44,7 @@ private func sessionRunning(_ notebook: String) throws -> (Session, DefinitionTa
 
 /// A stored state in which every function claims `source` as its code (a "source" member
 /// added, or replaced where there is one). Also used by NotebookCacheCorruptionTests.
-func forgingFunctionSources(_ j: NJSON, _ source: String) -> NJSON {
+func forgingFunctionSources(_ j: JSON, _ source: String) -> JSON {
     switch j {
     case .array(let a): return .array(a.map { forgingFunctionSources($0, source) })
     case .object(let pairs):
@@ -204,6 +206,6 @@ private func eval(_ s: Session, _ code: String) throws -> String {
 
     @Test func unknownLayersAreRefused() {
         final class Custom: Module {}
-        #expect(throws: EngineError.self) { try ModuleCodec.describe(Sequential([Custom()])) }
+        #expect(throws: NNError.self) { try ModuleCodec.describe(Sequential([Custom()])) }
     }
 }

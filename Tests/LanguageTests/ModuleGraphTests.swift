@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 @Suite struct ModuleGraphTests {
-    /// Sources/, found from this file's path (Tests/ScriptTests/ModuleGraphTests.swift).
+    /// Sources/, found from this file's path (Tests/LanguageTests/ModuleGraphTests.swift).
     static let sources: String = {
         var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
         parts.removeLast(3)
@@ -56,5 +56,28 @@ import Testing
                 #expect(names.isDisjoint(with: above), "\(file) imports \(names.intersection(above).sorted())")
             }
         }
+    }
+
+    /// The library's errors are worded for a Swift user: no message thrown below the language
+    /// names a keyword argument (`keep=`), a script call on `net`/`data`/`path`, or `no_grad`
+    /// (the bindings word those through `ScriptWorded`).
+    @Test func errorsBelowTheLanguageUseNoScriptSyntax() throws {
+        let keyword = try Regex(#"[a-z_]=[^= ]"#)
+        let call = try Regex(#"\b[a-z_]+\((net|data|path|p|x)[,)]"#)
+        var checked = 0
+        for module in ["Kernels", "Engine", "NN", "Data", "Pruning", "Plot"] {
+            for file in try Self.swiftFiles(in: Self.sources + "/" + module) {
+                let lines = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n")
+                for (n, line) in lines.enumerated() where line.contains("throw ") && line.contains("\"") {
+                    checked += 1
+                    // Only the string literals of the line.
+                    let literals = line.split(separator: "\"", omittingEmptySubsequences: false).enumerated()
+                        .filter { $0.offset % 2 == 1 }.map { String($0.element) }.joined(separator: " ")
+                    let bad = literals.contains(keyword) || literals.contains(call) || literals.contains("no_grad")
+                    #expect(!bad, "\(file):\(n + 1) words an error in the language's syntax: \(line)")
+                }
+            }
+        }
+        #expect(checked > 100)
     }
 }

@@ -3,6 +3,7 @@
 // loads back as the model itself.
 import Foundation
 import Testing
+import TestSupport
 import Engine
 @testable import Language
 @testable import Bindings

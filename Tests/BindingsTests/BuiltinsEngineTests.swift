@@ -1,6 +1,7 @@
 // The engine builtins (tensors, models, data, training), called through their table entries
 // with arguments bound the way the interpreter binds them.
 import Testing
+import TestSupport
 @testable import Language
 @testable import Bindings
 @testable import Notebooks

@@ -1,5 +1,6 @@
 // Notebook cells (jupytext percent format), the Markdown converter and the highlighter.
 import Testing
+import TestSupport
 @testable import Language
 @testable import Bindings
 @testable import Notebooks

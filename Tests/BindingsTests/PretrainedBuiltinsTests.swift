@@ -2,6 +2,7 @@
 // MiniLM loads as an encoder or a classifier and gives unit-length sentence vectors.
 import Foundation
 import Testing
+import TestSupport
 @testable import Language
 @testable import Bindings
 @testable import Notebooks

@@ -1,6 +1,7 @@
 // Language-level hardening (issue 25): CSV headers with a byte-order mark, errors from builtins
 // that call other builtins located at the user's call, and limits on what builtins return.
 import Testing
+import TestSupport
 import Engine
 @testable import Language
 @testable import Bindings

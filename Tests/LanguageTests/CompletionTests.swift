@@ -1,6 +1,7 @@
 // Tab completion from the session: builtins, variables, keyword names in a call, fields, paths.
 import Foundation
 import Testing
+import TestSupport
 @testable import Language
 @testable import Bindings
 @testable import Notebooks

@@ -5,6 +5,7 @@
 import Foundation
 import Testing
 import Engine
+import FileIO
 @testable import Language
 @testable import Bindings
 @testable import Notebooks
@@ -34,18 +35,18 @@ private let edited = notebook + "\nprint(\"edited\")"
 /// The cache of a lab, with each entry's directory and parsed entry.json by cell number.
 private struct CacheFiles {
     let cache: NotebookCache
-    var entries: [Int: (dir: String, json: NJSON)] = [:]
+    var entries: [Int: (dir: String, json: JSON)] = [:]
 
     init(_ lab: Lab) throws {
         cache = NotebookCache(directory: lab.dir + "/.prune-cache")
         for key in FS.list(cache.entriesDir) {
             let dir = cache.entriesDir + "/" + key
-            let json = try #require(NJSON.parse(try String(contentsOfFile: dir + "/entry.json", encoding: .utf8)))
+            let json = try JSON.parse(try String(contentsOfFile: dir + "/entry.json", encoding: .utf8))
             entries[try #require(json["cell"]?.int)] = (dir, json)
         }
     }
 
-    func entry(_ cell: Int) throws -> (dir: String, json: NJSON) { try #require(entries[cell]) }
+    func entry(_ cell: Int) throws -> (dir: String, json: JSON) { try #require(entries[cell]) }
 
     /// The blob file holding the value of a global stored after `cell`.
     func blob(of name: String, after cell: Int) throws -> String {
@@ -193,8 +194,8 @@ private func expectRecovery(from source: String = edited, sourceLocation: Testin
         let files = try CacheFiles(lab)
         let (dir, json) = try files.entry(2)
         let forged = forgingFunctionSources(json, "print(\"foreign code ran\")\ndef score(m)\n  return 12345\nend")
-        let unsealed = NJSON.object((forged.pairs ?? []).filter { $0.0 != "checksum" })
-        let resealed = NJSON.object((unsealed.pairs ?? []) + [("checksum", .string(NotebookCache.checksum(unsealed)))])
+        let unsealed = JSON.object((forged.pairs ?? []).filter { $0.0 != "checksum" })
+        let resealed = JSON.object((unsealed.pairs ?? []) + [("checksum", .string(NotebookCache.checksum(unsealed)))])
         try (resealed.text + "\n").write(toFile: dir + "/entry.json", atomically: true, encoding: .utf8)
         try lab.write(edited)
         let r = try lab.render()

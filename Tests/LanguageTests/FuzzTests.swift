@@ -12,6 +12,7 @@
 import FileIO
 import Foundation
 import Testing
+import TestSupport
 import Engine
 @testable import Language
 @testable import Bindings

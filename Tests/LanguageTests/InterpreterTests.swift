@@ -3,19 +3,13 @@
 import FileIO
 import Foundation
 import Testing
+import TestSupport
 import Engine
 @testable import Language
 @testable import Bindings
 @testable import Notebooks
 
 /// A session that collects its output.
-final class Captured {
-    var text = ""
-    lazy var session = testSession(output: { [unowned self] in self.text += $0 })
-    @discardableResult
-    func run(_ source: String, echo: Bool = true) throws -> Value? { try session.execute(source, file: "test.prune", echo: echo) }
-}
-
 @Suite struct InterpreterTests {
     @Test func executeReturnsTheLastExpression() throws {
         let c = Captured()

@@ -5,6 +5,7 @@
 // several runtime errors.
 import Foundation
 import Testing
+import TestSupport
 @testable import Language
 @testable import Bindings
 @testable import Notebooks

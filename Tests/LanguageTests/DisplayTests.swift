@@ -1,5 +1,6 @@
 // Display of values: numbers, strings, tensors of several ranks, datasets, objects, tables.
 import Testing
+import TestSupport
 import Engine
 import NN
 import Data
