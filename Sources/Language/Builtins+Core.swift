@@ -89,10 +89,17 @@ extension Builtins {
             guard case .record(let r) = args.value("r") else { throw args.wrong("r", "a record") }
             return .list(ListRef(r.keys.map { .string($0) }))
         },
-        Builtin("str", [BuiltinParam("x", nil, "any value")], topic: "core",
+        Builtin("str", [BuiltinParam("x", nil, "any value"),
+                        BuiltinParam("digits", .nil_, "significant digits of a number (default: the session's, options())")], topic: "core",
                 summary: "A value as text, as print shows it.",
-                example: "str(0.5) + \"!\"") { args in
-            .string(displayRaw(args.value("x")))
+                help: "Numbers show the session's significant digits (options(digits=...)); str(x, digits=15) gives a number with more.",
+                example: "str(0.5) + \"!\"\nstr(2 / 3, digits=8)") { args in
+            if args.has("digits") {
+                let digits = try args.int("digits", in: DisplayOptions.digitsRange)
+                guard case .number(let x) = args.value("x") else { throw BuiltinError("str: digits= applies to a number, got \(args.value("x").typeName)") }
+                return .string(formatNumber(x, digits: digits))
+            }
+            return .string(displayRaw(args.value("x")))
         },
         Builtin("type", [BuiltinParam("x", nil, "any value")], topic: "core",
                 summary: "The type of a value, as a string: \"number\", \"list\", \"tensor\", ….",

@@ -16,6 +16,8 @@ public final class Session {
     public var output: (String) -> Void
     /// Receives warnings (a file's value ignored, and the like): standard error by default.
     public var warn: (String) -> Void = { fputs("warning: \($0)\n", stderr) }
+    /// How numbers and tables are shown (`options(digits=6, rows=20)`).
+    public var displayOptions = DisplayOptions()
     /// Values for `param(name, default)`, from `--set name=value`.
     public var settings: [String: String]
     /// The seed the session started with (the library's random generator starts from it).
@@ -71,7 +73,7 @@ public final class Session {
     @discardableResult
     public func execute(_ source: String, file: String = "<input>", echo: Bool = false,
                         show: ((Value) -> Void)? = nil) throws -> Value? {
-        return try onLargeStack {
+        return try onLargeStack { try DisplayOptions.using(self) {
             let (program, errors) = Parser.parse(source, file: file)
             if !errors.isEmpty { throw ScriptErrors(errors) }
             let unit = Unit(file: file, source: source)
@@ -91,7 +93,7 @@ public final class Session {
                 }
             }
             return last
-        }
+        } }
     }
 
     /// True when `source` stops inside a block, a bracket or a string, or after an operator
@@ -115,7 +117,7 @@ public final class Session {
     public func call(_ function: Value, _ positional: [Value], keywords: [(String, Value)] = []) throws -> Value {
         let unit = Unit(file: Session.callUnitName, source: "")
         let frame = Frame(interp: interp, unit: unit, localCount: 0, code: nil)
-        return try interp.call(function, positional, keywords, SourceLocation(line: 0, column: 0), frame)
+        return try DisplayOptions.using(self) { try interp.call(function, positional, keywords, SourceLocation(line: 0, column: 0), frame) }
     }
 
     /// A setting's value parsed as the language would read it: a number, true/false, or text.

@@ -2,6 +2,7 @@
 // is in Runner.swift, the prompt in REPL.swift.
 import ArgumentParser
 import Data
+import FileIO
 import Engine
 import NN
 import Language
@@ -112,8 +113,8 @@ func runDemo(model name: String, epochs: Int, seed: UInt64, quiet: Bool) throws 
     config.seed = seed
     let history = try fit(model, on: train, optimizer: opt, config: config, validation: test)
     for e in history.epochs {
-        let test = e.validationAccuracy.map { fmt($0, 4) } ?? "—"
-        print("epoch \(e.epoch)  loss \(fmt(e.loss, 4))  train acc \(fmt(e.accuracy, 4))  test acc \(test)  \(Int(e.samplesPerSecond)) samples/s")
+        let test = e.validationAccuracy.map { fmt($0, 4) } ?? missingText
+        print("epoch \(e.epoch)  loss \(fmt(e.loss, 4))  train acc \(fmt(e.accuracy, 4))  test acc \(test)  \(thousands(Int(e.samplesPerSecond))) samples/s")
     }
     if history.interrupted { print("interrupted"); throw ExitCode(ExitStatus.interrupted) }
 }

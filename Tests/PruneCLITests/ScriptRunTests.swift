@@ -265,7 +265,7 @@ func tempScript(_ text: String, name: String = "script.prune") throws -> String 
         let (r, out) = try runQuick("05-robust-transfer.prune")
         defer { try? FileManager.default.removeItem(atPath: out) }
         #expect(r.status == 0, "stderr: \(r.stderr)")
-        for row in ["dense     0", "dense   0.5", "gmp     0.5", "str     0.5"] {
+        for row in ["dense   0.0", "dense   0.5", "gmp     0.5", "str     0.5"] {
             #expect(r.stdout.contains(row), "no upstream row '\(row)' in: \(r.stdout)")
         }
         #expect(r.stdout.contains("digits       str     0.5"), "stdout: \(r.stdout)")
