@@ -6,6 +6,10 @@ extension Builtins {
         Builtin("print", variadic: true, topic: "core",
                 summary: "Print values separated by spaces (strings without quotes).",
                 example: "print(\"loss\", 0.25, [1, 2])") { args in
+            if args.rest.count == 1, case .table = args.rest[0], let present = args.session.present {
+                present(args.rest[0])
+                return .nil_
+            }
             args.session.write(args.rest.map(displayRaw).joined(separator: " ") + "\n")
             return .nil_
         },

@@ -14,6 +14,9 @@ import Darwin
 public final class Session {
     /// Receives everything the session prints (`print`, echoed values, `time`, progress lines).
     public var output: (String) -> Void
+    /// Shows a table printed on its own (`print(t)`), when a front end draws tables itself (a
+    /// notebook document); nil: its display goes to `output` as text.
+    public var present: ((Value) -> Void)?
     /// Receives warnings (a file's value ignored, and the like): standard error by default.
     public var warn: (String) -> Void = { fputs("warning: \($0)\n", stderr) }
     /// How numbers and tables are shown (`options(digits=6, rows=20)`).

@@ -35,7 +35,7 @@ struct Prune: ParsableCommand {
         runCommand(Prune.self)
     }
 
-    @ArgumentParser.Argument(help: ArgumentHelp("A .prune script to run ('-' reads the script from stdin).", valueName: "FILE"))
+    @ArgumentParser.Argument(help: ArgumentHelp("A .prune script to run ('-' reads the script from stdin). Like the prompt and a rendered notebook, it prints the value of each expression statement not ended by ';'.", valueName: "FILE"))
     var file: String?
 
     @Option(name: .customShort("e"), parsing: .unconditional, help: ArgumentHelp("Run CODE and print the value of its expressions, as the prompt does.", valueName: "CODE"))
@@ -86,12 +86,12 @@ struct Prune: ParsableCommand {
             status = runSource(code, name: "<command line>", echo: true, options: options)
         } else if let file, file != "-" {
             guard let source = readScriptFile(file) else { throw ExitCode(ExitStatus.usage) }
-            status = runSource(source, name: file, echo: false, options: options)
+            status = runSource(source, name: file, echo: true, options: options)
         } else if file == nil && isatty(0) != 0 {
             status = REPL(options: options).run()
         } else {
             guard let source = readAllStdin() else { throw ExitCode(ExitStatus.usage) }
-            status = runSource(source, name: "<stdin>", echo: false, options: options)
+            status = runSource(source, name: "<stdin>", echo: true, options: options)
         }
         if status != 0 { throw ExitCode(status) }
     }
