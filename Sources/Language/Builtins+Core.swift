@@ -79,6 +79,18 @@ extension Builtins {
                 example: "epochs = param(\"epochs\", 3)") { args in
             args.session.setting(try args.string("name")) ?? args.value("default")
         },
+        Builtin("here", [BuiltinParam("path", .string(""), "a path relative to the script's folder")], topic: "core",
+                summary: "A path in the folder of the running script, wherever prune was started.",
+                help: "here(\"../plots\") in tutorials/01-quickstart.prune is tutorials/../plots, whether prune runs from the repository or from tutorials/. At the prompt and with -e it is relative to the current folder; an absolute path stays as it is.",
+                example: "here(\"plots/figure.png\")") { args in
+            let path = try args.string("path")
+            if path.hasPrefix("/") { return .string(path) }
+            let file = args.file
+            guard !file.hasPrefix("<"), let slash = file.lastIndex(of: "/") else { return .string(path.isEmpty ? "." : path) }
+            let folder = slash == file.startIndex ? "/" : String(file[..<slash])
+            if path.isEmpty { return .string(folder) }
+            return .string(folder.hasSuffix("/") ? folder + path : folder + "/" + path)
+        },
         Builtin("push", [BuiltinParam("list", nil, "a list"), BuiltinParam("value", nil, "the item to append")], topic: "core",
                 summary: "Append an item to a list (in place).",
                 example: "xs = [1, 2]; push(xs, 3); xs") { args in
