@@ -54,16 +54,19 @@ func tempScript(_ text: String, name: String = "script.prune") throws -> String 
         #expect(s.stdout.isEmpty, "a trailing ; silences: \(s.stdout)")
     }
 
-    @Test func fileRunsAndEchoesOnlyPrint() throws {
+    /// A file shows the value of each expression statement not ended by ';', as the prompt and a
+    /// rendered notebook do (ScriptEchoTests compares it with the document).
+    @Test func fileRunsAndEchoesValuesAsTheDocumentDoes() throws {
         let path = try tempScript("""
             # a comment
             x = 6
             x * 7
+            x * 8;
             print("answer", x * 7)
             """)
         let r = try runPrune([path])
         #expect(r.status == 0, "stderr: \(r.stderr)")
-        #expect(r.stdout == "answer 42\n", "stdout: \(r.stdout)")
+        #expect(r.stdout == "42\nanswer 42\n", "stdout: \(r.stdout)")
     }
 
     @Test func dashReadsTheScriptFromStdin() throws {
