@@ -1,6 +1,7 @@
 // Model builtins: the ready architectures (mlp, cnn, lenet5, resnet, vit), their inspection
 // (summary, params) and checkpoints (save, load).
 import Language
+import FileIO
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -15,12 +16,12 @@ extension EngineArgs {
     /// The layer table of `model`: one row per layer that holds parameters or has no children,
     /// with its dotted name, type, parameter shapes and count, then the total.
     static func summaryText(_ model: Module) -> String {
-        let rows = modelLayerRows(model, noParameters: "-")
+        let rows = modelLayerRows(model)
         var lines = ["\(model.typeName)", String(alignedColumns(rows, rightAligned: [3], rule: true, indent: "  ").dropLast())]
         let prunable = Masks.report(model)
         lines.append("  total: \(thousands(model.parameterCount)) parameters (\(thousands(prunable.parameters)) prunable: Linear and Conv2d weights but the classifier)")
         if !model.namedGates().isEmpty {
-            lines.append("  masks: \(model.namedGates().count), sparsity \(fmt(prunable.achieved, 4)) (\(thousands(prunable.nonzeros)) non-zero)")
+            lines.append("  masks: \(model.namedGates().count), sparsity \(formatNumber(prunable.achieved)) (\(thousands(prunable.nonzeros)) non-zero)")
         }
         return lines.joined(separator: "\n")
     }

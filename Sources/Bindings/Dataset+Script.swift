@@ -1,6 +1,7 @@
 // Datasets as values of the language: `data.count`, `data.classes`, `data.images`, `data[i]`
 // (a record {x, y}), `len(data)`, and the summary the prompt shows.
 import Language
+import FileIO
 import Engine
 import Data
 
@@ -11,8 +12,10 @@ extension Value {
 
 extension Dataset: ScriptObject {
     public var scriptTypeName: String { "dataset" }
-    public var scriptDisplay: String { description }
-    public var scriptInlineDisplay: String { "<dataset \(name), \(count) samples>" }
+    public var scriptDisplay: String {
+        "Dataset \(name): \(thousands(count)) samples, \(classes) classes, shape \(describe(shape: sampleShape))"
+    }
+    public var scriptInlineDisplay: String { "<dataset \(name), \(thousands(count)) samples>" }
     public var scriptFieldNames: [String] { ["name", "count", "classes", "shape", "images", "labels", "class_names"] }
 
     public func scriptField(_ field: String) throws -> Value? {

@@ -2,6 +2,7 @@
 // `net["layers.0.weight"]`, `net.fc1.weight = t`, `for layer in net`, `len(net)`, `copy(net)`,
 // and the layer table the prompt shows.
 import Language
+import FileIO
 import Engine
 import FileIO
 import NN
@@ -120,7 +121,7 @@ public func displayModel(_ m: Module) -> String {
         let shapes = m.localParameters.map { "\($0.0) \(describe(shape: $0.1.shape))" }.joined(separator: ", ")
         return "model \(m.typeName): \(thousands(m.parameterCount)) parameters" + (shapes.isEmpty ? "" : " (\(shapes))")
     }
-    let rows = modelLayerRows(m, noParameters: "")
+    let rows = modelLayerRows(m)
     let n = rows.count - 1
     var out = "model \(m.typeName): \(n) layer\(n == 1 ? "" : "s"), \(thousands(m.parameterCount)) parameters\n"
     out += alignedColumns(rows, rightAligned: [3], rule: true, indent: "  ")
@@ -129,14 +130,14 @@ public func displayModel(_ m: Module) -> String {
 
 /// The rows of a layer table (the prompt's model display, `summary`): a header, then one row per
 /// leaf layer and per container with its own parameters: dotted name, type, parameter shapes
-/// (`noParameters` when it has none) and count.
-func modelLayerRows(_ m: Module, noParameters: String) -> [[String]] {
+/// ("–" when it has none) and count.
+func modelLayerRows(_ m: Module) -> [[String]] {
     var rows: [[String]] = [["layer", "type", "parameters", "count"]]
     for (name, mod) in m.namedModules() where mod.children.isEmpty || !mod.localParameters.isEmpty {
         let params = mod.localParameters
         let shapes = params.map { "\($0.0) \(describe(shape: $0.1.shape))" }.joined(separator: ", ")
         let count = params.reduce(0) { $0 + $1.1.count }
-        rows.append([name.isEmpty ? "(model)" : name, mod.typeName, shapes.isEmpty ? noParameters : shapes, thousands(count)])
+        rows.append([name.isEmpty ? "(model)" : name, mod.typeName, shapes.isEmpty ? missingText : shapes, thousands(count)])
     }
     return rows
 }

@@ -6,6 +6,10 @@ extension Builtins {
         Builtin("print", variadic: true, topic: "core",
                 summary: "Print values separated by spaces (strings without quotes).",
                 example: "print(\"loss\", 0.25, [1, 2])") { args in
+            if args.rest.count == 1, case .table = args.rest[0], let present = args.session.present {
+                present(args.rest[0])
+                return .nil_
+            }
             args.session.write(args.rest.map(displayRaw).joined(separator: " ") + "\n")
             return .nil_
         },
@@ -75,6 +79,18 @@ extension Builtins {
                 example: "epochs = param(\"epochs\", 3)") { args in
             args.session.setting(try args.string("name")) ?? args.value("default")
         },
+        Builtin("here", [BuiltinParam("path", .string(""), "a path relative to the script's folder")], topic: "core",
+                summary: "A path in the folder of the running script, wherever prune was started.",
+                help: "here(\"../plots\") in tutorials/01-quickstart.prune is tutorials/../plots, whether prune runs from the repository or from tutorials/. At the prompt and with -e it is relative to the current folder; an absolute path stays as it is.",
+                example: "here(\"plots/figure.png\")") { args in
+            let path = try args.string("path")
+            if path.hasPrefix("/") { return .string(path) }
+            let file = args.file
+            guard !file.hasPrefix("<"), let slash = file.lastIndex(of: "/") else { return .string(path.isEmpty ? "." : path) }
+            let folder = slash == file.startIndex ? "/" : String(file[..<slash])
+            if path.isEmpty { return .string(folder) }
+            return .string(folder.hasSuffix("/") ? folder + path : folder + "/" + path)
+        },
         Builtin("push", [BuiltinParam("list", nil, "a list"), BuiltinParam("value", nil, "the item to append")], topic: "core",
                 summary: "Append an item to a list (in place).",
                 example: "xs = [1, 2]; push(xs, 3); xs") { args in
@@ -89,10 +105,17 @@ extension Builtins {
             guard case .record(let r) = args.value("r") else { throw args.wrong("r", "a record") }
             return .list(ListRef(r.keys.map { .string($0) }))
         },
-        Builtin("str", [BuiltinParam("x", nil, "any value")], topic: "core",
+        Builtin("str", [BuiltinParam("x", nil, "any value"),
+                        BuiltinParam("digits", .nil_, "significant digits of a number (default: the session's, options())")], topic: "core",
                 summary: "A value as text, as print shows it.",
-                example: "str(0.5) + \"!\"") { args in
-            .string(displayRaw(args.value("x")))
+                help: "Numbers show the session's significant digits (options(digits=...)); str(x, digits=15) gives a number with more.",
+                example: "str(0.5) + \"!\"\nstr(2 / 3, digits=8)") { args in
+            if args.has("digits") {
+                let digits = try args.int("digits", in: DisplayOptions.digitsRange)
+                guard case .number(let x) = args.value("x") else { throw BuiltinError("str: digits= applies to a number, got \(args.value("x").typeName)") }
+                return .string(formatNumber(x, digits: digits))
+            }
+            return .string(displayRaw(args.value("x")))
         },
         Builtin("type", [BuiltinParam("x", nil, "any value")], topic: "core",
                 summary: "The type of a value, as a string: \"number\", \"list\", \"tensor\", ….",

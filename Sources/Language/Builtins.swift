@@ -1,10 +1,11 @@
-// The builtins registry: the language's core and table builtins (Builtins+Core, +Table) and the
-// tables the modules above it register (the library's bindings, notebooks, sweeps). Help,
-// completion, argument checking and the reference page all read this one list.
+// The builtins registry: the language's core, display-option and table builtins (Builtins+Core,
+// +Options, +Table) and the tables the modules above it register (the library's bindings,
+// notebooks, sweeps). Help, completion, argument checking and the reference page all read this
+// one list.
 
 public enum Builtins {
     /// Every builtin, core first, then the registered tables in the order they were registered.
-    public static var all: [Builtin] { core + tables + registered }
+    public static var all: [Builtin] { core + options + tables + registered }
 
     /// The builtin called `name`.
     public static func named(_ name: String) -> Builtin? { byName[name] }

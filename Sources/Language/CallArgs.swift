@@ -16,6 +16,9 @@ public struct CallArgs {
     public unowned let session: Session
     /// Where the call is, `file:line` (figures record it as their source).
     public var location: String = ""
+    /// The file the call is in, as it was named when run (`tutorials/01-quickstart.prune`,
+    /// `<stdin>:3` at the prompt).
+    public var file: String = ""
 
     public init(builtin: String, named: [String: Value], rest: [Value], extra: [(String, Value)], positional: [Value], session: Session) {
         self.builtin = builtin; self.named = named; self.rest = rest; self.extra = extra; self.positional = positional; self.session = session

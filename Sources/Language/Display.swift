@@ -1,5 +1,7 @@
 // How values look at the prompt and in print: concise and deterministic, so golden tests can
-// compare them. Numbers print like Julia/Python (3, 0.5, 1e-05); big collections are abbreviated.
+// compare them. Numbers follow the session's display options (DisplayOptions.swift: 3, 0.6667,
+// 1e-05); big collections are abbreviated.
+import FileIO
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -17,34 +19,6 @@ public func display(_ v: Value) -> String {
 public func displayRaw(_ v: Value) -> String {
     if case .string(let s) = v { return s }
     return display(v)
-}
-
-/// A number the way the language writes it: integers without `.0`, otherwise up to 6
-/// significant digits (`0.1`, `1e-05`, `3.14159`), `nan`, `inf`.
-public func formatNumber(_ x: Double) -> String {
-    if x.isNaN { return "nan" }
-    if x.isInfinite { return x < 0 ? "-inf" : "inf" }
-    if x == x.rounded(.towardZero) && Swift.abs(x) < 1e15 { return String(Int64(x)) }
-    return cFormat("%.6g", x)
-}
-
-/// `printf`-style formatting of one double (no Foundation in this target).
-public func cFormat(_ format: String, _ x: Double) -> String {
-    var buf = [CChar](repeating: 0, count: 64)
-    let n = withVaList([x]) { vsnprintf(&buf, buf.count, format, $0) }
-    guard n >= 0 else { return String(x) }
-    return String(decoding: buf.prefix(Swift.min(Int(n), buf.count - 1)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
-
-/// A count with thousands separators: `12345678` → `12,345,678`.
-public func thousands(_ n: Int) -> String {
-    let digits = Array(String(Swift.abs(n)))
-    var out = ""
-    for (i, c) in digits.enumerated() {
-        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-        out.append(c)
-    }
-    return (n < 0 ? "-" : "") + out
 }
 
 /// A string literal as it would be typed: quoted, with escapes, so that it reads back as the
@@ -142,30 +116,71 @@ func isIdentifier(_ s: String) -> Bool {
 
 // MARK: - Tables
 
-/// Aligned columns with a rule under the header; numbers right-aligned.
+/// Aligned columns with a rule under the header; numbers right-aligned, each column of numbers
+/// in one format (`NumberColumn`), a missing value as "–". A table longer than the `rows`
+/// option shows its first and last rows, a row of "…" between them and a line saying how many
+/// rows it left out.
 public func displayTable(_ t: Table) -> String {
     if t.rows.isEmpty { return "table (no rows)" }
-    let limit = 60
-    var shown = Array(t.rows.indices)
-    var elided = false
-    if t.rows.count > limit { shown = Array(0..<(limit / 2)) + Array((t.rows.count - limit / 2)..<t.rows.count); elided = true }
-    var rows: [[String]] = [t.columns]
-    var numeric = Set(t.columns.indices)
-    for i in shown {
-        let r = t.rows[i]
-        rows.append(t.columns.enumerated().map { (j, c) in
-            let v = r[c] ?? .nil_
-            if case .number = v {} else if case .nil_ = v {} else { numeric.remove(j) }
-            return cell(v)
-        })
-    }
-    var text = alignedColumns(rows, rightAligned: numeric, rule: true, indent: "")
-    if elided {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        lines.insert("… (\(t.rows.count) rows)", at: 2 + limit / 2)
-        text = lines.joined(separator: "\n")
-    }
+    let view = TableView(t)
+    var rows = [view.columns] + view.head
+    if view.hidden > 0 { rows.append(view.columns.map { _ in "…" }) }
+    rows += view.tail
+    var text = alignedColumns(rows, rightAligned: view.numeric, rule: true, indent: "")
+    if let footer = view.footer { text += footer + "\n" }
     return String(text.dropLast())
+}
+
+/// A table as it is shown, in text and in notebook documents: its cells formatted, and only the
+/// first and last rows of a table longer than the `rows` option.
+public struct TableView {
+    public var columns: [String]
+    /// The first rows shown (all of them when nothing is left out).
+    public var head: [[String]]
+    /// The last rows shown, after the rows left out.
+    public var tail: [[String]]
+    /// Columns of numbers (and missing values), right-aligned.
+    public var numeric: Set<Int>
+    /// Rows in the table.
+    public var total: Int
+    /// Rows left out between head and tail.
+    public var hidden: Int { total - head.count - tail.count }
+
+    public init(columns: [String], head: [[String]], tail: [[String]], numeric: Set<Int>, total: Int) {
+        self.columns = columns; self.head = head; self.tail = tail; self.numeric = numeric; self.total = total
+    }
+
+    public init(_ t: Table, options: DisplayOptions = .current) {
+        let n = t.rows.count
+        let edge = Swift.max(1, Swift.min(10, options.rows / 2))
+        let shown = n > options.rows ? Array(0..<edge) + Array((n - edge)..<n) : Array(0..<n)
+        var cells = [[String]](repeating: [], count: shown.count)
+        var numeric = Set<Int>()
+        for (j, c) in t.columns.enumerated() {
+            let values = shown.map { t.rows[$0][c] ?? .nil_ }
+            var isNumeric = true
+            var numbers: [Double] = []
+            for v in values {
+                if case .number(let x) = v { numbers.append(x) } else if case .nil_ = v {} else { isNumeric = false }
+            }
+            if isNumeric { numeric.insert(j) }
+            let format = NumberColumn(numbers, digits: options.digits)
+            for (i, v) in values.enumerated() {
+                switch v {
+                case .number(let x): cells[i].append(format.format(x))
+                case .nil_: cells[i].append(missingText)
+                default: cells[i].append(cell(v))
+                }
+            }
+        }
+        let split = n > options.rows ? edge : shown.count
+        self.init(columns: t.columns, head: Array(cells[..<split]), tail: Array(cells[split...]), numeric: numeric, total: n)
+    }
+
+    /// `[120 rows × 4 columns, 100 not shown]` when rows were left out.
+    public var footer: String? {
+        hidden > 0 ? "[\(thousands(total)) rows × \(columns.count) column\(columns.count == 1 ? "" : "s"), \(thousands(hidden)) not shown]" : nil
+    }
 }
 
 /// One table cell: strings raw, long values cut.

@@ -105,6 +105,7 @@ extension Interpreter {
         }
         var args = CallArgs(builtin: b.name, named: named, rest: rest, extra: extra, positional: positional, session: session)
         args.location = "\(f.unit.file):\(loc.line)"
+        args.file = f.unit.file
         // Builtins count toward the depth limit too: run() of a file that runs itself, or a
         // builtin calling back into a function that calls it, must stop with an error.
         try enterCall(b.name, loc, f)

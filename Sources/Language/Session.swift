@@ -14,8 +14,13 @@ import Darwin
 public final class Session {
     /// Receives everything the session prints (`print`, echoed values, `time`, progress lines).
     public var output: (String) -> Void
+    /// Shows a table printed on its own (`print(t)`), when a front end draws tables itself (a
+    /// notebook document); nil: its display goes to `output` as text.
+    public var present: ((Value) -> Void)?
     /// Receives warnings (a file's value ignored, and the like): standard error by default.
     public var warn: (String) -> Void = { fputs("warning: \($0)\n", stderr) }
+    /// How numbers and tables are shown (`options(digits=6, rows=20)`).
+    public var displayOptions = DisplayOptions()
     /// Values for `param(name, default)`, from `--set name=value`.
     public var settings: [String: String]
     /// The seed the session started with (the library's random generator starts from it).
@@ -71,7 +76,7 @@ public final class Session {
     @discardableResult
     public func execute(_ source: String, file: String = "<input>", echo: Bool = false,
                         show: ((Value) -> Void)? = nil) throws -> Value? {
-        return try onLargeStack {
+        return try onLargeStack { try DisplayOptions.using(self) {
             let (program, errors) = Parser.parse(source, file: file)
             if !errors.isEmpty { throw ScriptErrors(errors) }
             let unit = Unit(file: file, source: source)
@@ -91,7 +96,7 @@ public final class Session {
                 }
             }
             return last
-        }
+        } }
     }
 
     /// True when `source` stops inside a block, a bracket or a string, or after an operator
@@ -115,7 +120,7 @@ public final class Session {
     public func call(_ function: Value, _ positional: [Value], keywords: [(String, Value)] = []) throws -> Value {
         let unit = Unit(file: Session.callUnitName, source: "")
         let frame = Frame(interp: interp, unit: unit, localCount: 0, code: nil)
-        return try interp.call(function, positional, keywords, SourceLocation(line: 0, column: 0), frame)
+        return try DisplayOptions.using(self) { try interp.call(function, positional, keywords, SourceLocation(line: 0, column: 0), frame) }
     }
 
     /// A setting's value parsed as the language would read it: a number, true/false, or text.

@@ -147,7 +147,7 @@ public func fit(_ model: Module, on data: BatchSource, optimizer: Optimizer, con
     }
     guard data.count > 0 else { throw NNError("train: the dataset is empty") }
     let rng = RNG(seed: config.seed)
-    let progress = ProgressLine(enabled: config.progress && isatty(2) != 0)
+    let progress = ProgressLine(enabled: config.progress && isatty(2) != 0, epochs: config.epochs)
     var history = History()
     model.train()
     defer { model.eval() }
@@ -186,7 +186,7 @@ public func fit(_ model: Module, on data: BatchSource, optimizer: Optimizer, con
             lossSum += Double(taskLoss.item) * Double(y.count)
             correct += correctCount(logits, y)
             seen += y.count
-            progress.update(epoch: epoch, of: config.epochs, done: seen, total: perEpoch,
+            progress.update(epoch: epoch, done: seen, total: perEpoch,
                             loss: lossSum / Double(seen), accuracy: Double(correct) / Double(seen),
                             elapsed: monotonicSeconds() - start, note: { hooks.compactMap(\.progressNote).joined(separator: ", ") })
             if shouldStop() { history.interrupted = true; break }
@@ -240,29 +240,44 @@ func checkOutputs(_ logits: Tensor, classes: Int) throws {
     }
 }
 
-/// A single self-overwriting status line on stderr, redrawn at most ten times a second.
+/// A single self-overwriting status line on stderr, redrawn at most ten times a second: the
+/// epoch's bar, loss and accuracy, speed, the time an epoch takes and the time left for the
+/// whole run (every epoch, validation included, at the run's pace so far).
 final class ProgressLine {
     let enabled: Bool
+    let epochs: Int
     var lastDraw = 0.0
     var drawn = false
-    init(enabled: Bool) { self.enabled = enabled }
+    let runStart = monotonicSeconds()
+    init(enabled: Bool, epochs: Int) { self.enabled = enabled; self.epochs = epochs }
 
-    func update(epoch: Int, of epochs: Int, done: Int, total: Int, loss: Double, accuracy: Double, elapsed: Double,
+    func update(epoch: Int, done: Int, total: Int, loss: Double, accuracy: Double, elapsed: Double,
                 note: () -> String = { "" }) {
         guard enabled else { return }
         let now = monotonicSeconds()
         guard now - lastDraw >= 0.1 || done >= total else { return }
         lastDraw = now
         let rate = Double(done) / max(elapsed, 1e-9)
-        let eta = Double(total - done) / max(rate, 1e-9)
+        let epochLeft = Double(total - done) / max(rate, 1e-9)
         let width = 24, filled = total > 0 ? width * done / total : width
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
         // The cost of an epoch (elapsed plus what remains) shows what an adversary or a method adds.
         let n = note()
-        let line = "epoch \(epoch)/\(epochs) \(bar) \(done)/\(total)  loss \(fmt(loss, 4))  acc \(fmt(accuracy, 3))  \(Int(rate)) samples/s  "
-            + "\(fmt(elapsed + eta, 1))s/epoch  ETA \(fmt(eta, 1))s" + (n.isEmpty ? "" : "  (\(n))")
+        let line = "epoch \(epoch)/\(epochs) \(bar) \(thousands(done))/\(thousands(total))  loss \(fmt(loss, 4))  acc \(fmt(accuracy, 3))  \(thousands(Int(rate))) samples/s  "
+            + "\(duration(elapsed + epochLeft))/epoch  ETA \(duration(ProgressLine.runLeft(epoch: epoch, of: epochs, done: done, total: total, runElapsed: now - runStart)))"
+            + (n.isEmpty ? "" : "  (\(n))")
         fputs("\r\u{1B}[K" + line, stderr)
         drawn = true
+    }
+
+    /// Seconds left in the whole run, at its pace so far: `done` of `total` samples into epoch
+    /// `epoch` of `epochs`, `runElapsed` seconds since it started (earlier epochs' validation
+    /// included, so the estimate counts it for the epochs to come).
+    static func runLeft(epoch: Int, of epochs: Int, done: Int, total: Int, runElapsed: Double) -> Double {
+        let runDone = Double(max(epoch - 1, 0) * total + done)
+        let runTotal = Double(max(epochs, epoch) * total)
+        guard runDone > 0 else { return 0 }
+        return (runTotal - runDone) * runElapsed / runDone
     }
 
     func finish() {

@@ -1,5 +1,6 @@
 // Notebook builtins: run(file) runs a script's cells in the session; run(file, cell=n) brings
-// the session to the state before cell n (from the cell cache when it is valid) and runs it.
+// the session to the state before code cell n, the document's In [n] (from the cell cache when
+// it is valid), and runs it.
 import FileIO
 import Language
 import Bindings
@@ -20,11 +21,11 @@ extension Notebook {
 extension Builtins {
     static let notebooks: [Builtin] = [
         Builtin("run", [BuiltinParam("file", nil, "a .prune script"),
-                        BuiltinParam("cell", .nil_, "run only this cell (numbered from 1, Markdown cells included), after restoring the state before it"),
+                        BuiltinParam("cell", .nil_, "run only this code cell (In [n] in the rendered document, Markdown cells not counted), after restoring the state before it"),
                         BuiltinParam("seed", .number(0), "with cell=: the seed the file's run starts from (as prune --seed)"),
                         BuiltinParam("cache", .bool(true), "with cell=: use the cell cache in .prune-cache beside the file")],
                 topic: "notebooks", summary: "Runs a script file (or one of its cells) in this session.",
-                help: "run(file) runs every cell in order in this session, as `prune FILE` would, and leaves its variables here. run(file, cell=3) restores the state before cell 3 from the cell cache when it is valid (the cells before it unchanged, the files they read untouched), and otherwise runs the cells before it quietly (storing them in the cache); then it runs cell 3, printing its output. The file's variables are merged into this session's; --set values apply.",
+                help: "run(file) runs every cell in order in this session, as `prune FILE` would (showing the value of each expression statement not ended by ;), and leaves its variables here. run(file, cell=3) restores the state before the third code cell (In [3] in the rendered document) from the cell cache when it is valid (the cells before it unchanged, the files they read untouched), and otherwise runs the cells before it quietly (storing them in the cache); then it runs cell 3, printing its output. The file's variables are merged into this session's; --set values apply.",
                 example: "run(\"tutorials/01-quickstart.prune\", cell=3)") { args in
             let path = try args.string("file")
             guard !path.isEmpty else { throw BuiltinError("run: argument 'file' is empty") }
@@ -36,7 +37,7 @@ extension Builtins {
             let source = String(decoding: bytes, as: UTF8.self)
             let session = args.session
             if !args.has("cell") {
-                try attachingSource(source) { try session.execute(source, file: path) }
+                try attachingSource(source) { try session.execute(source, file: path, echo: true) }
                 return .nil_
             }
             let cell = try args.int("cell", in: 1...1_000_000)

@@ -81,8 +81,9 @@ public final class NotebookCache {
 
     /// Entries of another format are ignored (2: keys no longer include the process-wide generator;
     /// 3: masks record their transform by name and settings; 4: a checksum, figure hashes, and
-    /// functions named by their place in the script instead of stored source).
-    static let format = 4
+    /// functions named by their place in the script instead of stored source; 5: outputs with
+    /// numbers to significant digits and the tables they show, the display options in the state).
+    static let format = 5
 
     /// The checksum an entry's metadata is sealed with (over its text, less the checksum itself).
     static func checksum(_ meta: JSON) -> String { ContentHash.of(["prune cache entry", meta.text]) }

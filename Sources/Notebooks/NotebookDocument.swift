@@ -90,6 +90,9 @@ public enum NotebookDocument {
         return parts.joined(separator: " · ")
     }
 
+    /// `In [3]`: a code cell's number among the code cells, as Jupyter numbers them.
+    static func inLabel(_ o: CellOutcome) -> String { "In [\(o.codeNumber ?? o.number)]" }
+
     static func cellLabel(_ o: CellOutcome) -> String {
         switch o.status {
         case .cached: return formatSeconds(o.seconds) + " (cached)"
@@ -128,16 +131,20 @@ public enum NotebookDocument {
             }
             let status = o.status.rawValue.replacingSpaces
             out += "<section class=\"cell code \(status)\" id=\"cell-\(o.number)\">\n"
-            out += "<div class=\"head\"><span class=\"num\">[\(o.number)]</span>"
+            out += "<div class=\"head\"><span class=\"in\">\(inLabel(o))</span>"
             if let t = o.cell.title { out += " <span class=\"title\">\(Markdown.escape(t))</span>" }
             out += " <span class=\"time\">\(Markdown.escape(cellLabel(o)))</span></div>\n"
             out += "<pre class=\"source\"><code>" + Highlight.html(o.cell.text) + "</code></pre>\n"
-            if !o.output.isEmpty { out += "<pre class=\"output\">" + Markdown.escape(o.output) + "</pre>\n" }
+            for part in OutputPart.parts(o.output, tables: o.tables) {
+                switch part {
+                case .text(let t): out += "<pre class=\"output\">" + Markdown.escape(t) + "</pre>\n"
+                case .table(let v): out += htmlTable(v)
+                }
+            }
             for (k, src) in imgs.enumerated() {
                 out += "<figure><img src=\"\(Markdown.escape(src))\" alt=\"figure \(k + 1) of cell \(o.number)\"></figure>\n"
             }
             if let e = o.error { out += "<pre class=\"error\">" + Markdown.escape(e) + "</pre>\n" }
-            if let n = o.note { out += "<p class=\"note\">" + Markdown.escape(n) + "</p>\n" }
             out += "</section>\n"
         }
         out += "</main>\n</body>\n</html>\n"
@@ -168,7 +175,14 @@ public enum NotebookDocument {
         .cell.text code { background: var(--code-bg); padding: 1px 4px; border-radius: 4px; }
         figure { margin: 0; padding: 10px; border-top: 1px solid var(--line); text-align: center; }
         figure img { max-width: 100%; height: auto; }
-        .note { margin: 0; padding: 4px 12px; font-size: 0.85em; color: var(--muted); border-top: 1px solid var(--line); }
+        .head .in { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
+        div.table { border-top: 1px solid var(--line); padding: 8px 12px; overflow-x: auto; }
+        div.table table { border-collapse: collapse; font: 13.5px/1.45 ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono", monospace; }
+        div.table th, div.table td { padding: 2px 10px; text-align: left; white-space: nowrap; border-bottom: 1px solid var(--line); }
+        div.table th { font-weight: 600; border-bottom: 2px solid var(--line); }
+        div.table .r { text-align: right; font-variant-numeric: tabular-nums; }
+        div.table tr.gap td { color: var(--muted); }
+        .table-foot { margin: 4px 0 0; font-size: 0.85em; color: var(--muted); }
         .cell.failed { border-color: var(--err); }
         .cell.not-run { opacity: 0.6; }
         blockquote { margin: 0.5em 0; padding: 0 1em; color: var(--muted); border-left: 3px solid var(--line); }
@@ -185,12 +199,16 @@ public enum NotebookDocument {
                 out += o.cell.text + "\n\n"
                 continue
             }
-            out += "**[\(o.number)]" + (o.cell.title.map { " " + markdownText($0) } ?? "") + "** · " + cellLabel(o) + "\n\n"
+            out += "**\(inLabel(o))" + (o.cell.title.map { " " + markdownText($0) } ?? "") + "** · " + cellLabel(o) + "\n\n"
             out += fenced(o.cell.text, info: "prune")
-            if !o.output.isEmpty { out += fenced(o.output.hasSuffix("\n") ? String(o.output.dropLast()) : o.output, info: "text") }
+            for part in OutputPart.parts(o.output, tables: o.tables) {
+                switch part {
+                case .text(let t): out += fenced(t, info: "text")
+                case .table(let v): out += markdownTable(v)
+                }
+            }
             for (k, src) in imgs.enumerated() { out += "![figure \(k + 1) of cell \(o.number)](\(src))\n\n" }
             if let e = o.error { out += "**Error:**\n\n" + fenced(e.hasSuffix("\n") ? String(e.dropLast()) : e, info: "text") }
-            if let n = o.note { out += "_" + markdownText(n) + "_\n\n" }
         }
         return out
     }

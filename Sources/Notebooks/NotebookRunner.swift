@@ -56,15 +56,28 @@ public struct CellOutcome {
     public var cell: NotebookCell
     /// 1-based position among all cells of the file.
     public var number: Int
+    /// 1-based position among the code cells (the document's `In [n]`); nil for Markdown.
+    public var codeNumber: Int?
     public var status: Status
     public var output = ""
+    /// The tables the cell showed, each over the part of `output` that holds its text.
+    public var tables: [OutputTable] = []
     /// PNG images, in the order the cell produced them.
     public var figures: [[UInt8]] = []
     /// The error report (location, source line, caret), when the cell failed.
     public var error: String?
     public var seconds: Double = 0
-    /// A remark about the cache (values left out of it, why it was not stored).
+    /// A remark about the cache (values left out of it, why it was not stored): for the log on
+    /// stderr, never the document.
     public var note: String?
+}
+
+/// A table a cell showed (echoed, or printed on its own): where its text sits in the cell's
+/// output (UTF-8 offsets) and its cells as shown, so that documents draw it as a table.
+public struct OutputTable {
+    public var start: Int
+    public var length: Int
+    public var view: TableView
 }
 
 /// The result of running a notebook.
@@ -105,17 +118,17 @@ public final class NotebookRunner {
         run(through: cells.count, live: false)
     }
 
-    /// Brings the session to the state before cell `number` (1-based, as the document numbers
-    /// cells) and runs that cell, its output going to the session live. Throws the cell's error.
+    /// Brings the session to the state before code cell `number` (1-based, the document's
+    /// `In [n]`) and runs that cell, its output going to the session live. Throws the cell's error.
     public func runCell(_ number: Int) throws {
-        guard cells.indices.contains(number - 1) else {
-            throw BuiltinError("run: \(options.file) has \(cells.count) cell\(cells.count == 1 ? "" : "s"), no cell \(number)")
+        let code = cells.indices.filter { cells[$0].kind == .code }
+        guard code.indices.contains(number - 1) else {
+            throw BuiltinError("run: \(options.file) has \(code.count) code cell\(code.count == 1 ? "" : "s"), no cell \(number)")
         }
-        guard cells[number - 1].kind == .code else { throw BuiltinError("run: cell \(number) of \(options.file) is a Markdown cell") }
-        let result = run(through: number, live: true)
+        let result = run(through: code[number - 1] + 1, live: true)
         if let failed = result.cells.first(where: { $0.status == .failed }) {
-            if failed.number < number {
-                throw BuiltinError("run: cell \(failed.number) of \(options.file) failed before cell \(number) could run:\n" + (failed.error ?? ""))
+            if let n = failed.codeNumber, n < number {
+                throw BuiltinError("run: cell In [\(n)] of \(options.file) failed before In [\(number)] could run:\n" + (failed.error ?? ""))
             }
             if let e = lastError { throw e }
         }
@@ -138,6 +151,10 @@ public final class NotebookRunner {
     private func run(through last: Int, live: Bool) -> NotebookResult {
         let start = monotonicSeconds()
         var outcomes = cells.enumerated().map { i, c in CellOutcome(cell: c, number: i + 1, status: c.kind == .code ? .notRun : .text) }
+        var codeCount = 0
+        for i in outcomes.indices where cells[i].kind == .code { codeCount += 1; outcomes[i].codeNumber = codeCount }
+        let labels = outcomes.map { "In [\($0.codeNumber ?? $0.number)]" }
+        let name = { (i: Int) in labels[i] }
         let code = cells.indices.filter { cells[$0].kind == .code && $0 < last }
         // At the prompt, variables already defined could leak into the cells' results: the
         // cache is then only read, not written.
@@ -162,12 +179,12 @@ public final class NotebookRunner {
                 case .missing:
                     break walk
                 case .damaged(let why):
-                    options.warning("cache: the entry of cell \(i + 1) is damaged (\(why)); running from that cell")
+                    options.warning("cache: the entry of \(name(i)) is damaged (\(why)); running from that cell")
                     break walk
                 case .found(let meta):
                     guard filesUnchanged(meta), let next = nextStage(meta) else { break walk }
                     guard let figures = storedFigures(meta, key: pre, cache: cache) else {
-                        options.warning("cache: a figure of cell \(i + 1) is missing or damaged; running from that cell")
+                        options.warning("cache: a figure of \(name(i)) is missing or damaged; running from that cell")
                         break walk
                     }
                     valid.append((i, pre, meta, figures))
@@ -198,7 +215,7 @@ public final class NotebookRunner {
                 if restore(state, cache: cache) {
                     cache.touch(pre)
                     restored = j
-                    options.log("restored the state after cell \(index + 1) from the cache (\(formatSeconds(monotonicSeconds() - t0)))")
+                    options.log("restored the state after \(name(index)) from the cache (\(formatSeconds(monotonicSeconds() - t0)))")
                     break
                 }
                 definitions = DefinitionTable()
@@ -208,11 +225,12 @@ public final class NotebookRunner {
             let (index, pre, meta, figures) = valid[k]
             outcomes[index].status = .cached
             outcomes[index].output = meta["output"]?.string ?? ""
+            outcomes[index].tables = OutputTable.decode(meta["tables"], output: outcomes[index].output)
             outcomes[index].seconds = meta["seconds"]?.number ?? 0
             outcomes[index].figures = figures
             outcomes[index].note = meta["note"]?.string
             cache?.touch(pre)
-            options.log("cell \(index + 1)\(titleSuffix(cells[index])): cached")
+            options.log("\(name(index))\(titleSuffix(cells[index])): cached")
         }
         // Execution resumes after the last restored cell, or at the top when nothing could be
         // restored (not after the last valid entry: those cells run again).
@@ -226,19 +244,20 @@ public final class NotebookRunner {
             let forward = live && i == last - 1
             let run = execute(cell, forward: forward)
             outcomes[i].output = run.output
+            outcomes[i].tables = run.tables
             outcomes[i].figures = run.figures
             outcomes[i].seconds = run.seconds
             if run.interrupted {
                 interrupted = true
                 outcomes[i].status = .failed
                 outcomes[i].error = run.error ?? "interrupted"
-                options.log("cell \(i + 1)\(titleSuffix(cell)): interrupted after \(formatSeconds(run.seconds))")
+                options.log("\(name(i))\(titleSuffix(cell)): interrupted after \(formatSeconds(run.seconds))")
                 break
             }
             if let error = run.error {
                 outcomes[i].status = .failed
                 outcomes[i].error = error
-                options.log("cell \(i + 1)\(titleSuffix(cell)): failed after \(formatSeconds(run.seconds))")
+                options.log("\(name(i))\(titleSuffix(cell)): failed after \(formatSeconds(run.seconds))")
                 break
             }
             outcomes[i].status = .ran
@@ -250,7 +269,7 @@ public final class NotebookRunner {
                 note = store(cell: cell, number: i + 1, pre: pre, key: key, files: files, run: run, cache: cache)
                 outcomes[i].note = note
             }
-            options.log("cell \(i + 1)\(titleSuffix(cell)): ran in \(formatSeconds(run.seconds))" + (note.map { "; \($0)" } ?? ""))
+            options.log("\(name(i))\(titleSuffix(cell)): ran in \(formatSeconds(run.seconds))" + (note.map { "; \($0)" } ?? ""))
             stage = Stage(key: key, rng: session.rng.state)
         }
         if !interrupted { cache?.evict(shouldStop: stop) }
@@ -313,6 +332,10 @@ public final class NotebookRunner {
             for (k, v) in globals { dict[k] = v }
             session.globals = dict
             session.rng.state = rng
+            if let d = state["display"] {
+                if let digits = d["digits"]?.int, DisplayOptions.digitsRange.contains(digits) { session.displayOptions.digits = digits }
+                if let rows = d["rows"]?.int, rows >= DisplayOptions.minRows { session.displayOptions.rows = rows }
+            }
             return true
         } catch {
             session.globals = before
@@ -328,7 +351,14 @@ public final class NotebookRunner {
         var encoder = StateEncoder(definitions: definitions)
         let names = session.globalNames
         let globals = session.globals
-        let (state, dropped) = encoder.encode(globals: names.compactMap { n in globals[n].map { (n, $0) } }, rng: session.rng)
+        let (encoded, dropped) = encoder.encode(globals: names.compactMap { n in globals[n].map { (n, $0) } }, rng: session.rng)
+        // The display options (options(digits=...)) belong to the state a later cell starts from.
+        var state = encoded
+        if case .object(var pairs) = state {
+            let o = session.displayOptions
+            pairs.append(("display", .object([("digits", .integer(o.digits)), ("rows", .integer(o.rows))])))
+            state = .object(pairs)
+        }
         let note = dropped.isEmpty ? nil
             : "not in the cached state: " + dropped.map { "\($0.0) (\($0.1))" }.joined(separator: ", ")
         let figureNames = run.figures.indices.map { "fig-\($0 + 1).png" }
@@ -339,6 +369,7 @@ public final class NotebookRunner {
             ("files", .array(files.map { .array([.string($0.0), .string($0.1)]) })),
             ("rng_after", .array(session.rng.state.map { .string(String($0)) })),
             ("seconds", .double(run.seconds)), ("output", .string(run.output)),
+            ("tables", .array(run.tables.map(\.json))),
             ("figures", .array(zip(figureNames, run.figures).map {
                 .object([("name", .string($0.0)), ("hash", .string(NotebookCache.figureHash($0.1)))])
             })),
@@ -364,6 +395,7 @@ public final class NotebookRunner {
 
     struct CellRun {
         var output = ""
+        var tables: [OutputTable] = []
         var figures: [[UInt8]] = []
         var error: String?
         var interrupted = false
@@ -376,6 +408,8 @@ public final class NotebookRunner {
     private func execute(_ cell: NotebookCell, forward: Bool) -> CellRun {
         let capture = NotebookCapture()
         let previousOutput = session.output
+        let previousPresent = session.present
+        session.present = { [session] v in capture.show(v, in: session) }
         session.output = { text in
             capture.text += text
             if forward { previousOutput(text) }
@@ -383,6 +417,7 @@ public final class NotebookRunner {
         let token = NotebookCapture.push(capture, for: session)
         defer {
             session.output = previousOutput
+            session.present = previousPresent
             NotebookCapture.pop(token, for: session)
         }
         var run = CellRun()
@@ -408,18 +443,20 @@ public final class NotebookRunner {
         }
         run.seconds = monotonicSeconds() - t0
         run.output = capture.text
+        run.tables = capture.tables
         run.figures = capture.figures.map(\.png)
         return run
     }
 
-    /// `Session.execute` with echo, except that a figure value is shown as an image.
+    /// `Session.execute` with echo, except that a figure value is shown as an image and a
+    /// table as a table.
     private func executeEchoing(_ source: String, capture: NotebookCapture) throws {
         try session.execute(source, file: options.file, echo: true) { [session] v in
             if case .object(let fig as FigureObject) = v {
                 capture.add(fig)
             } else if case .nil_ = v {
             } else {
-                session.output(display(v) + "\n")
+                capture.show(v, in: session)
             }
         }
     }
@@ -428,6 +465,20 @@ public final class NotebookRunner {
 /// Collects what one running cell shows: its text and its figures (echoed or written).
 final class NotebookCapture {
     var text = ""
+    var tables: [OutputTable] = []
+
+    /// Writes a value's display to the cell's output; a table with rows is also kept as a table.
+    func show(_ v: Value, in session: Session) {
+        let shown = display(v) + "\n"
+        guard case .table(let t) = v, !t.rows.isEmpty else { session.output(shown); return }
+        let start = text.utf8.count
+        session.output(shown)
+        // Only when the text landed here (session.output is this capture's while the cell runs).
+        if text.utf8.count == start + shown.utf8.count {
+            tables.append(OutputTable(start: start, length: shown.utf8.count, view: TableView(t)))
+        }
+    }
+
     var figures: [(id: ObjectIdentifier, png: [UInt8])] = []
     private var objects: [FigureObject] = []
 

@@ -201,7 +201,7 @@ struct StateEncoder {
                                 ("position", .string(DefinitionTable.position(of: body)))])
             }
         case .object(let o):
-            throw UnstorableValue(reason: "a \(o.scriptTypeName) cannot be stored")
+            throw UnstorableValue(reason: "\(o.scriptTypeName.first.map { "aeiou".contains($0) } == true ? "an" : "a") \(o.scriptTypeName) cannot be stored")
         }
     }
 

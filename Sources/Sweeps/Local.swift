@@ -113,11 +113,3 @@ public enum LocalBackend {
         for c in left { c.signalGroup(SIGKILL); _ = c.wait() }
     }
 }
-
-/// `42s`, `3m05s`, `1h02m`.
-func duration(_ seconds: Double) -> String {
-    let s = Int(max(0, seconds.isFinite ? seconds : 0).rounded())
-    if s < 60 { return "\(s)s" }
-    if s < 3600 { return "\(s / 60)m" + (s % 60 < 10 ? "0" : "") + "\(s % 60)s" }
-    return "\(s / 3600)h" + ((s % 3600) / 60 < 10 ? "0" : "") + "\((s % 3600) / 60)m"
-}

@@ -2,6 +2,7 @@
 // is in Runner.swift, the prompt in REPL.swift.
 import ArgumentParser
 import Data
+import FileIO
 import Engine
 import FileIO
 import NN
@@ -35,7 +36,7 @@ struct Prune: ParsableCommand {
         runCommand(Prune.self)
     }
 
-    @ArgumentParser.Argument(help: ArgumentHelp("A .prune script to run ('-' reads the script from stdin).", valueName: "FILE"))
+    @ArgumentParser.Argument(help: ArgumentHelp("A .prune script to run ('-' reads the script from stdin). Like the prompt and a rendered notebook, it prints the value of each expression statement not ended by ';'.", valueName: "FILE"))
     var file: String?
 
     @Option(name: .customShort("e"), parsing: .unconditional, help: ArgumentHelp("Run CODE and print the value of its expressions, as the prompt does.", valueName: "CODE"))
@@ -86,12 +87,12 @@ struct Prune: ParsableCommand {
             status = runSource(code, name: "<command line>", echo: true, options: options)
         } else if let file, file != "-" {
             guard let source = readScriptFile(file) else { throw ExitCode(ExitStatus.usage) }
-            status = runSource(source, name: file, echo: false, options: options)
+            status = runSource(source, name: file, echo: true, options: options)
         } else if file == nil && isatty(0) != 0 {
             status = REPL(options: options).run()
         } else {
             guard let source = readAllStdin() else { throw ExitCode(ExitStatus.usage) }
-            status = runSource(source, name: "<stdin>", echo: false, options: options)
+            status = runSource(source, name: "<stdin>", echo: true, options: options)
         }
         if status != 0 { throw ExitCode(status) }
     }
@@ -113,8 +114,8 @@ func runDemo(model name: String, epochs: Int, seed: UInt64, quiet: Bool) throws 
     config.seed = seed
     let history = try fit(model, on: train, optimizer: opt, config: config, validation: test)
     for e in history.epochs {
-        let test = e.validationAccuracy.map { fmt($0, 4) } ?? "—"
-        print("epoch \(e.epoch)  loss \(fmt(e.loss, 4))  train acc \(fmt(e.accuracy, 4))  test acc \(test)  \(Int(e.samplesPerSecond)) samples/s")
+        let test = e.validationAccuracy.map { fmt($0, 4) } ?? missingText
+        print("epoch \(e.epoch)  loss \(fmt(e.loss, 4))  train acc \(fmt(e.accuracy, 4))  test acc \(test)  \(thousands(Int(e.samplesPerSecond))) samples/s")
     }
     if history.interrupted { print("interrupted"); throw ExitCode(ExitStatus.interrupted) }
 }

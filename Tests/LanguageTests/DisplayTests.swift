@@ -18,9 +18,9 @@ final class Probe: ScriptObject {
 
 @Suite struct DisplayTests {
     @Test func numbers() {
-        let cases: [(Double, String)] = [(3, "3"), (0.5, "0.5"), (1e-5, "1e-05"), (-0.0, "0"), (2.0 / 3, "0.666667"),
+        let cases: [(Double, String)] = [(3, "3"), (0.5, "0.5"), (1e-5, "1e-05"), (-0.0, "0"), (2.0 / 3, "0.6667"),
                                          (1e15, "1e+15"), (123456789, "123456789"), (.nan, "nan"), (-.infinity, "-inf"),
-                                         (3e-4, "0.0003"), (1234567.5, "1.23457e+06")]
+                                         (3e-4, "0.0003"), (1234567.5, "1234568"), (3.14159, "3.142")]
         for (x, s) in cases { #expect(formatNumber(x) == s, "\(x)") }
     }
 
@@ -66,8 +66,10 @@ final class Probe: ScriptObject {
         let t = Table()
         for i in 0..<100 { t.add([("i", .number(Double(i)))]) }
         let lines = displayTable(t).split(separator: "\n")
-        #expect(lines.count == 2 + 60 + 1)
-        #expect(lines.contains("… (100 rows)"))
-        #expect(lines.last == "99")
+        // Header and rule, the first 10 rows, a row of "…", the last 10, and the count.
+        #expect(lines.count == 2 + 10 + 1 + 10 + 1)
+        #expect(lines[12] == " …")
+        #expect(lines[lines.count - 2] == "99")
+        #expect(lines.last == "[100 rows × 1 column, 80 not shown]")
     }
 }

@@ -200,7 +200,7 @@ private func expectRecovery(from source: String = edited, sourceLocation: Testin
         try lab.write(edited)
         let r = try lab.render()
         #expect(statuses(r) == [.cached, .cached, .ran])
-        #expect(lab.log.contains { $0.hasPrefix("restored the state after cell 2") }, "\(lab.log)")
+        #expect(lab.log.contains { $0.hasPrefix("restored the state after In [2]") }, "\(lab.log)")
         #expect(r.cells.map(\.output) == (try reference(edited)).cells.map(\.output))
         #expect(lab.printed.isEmpty, "\(lab.printed)")
     }

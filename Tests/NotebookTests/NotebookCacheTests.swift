@@ -96,7 +96,7 @@ private let threeCells = """
         let r = try lab.render()
         #expect(statuses(r) == [.cached, .cached, .ran])
         #expect(r.cells[3].output == "three true 15\nedited true\n")
-        #expect(lab.log.contains { $0.contains("restored the state after cell 3") })
+        #expect(lab.log.contains { $0.contains("restored the state after In [2]") }, "\(lab.log)")
     }
 
     @Test func editingTheFirstCellRunsEverything() throws {
@@ -236,16 +236,17 @@ private let threeCells = """
         let lab = try Lab(threeCells + "\ncount = 1")
         var out = ""
         let s = testSession(output: { out += $0 })
-        try s.execute("run(\"\(lab.file)\", cell=4)", file: "<repl>")
+        // Cells are numbered among the code cells, as the document's In [n] (the Markdown cell is not one).
+        try s.execute("run(\"\(lab.file)\", cell=3)", file: "<repl>")
         #expect(out == "three true 15\n")
         #expect(s.globals["count"] != nil)
         // Cached now: the cells before run again only if the cache is stale.
         _ = try lab.render()
         out = ""
         let t = testSession(output: { out += $0 })
-        try t.execute("run(\"\(lab.file)\", cell=3)", file: "<repl>")
+        try t.execute("run(\"\(lab.file)\", cell=2)", file: "<repl>")
         #expect(out == "two\n")
-        #expect(throws: ScriptError.self) { try t.execute("run(\"\(lab.file)\", cell=1)", file: "<repl>") }
+        #expect(throws: ScriptError.self) { try t.execute("run(\"\(lab.file)\", cell=4)", file: "<repl>") }
         #expect(throws: ScriptError.self) { try t.execute("run(\"\(lab.file)\", cell=9)", file: "<repl>") }
         out = ""
         try t.execute("run(\"\(lab.file)\")", file: "<repl>")

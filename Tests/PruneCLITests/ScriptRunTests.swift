@@ -36,16 +36,19 @@ func tempScript(_ text: String, name: String = "script.prune") throws -> String 
         #expect(s.stdout.isEmpty, "a trailing ; silences: \(s.stdout)")
     }
 
-    @Test func fileRunsAndEchoesOnlyPrint() throws {
+    /// A file shows the value of each expression statement not ended by ';', as the prompt and a
+    /// rendered notebook do (ScriptEchoTests compares it with the document).
+    @Test func fileRunsAndEchoesValuesAsTheDocumentDoes() throws {
         let path = try tempScript("""
             # a comment
             x = 6
             x * 7
+            x * 8;
             print("answer", x * 7)
             """)
         let r = try runPrune([path])
         #expect(r.status == 0, "stderr: \(r.stderr)")
-        #expect(r.stdout == "answer 42\n", "stdout: \(r.stdout)")
+        #expect(r.stdout == "42\nanswer 42\n", "stdout: \(r.stdout)")
     }
 
     @Test func dashReadsTheScriptFromStdin() throws {
@@ -247,7 +250,7 @@ func tempScript(_ text: String, name: String = "script.prune") throws -> String 
         let (r, out) = try runQuick("05-robust-transfer.prune")
         defer { try? FileManager.default.removeItem(atPath: out) }
         #expect(r.status == 0, "stderr: \(r.stderr)")
-        for row in ["dense     0", "dense   0.5", "gmp     0.5", "str     0.5"] {
+        for row in ["dense   0.0", "dense   0.5", "gmp     0.5", "str     0.5"] {
             #expect(r.stdout.contains(row), "no upstream row '\(row)' in: \(r.stdout)")
         }
         #expect(r.stdout.contains("digits       str     0.5"), "stdout: \(r.stdout)")
