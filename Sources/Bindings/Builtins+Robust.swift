@@ -61,7 +61,7 @@ extension EngineArgs {
             guard s.isFinite, s > 0 else { throw BuiltinError("\(args.builtin): argument 'step_size' must be a number > 0, got \(display(args.value("step_size")))") }
             step = Float(s)
         }
-        do { return try PGD(eps: Float(eps), norm: norm, steps: steps, stepSize: step, randomStart: randomStart) } catch let e as EngineError {
+        do { return try PGD(eps: Float(eps), norm: norm, steps: steps, stepSize: step, randomStart: randomStart) } catch let e as PruningError {
             throw BuiltinError(e.message)
         }
     }

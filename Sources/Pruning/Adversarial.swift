@@ -32,10 +32,10 @@ public struct PGD: Sendable, Equatable {
 
     /// Checks the settings; `stepSize` defaults to 2ε/3 (Salman et al.'s 3-step training attack).
     public init(eps: Float, norm: AttackNorm = .l2, steps: Int = 3, stepSize: Float? = nil, randomStart: Bool = true) throws {
-        guard eps.isFinite, eps >= 0 else { throw EngineError("pgd: eps must be a number ≥ 0, got \(eps)") }
-        guard (1...10_000).contains(steps) else { throw EngineError("pgd: steps must be a whole number in 1...10000, got \(steps)") }
+        guard eps.isFinite, eps >= 0 else { throw PruningError.invalid("pgd: eps must be a number ≥ 0, got \(eps)") }
+        guard (1...10_000).contains(steps) else { throw PruningError.invalid("pgd: steps must be a whole number in 1...10000, got \(steps)") }
         let alpha = stepSize ?? 2 * eps / 3
-        guard alpha.isFinite, alpha >= 0 else { throw EngineError("pgd: the step size must be a number ≥ 0, got \(alpha)") }
+        guard alpha.isFinite, alpha >= 0 else { throw PruningError.invalid("pgd: the step size must be a number ≥ 0, got \(alpha)") }
         self.eps = eps; self.norm = norm; self.steps = steps; self.stepSize = alpha; self.randomStart = randomStart
     }
 
@@ -60,11 +60,11 @@ public struct PGD: Sendable, Equatable {
     public func perturb(_ model: Module, _ x: Tensor, labels: [Int], range: ValueRange?, rng: RNG) throws -> Tensor {
         guard eps > 0 else { return x }
         let n = x.shape.first ?? 0
-        guard n == labels.count, n > 0 else { throw EngineError("pgd: \(n) samples but \(labels.count) labels") }
+        guard n == labels.count, n > 0 else { throw PruningError.invalid("pgd: \(n) samples but \(labels.count) labels") }
         let width = x.count / n
         let channels = x.rank >= 2 ? x.shape[1] : 1
         if let range, range.lower.count != channels {
-            throw EngineError("pgd: the valid range has \(range.lower.count) channels, the samples \(channels)")
+            throw PruningError.invalid("pgd: the valid range has \(range.lower.count) channels, the samples \(channels)")
         }
         let wasTraining = model.training
         model.eval()
@@ -107,7 +107,7 @@ public struct PGD: Sendable, Equatable {
             }
             if last { break }
             try logits.crossEntropy(labels: labels).backward()
-            guard let g = input.grad else { throw EngineError("pgd: the model gave no gradient for its input") }
+            guard let g = input.grad else { throw PruningError.invalid("pgd: the model gave no gradient for its input") }
             for s in 0..<n {
                 let row = adv.data + s * width, grad = g.data + s * width
                 switch norm {
@@ -184,7 +184,7 @@ public final class AdversarialTraining: TrainingHook {
     public func begin(model: Module, optimizer: Optimizer, totalSteps: Int) throws { self.model = model }
 
     public func batch(_ x: Tensor, labels: [Int], step: Int) throws -> Tensor {
-        guard let model else { throw EngineError("adversarial training: the hook was not started") }
+        guard let model else { throw PruningError.invalid("adversarial training: the hook was not started") }
         return try attack.perturb(model, x, labels: labels, range: range, rng: rng)
     }
 

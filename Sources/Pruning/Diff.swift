@@ -73,32 +73,32 @@ public final class ModelDiff {
     /// the replaced tensors written in. Throws when `base` is not the model the diff was made from.
     public func apply(to baseModel: Module) throws -> Module {
         guard baseModel.namedGates().isEmpty else {
-            throw EngineError("apply_diff: the base model has masks; diffs are made from and applied to models without masks")
+            throw PruningError.invalid("the base model has masks; diffs are made from and applied to models without masks")
         }
         let model = try baseModel.clone()
         if let head {
             guard let seq = model as? Sequential, head.index < seq.layers.count, seq.layers[head.index] is Linear else {
-                throw EngineError("apply_diff: the base has no Linear layer at index \(head.index) for the diff's head")
+                throw PruningError.invalid("the base has no Linear layer at index \(head.index) for the diff's head")
             }
             try seq.replace(at: head.index, with: try Linear(head.inFeatures, head.outFeatures, bias: head.bias, rng: RNG(seed: 0)))
         }
         guard ModelDiff.fingerprint(of: model, excluding: ModelDiff.headNames(model, head: head)) == base else {
-            throw EngineError("apply_diff: this diff was made from another base model (its parameters differ)")
+            throw PruningError.invalid("this diff was made from another base model (its parameters differ)")
         }
         let tensors = Dictionary(model.namedParameters() + model.namedBuffers(), uniquingKeysWith: { a, _ in a })
         for e in entries {
             guard let p = tensors[e.name], p.shape == e.shape else {
-                throw EngineError("apply_diff: the base has no parameter '\(e.name)' of shape \(describe(shape: e.shape))")
+                throw PruningError.invalid("the base has no parameter '\(e.name)' of shape \(describe(shape: e.shape))")
             }
             for (i, v) in zip(e.indices, e.values) {
                 let k = Int(i)
-                guard k >= 0, k < p.count else { throw EngineError("apply_diff: index \(k) of '\(e.name)' is outside its \(p.count) entries") }
+                guard k >= 0, k < p.count else { throw PruningError.invalid("index \(k) of '\(e.name)' is outside its \(p.count) entries") }
                 p.data[k] = p.data[k] + v
             }
         }
         for (name, t) in replaced {
             guard let p = tensors[name], p.shape == t.shape else {
-                throw EngineError("apply_diff: the model has no tensor '\(name)' of shape \(describe(shape: t.shape))")
+                throw PruningError.invalid("the model has no tensor '\(name)' of shape \(describe(shape: t.shape))")
             }
             try p.assign(t)
         }
@@ -120,7 +120,7 @@ public final class ModelDiff {
             let dense = try Tensor.zeros(stored), mask = try Tensor.zeros(stored)
             for (i, v) in zip(e.indices, e.values) { dense.data[Int(i)] = v; mask.data[Int(i)] = 1 }
             guard let encoded = Checkpoint.encodeSparse(e.name, weight: dense, mask: mask) else {
-                throw EngineError("save: the diff of '\(e.name)' cannot be stored sparsely")
+                throw PruningError.invalid("save: the diff of '\(e.name)' cannot be stored sparsely")
             }
             tensors.append((name: e.name + ".values", tensor: encoded.values))
             integers += encoded.integers
@@ -130,7 +130,7 @@ public final class ModelDiff {
         tensors += replaced
         try Safetensors.save(tensors, integers: integers, metadata: metadata, to: path)
         var info = stat()
-        guard stat(path, &info) == 0 else { throw EngineError("save: cannot read the size of '\(path)'") }
+        guard stat(path, &info) == 0 else { throw PruningError.invalid("save: cannot read the size of '\(path)'") }
         return Int(info.st_size)
     }
 
@@ -139,7 +139,7 @@ public final class ModelDiff {
         let (tensors, integers, metadata) = try Safetensors.load(path, integers: true)
         let file = path.split(separator: "/").last.map(String.init) ?? path
         guard metadata["prune.kind"] == "diff", let base = metadata["base"] else {
-            throw EngineError("\(file): not a diff (ModelDiff.save(to:) writes one); load a model with Checkpoint.load(_:from:)")
+            throw PruningError.invalid("\(file): not a diff (ModelDiff.save(to:) writes one); load a model with Checkpoint.load(_:from:)")
         }
         func shape(_ text: String) -> [Int]? {
             let dims = text.split(separator: ",").map { Int($0) }
@@ -151,11 +151,11 @@ public final class ModelDiff {
         for key in metadata.keys.sorted() where key.hasPrefix("sparse.") {
             let name = String(key.dropFirst(7))
             guard let format = metadata[key], let full = metadata["shape." + name].flatMap(shape) else {
-                throw EngineError("\(file): '\(name)' has no shape in the metadata")
+                throw PruningError.invalid("\(file): '\(name)' has no shape in the metadata")
             }
             let storedText = format.hasPrefix("csr:") ? String(format.dropFirst(4)) : ""
             guard let stored = shape(storedText), stored.reduce(1, *) == full.reduce(1, *), full.reduce(1, *) <= Int(Int32.max) else {
-                throw EngineError("\(file): '\(name)' is stored as '\(format)', which does not hold a parameter of shape \(describe(shape: full))")
+                throw PruningError.invalid("\(file): '\(name)' is stored as '\(format)', which does not hold a parameter of shape \(describe(shape: full))")
             }
             let (dense, mask) = try Checkpoint.decodeSparse(name, shape: stored, format: format, values: byName[name + ".values"],
                                                             integers: ints, file: file)
@@ -165,17 +165,17 @@ public final class ModelDiff {
         }
         var replaced: [(name: String, tensor: Tensor)] = []
         for name in (metadata["replaced"] ?? "").split(separator: ",").map(String.init) {
-            guard let t = byName[name] else { throw EngineError("\(file): the replaced tensor '\(name)' is missing") }
+            guard let t = byName[name] else { throw PruningError.invalid("\(file): the replaced tensor '\(name)' is missing") }
             replaced.append((name, t))
         }
         var head: Head?
         if let text = metadata["head"] {
             let parts = text.split(separator: ",").compactMap { Int($0) }
-            guard parts.count == 4, parts[0] >= 0, parts[1] > 0, parts[2] > 0 else { throw EngineError("\(file): malformed head '\(text)'") }
+            guard parts.count == 4, parts[0] >= 0, parts[1] > 0, parts[2] > 0 else { throw PruningError.invalid("\(file): malformed head '\(text)'") }
             head = Head(index: parts[0], inFeatures: parts[1], outFeatures: parts[2], bias: parts[3] != 0)
         }
         guard let parameters = metadata["parameters"].flatMap({ Int($0) }), parameters >= 0 else {
-            throw EngineError("\(file): the metadata has no parameter count")
+            throw PruningError.invalid("\(file): the metadata has no parameter count")
         }
         return ModelDiff(base: base, entries: entries, replaced: replaced, head: head, parameters: parameters)
     }

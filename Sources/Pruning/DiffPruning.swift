@@ -30,10 +30,10 @@ public struct DiffSettings: Sendable {
     public init() {}
 
     public func check() throws {
-        guard PrunerConfig.isValidKeep(keep) else { throw EngineError("diff pruning: keep must be in (0, 1], got \(keep)") }
-        guard l < 0, r > 1 else { throw EngineError("diff pruning: the stretch needs l < 0 and r > 1, got \(l), \(r)") }
-        guard lambda.isFinite, lambda >= 0 else { throw EngineError("diff pruning: lambda must be ≥ 0, got \(lambda)") }
-        guard finetuneEpochs >= 0 else { throw EngineError("diff pruning: fine-tuning epochs must be ≥ 0, got \(finetuneEpochs)") }
+        guard PrunerConfig.isValidKeep(keep) else { throw PruningError.invalid("diff pruning: keep must be in (0, 1], got \(keep)") }
+        guard l < 0, r > 1 else { throw PruningError.invalid("diff pruning: the stretch needs l < 0 and r > 1, got \(l), \(r)") }
+        guard lambda.isFinite, lambda >= 0 else { throw PruningError.invalid("diff pruning: lambda must be ≥ 0, got \(lambda)") }
+        guard finetuneEpochs >= 0 else { throw PruningError.invalid("diff pruning: fine-tuning epochs must be ≥ 0, got \(finetuneEpochs)") }
     }
 }
 
@@ -153,13 +153,13 @@ public enum DiffPruning {
             throw TransferError.diffOfMaskedModel
         }
         let head: ModelDiff.Head? = try newHead.map { index in
-            guard let linear = model.layers[index] as? Linear else { throw EngineError("diff pruning: layer \(index) is not a Linear head") }
+            guard let linear = model.layers[index] as? Linear else { throw PruningError.invalid("diff pruning: layer \(index) is not a Linear head") }
             return ModelDiff.Head(index: index, inFeatures: linear.inFeatures, outFeatures: linear.outFeatures, bias: linear.bias != nil)
         }
         let headNames = ModelDiff.headNames(model, head: head)
         let shared = model.namedParameters().filter { !headNames.contains($0.0) && $0.1.requiresGrad }
         let n = shared.reduce(0) { $0 + $1.1.count }
-        guard n > 0 else { throw EngineError("diff pruning: the model has no shared parameters to change") }
+        guard n > 0 else { throw PruningError.invalid("diff pruning: the model has no shared parameters to change") }
         let rng = RNG(seed: train.seed ^ 0xD1FF)
         var gated: [(name: String, gate: WeightGate, transform: DiffGate)] = []
         for (name, p) in shared {

@@ -64,12 +64,12 @@ public enum Masks {
     @discardableResult
     public static func copy(from source: Module, to target: Module) throws -> Int {
         let gates = source.namedGates()
-        guard !gates.isEmpty else { throw EngineError("copy_mask: the source model has no masks") }
+        guard !gates.isEmpty else { throw PruningError.invalid("the source model has no masks") }
         let params = Dictionary(target.namedParameters(), uniquingKeysWith: { a, _ in a })
         for (name, gate) in gates {
-            guard let p = params[name] else { throw EngineError("copy_mask: the target model has no parameter '\(name)'") }
+            guard let p = params[name] else { throw PruningError.invalid("the target model has no parameter '\(name)'") }
             guard p.shape == gate.mask.shape else {
-                throw EngineError("copy_mask: '\(name)' is \(describe(shape: gate.mask.shape)) in the source but \(describe(shape: p.shape)) in the target")
+                throw PruningError.invalid("'\(name)' is \(describe(shape: gate.mask.shape)) in the source but \(describe(shape: p.shape)) in the target")
             }
         }
         for (name, gate) in gates {

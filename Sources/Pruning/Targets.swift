@@ -33,7 +33,7 @@ public enum Targets {
         let params = model.namedParameters()
         for pattern in include + exclude where !params.contains(where: { globMatch($0.0, pattern) }) {
             let names = params.map(\.0)
-            throw EngineError("the pattern '\(pattern)' matches no parameter of the model (it has \(names.prefix(6).joined(separator: ", "))\(names.count > 6 ? ", …" : ""))")
+            throw PruningError.invalid("the pattern '\(pattern)' matches no parameter of the model (it has \(names.prefix(6).joined(separator: ", "))\(names.count > 6 ? ", …" : ""))")
         }
         let chosen: Set<String>
         if include.isEmpty {
@@ -49,7 +49,7 @@ public enum Targets {
             targets.append(PruneTarget(name: name, weight: p, layer: layer))
         }
         if targets.isEmpty {
-            throw EngineError("nothing to prune: no parameter is selected (include \(include), exclude \(exclude))")
+            throw PruningError.invalid("nothing to prune: no parameter is selected (include \(include), exclude \(exclude))")
         }
         return targets
     }

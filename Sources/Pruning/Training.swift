@@ -15,8 +15,8 @@ public final class Distillation: TrainingHook {
     public let temperature: Float, alpha: Float
 
     public init(teacher: Module, temperature: Float = 2, alpha: Float = 0.5) throws {
-        guard temperature > 0, temperature.isFinite else { throw EngineError("distillation: temperature must be > 0, got \(temperature)") }
-        guard alpha >= 0, alpha <= 1 else { throw EngineError("distillation: alpha must be in [0, 1], got \(alpha)") }
+        guard temperature > 0, temperature.isFinite else { throw PruningError.invalid("distillation: temperature must be > 0, got \(temperature)") }
+        guard alpha >= 0, alpha <= 1 else { throw PruningError.invalid("distillation: alpha must be in [0, 1], got \(alpha)") }
         self.teacher = teacher; self.temperature = temperature; self.alpha = alpha
     }
 
@@ -26,7 +26,7 @@ public final class Distillation: TrainingHook {
         defer { teacher.train(wasTraining) }
         let target = try GradMode.noGrad { try teacher(x) }
         guard target.shape == logits.shape else {
-            throw EngineError("distillation: the teacher gives \(describe(shape: target.shape)) but the student \(describe(shape: logits.shape)); they must predict the same classes")
+            throw PruningError.invalid("distillation: the teacher gives \(describe(shape: target.shape)) but the student \(describe(shape: logits.shape)); they must predict the same classes")
         }
         let kd = try Loss.klDivergence(student: logits, teacher: target, temperature: temperature)
         return try kd * alpha + loss * (1 - alpha)

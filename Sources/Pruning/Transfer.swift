@@ -64,10 +64,10 @@ public enum Transfer {
     /// layer of a Sequential model.
     public static func head(of model: Module) throws -> (index: Int, layer: Linear) {
         guard let seq = model as? Sequential else {
-            throw EngineError("transfer: needs a model whose last layer is its classifier (mlp, cnn, lenet5, resnet, a BERT classifier) or a BERT encoder; a \(model.typeName) is not supported yet")
+            throw PruningError.invalid("transfer: needs a model whose last layer is its classifier (mlp, cnn, lenet5, resnet, a BERT classifier) or a BERT encoder; a \(model.typeName) is not supported yet")
         }
         guard let head = model.classifier, let last = seq.layers.last, head.layer === last else {
-            throw EngineError("transfer: the model's last layer is \(seq.layers.last?.typeName ?? "missing"), not a Linear classifier head")
+            throw PruningError.invalid("transfer: the model's last layer is \(seq.layers.last?.typeName ?? "missing"), not a Linear classifier head")
         }
         return (seq.layers.count - 1, head.layer)
     }
@@ -98,15 +98,15 @@ public enum Transfer {
                            train: train, validation: validation, shouldStop: shouldStop)
         }
         let (index, oldHead) = try head(of: upstream)
-        guard task.count > 0 else { throw EngineError("transfer: the task has no samples") }
+        guard task.count > 0 else { throw PruningError.invalid("transfer: the task has no samples") }
         guard let model = try upstream.clone() as? Sequential else {
-            throw EngineError("transfer: copying a \(upstream.typeName) did not give a Sequential model")
+            throw PruningError.invalid("transfer: copying a \(upstream.typeName) did not give a Sequential model")
         }
         let body = Sequential(Array(model.layers.prefix(index)))
         // The body must accept the task's samples: one forward pass says so, or why not.
         let features = try featureSize(body, sampleShape: task.sampleShape)
         guard features == oldHead.inFeatures else {
-            throw EngineError("transfer: the body gives \(features) features for samples of shape \(describe(shape: task.sampleShape)), but the head takes \(oldHead.inFeatures)")
+            throw PruningError.invalid("transfer: the body gives \(features) features for samples of shape \(describe(shape: task.sampleShape)), but the head takes \(oldHead.inFeatures)")
         }
         if transfer.newHead {
             let head = try Linear(oldHead.inFeatures, task.classes, bias: oldHead.bias != nil, rng: RNG(seed: transfer.headSeed))
@@ -126,7 +126,7 @@ public enum Transfer {
         case .linear:
             guard pruner == nil else { throw TransferError.probeWithPruner }
             guard !hooks.contains(where: { $0 is AdversarialTraining }) else { throw TransferError.probeWithAdversary }
-            guard let head = model.layers.last else { throw EngineError("transfer: the model has no layers") }
+            guard let head = model.layers.last else { throw PruningError.invalid("transfer: the model has no layers") }
             let probe = Sequential([head])
             let history: History
             if task.augments {
@@ -167,7 +167,7 @@ public enum Transfer {
             let out = try GradMode.noGrad { try body(try Tensor.zeros([1] + sampleShape)) }
             return out.count
         } catch let e as LibraryError {
-            throw EngineError("transfer: the model does not take the task's samples of shape \(describe(shape: sampleShape)): \(e.message)")
+            throw PruningError.invalid("transfer: the model does not take the task's samples of shape \(describe(shape: sampleShape)): \(e.message)")
         }
     }
 }
