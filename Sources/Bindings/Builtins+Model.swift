@@ -129,11 +129,11 @@ extension Builtins {
         },
 
         Builtin("save", [BuiltinParam("x", nil, "a model, a tensor, a record of tensors, a table, a figure or a diff"),
-                         BuiltinParam("path", nil, "the file to write (.safetensors; .csv for a table; .png, .svg or .pdf for a figure)"),
+                         BuiltinParam("path", nil, "the file to write: .safetensors (a tensor also .npy or .png, a record also .npz), .csv for a table, .png, .svg or .pdf for a figure"),
                          BuiltinParam("dpi", .nil_, "a figure's resolution in PNG (default 150)"),
                          BuiltinParam("sparse", .bool(false), "a model: store each weight with a fixed mask as its kept values and their indices")],
-                topic: "models", summary: "Saves a model, a tensor or a record of tensors to a safetensors file, a table to CSV, or a figure to PNG/SVG/PDF.",
-                help: "A model is saved with all its parameters and buffers under their dotted names; a tensor under the name \"tensor\"; a record under its keys; a table as CSV with a header row (text that would read back as a number is quoted). The file is written atomically. With sparse=true each weight whose mask is fixed is stored in compressed sparse row form (w.values, w.col_indices, w.crow_indices: the arguments of torch.sparse_csr_tensor, see docs/sparse-checkpoints.md), so a pruned model's file shrinks with its density; load(path, into=net) reads both forms. A diff (transfer(mode=\"diff\")) is saved alone, as the positions and values of its non-zeros in the same sparse form (plus its new head), and save returns the file's size in bytes; load(path) reads it back.",
+                topic: "models", summary: "Saves a model, a tensor or a record of tensors to a safetensors file (or NumPy .npy/.npz), a table to CSV, or a figure to PNG/SVG/PDF.",
+                help: "A model is saved with all its parameters and buffers under their dotted names; a tensor under the name \"tensor\" (or as a NumPy .npy array that numpy.load reads, or as a PNG image: [1 or 3, height, width] or [height, width] in [0, 1], as load reads one); a record under its keys (or as a NumPy .npz archive of float32 arrays); a table as CSV with a header row (text that would read back as a number is quoted). The file is written atomically. With sparse=true each weight whose mask is fixed is stored in compressed sparse row form (w.values, w.col_indices, w.crow_indices: the arguments of torch.sparse_csr_tensor, see docs/sparse-checkpoints.md), so a pruned model's file shrinks with its density; load(path, into=net) reads both forms. A diff (transfer(mode=\"diff\")) is saved alone, as the positions and values of its non-zeros in the same sparse form (plus its new head), and save returns the file's size in bytes; load(path) reads it back.",
                 example: "net = mlp([784, 10])\nsave(net, \"/tmp/net.safetensors\")") { args in
             let path = try args.string("path")
             guard !path.isEmpty else { throw BuiltinError("save: argument 'path' is empty") }
@@ -142,12 +142,27 @@ extension Builtins {
             if sparse, case .object(is Module) = args.value("x") {} else if sparse {
                 throw BuiltinError("save: sparse=true is for models (their masked weights); got a \(args.value("x").typeName)")
             }
+            let ext = EngineArgs.fileExtension(path)
+            /// The file types `load` reads back for this kind of value.
+            func expect(_ kind: String, _ types: [String]) throws {
+                guard types.contains(ext) else {
+                    let list = types.count == 1 ? types[0] : types.dropLast().joined(separator: ", ") + " or " + (types.last ?? "")
+                    throw BuiltinError("save: argument 'path' must end in \(list) for a \(kind); got \(ext.isEmpty ? "no extension" : ext)")
+                }
+            }
             switch args.value("x") {
             case .object(let m as Module):
+                try expect("model", [".safetensors"])
                 try Checkpoint.save(m, to: path, sparse: sparse)
             case .object(let t as Tensor):
-                try Safetensors.save([(name: "tensor", tensor: t)], metadata: ["producer": "prune"], to: path)
+                try expect("tensor", [".safetensors", ".npy", ".png"])
+                switch ext {
+                case ".npy": try NPY.write(t, to: path)
+                case ".png": try PNGImage.write(t, to: path)
+                default: try Safetensors.save([(name: "tensor", tensor: t)], metadata: ["producer": "prune"], to: path)
+                }
             case .record(let r):
+                try expect("record of tensors", [".safetensors", ".npz"])
                 var tensors: [(name: String, tensor: Tensor)] = []
                 for (k, v) in r.pairs {
                     guard case .object(let t as Tensor) = v else {
@@ -155,7 +170,9 @@ extension Builtins {
                     }
                     tensors.append((name: k, tensor: t))
                 }
-                try Safetensors.save(tensors, metadata: ["producer": "prune"], to: path)
+                if ext == ".npz" { try NPY.writeArchive(tensors, to: path) } else {
+                    try Safetensors.save(tensors, metadata: ["producer": "prune"], to: path)
+                }
             case .table(let t):
                 guard path.lowercased().hasSuffix(".csv") else { throw BuiltinError("save: a table is saved as CSV; give a path ending in .csv") }
                 try t.save(csv: path)
@@ -163,6 +180,7 @@ extension Builtins {
                 try EngineArgs.write(o, path: path, dpi: args.has("dpi") ? try args.number("dpi") : nil, args)
                 return .object(o)
             case .object(let o as DiffObject):
+                try expect("diff", [".safetensors"])
                 return .number(Double(try o.diff.save(to: path)))
             default:
                 throw args.wrong("x", "a model, a tensor, a record of tensors, a table, a figure or a diff")

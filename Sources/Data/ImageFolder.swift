@@ -34,6 +34,38 @@ public struct PNGImage {
                         pixels: Array(UnsafeBufferPointer(start: pixels, count: count)))
     }
 
+    /// Writes a tensor [1 or 3, height, width] or [height, width] of values in [0, 1] (clamped)
+    /// as an 8-bit grey or RGB PNG, the layout `load` and image folders read back.
+    public static func write(_ tensor: Tensor, to path: String) throws {
+        let s = tensor.shape
+        guard (s.count == 2 || (s.count == 3 && (s[0] == 1 || s[0] == 3))), s.allSatisfy({ $0 > 0 }) else {
+            throw DataError("an image is a tensor [1 or 3, height, width] or [height, width]; got \(describe(shape: s))")
+        }
+        let channels = s.count == 3 ? s[0] : 1
+        let height = s[s.count - 2], width = s[s.count - 1]
+        guard height <= 1 << 15, width <= 1 << 15, tensor.count <= maxBytes else {
+            throw DataError("an image of \(describe(shape: s)) is larger than a PNG prune writes (32,768 pixels a side)")
+        }
+        var pixels = [UInt8](repeating: 0, count: tensor.count)
+        for c in 0..<channels {
+            for i in 0..<(height * width) {
+                let v = tensor.data[c * height * width + i]
+                pixels[i * channels + c] = v.isNaN ? 0 : UInt8((min(max(v, 0), 1) * 255).rounded())
+            }
+        }
+        var err = [CChar](repeating: 0, count: 512)
+        var out: UnsafeMutablePointer<UInt8>?
+        var count = 0
+        let status = pixels.withUnsafeBufferPointer { px in
+            prune_png_encode(px.baseAddress, Int32(width), Int32(height), Int32(channels), 0, nil, nil, 0, &out, &count, &err, err.count)
+        }
+        defer { prune_png_free(out) }
+        guard status == 0, let out else {
+            throw DataError("\(path): cannot encode the PNG image (\(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)))")
+        }
+        try WholeFile.write(Array(UnsafeBufferPointer(start: out, count: count)), to: path)
+    }
+
     /// Whether the image has colour (RGB or RGBA).
     public var isColour: Bool { channels >= 3 }
 
