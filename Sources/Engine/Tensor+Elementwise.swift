@@ -214,6 +214,9 @@ extension Tensor {
     public func sqrt() -> Tensor { unary(.sqrt) }
     public func abs() -> Tensor { unary(.abs) }
     public func relu() -> Tensor { unary(.relu) }
+    /// ReLU written over this tensor's own data, without recording: for a fresh output that
+    /// nothing else holds (a layer's result in an evaluation pass). Same values as `relu()`.
+    public func reluInPlace() { Kernels.unary(.relu, data, data, count) }
     public func tanh() -> Tensor { unary(.tanh) }
     public func sigmoid() -> Tensor { unary(.sigmoid) }
     /// Gaussian error linear unit, exact (erf) form as PyTorch's default.

@@ -95,10 +95,17 @@ public final class Sequential: Module {
             do {
                 // ReLU then max pooling, when nothing is recorded: one pass over the activations
                 // instead of two (the pooled result is the same).
-                if let relu = layer as? Activation, relu.kind == .relu, i + 1 < layers.count,
-                   let pool = layers[i + 1] as? MaxPool2d, h.rank == 4, !(GradMode.isEnabled && h.requiresGrad) {
-                    i += 1
-                    h = try h.maxPool2d(kernel: pool.kernel, stride: pool.stride, padding: pool.padding, reluFirst: true)
+                if let relu = layer as? Activation, relu.kind == .relu, !(GradMode.isEnabled && h.requiresGrad) {
+                    if i + 1 < layers.count, let pool = layers[i + 1] as? MaxPool2d, h.rank == 4 {
+                        i += 1
+                        h = try h.maxPool2d(kernel: pool.kernel, stride: pool.stride, padding: pool.padding, reluFirst: true)
+                    } else if i > 0, layers[i - 1] is Linear || layers[i - 1] is Conv2d {
+                        // The previous layer's output is a fresh tensor nothing else holds (h is
+                        // not this pass's input: i > 0): rectify it where it is.
+                        h.reluInPlace()
+                    } else {
+                        h = try layer(h)
+                    }
                 } else {
                     h = try layer(h)
                 }

@@ -514,3 +514,25 @@ import Engine
     for layer in model.layers { h = try GradMode.noGrad { try layer(h) } }
     #expect(whole.array == h.array)
 }
+
+@Suite struct EvaluationPassTests {
+    /// Without recording, a Sequential rectifies a Linear's or Conv2d's fresh output in place:
+    /// the same values as the ReLU layer, and the pass's input is never written.
+    @Test func inPlaceReluMatchesTheLayerAndSparesTheInput() throws {
+        let net = Sequential([try Linear(6, 5, rng: RNG(seed: 2)), ReLU(), try Linear(5, 4, rng: RNG(seed: 3)), ReLU()])
+        let lead = Sequential([ReLU(), try Linear(6, 4, rng: RNG(seed: 4))])
+        let x = try rand([3, 6], seed: 9) - 0.5
+        let before = x.array
+        let fused = try GradMode.noGrad { try net(x) }
+        var h = x
+        for layer in net.layers { h = try layer(h) }
+        #expect(fused.array == h.array)
+        _ = try GradMode.noGrad { try lead(x) }
+        #expect(x.array == before, "a ReLU first in the model rectifies a copy")
+        let conv = Sequential([try Conv2d(1, 2, kernel: 3, padding: 1, rng: RNG(seed: 5)), ReLU(), Flatten()])
+        let image = try rand([2, 1, 4, 4], seed: 3) - 0.5
+        var c = image
+        for layer in conv.layers { c = try layer(c) }
+        #expect(try GradMode.noGrad { try conv(image) }.array == c.array)
+    }
+}
