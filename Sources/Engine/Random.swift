@@ -45,6 +45,21 @@ public final class RNG: RandomNumberGenerator, @unchecked Sendable {
     /// Uniform in [0, 1).
     @inline(__always) public func uniform() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
 
+    /// Fills `count` floats with `low + span · uniform()`, the same values as that many calls of
+    /// `uniform()` in order, with the state kept in registers for the loop.
+    public func fillUniform(_ p: UnsafeMutablePointer<Float>, count: Int, low: Float = 0, span: Float = 1) {
+        var a = s0, b = s1, c = s2, d = s3
+        for i in 0..<Swift.max(count, 0) {
+            let result = ((b &* 5) << 7 | (b &* 5) >> 57) &* 9
+            let t = b << 17
+            c ^= a; d ^= b; b ^= c; a ^= d
+            c ^= t
+            d = (d << 45) | (d >> 19)
+            p[i] = low + span * (Float(result >> 40) * (1.0 / 16_777_216.0))
+        }
+        s0 = a; s1 = b; s2 = c; s3 = d
+    }
+
     /// Uniform in [0, 1) as a Double (53 bits).
     @inline(__always) public func uniformDouble() -> Double { Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0) }
 

@@ -11,7 +11,7 @@ extension Tensor {
                                shouldStop: () -> Bool = { Interrupt.requested }) throws -> Tensor {
         let t = try Tensor.empty(shape)
         let span = high - low, p = t.data
-        try Interrupt.chunked(t.count, shouldStop: shouldStop) { r in for i in r { p[i] = low + span * rng.uniform() } }
+        try Interrupt.chunked(t.count, shouldStop: shouldStop) { r in rng.fillUniform(p + r.lowerBound, count: r.count, low: low, span: span) }
         return t
     }
 

@@ -40,6 +40,11 @@ public func gateBackward(_ g: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _
 /// dm/da (0 where the gate is clamped).
 public func hardConcrete(_ a: UnsafePointer<Float>, _ u: UnsafePointer<Float>?, _ n: Int, l: Float, r: Float, beta: Float,
                          _ m: UnsafeMutablePointer<Float>, _ dm: UnsafeMutablePointer<Float>?) {
+    splitElementwise(n) { lo, hi in hardConcreteSerial(a + lo, u.map { $0 + lo }, hi - lo, l: l, r: r, beta: beta, m + lo, dm.map { $0 + lo }) }
+}
+
+private func hardConcreteSerial(_ a: UnsafePointer<Float>, _ u: UnsafePointer<Float>?, _ n: Int, l: Float, r: Float, beta: Float,
+                                _ m: UnsafeMutablePointer<Float>, _ dm: UnsafeMutablePointer<Float>?) {
     let span = r - l
     for i in 0..<n {
         var t = a[i], b: Float = 1

@@ -56,7 +56,7 @@ final class DiffGate: GateTransform {
 
     func noise(_ n: Int, shape: [Int]) throws -> Tensor {
         let u = try Tensor.zeros(shape)
-        for i in 0..<n { u.data[i] = 1e-4 + (1 - 2e-4) * rng.uniform() }
+        rng.fillUniform(u.data, count: n, low: 1e-4, span: 1 - 2e-4)
         return u
     }
 

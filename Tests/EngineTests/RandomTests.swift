@@ -50,6 +50,15 @@ import Testing
         #expect(Set((0..<10).map { _ in z.next() }).count == 10)
     }
 
+    @Test func fillUniformIsTheSameStreamAsUniform() {
+        let a = RNG(seed: 77), b = RNG(seed: 77)
+        var filled = [Float](repeating: 0, count: 1_003)
+        filled.withUnsafeMutableBufferPointer { a.fillUniform($0.baseAddress!, count: 1_003, low: 1e-4, span: 1 - 2e-4) }
+        let called = (0..<1_003).map { _ in 1e-4 + (1 - 2e-4) * b.uniform() }
+        #expect(filled == called, "bit for bit, in order")
+        #expect(a.next() == b.next(), "and the generator is left in the same state")
+    }
+
     @Test func uniformScalarsInRange() throws {
         let r = RNG(seed: 1)
         var buckets = [Int](repeating: 0, count: 10)

@@ -69,7 +69,7 @@ public final class HardConcreteGate: GateTransform {
         var noise: Tensor?
         if training {
             let u = Tensor.empty(like: w)
-            for i in 0..<u.count { u.data[i] = 1e-4 + (1 - 2e-4) * rng.uniform() }
+            rng.fillUniform(u.data, count: u.count, low: 1e-4, span: 1 - 2e-4)
             noise = u
         }
         return try Tensor.hardConcreteGated(w, logits: scores, noise: noise, l: l, r: r, beta: beta)
