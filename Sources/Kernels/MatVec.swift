@@ -3,8 +3,8 @@
 // most of a small layer's time at batch 1; this is a plain loop of dot products.
 
 /// y[r] = bias[r] + Σ_i w[r, i] · x[i] for r < rows, w [rows, cols] row-major: four rows at a
-/// time (each x vector loaded once for all four, two accumulators per row), then single rows,
-/// each sum's tail one term at a time.
+/// time (each x vector loaded once for all four, two accumulators per row), then single rows;
+/// sixteen columns a step, then eight, then the last seven or fewer one term at a time.
 public func matVec(_ w: UnsafePointer<Float>, rows: Int, cols: Int, _ x: UnsafePointer<Float>,
                    bias: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>) {
     typealias V = SIMD8<Float>
@@ -24,6 +24,16 @@ public func matVec(_ w: UnsafePointer<Float>, rows: Int, cols: Int, _ x: UnsafeP
             a2.addProduct(x0, w2.loadUnaligned(fromByteOffset: o, as: V.self)); b2.addProduct(x1, w2.loadUnaligned(fromByteOffset: o + 32, as: V.self))
             a3.addProduct(x0, w3.loadUnaligned(fromByteOffset: o, as: V.self)); b3.addProduct(x1, w3.loadUnaligned(fromByteOffset: o + 32, as: V.self))
             i += 16
+        }
+        if i + 8 <= cols {
+            // Half a tile left: one more vector per row, so that at most seven terms go singly.
+            let o = 4 * i
+            let x0 = rx.loadUnaligned(fromByteOffset: o, as: V.self)
+            a0.addProduct(x0, w0.loadUnaligned(fromByteOffset: o, as: V.self))
+            a1.addProduct(x0, w1.loadUnaligned(fromByteOffset: o, as: V.self))
+            a2.addProduct(x0, w2.loadUnaligned(fromByteOffset: o, as: V.self))
+            a3.addProduct(x0, w3.loadUnaligned(fromByteOffset: o, as: V.self))
+            i += 8
         }
         var s0 = (a0 + b0).sum(), s1 = (a1 + b1).sum(), s2 = (a2 + b2).sum(), s3 = (a3 + b3).sum()
         let p0 = w + r * cols, p1 = p0 + cols, p2 = p1 + cols, p3 = p2 + cols
@@ -45,6 +55,11 @@ public func matVec(_ w: UnsafePointer<Float>, rows: Int, cols: Int, _ x: UnsafeP
             a.addProduct(rx.loadUnaligned(fromByteOffset: o, as: V.self), wr.loadUnaligned(fromByteOffset: o, as: V.self))
             b.addProduct(rx.loadUnaligned(fromByteOffset: o + 32, as: V.self), wr.loadUnaligned(fromByteOffset: o + 32, as: V.self))
             i += 16
+        }
+        if i + 8 <= cols {
+            let o = 4 * i
+            a.addProduct(rx.loadUnaligned(fromByteOffset: o, as: V.self), wr.loadUnaligned(fromByteOffset: o, as: V.self))
+            i += 8
         }
         var s = (a + b).sum()
         let p = w + r * cols
