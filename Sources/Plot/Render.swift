@@ -30,8 +30,8 @@ enum Renderer {
         yAxis(c, p, fonts: fonts, m: m)
         if let t = p.panel.title, !t.isEmpty {
             c.setColor(.ink, alpha: 1)
-            c.text(t, at: Point(x: p.plot.x + p.plot.w / 2, y: p.plot.y - (p.isImage ? m.labelPad : m.titlePad)),
-                   p.isImage ? fonts.tick : fonts.title, h: 0.5, v: .bottom)
+            let (font, x) = fitted(c, t, p.isImage ? fonts.tick : fonts.title, centre: p.plot.x + p.plot.w / 2, in: p.cell, m: m)
+            c.text(t, at: Point(x: x, y: p.plot.y - (p.isImage ? m.labelPad : m.titlePad)), font, h: 0.5, v: .bottom)
         }
         if let bar = p.colorBar { colorBar(c, bar, fonts: fonts, m: m) }
         if let box = p.legend, let r = p.legendRect { box.draw(c, in: r, fonts: fonts) }
@@ -85,8 +85,30 @@ enum Renderer {
         }
         if let label = p.panel.x.label, !label.isEmpty {
             let below = AxesLayout.xLabelExtent(p.x, length: r.w, canvas: c, font: fonts.tick).below
-            c.text(label, at: Point(x: r.x + r.w / 2, y: y0 + below + m.labelPad), fonts.label, h: 0.5, v: .top)
+            let (font, x) = fitted(c, label, fonts.label, centre: r.x + r.w / 2, in: p.cell, m: m)
+            c.text(label, at: Point(x: x, y: y0 + below + m.labelPad), font, h: 0.5, v: .top)
         }
+    }
+
+    /// A panel title or x label wider than its panel's cell (long titles of panels side by side)
+    /// would run into the next panel or off the figure: its font shrinks to fit the cell, to no
+    /// less than 80% of its size, and its centre moves so that it stays inside the cell where
+    /// it fits. Text that fits is drawn as it was.
+    static func fitted(_ c: Canvas, _ text: String, _ font: Font, centre: Double, in cell: Rect, m: Metrics) -> (Font, Double) {
+        let room = cell.w - 2 * m.edge
+        let width = c.measure(text, font).width
+        guard width > room, room > 0 else {
+            // Inside the cell already, or centred off it (a plot narrower than its cell).
+            return (font, clamp(centre, width: width, in: cell, m: m))
+        }
+        var f = font
+        f.size = font.size * Swift.max(0.8, room / width)
+        return (f, clamp(centre, width: c.measure(text, f).width, in: cell, m: m))
+    }
+
+    private static func clamp(_ centre: Double, width: Double, in cell: Rect, m: Metrics) -> Double {
+        let lo = cell.x + m.edge + width / 2, hi = cell.x + cell.w - m.edge - width / 2
+        return lo <= hi ? Swift.min(Swift.max(centre, lo), hi) : cell.x + cell.w / 2
     }
 
     static func yAxis(_ c: Canvas, _ p: PanelLayout, fonts: Fonts, m: Metrics) {

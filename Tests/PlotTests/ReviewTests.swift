@@ -2,6 +2,7 @@
 // axes, histograms of unequal groups, masks in two colours, kept/pruned scatter clouds with the
 // threshold, training curves in words, and text readable when a wide figure is shrunk.
 import Testing
+import CCairo
 @testable import Plot
 
 @Suite struct ReviewTests {
@@ -173,5 +174,31 @@ import Testing
         #expect(abs(wide * Figure.readableWidth / 12 - 9) < 0.6)
         narrow.width = 60
         #expect(try layout(narrow).fonts.label.size == 20)
+    }
+
+    /// A panel title or x label longer than its panel's cell (two panels side by side) shrinks,
+    /// to 80% at the least, and moves to stay inside the cell; text that fits is left alone.
+    @Test func longPanelTextStaysInsideItsCell() throws {
+        let surface = try #require(cairo_image_surface_create(CAIRO_FORMAT_ARGB32, 1, 1))
+        defer { cairo_surface_destroy(surface) }
+        let cr = try #require(cairo_create(surface))
+        defer { cairo_destroy(cr) }
+        let canvas = CairoCanvas(cr)
+        let m = Metrics(10), font = Font(size: 11)
+        let cell = Rect(x: 0, y: 0, w: 200, h: 150)
+        let long = "MiniLM, 408 labels, no distillation (dense 0.763, probe 0.735)"
+        // The plot's centre sits right of the cell's (room for the y axis on the left).
+        let (f, x) = Renderer.fitted(canvas, long, font, centre: 120, in: cell, m: m)
+        let width = canvas.measure(long, f).width
+        #expect(f.size < font.size && f.size >= 0.8 * font.size)
+        #expect(x - width / 2 >= cell.x + m.edge - 1e-9 || width > cell.w - 2 * m.edge)
+        #expect(x + width / 2 <= cell.x + cell.w - m.edge + 1e-9 || width > cell.w - 2 * m.edge)
+        let (g, y) = Renderer.fitted(canvas, "keep", font, centre: 120, in: cell, m: m)
+        #expect(g == font && y == 120)
+        // Short enough to fit, but centred so that it would stick out: only moved.
+        let mid = "fraction of the weights kept"
+        let (h, z) = Renderer.fitted(canvas, mid, font, centre: 190, in: cell, m: m)
+        #expect(h == font)
+        #expect(z + canvas.measure(mid, font).width / 2 <= cell.x + cell.w - m.edge + 1e-9)
     }
 }
