@@ -219,7 +219,7 @@ extension Builtins {
         },
 
         Builtin("scatter", EngineArgs.figureParams([
-                    BuiltinParam("x", nil, "a tensor (or a table, with columns in y= and by=)"), BuiltinParam("y", nil, "a tensor of the same size"),
+                    BuiltinParam("x", nil, "a tensor (for a table, plot(t, x=, y=, by=))"), BuiltinParam("y", nil, "a tensor of the same size"),
                     BuiltinParam("alpha", .nil_, "marker opacity"), BuiltinParam("logx", .bool(false), "log x axis"),
                     BuiltinParam("logy", .bool(false), "log y axis"), BuiltinParam("xlabel", .nil_, "x axis label"),
                     BuiltinParam("ylabel", .nil_, "y axis label"),
