@@ -17,13 +17,9 @@ public final class Storage: @unchecked Sendable {
     init(count: Int) {
         Storage.configureAllocator
         self.count = count
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        if let cached = BufferCache.take(bytes: bytes) {
-            data = cached.bindMemory(to: Float.self, capacity: max(count, 1))
-            return
-        }
         var raw: UnsafeMutableRawPointer?
-        if posix_memalign(&raw, 64, BufferCache.allocationSize(bytes)) != 0 || raw == nil {
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        if posix_memalign(&raw, 64, bytes) != 0 || raw == nil {
             // Out of memory is not something a user can fix from a script; report and stop.
             fatalError("prune: out of memory allocating \(bytes) bytes")
         }
@@ -46,10 +42,7 @@ public final class Storage: @unchecked Sendable {
         data.initialize(repeating: value, count: count)
     }
 
-    deinit {
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        if !BufferCache.give(UnsafeMutableRawPointer(data), bytes: bytes) { free(data) }
-    }
+    deinit { free(data) }
 
     public var buffer: UnsafeMutableBufferPointer<Float> { .init(start: data, count: count) }
 

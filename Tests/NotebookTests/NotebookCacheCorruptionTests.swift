@@ -76,7 +76,7 @@ private func expectRecovery(from source: String = edited, sourceLocation: Testin
                             _ damage: (Lab, CacheFiles) throws -> Void) throws {
     let lab = try Lab(notebook)
     let first = try lab.render()
-    #expect(statuses(first) == [.ran, .ran, .ran], sourceLocation: sourceLocation)
+    #expect(statuses(first) == [.ran, .ran, .ran], "first render: \(first.cells.compactMap(\.error)) \(lab.log)", sourceLocation: sourceLocation)
     try damage(lab, try CacheFiles(lab))
     try lab.write(source)
     let r = try lab.render()
