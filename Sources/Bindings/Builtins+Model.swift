@@ -146,8 +146,7 @@ extension Builtins {
             /// The file types `load` reads back for this kind of value.
             func expect(_ kind: String, _ types: [String]) throws {
                 guard types.contains(ext) else {
-                    let list = types.count == 1 ? types[0] : types.dropLast().joined(separator: ", ") + " or " + (types.last ?? "")
-                    throw BuiltinError("save: argument 'path' must end in \(list) for a \(kind); got \(ext.isEmpty ? "no extension" : ext)")
+                    throw BuiltinError("save: argument 'path' must end in \(orList(types)) for a \(kind); got \(ext.isEmpty ? "no extension" : ext)")
                 }
             }
             switch args.value("x") {

@@ -1,6 +1,7 @@
 // Training builtins: train (optimizers, schedules, clipping, label smoothing, validation),
 // evaluate and accuracy.
 import Language
+import FileIO
 import Engine
 import NN
 import Data
@@ -17,7 +18,7 @@ extension EngineArgs {
         let params = [BuiltinParam("epochs", .number(epochs), "passes over the data"),
                       BuiltinParam("lr", .number(lr), "learning rate"),
                       BuiltinParam("batch", .number(batch), "batch size"),
-                      BuiltinParam("optimizer", .string(optimizer), optimizers.dropLast().map(quoted).joined(separator: ", ") + " or " + quoted(optimizers[optimizers.count - 1])),
+                      BuiltinParam("optimizer", .string(optimizer), orList(optimizers.map(quoted))),
                       BuiltinParam("momentum", .number(0.9), "SGD momentum"),
                       BuiltinParam("weight_decay", .number(0), "L2 penalty (decoupled for adamw)"),
                       BuiltinParam("nesterov", .bool(false), "Nesterov momentum (sgd)"),

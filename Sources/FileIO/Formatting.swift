@@ -1,6 +1,11 @@
 // Counts and durations as people read them, for every module that prints them (the language's
 // displays, training progress, sweeps).
 
+/// Choices as a sentence lists them: "a", "a or b", "a, b or c".
+public func orList(_ items: [String]) -> String {
+    items.count <= 1 ? items.joined() : items.dropLast().joined(separator: ", ") + " or " + (items.last ?? "")
+}
+
 /// A count with thousands separators: `12345678` → `12,345,678`.
 public func thousands(_ n: Int) -> String {
     let digits = Array(String(n.magnitude))

@@ -1,5 +1,6 @@
 // Ready models: MLP, the small CNN, LeNet-5, a small ResNet and a tiny vision transformer.
 import Engine
+import FileIO
 
 public enum Models {
     /// The ready models by name, for 28×28 greyscale images and 10 classes (what `prune --demo`
@@ -14,8 +15,7 @@ public enum Models {
 
     /// "mlp, cnn, lenet5, resnet or vit".
     public static var readyNames: String {
-        let names = ready.map(\.name)
-        return names.dropLast().joined(separator: ", ") + " or " + (names.last ?? "")
+        orList(ready.map(\.name))
     }
 
     /// A multi-layer perceptron over flattened inputs: widths [784, 300, 100, 10] gives

@@ -246,10 +246,6 @@ extension PruningMethod {
     public static func restoreTransform(name: String, settings: [String: Double], rng: RNG) -> GateTransform? { nil }
 }
 
-/// "a", "a or b", "a, b or c".
-func orList(_ items: [String]) -> String {
-    items.count <= 1 ? items.joined() : items.dropLast().joined(separator: ", ") + " or " + (items.last ?? "")
-}
 
 /// Numbers as users write them: 0.1, 400, 1e-05.
 func formatParameter(_ x: Double) -> String {

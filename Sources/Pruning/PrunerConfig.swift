@@ -1,6 +1,7 @@
 // A pruner's settings: the method with its own parameters, and what every method shares
 // (target, schedule, layer distribution, granularity, which parameters, seed).
 import Engine
+import FileIO
 import NN
 
 /// How the target is spread over the pruned matrices.
