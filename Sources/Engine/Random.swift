@@ -33,7 +33,11 @@ public final class RNG: RandomNumberGenerator, @unchecked Sendable {
         }
     }
 
-    public func next() -> UInt64 {
+    public func next() -> UInt64 { RNG.step(&s0, &s1, &s2, &s3) }
+
+    /// One xoshiro256** step on the state words: the output, with the state advanced.
+    @inline(__always)
+    private static func step(_ s0: inout UInt64, _ s1: inout UInt64, _ s2: inout UInt64, _ s3: inout UInt64) -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
         let t = s1 << 17
         s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3
@@ -43,19 +47,17 @@ public final class RNG: RandomNumberGenerator, @unchecked Sendable {
     }
 
     /// Uniform in [0, 1).
-    @inline(__always) public func uniform() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
+    @inline(__always) public func uniform() -> Float { RNG.unit(next()) }
+
+    /// The top 24 bits of a step's output as a float in [0, 1).
+    @inline(__always) private static func unit(_ bits: UInt64) -> Float { Float(bits >> 40) * (1.0 / 16_777_216.0) }
 
     /// Fills `count` floats with `low + span · uniform()`, the same values as that many calls of
     /// `uniform()` in order, with the state kept in registers for the loop.
     public func fillUniform(_ p: UnsafeMutablePointer<Float>, count: Int, low: Float = 0, span: Float = 1) {
         var a = s0, b = s1, c = s2, d = s3
         for i in 0..<Swift.max(count, 0) {
-            let result = ((b &* 5) << 7 | (b &* 5) >> 57) &* 9
-            let t = b << 17
-            c ^= a; d ^= b; b ^= c; a ^= d
-            c ^= t
-            d = (d << 45) | (d >> 19)
-            p[i] = low + span * (Float(result >> 40) * (1.0 / 16_777_216.0))
+            p[i] = low + span * RNG.unit(RNG.step(&a, &b, &c, &d))
         }
         s0 = a; s1 = b; s2 = c; s3 = d
     }
