@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "KernelsAVX512", dependencies: ["Kernels", "CPrefetch"], swiftSettings: avx512Flags),
         // Atomic whole-file writes and checked reads (checkpoints, tables, notebooks, figures), and
         // the one JSON reader/writer (safetensors headers, config.json, the notebook cache).
-        .target(name: "FileIO"),
+        .target(name: "FileIO", dependencies: ["CPNG"]),
         // Tensors, BLAS calls, reverse-mode autodiff, random numbers.
         .target(name: "Engine", dependencies: ["CBLAS", "Kernels", "KernelsAVX512", "FileIO"]),
         // Layers, models, losses, optimizers, schedules, training loop, checkpoints.
@@ -50,7 +50,7 @@ let package = Package(
         // Masks, pruners, schedules, reports, pruned training.
         .target(name: "Pruning", dependencies: ["Engine", "Kernels", "KernelsAVX512", "NN", "FileIO"]),
         // Figures: model, layout, cairo rendering to PNG/SVG/PDF, text previews.
-        .target(name: "Plot", dependencies: ["CCairo", "CPNG", "FileIO"]),
+        .target(name: "Plot", dependencies: ["CCairo", "FileIO"]),
         // The language: lexer, parser, AST, interpreter, values, diagnostics, the builtins table
         // and the core builtins. It knows nothing of tensors, models or notebooks: library values
         // are ScriptObjects, library builtins are registered from above.

@@ -53,17 +53,11 @@ public struct PNGImage {
                 pixels[i * channels + c] = v.isNaN ? 0 : UInt8((min(max(v, 0), 1) * 255).rounded())
             }
         }
-        var err = [CChar](repeating: 0, count: 512)
-        var out: UnsafeMutablePointer<UInt8>?
-        var count = 0
-        let status = pixels.withUnsafeBufferPointer { px in
-            prune_png_encode(px.baseAddress, Int32(width), Int32(height), Int32(channels), 0, nil, nil, 0, &out, &count, &err, err.count)
+        let bytes: [UInt8]
+        do { bytes = try PNG.encode(pixels, width: width, height: height, channels: channels) } catch let e as FileError {
+            throw DataError("\(path): \(e.message)")
         }
-        defer { prune_png_free(out) }
-        guard status == 0, let out else {
-            throw DataError("\(path): cannot encode the PNG image (\(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)))")
-        }
-        try WholeFile.write(Array(UnsafeBufferPointer(start: out, count: count)), to: path)
+        try WholeFile.write(bytes, to: path)
     }
 
     /// Whether the image has colour (RGB or RGBA).

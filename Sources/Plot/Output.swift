@@ -1,8 +1,7 @@
-// Output: the backends table (PNG through cairo's image surface and the CPNG shim, SVG and PDF
+// Output: the backends table (PNG through cairo's image surface and FileIO's PNG encoder, SVG and PDF
 // through cairo's vector surfaces), file metadata, and atomic writing of figure files.
 import FileIO
 import CCairo
-import CPNG
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

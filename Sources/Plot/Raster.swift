@@ -1,6 +1,6 @@
 // Raster: cairo's premultiplied native-endian ARGB32 pixels turned into the 8-bit RGB(A) rows
-// libpng takes, and the PNG encoder call (through the CPNG shim, which catches libpng's longjmp).
-import CPNG
+// libpng takes; FileIO's PNG encodes them.
+import FileIO
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -47,43 +47,10 @@ struct RasterImage {
         }
     }
 
-    /// Writes the image as PNG to `path` with pHYs = dpi and the given tEXt chunks.
+    /// The image as PNG bytes with pHYs = dpi and the given tEXt chunks.
     func encodePNG(text: [(String, String)]) throws -> [UInt8] {
-        // libpng wants Latin-1 text; keep printable ASCII and replace the rest, so that a
-        // source path with other characters still yields a valid chunk.
-        let latin = text.map { (k, v) in (k, String(v.unicodeScalars.map { $0.isASCII && $0.value >= 32 ? Character($0) : "?" })) }
-        let keys = latin.map { strdupArray($0.0) }, values = latin.map { strdupArray($0.1) }
-        var err = [CChar](repeating: 0, count: 512)
-        var out: UnsafeMutablePointer<UInt8>?
-        var count = 0
-        let status: Int32 = keys.withPointers { k in
-            values.withPointers { v in
-                pixels.withUnsafeBufferPointer { px in
-                    err.withUnsafeMutableBufferPointer { e in
-                        prune_png_encode(px.baseAddress, Int32(width), Int32(height), Int32(channels), dpi,
-                                         k, v, Int32(latin.count), &out, &count, e.baseAddress, e.count)
-                    }
-                }
-            }
+        do { return try PNG.encode(pixels, width: width, height: height, channels: channels, dpi: dpi, text: text) } catch let e as FileError {
+            throw PlotError(e.message)
         }
-        defer { prune_png_free(out) }
-        guard status == 0, let out else {
-            throw PlotError(String(decoding: err.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
-        }
-        return Array(UnsafeBufferPointer(start: out, count: count))
-    }
-}
-
-/// A NUL-terminated copy of `s`.
-private func strdupArray(_ s: String) -> [CChar] { Array(s.utf8CString) }
-
-extension Array where Element == [CChar] {
-    /// Calls `body` with a C array of pointers to the strings, valid during the call.
-    func withPointers<R>(_ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
-        func go(_ i: Int, _ acc: [UnsafePointer<CChar>?]) -> R {
-            if i == count { return acc.withUnsafeBufferPointer { body($0.baseAddress) } }
-            return self[i].withUnsafeBufferPointer { go(i + 1, acc + [$0.baseAddress]) }
-        }
-        return go(0, [])
     }
 }
