@@ -31,20 +31,26 @@ extension Tensor {
     /// shape, or nil for inputs that do not require one.
     /// The name is built only when the op is recorded: formatting it on every call (an enum
     /// case through reflection) cost more than a small layer's arithmetic in evaluation.
-    static func record(_ op: @autoclosure () -> String, _ out: Tensor, _ inputs: [Tensor],
-                       _ backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
-        if GradMode.enabled, inputs.contains(where: { $0.requiresGrad }) {
+    /// The inputs and the backward closure are built only then too: when nothing records
+    /// (evaluation), allocating the array and the closure's captures cost more at batch 1 than
+    /// a small layer's arithmetic.
+    @inline(__always)
+    static func record(_ op: @autoclosure () -> String, _ out: Tensor, _ inputs: @autoclosure () -> [Tensor],
+                       _ backward: @autoclosure () -> (Tensor) -> [Tensor?]) -> Tensor {
+        guard GradMode.enabled else { return out }
+        let inputs = inputs()
+        if inputs.contains(where: { $0.requiresGrad }) {
             out.requiresGrad = true
-            out.node = Node(op: op(), inputs: inputs, backward: backward)
+            out.node = Node(op: op(), inputs: inputs, backward: backward())
         }
         return out
     }
 
     /// An operation computed outside the engine (NN's sparse layers): `out` was computed from
     /// `inputs`, and `backward` maps its gradient to one per input, as for the engine's own ops.
-    public static func recorded(_ op: String, _ out: Tensor, inputs: [Tensor],
-                                backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
-        record(op, out, inputs, backward)
+    public static func recorded(_ op: String, _ out: Tensor, inputs: @autoclosure () -> [Tensor],
+                                backward: @autoclosure () -> (Tensor) -> [Tensor?]) -> Tensor {
+        record(op, out, inputs(), backward())
     }
 
     /// Computes gradients of this tensor with respect to every leaf that requires one, adding them

@@ -59,7 +59,7 @@ extension Tensor {
               let wOut = slidingOutput(w, kernel: kw, stride: stride, padding: padding) else {
             throw EngineError("conv2d: kernel \(kh)×\(kw) is larger than the padded input \(h + 2 * padding)×\(w + 2 * padding) (\(shapes), padding \(padding))")
         }
-        if let bias, bias.shape != [o] {
+        if let bias, bias.rank != 1 || bias.shape[0] != o {
             throw EngineError("conv2d: bias of shape \(describe(shape: bias.shape)) does not match \(o) output channels (\(shapes))")
         }
 
@@ -104,8 +104,7 @@ extension Tensor {
             }
         }
 
-        let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
-        return record("conv2d", out, inputs) { g in
+        return record("conv2d", out, bias.map { [x, weight, $0] } ?? [x, weight]) { g in
             let needX = x.requiresGrad, needW = weight.requiresGrad, needB = bias?.requiresGrad == true
             let groups = plan.groups
             // Per-group partial gradients, summed in group order afterwards, so that the result

@@ -61,12 +61,12 @@ extension Tensor {
         guard w.rank == 2, x.rank >= 1, x.shape[x.rank - 1] == w.shape[1] else {
             throw EngineError("linear: input of shape \(describe(shape: x.shape)) does not match weight \(describe(shape: w.shape)) (expects \(w.rank == 2 ? w.shape[1] : 0) features)")
         }
-        if let bias, bias.shape != [w.shape[0]] {
+        if let bias, bias.rank != 1 || bias.shape[0] != w.shape[0] {
             throw EngineError("linear: bias of shape \(describe(shape: bias.shape)) does not match \(w.shape[0]) outputs")
         }
         let nIn = w.shape[1], nOut = w.shape[0]
         let rows = x.count / Swift.max(nIn, 1)
-        let out = try Tensor.empty(Array(x.shape.dropLast()) + [nOut])
+        let out = try Tensor.empty(x.shape.replacingLast(with: nOut))
         if rows == 1 {
             // One row (batch 1): dot products, without sgemm's fixed cost per call.
             matVec(w.data, rows: nOut, cols: nIn, x.data, bias: bias?.data, out.data)
@@ -78,8 +78,7 @@ extension Tensor {
             }
             BLAS.gemm(transB: true, m: rows, n: nOut, k: nIn, x.data, w.data, beta: beta, out.data)
         }
-        let inputs = bias.map { [x, w, $0] } ?? [x, w]
-        return record("linear", out, inputs) { g in
+        return record("linear", out, bias.map { [x, w, $0] } ?? [x, w]) { g in
             var gx: Tensor?, gw: Tensor?, gb: Tensor?
             if x.requiresGrad {
                 gx = Tensor.empty(like: x)

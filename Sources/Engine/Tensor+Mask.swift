@@ -13,8 +13,7 @@ extension Tensor {
         }
         let out = Tensor.empty(like: w)
         gateForward(w.data, mask.data, out.data, w.count)
-        let inputs = scores.map { [w, $0] } ?? [w]
-        return Tensor.record("gated", out, inputs) { g in
+        return Tensor.record("gated", out, scores.map { [w, $0] } ?? [w]) { g in
             let dw = w.requiresGrad ? Tensor.empty(like: w) : nil
             let ds = (scores?.requiresGrad ?? false) ? Tensor.empty(like: w) : nil
             gateBackward(g.data, w.data, mask.data, dw?.data, ds?.data, w.count)

@@ -97,10 +97,7 @@ extension Tensor {
             }
         }
 
-        var inputs = [x]
-        if let weight { inputs.append(weight) }
-        if let bias { inputs.append(bias) }
-        return record("batchNorm", out, inputs) { g in
+        return record("batchNorm", out, [x] + [weight, bias].compactMap { $0 }) { g in
             let gx: Tensor? = x.requiresGrad ? Tensor.empty(like: x) : nil
             let gw: Tensor? = weight.flatMap { $0.requiresGrad ? Tensor.empty(like: $0) : nil }
             let gb: Tensor? = bias.flatMap { $0.requiresGrad ? Tensor.empty(like: $0) : nil }
@@ -166,10 +163,7 @@ extension Tensor {
             if let beta { for i in 0..<d { op[i] += beta[i] } }
         }
 
-        var inputs = [x]
-        if let weight { inputs.append(weight) }
-        if let bias { inputs.append(bias) }
-        return record("layerNorm", out, inputs) { g in
+        return record("layerNorm", out, [x] + [weight, bias].compactMap { $0 }) { g in
             let gx: Tensor? = x.requiresGrad ? Tensor.empty(like: x) : nil
             let gw: Tensor? = weight.flatMap { $0.requiresGrad ? Tensor.zeros(like: $0) : nil }
             let gb: Tensor? = bias.flatMap { $0.requiresGrad ? Tensor.zeros(like: $0) : nil }

@@ -43,18 +43,18 @@ public final class Tensor: @unchecked Sendable {
     /// A tensor of `shape` with uninitialised contents (for kernels that overwrite every element).
     /// Throws when the shape fails `TensorSize.elements` (negative, overflowing or too large).
     public static func empty(_ shape: [Int]) throws -> Tensor {
-        Tensor(shape: shape, storage: Storage(count: try TensorSize.elements(shape)))
+        Tensor(shape: shape, storage: Storage.make(count: try TensorSize.elements(shape)))
     }
 
     /// An uninitialised tensor of `shape`, for kernels whose output shape is that of tensors that
     /// exist already (a gradient, a broadcast back to an input), so it has passed the check.
     static func empty(existing shape: [Int]) -> Tensor {
-        Tensor(shape: shape, storage: Storage(count: shape.reduce(1, *)))
+        Tensor(shape: shape, storage: Storage.make(count: shape.reduce(1, *)))
     }
 
     /// An uninitialised tensor of `other`'s shape. No check is needed: `other` exists.
     public static func empty(like other: Tensor) -> Tensor {
-        Tensor(shape: other.shape, storage: Storage(count: other.count))
+        Tensor(shape: other.shape, storage: Storage.make(count: other.count))
     }
 
     /// An uninitialised tensor of `other`'s shape with `rows` as its first dimension: rows taken
@@ -66,12 +66,12 @@ public final class Tensor: @unchecked Sendable {
 
     /// A tensor of `shape` filled with `value`; throws when the shape fails `TensorSize.elements`.
     public convenience init(shape: [Int], repeating value: Float) throws {
-        self.init(shape: shape, storage: Storage(count: try TensorSize.elements(shape), repeating: value))
+        self.init(shape: shape, storage: Storage.make(count: try TensorSize.elements(shape), repeating: value))
     }
 
     /// A tensor of `other`'s shape filled with `value`.
     public convenience init(like other: Tensor, repeating value: Float) {
-        self.init(shape: other.shape, storage: Storage(count: other.count, repeating: value))
+        self.init(shape: other.shape, storage: Storage.make(count: other.count, repeating: value))
     }
 
     /// A tensor of `shape` holding `data` in row-major order. Throws when the counts differ.
@@ -80,25 +80,25 @@ public final class Tensor: @unchecked Sendable {
         guard n == data.count else {
             throw EngineError("tensor of shape \(describe(shape: shape)) needs \(n) values, got \(data.count)")
         }
-        self.init(shape: shape, storage: Storage(count: n))
+        self.init(shape: shape, storage: Storage.make(count: n))
         data.withUnsafeBufferPointer { if n > 0, let base = $0.baseAddress { storage.data.update(from: base, count: n) } }
     }
 
     /// A tensor of `shape` copied from a buffer of at least `shape.product` elements.
     public convenience init(shape: [Int], copying buffer: UnsafeBufferPointer<Float>) throws {
         let n = try TensorSize.elements(shape)
-        self.init(shape: shape, storage: Storage(count: n))
+        self.init(shape: shape, storage: Storage.make(count: n))
         if n > 0, let base = buffer.baseAddress { storage.data.update(from: base, count: Swift.min(n, buffer.count)) }
     }
 
     /// A 1-D tensor of `values` (already in memory, so no size check is needed).
     public convenience init(vector values: [Float]) {
-        self.init(shape: [values.count], storage: Storage(count: values.count))
+        self.init(shape: [values.count], storage: Storage.make(count: values.count))
         values.withUnsafeBufferPointer { if let base = $0.baseAddress { storage.data.update(from: base, count: values.count) } }
     }
 
     /// A scalar tensor.
-    public convenience init(_ value: Float) { self.init(shape: [], storage: Storage(count: 1, repeating: value)) }
+    public convenience init(_ value: Float) { self.init(shape: [], storage: Storage.make(count: 1, repeating: value)) }
 
     public static func zeros(_ shape: [Int]) throws -> Tensor { try Tensor(shape: shape, repeating: 0) }
     public static func ones(_ shape: [Int]) throws -> Tensor { try Tensor(shape: shape, repeating: 1) }

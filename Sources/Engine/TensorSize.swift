@@ -32,3 +32,13 @@ public enum TensorSize {
         EngineError("a tensor of shape \(describe(shape: shape)) is too large (at most \(maxElements) elements)")
     }
 }
+
+extension Array where Element == Int {
+    /// This shape with its last extent replaced by `n` (a layer's output from its input): one
+    /// allocation, where `Array(dropLast()) + [n]` made two.
+    public func replacingLast(with n: Int) -> [Int] {
+        var s = self
+        if s.isEmpty { s.append(n) } else { s[s.count - 1] = n }
+        return s
+    }
+}

@@ -14,7 +14,7 @@ extension Linear: SparseCapable {
         let batch = x.count / inFeatures
         if sparseInferenceApplies([x, w, b]), let m = sparse.matrix {
             return try sparse.run(batch: batch, dense: { try Tensor.linear(x, weight: w, bias: b) }, sparse: {
-                let out = try Tensor.empty(Array(x.shape.dropLast()) + [outFeatures])
+                let out = try Tensor.empty(x.shape.replacingLast(with: outFeatures))
                 sparseLinear(m, x.data, batch: batch, bias: b?.data, out.data, kernel: SparseKernels.rows)
                 return out
             })
@@ -36,12 +36,11 @@ extension Linear: SparseCapable {
         let kernel = SparseKernels.rows
         // xᵀ [in, B] is kept for the weight gradient.
         let xt = try Tensor.empty([nIn, batch])
-        let out = try Tensor.empty(Array(x.shape.dropLast()) + [nOut])
+        let out = try Tensor.empty(x.shape.replacingLast(with: nOut))
         sparseLinear(a, x.data, batch: batch, bias: b?.data, out.data, kernel: kernel, xt: xt.data)
         if x.requiresGrad && sparse.transposed == nil { sparse.transposed = a.transposed() }
         let at = sparse.transposed
-        let inputs = b.map { [x, w, $0] } ?? [x, w]
-        return Tensor.recorded("sparse_linear", out, inputs: inputs) { g in
+        return Tensor.recorded("sparse_linear", out, inputs: b.map { [x, w, $0] } ?? [x, w]) { g in
             let gt = Tensor.empty(like: g)   // [nOut, batch]: g transposed
             var gx: Tensor?, gw: Tensor?, gb: Tensor?
             if x.requiresGrad, let at {
@@ -113,8 +112,7 @@ extension Conv2d: SparseCapable {
         sparseConv2d(plan, x.data, batch: n, height: h, width: wd, outH: outH, outW: outW, bias: b?.data, out.data, kernel: rows)
         if x.requiresGrad && sparse.transposed == nil { sparse.transposed = a.transposed() }
         let at = sparse.transposed
-        let inputs = b.map { [x, w, $0] } ?? [x, w]
-        return Tensor.recorded("sparse_conv2d", out, inputs: inputs) { g in
+        return Tensor.recorded("sparse_conv2d", out, inputs: b.map { [x, w, $0] } ?? [x, w]) { g in
             let needX = x.requiresGrad && at != nil, needW = w.requiresGrad
             let gx: Tensor? = needX ? Tensor.empty(like: x) : nil
             let gw: Tensor? = needW ? Tensor.zeros(like: w) : nil

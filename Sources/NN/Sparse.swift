@@ -132,8 +132,8 @@ extension SparseCapable {
 
     /// Whether this call may use the sparse kernel: inside a scope, evaluating, and recording
     /// nothing (the sparse inference kernels have no backward pass).
-    func sparseInferenceApplies(_ inputs: [Tensor?]) -> Bool {
-        sparse.active && !training && !(GradMode.isEnabled && inputs.contains { $0?.requiresGrad == true })
+    func sparseInferenceApplies(_ inputs: @autoclosure () -> [Tensor?]) -> Bool {
+        sparse.active && !training && !(GradMode.isEnabled && inputs().contains { $0?.requiresGrad == true })
     }
 }
 

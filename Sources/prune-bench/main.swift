@@ -74,6 +74,11 @@ func accuracyRuns(epochs: Int) throws {
 
 if CommandLine.arguments.contains("--kernels") { kernelCosts(); exit(0) }
 
+if CommandLine.arguments.contains("--overhead") {
+    do { try overheadCosts() } catch { fputs("prune-bench: error: \(error)\n", stderr); exit(1) }
+    exit(0)
+}
+
 if CommandLine.arguments.contains("--conv-kernels") {
     do { try convKernelCosts() } catch { fputs("prune-bench: error: \(error)\n", stderr); exit(1) }
     exit(0)

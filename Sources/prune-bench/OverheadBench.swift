@@ -1,0 +1,47 @@
+// Fixed costs per operation at batch 1 (`--overhead`): what a small layer pays before any
+// arithmetic, in nanoseconds per call, best of many rounds. These bound the latency of small
+// models at batch 1 (LeNet-5, the MLP), where the arithmetic itself takes a few microseconds.
+import Engine
+import FileIO
+import NN
+
+func overheadCosts() throws {
+    let only = arg("--only")
+    func time(_ name: String, _ body: () throws -> Void) rethrows {
+        if let only, only != name { return }
+        var best = Double.infinity
+        for _ in 0..<200 {
+            let t0 = monotonicSeconds()
+            for _ in 0..<100 { try body() }
+            best = min(best, (monotonicSeconds() - t0) / 100)
+        }
+        emit("overhead", name + "_ns", best * 1e9, digits: 1)
+    }
+    let rng = RNG(seed: 0)
+    let x84 = try Tensor.randn([1, 84], rng: rng), x400 = try Tensor.randn([1, 400], rng: rng)
+    let small = try Linear(84, 10, rng: rng), wide = try Linear(400, 120, rng: rng)
+    small.eval(); wide.eval()
+    let img = try Tensor.randn([1, 6, 28, 28], rng: rng)
+    let flatten = Flatten()
+    try GradMode.noGrad {
+        try time("empty_1x10") { _ = try Tensor.empty([1, 10]) }
+        try time("empty_like") { _ = Tensor.empty(like: x84) }
+        try time("relu_1x84") { _ = x84.relu() }
+        try time("flatten") { _ = try flatten(img) }
+        try time("tensor_linear_84x10") { _ = try Tensor.linear(x84, weight: small.weight, bias: small.bias) }
+        try time("layer_linear_84x10") { _ = try small(x84) }
+        try time("layer_linear_400x120") { _ = try wide(x400) }
+        let image = try Tensor.randn([1, 1, 28, 28], rng: rng)
+        for o in 1...8 {
+            let conv = try Conv2d(1, o, kernel: 5, padding: 2, rng: rng)
+            conv.eval()
+            try time("conv1_5x5_out\(o)") { _ = try conv(image) }
+        }
+        let pooled = try Tensor.randn([1, 6, 14, 14], rng: rng)
+        for o in [8, 12, 16] {
+            let conv = try Conv2d(6, o, kernel: 5, rng: rng)
+            conv.eval()
+            try time("conv2_6to\(o)") { _ = try conv(pooled) }
+        }
+    }
+}
