@@ -276,10 +276,13 @@ def sparse_inference(directory, names, xte):
                     if err > 1e-3 * max(1.0, float(dense_out.abs().max())):
                         log(f"[{name} {level}% b{batch}] CSR output differs from dense by {err}")
 
+                    # Batch 1 cycles through the first 64 test images, as prune-bench does.
+                    inputs = [xte[i:i + 1].contiguous() for i in range(64)] if batch == 1 else [x]
+
                     def run(m):
                         def body(n):
-                            for _ in range(n):
-                                m(x)
+                            for i in range(n):
+                                m(inputs[i % len(inputs)])
                         return body
                     secs = interleaved_seconds([run(model), run(sparse)])
                 for impl, s in zip(("torch_dense", "torch_csr"), secs):

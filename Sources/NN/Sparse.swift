@@ -40,8 +40,11 @@ public final class SparseLayerState {
     public internal(set) var matrix: SparseMatrix?
     /// A convolution's plan for its current image size.
     var conv: SparseConvPlan?
-    /// The transpose, for the input gradient of frozen-mask training.
+    /// The transpose, for the input gradient of frozen-mask training and a Linear's product
+    /// over non-zero inputs at batch 1.
     var transposed: SparseMatrix?
+    /// Whether the kept values are finite, once checked since they were last read.
+    private var finite: Bool?
     /// Whether the layer is inside a `SparseInference.with` scope, and how it chooses there.
     var active = false
     var mode: SparseKernelChoice = .auto
@@ -54,7 +57,16 @@ public final class SparseLayerState {
 
     /// Drops everything built (the mask is gone or no longer fixed).
     func clear() {
-        matrix = nil; conv = nil; transposed = nil; choices = [:]; timings = [:]
+        matrix = nil; conv = nil; transposed = nil; finite = nil; choices = [:]; timings = [:]
+    }
+
+    /// Aᵀ for `sparseScatterProduct` (built on first use), when every kept value is finite.
+    func scatterColumns() -> SparseMatrix? {
+        guard let m = matrix else { return nil }
+        if finite == nil { finite = m.valuesAreFinite() }
+        guard finite == true else { return nil }
+        if transposed == nil { transposed = m.transposed() }
+        return transposed
     }
 
     /// Builds or refreshes the compressed weight for `weight` seen as [rows, cols] behind
@@ -70,6 +82,7 @@ public final class SparseLayerState {
             m.refreshValues(from: weight.data)
             conv?.refreshValues(from: weight.data)
             transposed?.refreshValues(from: weight.data, transposed: true)
+            finite = nil
             return mode == .sparse || m.density <= maxDensity
         }
         clear()

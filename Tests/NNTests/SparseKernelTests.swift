@@ -5,6 +5,7 @@ import Testing
 import Engine
 import Kernels
 import KernelsAVX512
+import NN
 
 /// A random [rows, cols] matrix with about `density` of its entries kept, and its mask; rows
 /// listed in `emptyRows` keep nothing.
@@ -124,6 +125,60 @@ private let paths: [(String, SparseRowsKernel)] = {
             }
         }
     }
+}
+
+/// The batch-1 product over non-zero inputs (by A's columns, from Aᵀ) equals the reference on
+/// inputs with every fraction of zeros, including all-zero inputs, empty rows and columns and
+/// all-zero matrices; sparseLinear takes it below the threshold and gives the dense layer's
+/// result either way.
+@Test func scatterProductEqualsTheReferenceOnInputsWithZeros() throws {
+    let rng = RNG(seed: 9)
+    for (nOut, nIn) in [(1, 1), (7, 5), (300, 784), (33, 64), (10, 100)] {
+        for density in [0.0, 0.05, 0.5, 1.0] {
+            let (dense, mask) = randomSparse(rows: nOut, cols: nIn, density: density, rng: rng, emptyRows: nOut > 2 ? [1] : [])
+            let a = try #require(SparseMatrix(rows: nOut, cols: nIn, values: dense, pattern: mask))
+            let at = a.transposed()
+            let bias = (0..<nOut).map { _ in rng.uniform() }
+            let w = try Tensor(shape: [nOut, nIn], data: dense)
+            for nonzero in [0.0, 0.1, 0.5, 1.0] {
+                let x = (0..<nIn).map { _ in Double(rng.uniform()) < nonzero ? rng.uniform() * 2 - 1 : 0 }
+                var expected = [Float](repeating: 0, count: nOut)
+                sparseProductReference(a, x, ldx: 1, n: 1, &expected, ldy: 1)
+                var y = [Float](repeating: .nan, count: nOut)
+                sparseScatterProduct(columns: at, x, &y)
+                // Each output is one running sum over the columns (up to 784 terms here): its
+                // rounding error scales with the sum of the terms' magnitudes.
+                for r in 0..<nOut {
+                    let magnitude = a.range(r).reduce(Float(0)) { $0 + abs(a.values[$1] * x[Int(a.columns[$1])]) }
+                    #expect(abs(y[r] - expected[r]) <= 1e-6 * max(1, magnitude), "\(nOut)×\(nIn) density \(density) non-zero \(nonzero) row \(r)")
+                }
+                let layer = try Tensor.linear(try Tensor(shape: [1, nIn], data: x), weight: w, bias: try Tensor(shape: [nOut], data: bias)).array
+                var viaLinear = [Float](repeating: .nan, count: nOut)
+                sparseLinear(a, x, batch: 1, bias: bias, &viaLinear, kernel: SparseKernels.rows, columns: at)
+                #expect(maxRelativeError(viaLinear, layer) < 1e-5, "sparseLinear \(nOut)×\(nIn) density \(density) non-zero \(nonzero)")
+            }
+        }
+    }
+}
+
+/// A layer whose kept weights include an infinity computes row by row (0·∞ is NaN there, as in
+/// the dense product), not by columns, which would skip it.
+@Test func aNonFiniteKeptWeightIsNotSkippedAtBatchOne() throws {
+    let rng = RNG(seed: 10)
+    let layer = try Linear(8, 3, rng: rng)
+    layer.weight.data[0] = .infinity          // row 0, input 0
+    let mask = try Tensor.zeros([3, 8])
+    for i in [0, 1, 9, 17] { mask.data[i] = 1 }
+    try layer.setGate(WeightGate(mask: mask), for: "weight")
+    layer.eval()
+    var x = [Float](repeating: 0.5, count: 8)
+    x[0] = 0                                   // the infinite weight meets a zero input
+    let input = try Tensor(shape: [1, 8], data: x)
+    let dense = try GradMode.noGrad { try SparseInference.with(layer, mode: .dense) { try layer(input) } }
+    let sparse = try GradMode.noGrad { try SparseInference.with(layer, mode: .sparse) { try layer(input) } }
+    #expect(dense.data[0].isNaN)
+    #expect(sparse.data[0].isNaN)
+    #expect(Array(sparse.array[1...]) == Array(dense.array[1...]))
 }
 
 /// The batch split of sparseLinear (each task transposes, multiplies and transposes back its own
