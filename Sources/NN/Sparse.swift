@@ -45,6 +45,10 @@ public final class SparseLayerState {
     var transposed: SparseMatrix?
     /// Whether the kept values are finite, once checked since they were last read.
     private var finite: Bool?
+    /// The kept pattern, as checked against the frozen mask by the last frozen-mask forward
+    /// pass, until an optimizer step takes it (`takeCheckedPattern`) to update the kept entries
+    /// only.
+    var checkedPattern: SparseMatrix?
     /// Whether the layer is inside a `SparseInference.with` scope, and how it chooses there.
     var active = false
     var mode: SparseKernelChoice = .auto
@@ -57,7 +61,14 @@ public final class SparseLayerState {
 
     /// Drops everything built (the mask is gone or no longer fixed).
     func clear() {
-        matrix = nil; conv = nil; transposed = nil; finite = nil; choices = [:]; timings = [:]
+        matrix = nil; conv = nil; transposed = nil; finite = nil; checkedPattern = nil; choices = [:]; timings = [:]
+    }
+
+    /// The pattern a frozen-mask forward pass checked against the mask since the last call
+    /// (nil if none did): the optimizer's step that follows may update the kept entries only.
+    func takeCheckedPattern() -> SparseMatrix? {
+        defer { checkedPattern = nil }
+        return checkedPattern
     }
 
     /// Aᵀ for `sparseScatterProduct` (built on first use), when every kept value is finite.

@@ -245,3 +245,43 @@ private let paths: [(String, SparseRowsKernel)] = {
         #expect(ok, "\(rows)×\(cols)")
     }
 }
+
+/// An optimizer step at the kept entries only gives every weight and every state entry the same
+/// bits as the full pass under the mask, for each rule, when the weights and state are 0
+/// outside the mask (as the full pass leaves them).
+@Test func updateAtKeptEntriesEqualsTheMaskedFullPass() throws {
+    let rng = RNG(seed: 11)
+    let rules: [UpdateRule] = [
+        .sgd(lr: 0.1, momentum: 0, weightDecay: 0, nesterov: false),
+        .sgd(lr: 0.05, momentum: 0.9, weightDecay: 1e-4, nesterov: false),
+        .sgd(lr: 0.05, momentum: 0.9, weightDecay: 1e-4, nesterov: true),
+        .adam(lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decoupled: false, c1: 0.19, c2: 0.002),
+        .adam(lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, decoupled: true, c1: 0.19, c2: 0.002),
+    ]
+    for (rows, cols) in [(1, 1), (7, 13), (300, 784)] {
+        for density in [0.0, 0.05, 0.6, 1.0] {
+            let (_, mask) = randomSparse(rows: rows, cols: cols, density: density, rng: rng, emptyRows: rows > 2 ? [1] : [])
+            let pattern = try #require(SparseMatrix(rows: rows, cols: cols, values: mask, pattern: mask))
+            // +0.0 outside the mask, as maskInPlace and the masked pass leave it.
+            func masked() -> [Float] { mask.map { $0 * (rng.uniform() * 2 - 1) + 0 } }
+            let g = (0..<(rows * cols)).map { _ in rng.uniform() * 2 - 1 }    // non-zero everywhere
+            for rule in rules {
+                var w1 = masked(), m1 = masked(), v1 = mask.map { $0 * rng.uniform() + 0 }
+                var w2 = w1, m2 = m1, v2 = v1
+                let adam: Bool = { if case .adam = rule { return true } else { return false } }()
+                if adam {
+                    applyRule(rule, &w1, g, &m1, &v1, rows * cols, mask: mask)
+                    applyRuleAtKept(rule, pattern: pattern, &w2, g, &m2, &v2)
+                } else {
+                    applyRule(rule, &w1, g, &m1, nil, rows * cols, mask: mask)
+                    applyRuleAtKept(rule, pattern: pattern, &w2, g, &m2, nil)
+                }
+                // Counts of differing bit patterns (a failure prints counts, not 235k floats).
+                func differing(_ a: [Float], _ b: [Float]) -> Int { zip(a, b).filter { $0.bitPattern != $1.bitPattern }.count }
+                #expect(differing(w1, w2) == 0, "weights: \(rule) \(rows)×\(cols) density \(density)")
+                #expect(differing(m1, m2) == 0, "first state: \(rule) \(rows)×\(cols) density \(density)")
+                #expect(differing(v1, v2) == 0, "second state: \(rule) \(rows)×\(cols) density \(density)")
+            }
+        }
+    }
+}
