@@ -5,7 +5,7 @@
 // dy·Wp + dx: every weight multiplies one contiguous run of Hout·Wp inputs starting at its own
 // offset (the same observation as the sparse convolution, SparseConv.swift, made dense). So the
 // product is a GEMM whose second operand is never written out: a tile of Y stays in registers
-// while the weights of four output channels stream past, and the padded image (a few kilobytes)
+// while the weights of a block of output channels stream past, and the padded image (a few kilobytes)
 // stays in cache. The Wp − Wout columns past each output row are computed and dropped.
 //
 // At batch 1 the im2col path writes and reads a C·kh·kw-fold copy of the image and calls a GEMM

@@ -26,38 +26,63 @@ public enum ShiftedKernels {
 }
 
 #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
-/// The sixteen-lane `ShiftedProductKernel`: four output channels × thirty-two columns (eight
-/// accumulators); of the channels left over, two × 64 columns (then 32) and the last one alone
-/// × 128 columns (then 32). Call only
-/// where `AVX512.enabled` says so.
+/// The sixteen-lane `ShiftedProductKernel`. The output channels go in blocks of three to eight
+/// (as even as they split: 12 as 6 + 6, 16 as 8 + 8, 5 as one block), each block R channels ×
+/// 32 columns; one or two channels alone have their own wider tiles below. Wider blocks read
+/// fewer input vectors per multiply-add: the two vectors of a term feed every channel of the
+/// block, and unaligned 64-byte loads (every shifted offset) are what limits this kernel.
+/// Measured (prune-bench --overhead, LeNet-5's first layer at batch 1): 5 channels as one block
+/// 1.8 µs against 2.1 as four plus one; 6 as one 2.0 against 2.2 as four plus two; 16 as two
+/// eights 4.1 against 4.6 as four fours (the 6→16 layer). Call only where `AVX512.enabled` says so.
 public func shiftedProduct16(_ w: UnsafePointer<Float>, _ k: Int, _ o: Int, _ xp: UnsafePointer<Float>,
                              _ offsets: UnsafePointer<Int>, _ columns: Int, _ y: UnsafeMutablePointer<Float>) {
-    var o0 = 0
-    while o0 + 4 <= o {
-        let w0 = w + o0 * k, w1 = w0 + k, w2 = w1 + k, w3 = w2 + k
-        var j = 0
-        while j < columns {
-            let zero = _mm512_setzero_ps()
-            var a0 = zero, b0 = zero, a1 = zero, b1 = zero, a2 = zero, b2 = zero, a3 = zero, b3 = zero
-            for t in 0..<k {
-                let p = xp + offsets[t] + j
-                let x0 = _mm512_loadu_ps(p), x1 = _mm512_loadu_ps(p + 16)
-                let c0 = _mm512_set1_ps(w0[t]), c1 = _mm512_set1_ps(w1[t])
-                let c2 = _mm512_set1_ps(w2[t]), c3 = _mm512_set1_ps(w3[t])
-                a0 = _mm512_fmadd_ps(c0, x0, a0); b0 = _mm512_fmadd_ps(c0, x1, b0)
-                a1 = _mm512_fmadd_ps(c1, x0, a1); b1 = _mm512_fmadd_ps(c1, x1, b1)
-                a2 = _mm512_fmadd_ps(c2, x0, a2); b2 = _mm512_fmadd_ps(c2, x1, b2)
-                a3 = _mm512_fmadd_ps(c3, x0, a3); b3 = _mm512_fmadd_ps(c3, x1, b3)
-            }
-            let d = y + o0 * columns + j
-            _mm512_storeu_ps(d, a0); _mm512_storeu_ps(d + 16, b0)
-            _mm512_storeu_ps(d + columns, a1); _mm512_storeu_ps(d + columns + 16, b1)
-            _mm512_storeu_ps(d + 2 * columns, a2); _mm512_storeu_ps(d + 2 * columns + 16, b2)
-            _mm512_storeu_ps(d + 3 * columns, a3); _mm512_storeu_ps(d + 3 * columns + 16, b3)
-            j += 32
+    guard o >= 3 else { return narrowProduct16(w, k, o, xp, offsets, columns, y) }
+    let blocks = (o + 7) / 8
+    for b in 0..<blocks {
+        let o0 = o * b / blocks, r = o * (b + 1) / blocks - o0
+        let wb = w + o0 * k, yb = y + o0 * columns
+        switch r {
+        case 3: shiftedBlock16(InlineArray<3, Float>.self, wb, k, xp, offsets, columns, yb)
+        case 4: shiftedBlock16(InlineArray<4, Float>.self, wb, k, xp, offsets, columns, yb)
+        case 5: shiftedBlock16(InlineArray<5, Float>.self, wb, k, xp, offsets, columns, yb)
+        case 6: shiftedBlock16(InlineArray<6, Float>.self, wb, k, xp, offsets, columns, yb)
+        case 7: shiftedBlock16(InlineArray<7, Float>.self, wb, k, xp, offsets, columns, yb)
+        default: shiftedBlock16(InlineArray<8, Float>.self, wb, k, xp, offsets, columns, yb)
         }
-        o0 += 4
     }
+}
+
+/// R output channels × 32 columns, 2R accumulators (R is fixed at compile time, so they stay
+/// in registers): each term's two input vectors feed every channel, each channel's weight is
+/// broadcast once per term.
+@inline(__always)
+private func shiftedBlock16<let R: Int>(_ rows: InlineArray<R, Float>.Type, _ w: UnsafePointer<Float>, _ k: Int,
+                                        _ xp: UnsafePointer<Float>, _ offsets: UnsafePointer<Int>, _ columns: Int,
+                                        _ y: UnsafeMutablePointer<Float>) {
+    var j = 0
+    while j < columns {
+        var a = InlineArray<R, __m512>(repeating: _mm512_setzero_ps())
+        var b = InlineArray<R, __m512>(repeating: _mm512_setzero_ps())
+        for t in 0..<k {
+            let p = xp + offsets[t] + j
+            let x0 = _mm512_loadu_ps(p), x1 = _mm512_loadu_ps(p + 16)
+            for r in 0..<R {
+                let c = _mm512_set1_ps(w[r * k + t])
+                a[r] = _mm512_fmadd_ps(c, x0, a[r]); b[r] = _mm512_fmadd_ps(c, x1, b[r])
+            }
+        }
+        for r in 0..<R {
+            let d = y + r * columns + j
+            _mm512_storeu_ps(d, a[r]); _mm512_storeu_ps(d + 16, b[r])
+        }
+        j += 32
+    }
+}
+
+/// One or two output channels: wider column tiles keep eight accumulators busy.
+private func narrowProduct16(_ w: UnsafePointer<Float>, _ k: Int, _ o: Int, _ xp: UnsafePointer<Float>,
+                             _ offsets: UnsafePointer<Int>, _ columns: Int, _ y: UnsafeMutablePointer<Float>) {
+    var o0 = 0
     // Two channels left over: each input vector feeds both (two loads and two broadcasts per
     // four multiply-adds, where one channel at a time would load every vector twice).
     if o0 + 2 <= o {

@@ -1,6 +1,7 @@
 // The direct stride-1 convolution (Kernels/ConvShifted.swift): both instruction paths against
 // the reference loops and against im2col's column matrix times the weight, on odd shapes
-// (channel counts that leave one to three output channels over, outputs narrower than a tile).
+// (output channel counts from 1 to 23: alone, in pairs, and split into blocks of three to eight;
+// outputs narrower than a tile).
 import Testing
 import TestSupport
 import Kernels
@@ -15,6 +16,10 @@ private let shiftedCases: [ConvCase] = [
     ConvCase(n: 1, c: 3, h: 9, w: 4, o: 5, k: 1, stride: 1, padding: 0, bias: true),
     ConvCase(n: 2, c: 1, h: 4, w: 6, o: 1, k: 3, stride: 1, padding: 2, bias: true),
     ConvCase(n: 1, c: 64, h: 7, w: 7, o: 8, k: 3, stride: 1, padding: 1, bias: false),
+    ConvCase(n: 2, c: 2, h: 6, w: 6, o: 2, k: 3, stride: 1, padding: 1, bias: true),
+    ConvCase(n: 1, c: 3, h: 10, w: 9, o: 7, k: 3, stride: 1, padding: 1, bias: true),
+    ConvCase(n: 1, c: 5, h: 14, w: 14, o: 12, k: 5, stride: 1, padding: 0, bias: true),
+    ConvCase(n: 2, c: 4, h: 8, w: 8, o: 23, k: 3, stride: 1, padding: 1, bias: false),
 ]
 
 @Test(arguments: shiftedCases)
