@@ -1,6 +1,6 @@
 // Compacted models: the CNN, LeNet-5 and the ResNet pruned by channels (L1, one-shot) to 75, 50
 // and 25% of their units, compacted, and timed against the dense model in evaluation mode at
-// batch 1 and 128, interleaved so that the machine's noise hits both alike. The goal (issue:
+// batch 1 and 128, call by call in turn so that the machine's noise hits both alike. The goal (issue:
 // structured pruning) is that latency falls at least 0.6 × as much as the dense FLOPs do.
 import Engine
 import FileIO
@@ -23,14 +23,15 @@ func compactBench(repeats: Int) throws {
             var ratios: [Int: [Double]] = [:], seconds: [Int: [(Double, Double)]] = [:]
             var flops = (dense: 0, small: 0)
             for _ in 0..<repeats {
-                let a = try CompactionCost.measure(model, batch: batch, sizes: sizes)
-                let b = try CompactionCost.measure(small, batch: batch, sizes: sizes)
-                flops = (a.flops, b.flops)
-                for (x, y) in zip(a.latency, b.latency) {
-                    ratios[x.batch, default: []].append(y.seconds / x.seconds)
-                    seconds[x.batch, default: []].append((x.seconds, y.seconds))
+                for n in sizes {
+                    let (a, b) = try pairedLatency(model, small, batch.sliced(axis: 0, start: 0, end: n))
+                    ratios[n, default: []].append(b / a)
+                    seconds[n, default: []].append((a, b))
                 }
             }
+            // Counted after forward passes: a layer's FLOPs per sample need its spatial size.
+            flops = (try CompactionCost.measure(model, batch: batch, sizes: []).flops,
+                     try CompactionCost.measure(small, batch: batch, sizes: []).flops)
             let tag = "compact_\(name)_keep\(Int(keep * 100))"
             if CommandLine.arguments.contains("--layers") {
                 let n = min(max(arg("--layer-batch").flatMap(Int.init) ?? 1, 1), 128)
@@ -52,6 +53,17 @@ func compactBench(repeats: Int) throws {
             }
         }
     }
+}
+
+/// Seconds per forward pass of `a` and of `b` on `x` (evaluation, no recording), in blocks of
+/// about 20 ms taken in turn, the best block of each (`interleavedSeconds`, as the sparse
+/// benchmark and `speed` time): timing one model for 0.3 s and then the other let a few
+/// milliseconds of another job's work decide a ratio.
+func pairedLatency(_ a: Module, _ b: Module, _ x: Tensor) throws -> (Double, Double) {
+    let s = try GradMode.noGrad {
+        try interleavedSeconds([{ n in for _ in 0..<n { _ = try a(x) } }, { n in for _ in 0..<n { _ = try b(x) } }])
+    }
+    return (s[0], s[1])
 }
 
 /// Microseconds per call of each layer of a Sequential `model` on `x` (evaluation, no recording),
