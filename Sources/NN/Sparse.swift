@@ -45,6 +45,8 @@ public final class SparseLayerState {
     var transposed: SparseMatrix?
     /// Whether the kept values are finite, once checked since they were last read.
     private var finite: Bool?
+    /// Whether `run` is timing the two kernels (then nothing input-dependent is taken).
+    private(set) var timing = false
     /// The kept pattern, as checked against the frozen mask by the last frozen-mask forward
     /// pass, until an optimizer step takes it (`takeCheckedPattern`) to update the kept entries
     /// only.
@@ -71,9 +73,10 @@ public final class SparseLayerState {
         return checkedPattern
     }
 
-    /// Aᵀ for `sparseScatterProduct` (built on first use), when every kept value is finite.
+    /// Aᵀ for `sparseScatterProduct` (built on first use), when every kept value is finite; nil
+    /// while the kernels are being timed.
     func scatterColumns() -> SparseMatrix? {
-        guard let m = matrix else { return nil }
+        guard !timing, let m = matrix else { return nil }
         if finite == nil { finite = m.valuesAreFinite() }
         guard finite == true else { return nil }
         if transposed == nil { transposed = m.transposed() }
@@ -113,6 +116,10 @@ public final class SparseLayerState {
         case .auto: break
         }
         if let useSparse = choices[batch] { return try useSparse ? sparse() : dense() }
+        // Timed without the product over non-zero inputs, whose cost depends on the input: the
+        // choice then holds for every input, and emptier ones only run faster than timed.
+        timing = true
+        defer { timing = false }
         // Once each to warm caches and buffers, then alternate: three rounds (one when a round
         // takes over 50 ms: a large batch on a slow kernel), more (up to twenty) while the
         // total is under two milliseconds; the best of each.

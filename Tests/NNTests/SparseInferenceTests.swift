@@ -122,3 +122,27 @@ struct OneBatch: BatchSource {
     var classes: Int { (y.max() ?? 0) + 1 }
     func makeBatches(size: Int, shuffle: Bool, rng: RNG) -> AnySequence<(x: Tensor, y: [Int])> { AnySequence([(x, y)]) }
 }
+
+/// The timed choice at batch 1 runs the sparse kernel by rows: the product over non-zero inputs
+/// (whose cost depends on the input) is left out while timing, so one input's zeros cannot decide
+/// the kernel for every input; afterwards it is available again.
+@Test func theTimedChoiceAtBatchOneLeavesOutTheZeroInputProduct() throws {
+    let layer = try Linear(64, 32, rng: RNG(seed: 12))
+    try maskWeights(layer, density: 0.05)
+    layer.eval()
+    let x = try Tensor.zeros([1, 64])
+    var timedWithColumns: [Bool] = []
+    try GradMode.noGrad {
+        try SparseInference.with(layer, mode: .auto) {
+            _ = try layer.sparse.run(batch: 1, dense: { try Tensor.zeros([1, 32]) }, sparse: {
+                timedWithColumns.append(layer.sparse.scatterColumns() != nil)
+                return try Tensor.zeros([1, 32])
+            })
+            #expect(layer.sparse.choices[1] != nil)
+            #expect(layer.sparse.scatterColumns() != nil)
+            _ = try layer(x)
+        }
+    }
+    #expect(!timedWithColumns.isEmpty)
+    #expect(timedWithColumns.allSatisfy { !$0 })
+}
