@@ -4,6 +4,8 @@
 import Engine
 import FileIO
 import NN
+import Kernels
+import KernelsAVX512
 
 func overheadCosts() throws {
     let only = arg("--only")
@@ -31,6 +33,24 @@ func overheadCosts() throws {
         try time("tensor_linear_84x10") { _ = try Tensor.linear(x84, weight: small.weight, bias: small.bias) }
         try time("layer_linear_84x10") { _ = try small(x84) }
         try time("layer_linear_400x120") { _ = try wide(x400) }
+        // A Linear 784→300 with a fixed 95% mask at batch 1 inside a sparse scope: the layer call
+        // against its kernel called directly (the difference is the layer's dispatch).
+        let masked = try Linear(784, 300, rng: rng)
+        let mask = try Tensor.zeros([300, 784])
+        for i in 0..<mask.count where rng.uniform() < 0.05 { mask.data[i] = 1 }
+        try masked.setGate(WeightGate(mask: mask), for: "weight")
+        masked.eval()
+        let x784 = try Tensor.uniform([1, 784], low: 0, high: 1, rng: rng)
+        try SparseInference.with(masked, mode: .sparse) {
+            _ = try masked(x784)
+            try time("layer_sparse_linear_784x300_95") { _ = try masked(x784) }
+            if let m = masked.sparse.matrix {
+                let y = try Tensor.empty([1, 300])
+                time("kernel_sparse_linear_784x300_95") {
+                    sparseLinear(m, x784.data, batch: 1, bias: masked.bias?.data, y.data, kernel: SparseKernels.rows)
+                }
+            }
+        }
         let image = try Tensor.randn([1, 1, 28, 28], rng: rng)
         for o in 1...8 {
             let conv = try Conv2d(1, o, kernel: 5, padding: 2, rng: rng)
