@@ -16,7 +16,8 @@ public struct StorageHeader {
 /// (a reshape shares its input's storage). The floats live in the object's own allocation, after
 /// its header: one malloc per tensor instead of an object and an aligned buffer (at batch 1 a
 /// small layer's allocations cost more than its arithmetic; posix_memalign alone split chunks).
-public final class Storage: ManagedBuffer<StorageHeader, Float>, @unchecked Sendable {
+/// Not `Sendable` (no ManagedBuffer is); `Tensor`, which is declared so, carries it.
+public final class Storage: ManagedBuffer<StorageHeader, Float> {
     @inline(__always) public var data: UnsafeMutablePointer<Float> { header.data }
     @inline(__always) public var count: Int { header.count }
 
