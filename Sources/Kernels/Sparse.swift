@@ -331,10 +331,23 @@ public func sparseSampledProduct(_ pattern: SparseMatrix, _ u: UnsafePointer<Flo
         let lo = pattern.rowSplit(t, of: tasks), hi = pattern.rowSplit(t + 1, of: tasks)
         if !accumulate { (out + lo * cols).update(repeating: 0, count: (hi - lo) * cols) }
         for r in lo..<hi {
-            let ur = u + r * n
-            for k in pattern.range(r) {
+            let ur = u + r * n, row = out + r * cols
+            let range = pattern.range(r)
+            var k = range.lowerBound
+            // Four kept entries of the row at a time: four independent dot products (a single
+            // one waits on its own two accumulators' multiply-add latency), each summed exactly
+            // as `dot8` sums it.
+            while k + 4 <= range.upperBound {
+                let c0 = Int(pattern.columns[k]), c1 = Int(pattern.columns[k + 1])
+                let c2 = Int(pattern.columns[k + 2]), c3 = Int(pattern.columns[k + 3])
+                let d = dot8x4(ur, v + c0 * n, v + c1 * n, v + c2 * n, v + c3 * n, n)
+                row[c0] += d.0; row[c1] += d.1; row[c2] += d.2; row[c3] += d.3
+                k += 4
+            }
+            while k < range.upperBound {
                 let c = Int(pattern.columns[k])
-                out[r * cols + c] += dot8(ur, v + c * n, n)
+                row[c] += dot8(ur, v + c * n, n)
+                k += 1
             }
         }
     }
@@ -373,6 +386,45 @@ func dot8(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Flo
     var s = (s0 + s1).sum()
     while i < n { s = s.addingProduct(a[i], b[i]); i += 1 }
     return s
+}
+
+/// `dot8` of `a` with each of b0…b3, interleaved: every one of the four is summed exactly as
+/// `dot8` sums it (the same two accumulators over the same elements, the same reduction), so the
+/// results are the same bits; the eight accumulators are independent, so the multiply-adds
+/// overlap instead of waiting on each other, and each vector of `a` is loaded once for all four.
+@inline(__always)
+func dot8x4(_ a: UnsafePointer<Float>, _ b0: UnsafePointer<Float>, _ b1: UnsafePointer<Float>, _ b2: UnsafePointer<Float>,
+            _ b3: UnsafePointer<Float>, _ n: Int) -> (Float, Float, Float, Float) {
+    typealias V = SIMD8<Float>
+    var s00 = V(), s01 = V(), s10 = V(), s11 = V(), s20 = V(), s21 = V(), s30 = V(), s31 = V()
+    var i = 0
+    let ra = UnsafeRawPointer(a)
+    let r0 = UnsafeRawPointer(b0), r1 = UnsafeRawPointer(b1), r2 = UnsafeRawPointer(b2), r3 = UnsafeRawPointer(b3)
+    while i + 16 <= n {
+        let o = 4 * i
+        let x0 = ra.loadUnaligned(fromByteOffset: o, as: V.self), x1 = ra.loadUnaligned(fromByteOffset: o + 32, as: V.self)
+        s00.addProduct(x0, r0.loadUnaligned(fromByteOffset: o, as: V.self)); s01.addProduct(x1, r0.loadUnaligned(fromByteOffset: o + 32, as: V.self))
+        s10.addProduct(x0, r1.loadUnaligned(fromByteOffset: o, as: V.self)); s11.addProduct(x1, r1.loadUnaligned(fromByteOffset: o + 32, as: V.self))
+        s20.addProduct(x0, r2.loadUnaligned(fromByteOffset: o, as: V.self)); s21.addProduct(x1, r2.loadUnaligned(fromByteOffset: o + 32, as: V.self))
+        s30.addProduct(x0, r3.loadUnaligned(fromByteOffset: o, as: V.self)); s31.addProduct(x1, r3.loadUnaligned(fromByteOffset: o + 32, as: V.self))
+        i += 16
+    }
+    if i + 8 <= n {
+        let o = 4 * i
+        let x0 = ra.loadUnaligned(fromByteOffset: o, as: V.self)
+        s00.addProduct(x0, r0.loadUnaligned(fromByteOffset: o, as: V.self))
+        s10.addProduct(x0, r1.loadUnaligned(fromByteOffset: o, as: V.self))
+        s20.addProduct(x0, r2.loadUnaligned(fromByteOffset: o, as: V.self))
+        s30.addProduct(x0, r3.loadUnaligned(fromByteOffset: o, as: V.self))
+        i += 8
+    }
+    var t0 = (s00 + s01).sum(), t1 = (s10 + s11).sum(), t2 = (s20 + s21).sum(), t3 = (s30 + s31).sum()
+    while i < n {
+        t0 = t0.addingProduct(a[i], b0[i]); t1 = t1.addingProduct(a[i], b1[i])
+        t2 = t2.addingProduct(a[i], b2[i]); t3 = t3.addingProduct(a[i], b3[i])
+        i += 1
+    }
+    return (t0, t1, t2, t3)
 }
 
 /// out[c, r] = x[r, c] for a rows × cols matrix whose rows are `ldx` apart, into rows `ldo`

@@ -106,7 +106,9 @@ func sparseKernelCosts() throws {
     let x = try Tensor.uniform([batch, nIn], low: 0, high: 1, rng: rng)
     let xt = try Tensor.empty([nIn, batch]), yt = try Tensor.empty([nOut, batch]), y = try Tensor.empty([batch, nOut])
     let kernel = SparseKernels.rows
-    let names = ["transpose_in_128", "product_128", "transpose_out_128", "linear_128", "dense_gemm_128", "linear_1", "linear_1_avx2", "dense_gemv_1"]
+    let gt = try Tensor.uniform([nOut, batch], low: -1, high: 1, rng: rng), gw = try Tensor.empty([nOut, nIn])
+    let names = ["transpose_in_128", "product_128", "transpose_out_128", "linear_128", "dense_gemm_128", "linear_1", "linear_1_avx2", "dense_gemv_1",
+                 "weight_gradient_128"]
     let seconds = (try? interleavedSeconds([
         { n in for _ in 0..<n { transposeMatrix(x.data, rows: batch, cols: nIn, xt.data) } },
         { n in for _ in 0..<n { sparseProduct(a, xt.data, ldx: batch, n: batch, yt.data, ldy: batch, kernel: kernel) } },
@@ -116,6 +118,8 @@ func sparseKernelCosts() throws {
         { n in for _ in 0..<n { sparseLinear(a, x.data, batch: 1, bias: nil, y.data, kernel: kernel) } },
         { n in for _ in 0..<n { sparseLinear(a, x.data, batch: 1, bias: nil, y.data, kernel: sparseRows8) } },
         { n in for _ in 0..<n { BLAS.gemm(transB: true, m: 1, n: nOut, k: nIn, x.data, w.data, y.data) } },
+        // A frozen-mask layer's weight gradient at its kept entries (gᵀ [out, B], xᵀ [in, B]).
+        { n in for _ in 0..<n { sparseSampledProduct(a, gt.data, xt.data, length: batch, gw.data) } },
     ])) ?? []
     for (name, s) in zip(names, seconds) { emit("sparse_kernels", name + "_us", s * 1e6, digits: 2) }
     // Batch 1 by rows (a gather per entry) against by columns over the non-zero inputs only,

@@ -3,7 +3,7 @@
 // instruction paths, one thread and several.
 import Testing
 import Engine
-import Kernels
+@testable import Kernels
 import KernelsAVX512
 import NN
 
@@ -230,6 +230,32 @@ private let paths: [(String, SparseRowsKernel)] = {
             sparseSampledProduct(a, u, v, length: n, &got)
             #expect(maxRelativeError(got, want) < 1e-5, "\(m)×\(k) length \(n) density \(density)")
             for i in 0..<(m * k) where mask[i] == 0 { #expect(got[i] == 0) }
+        }
+    }
+}
+
+/// The sampled product takes four kept entries of a row at a time, each summed as one `dot8`
+/// sums it: the same bits as one entry at a time (so frozen-mask training did not change).
+@Test func sampledProductFourAtATimeHasTheBitsOfOneAtATime() throws {
+    let rng = RNG(seed: 13)
+    for (m, k, n) in [(3, 11, 7), (30, 50, 33), (20, 100, 128), (9, 40, 130)] {
+        for density in [0.1, 0.5, 1.0] {
+            let (dense, mask) = randomSparse(rows: m, cols: k, density: density, rng: rng, emptyRows: [0])
+            let a = try #require(SparseMatrix(rows: m, cols: k, values: dense, pattern: mask))
+            let u = (0..<(m * n)).map { _ in rng.uniform() * 2 - 1 }, v = (0..<(k * n)).map { _ in rng.uniform() * 2 - 1 }
+            var got = [Float](repeating: 0, count: m * k), want = got
+            sparseSampledProduct(a, u, v, length: n, &got)
+            u.withUnsafeBufferPointer { ub in
+                v.withUnsafeBufferPointer { vb in
+                    for r in 0..<m {
+                        for e in a.range(r) {
+                            let c = Int(a.columns[e])
+                            want[r * k + c] = dot8(ub.baseAddress! + r * n, vb.baseAddress! + c * n, n)
+                        }
+                    }
+                }
+            }
+            #expect(got.map(\.bitPattern) == want.map(\.bitPattern), "\(m)×\(k) length \(n) density \(density)")
         }
     }
 }
