@@ -56,30 +56,6 @@ public func applyRule(_ rule: UpdateRule, _ w: UnsafeMutablePointer<Float>, _ g:
     }
 }
 
-/// `applyRule` with a fixed mask, computed at the mask's kept entries only: `pattern` holds them
-/// (its rows × cols = n), and the weights and the state are +0.0 at every other entry, as `applyRule`
-/// with the mask leaves them after every step. The kept entries of w, g and the state are
-/// gathered, updated by `applyRule` under a mask of ones (so every kept entry gets the same bits
-/// as the full pass gives it), and written back; the others are not touched, and stay 0. A
-/// frozen mask keeping 5% of a layer's weights reads and writes a twentieth of the memory.
-public func applyRuleAtKept(_ rule: UpdateRule, pattern: SparseMatrix, _ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>,
-                            _ first: UnsafeMutablePointer<Float>?, _ second: UnsafeMutablePointer<Float>?) {
-    let k = pattern.nnz
-    guard k > 0 else { return }
-    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 5 * k)
-    defer { scratch.deallocate() }
-    let ones = scratch, kw = scratch + k, kg = scratch + 2 * k, k1 = scratch + 3 * k, k2 = scratch + 4 * k
-    ones.update(repeating: 1, count: k)
-    pattern.gatherKept(w, kw)
-    pattern.gatherKept(g, kg)
-    if let first { pattern.gatherKept(first, k1) }
-    if let second { pattern.gatherKept(second, k2) }
-    applyRule(rule, kw, kg, first == nil ? nil : k1, second == nil ? nil : k2, k, mask: ones)
-    pattern.scatterKept(kw, w)
-    if let first { pattern.scatterKept(k1, first) }
-    if let second { pattern.scatterKept(k2, second) }
-}
-
 /// SGD with momentum μ, optional Nesterov and L2 weight decay:
 /// g' = g + wd·w; v = μ·v + g'; w −= lr·(nesterov ? g' + μ·v : v). With μ = 0, v is unused.
 public func sgdStep(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ v: UnsafeMutablePointer<Float>?,

@@ -111,27 +111,11 @@ public final class SparseMatrix: @unchecked Sendable {
     /// Re-reads the kept values from the dense matrix they came from: `dense` is [rows, cols], or
     /// with `transposed` the [cols, rows] matrix this one is the transpose of.
     public func refreshValues(from dense: UnsafePointer<Float>, transposed: Bool = false) {
-        guard transposed else { return gatherKept(dense, values) }
         for r in 0..<rows {
-            for k in range(r) { values[k] = dense[Int(columns[k]) * rows + r] }
-        }
-    }
-
-    /// Copies the entries of the dense [rows, cols] `dense` at the kept positions, in order, into
-    /// `out` (`nnz` floats).
-    public func gatherKept(_ dense: UnsafePointer<Float>, _ out: UnsafeMutablePointer<Float>) {
-        for r in 0..<rows {
-            let row = dense + r * cols
-            for k in range(r) { out[k] = row[Int(columns[k])] }
-        }
-    }
-
-    /// Writes `kept` (`nnz` floats, in order) to the kept positions of the dense [rows, cols]
-    /// `dense`; the other entries are left alone.
-    public func scatterKept(_ kept: UnsafePointer<Float>, _ dense: UnsafeMutablePointer<Float>) {
-        for r in 0..<rows {
-            let row = dense + r * cols
-            for k in range(r) { row[Int(columns[k])] = kept[k] }
+            for k in range(r) {
+                let c = Int(columns[k])
+                values[k] = transposed ? dense[c * rows + r] : dense[r * cols + c]
+            }
         }
     }
 

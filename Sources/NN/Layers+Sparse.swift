@@ -33,9 +33,6 @@ extension Linear: SparseCapable {
               sparse.prepare(weight: weight, gate: gate, rows: outFeatures, cols: inFeatures, mode: .auto,
                              maxDensity: SparseInference.maxTrainingDensity),
               let a = sparse.matrix else { return nil }
-        // Checked against the mask just now: the optimizer's next step may update the kept
-        // entries only.
-        sparse.checkedPattern = a
         let nIn = inFeatures, nOut = outFeatures
         let kernel = SparseKernels.rows
         // xᵀ [in, B] is kept for the weight gradient.
@@ -108,9 +105,6 @@ extension Conv2d: SparseCapable {
               sparse.prepare(weight: weight, gate: gate, rows: outChannels, cols: inChannels * kernel * kernel, mode: .auto,
                              maxDensity: SparseInference.maxTrainingDensity),
               let a = sparse.matrix, let (plan, outH, outW) = convPlan(a, for: x) else { return nil }
-        // Checked against the mask just now: the optimizer's next step may update the kept
-        // entries only.
-        sparse.checkedPattern = a
         let n = x.shape[0], c = inChannels, h = x.shape[2], wd = x.shape[3], o = outChannels
         let k = a.cols, p = outH * outW, chw = c * h * wd
         let (kh, kw, stride, padding) = (kernel, kernel, stride, padding)

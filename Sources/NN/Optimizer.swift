@@ -74,10 +74,6 @@ public final class Optimizer {
     /// Fixed pruning masks by parameter: masked entries of the weights and of their state end
     /// every step at exactly 0. See `bindMasks(_:)`.
     public var masks: [Tensor?]
-    /// The sparse state of the layer whose weight each parameter is (Linear, Conv2d), where it
-    /// has a fixed mask: after a frozen-mask forward pass it holds the kept pattern, checked
-    /// against the mask, and `step()` then updates the kept entries only.
-    var sparseStates: [SparseLayerState?]
     /// Parameters whose update another component performs in its own fused pass (movement
     /// pruning updates gated weights together with their scores); `step()` leaves them alone.
     public private(set) var delegated: Set<Int> = []
@@ -101,7 +97,6 @@ public final class Optimizer {
         first = Array(repeating: nil, count: params.count)
         second = Array(repeating: nil, count: params.count)
         masks = Array(repeating: nil, count: params.count)
-        sparseStates = Array(repeating: nil, count: params.count)
     }
 
     /// Takes the fixed masks of `model` (matched by dotted name) so that every step keeps the
@@ -109,14 +104,9 @@ public final class Optimizer {
     /// Call again whenever masks are installed, removed or change kind.
     public func bindMasks(_ model: Module) {
         let gates = Dictionary(model.namedGates(), uniquingKeysWith: { a, _ in a })
-        var layers: [String: SparseLayerState] = [:]
-        for (path, m) in model.namedModules() {
-            if let layer = m as? SparseCapable { layers[path.isEmpty ? "weight" : path + ".weight"] = layer.sparse }
-        }
         for (i, name) in names.enumerated() {
-            guard let gate = gates[name], gate.isFixed else { masks[i] = nil; sparseStates[i] = nil; continue }
+            guard let gate = gates[name], gate.isFixed else { masks[i] = nil; continue }
             masks[i] = gate.mask
-            sparseStates[i] = layers[name]
             params[i].maskInPlace(by: gate.mask)
             first[i]?.maskInPlace(by: gate.mask)
             second[i]?.maskInPlace(by: gate.mask)
@@ -177,14 +167,7 @@ public final class Optimizer {
             let p = params[i]
             guard p.requiresGrad, let g = p.grad, !delegated.contains(i) else { continue }
             let (rule, m, v) = rule(for: i)
-            if masks[i] != nil, let pattern = sparseStates[i]?.takeCheckedPattern(), pattern.rows * pattern.cols == p.count,
-               g.count == p.count {
-                // The forward pass checked the kept pattern against this mask: outside it the
-                // weights and their state are 0 and stay 0.
-                applyRuleAtKept(rule, pattern: pattern, p.data, g.data, m?.data, v?.data)
-            } else {
-                applyRule(rule, p.data, g.data, m?.data, v?.data, p.count, mask: masks[i].map { UnsafePointer($0.data) })
-            }
+            applyRule(rule, p.data, g.data, m?.data, v?.data, p.count, mask: masks[i].map { UnsafePointer($0.data) })
         }
     }
 

@@ -47,10 +47,6 @@ public final class SparseLayerState {
     private var finite: Bool?
     /// Whether `run` is timing the two kernels (then nothing input-dependent is taken).
     private(set) var timing = false
-    /// The kept pattern, as checked against the frozen mask by the last frozen-mask forward
-    /// pass, until an optimizer step takes it (`takeCheckedPattern`) to update the kept entries
-    /// only.
-    var checkedPattern: SparseMatrix?
     /// Whether the layer is inside a `SparseInference.with` scope, and how it chooses there.
     var active = false
     var mode: SparseKernelChoice = .auto
@@ -63,14 +59,7 @@ public final class SparseLayerState {
 
     /// Drops everything built (the mask is gone or no longer fixed).
     func clear() {
-        matrix = nil; conv = nil; transposed = nil; finite = nil; checkedPattern = nil; choices = [:]; timings = [:]
-    }
-
-    /// The pattern a frozen-mask forward pass checked against the mask since the last call
-    /// (nil if none did): the optimizer's step that follows may update the kept entries only.
-    func takeCheckedPattern() -> SparseMatrix? {
-        defer { checkedPattern = nil }
-        return checkedPattern
+        matrix = nil; conv = nil; transposed = nil; finite = nil; choices = [:]; timings = [:]
     }
 
     /// Aᵀ for `sparseScatterProduct` (built on first use), when every kept value is finite; nil

@@ -132,33 +132,3 @@ func sparseConvTrainingGradientsOnlyAtKeptEntries(convStride: Int) throws {
     #expect(relativeError(gw, try wd.grad! * mask) < 1e-5)
     #expect(relativeError(layer.bias!.grad!, bd.grad!) < 1e-5)
 }
-
-/// A frozen-mask forward pass leaves its checked pattern for the optimizer, whose next step
-/// takes it and updates the kept entries only: pruned weights and momentum stay +0.0, and the
-/// step's result equals the full masked pass's on every entry.
-@Test func optimizerStepsTheKeptEntriesAfterAFrozenMaskForward() throws {
-    let model = try Models.mlp([30, 24, 16, 5], rng: RNG(seed: 5))
-    try maskWeights(model, density: 0.1)
-    for (_, g) in model.namedGates() { g.frozen = true }
-    let twin = try model.clone()
-    let opt = try Optimizer(.sgd(momentum: 0.9), parameters: model.namedParameters(), lr: 0.1, weightDecay: 1e-3)
-    let twinOpt = try Optimizer(.sgd(momentum: 0.9), parameters: twin.namedParameters(), lr: 0.1, weightDecay: 1e-3)
-    opt.bindMasks(model); twinOpt.bindMasks(twin)
-    model.train(); twin.train()
-    let layers = SparseInference.sparseLayers(of: model).map(\.1)
-    for step in 0..<3 {
-        let x = try Tensor.uniform([9, 30], low: -1, high: 1, rng: RNG(seed: UInt64(step)))
-        try SparseInference.$enabledHere.withValue(true) {
-            try Loss.crossEntropy(model(x), (0..<9).map { $0 % 5 }).backward()
-        }
-        for layer in layers { #expect(layer.sparse.checkedPattern != nil) }
-        // The twin gets the very gradients and steps the whole tensors under the masks.
-        for ((_, a), (_, b)) in zip(model.namedParameters(), twin.namedParameters()) { b.grad = a.grad?.copy() }
-        GradMode.noGrad { opt.step(); twinOpt.step() }
-        for layer in layers { #expect(layer.sparse.checkedPattern == nil) }
-        for ((name, a), (_, b)) in zip(model.namedParameters(), twin.namedParameters()) {
-            #expect(a.array.map(\.bitPattern) == b.array.map(\.bitPattern), "\(name) after step \(step)")
-        }
-        opt.zeroGrad(); twinOpt.zeroGrad()
-    }
-}
