@@ -421,6 +421,18 @@ public func transposeMatrix(_ x: UnsafePointer<Float>, rows: Int, cols: Int, ldx
     #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
     let rows8 = rows & ~7, cols8 = cols & ~7
     var r0 = 0
+    // Sixteen rows at a time where there are: the two 8 × 8 blocks of a column block fill whole
+    // 64-byte lines of the output (an 8-row band wrote half lines, whose other halves came a
+    // band later, after the line had often left the cache).
+    while r0 + 16 <= rows8 {
+        var c0 = 0
+        while c0 < cols8 {
+            transpose8x8(x + r0 * ldx + c0, ldx, out + c0 * ldo + r0, ldo)
+            transpose8x8(x + (r0 + 8) * ldx + c0, ldx, out + c0 * ldo + r0 + 8, ldo)
+            c0 += 8
+        }
+        r0 += 16
+    }
     while r0 < rows8 {
         var c0 = 0
         while c0 < cols8 {

@@ -262,7 +262,7 @@ private let paths: [(String, SparseRowsKernel)] = {
 
 @Test func transposeMatrixTransposesEveryShape() {
     let rng = RNG(seed: 6)
-    for (rows, cols) in [(0, 3), (1, 1), (8, 8), (7, 9), (16, 24), (13, 40), (128, 784), (33, 17)] {
+    for (rows, cols) in [(0, 3), (1, 1), (8, 8), (7, 9), (16, 24), (13, 40), (128, 784), (33, 17), (24, 16), (56, 9), (64, 784)] {
         let x = (0..<(rows * cols)).map { _ in rng.uniform() }
         var out = [Float](repeating: .nan, count: rows * cols)
         transposeMatrix(x, rows: rows, cols: cols, &out)
