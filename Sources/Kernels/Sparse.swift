@@ -78,7 +78,12 @@ public final class SparseMatrix: @unchecked Sendable {
 
     /// The transpose [cols, rows] in the same form (a column-major view of the kept entries): the
     /// input gradient Wᵀ·g of a layer is a sparse product with it.
-    public func transposed() -> SparseMatrix {
+    public func transposed() -> SparseMatrix { transposedWithOrder().matrix }
+
+    /// The transpose, and for each kept entry k of this matrix its position in the transpose's
+    /// arrays (for `refreshValues(from:order:)`).
+    public func transposedWithOrder() -> (matrix: SparseMatrix, order: [Int32]) {
+        var order = [Int32](repeating: 0, count: nnz)
         let t = SparseMatrix(rows: cols, cols: rows, nnz: nnz)
         let count = UnsafeMutablePointer<Int>.allocate(capacity: cols + 1)
         defer { count.deallocate() }
@@ -91,10 +96,21 @@ public final class SparseMatrix: @unchecked Sendable {
                 let c = Int(columns[k]), slot = count[c]
                 t.columns[slot] = Int32(truncatingIfNeeded: r)
                 t.values[slot] = values[k]
+                order[k] = Int32(truncatingIfNeeded: slot)
                 count[c] = slot + 1
             }
         }
-        return t
+        return (t, order)
+    }
+
+    /// Re-reads the kept values from `source`, the matrix this one is the transpose of, through
+    /// `order` (`source.transposedWithOrder()`): a pass over the kept values, where re-reading
+    /// them from the dense weight walks it column by column.
+    public func refreshValues(from source: SparseMatrix, order: [Int32]) {
+        guard source.nnz == nnz, order.count == nnz else { return }
+        order.withUnsafeBufferPointer { o in
+            for k in 0..<nnz { values[Int(o[k])] = source.values[k] }
+        }
     }
 
     /// Whether the kept entries are exactly where `pattern` ([rows, cols]) is non-zero: the

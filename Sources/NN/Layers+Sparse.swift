@@ -39,8 +39,7 @@ extension Linear: SparseCapable {
         let xt = try Tensor.empty([nIn, batch])
         let out = try Tensor.empty(x.shape.replacingLast(with: nOut))
         sparseLinear(a, x.data, batch: batch, bias: b?.data, out.data, kernel: kernel, xt: xt.data)
-        if x.requiresGrad && sparse.transposed == nil { sparse.transposed = a.transposed() }
-        let at = sparse.transposed
+        let at = x.requiresGrad ? sparse.transposedMatrix() : sparse.transposed
         return Tensor.recorded("sparse_linear", out, inputs: b.map { [x, w, $0] } ?? [x, w]) { g in
             let gt = Tensor.empty(like: g)   // [nOut, batch]: g transposed
             var gx: Tensor?, gw: Tensor?, gb: Tensor?
@@ -111,8 +110,7 @@ extension Conv2d: SparseCapable {
         let rows = SparseKernels.rows
         let out = try Tensor.empty([n, o, outH, outW])
         sparseConv2d(plan, x.data, batch: n, height: h, width: wd, outH: outH, outW: outW, bias: b?.data, out.data, kernel: rows)
-        if x.requiresGrad && sparse.transposed == nil { sparse.transposed = a.transposed() }
-        let at = sparse.transposed
+        let at = x.requiresGrad ? sparse.transposedMatrix() : sparse.transposed
         return Tensor.recorded("sparse_conv2d", out, inputs: b.map { [x, w, $0] } ?? [x, w]) { g in
             let needX = x.requiresGrad && at != nil, needW = w.requiresGrad
             let gx: Tensor? = needX ? Tensor.empty(like: x) : nil

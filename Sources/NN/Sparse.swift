@@ -42,7 +42,17 @@ public final class SparseLayerState {
     var conv: SparseConvPlan?
     /// The transpose, for the input gradient of frozen-mask training and a Linear's product
     /// over non-zero inputs at batch 1.
-    var transposed: SparseMatrix?
+    var transposed: SparseMatrix? { transposedPair?.matrix }
+    /// The transpose with, for each kept entry, its position there (to refresh its values).
+    private var transposedPair: (matrix: SparseMatrix, order: [Int32])?
+    private var transposeOrder: [Int32] { transposedPair?.order ?? [] }
+
+    /// The transpose of `matrix`, built on first use (`prepare` keeps its values current).
+    func transposedMatrix() -> SparseMatrix? {
+        guard let m = matrix else { return nil }
+        if transposedPair == nil { transposedPair = m.transposedWithOrder() }
+        return transposedPair?.matrix
+    }
     /// Whether the kept values are finite, once checked since they were last read.
     private var finite: Bool?
     /// Whether `run` is timing the two kernels (then nothing input-dependent is taken).
@@ -59,7 +69,7 @@ public final class SparseLayerState {
 
     /// Drops everything built (the mask is gone or no longer fixed).
     func clear() {
-        matrix = nil; conv = nil; transposed = nil; finite = nil; choices = [:]; timings = [:]
+        matrix = nil; conv = nil; transposedPair = nil; finite = nil; choices = [:]; timings = [:]
     }
 
     /// Aᵀ for `sparseScatterProduct` (built on first use), when every kept value is finite; nil
@@ -68,8 +78,7 @@ public final class SparseLayerState {
         guard !timing, let m = matrix else { return nil }
         if finite == nil { finite = m.valuesAreFinite() }
         guard finite == true else { return nil }
-        if transposed == nil { transposed = m.transposed() }
-        return transposed
+        return transposedMatrix()
     }
 
     /// Builds or refreshes the compressed weight for `weight` seen as [rows, cols] behind
@@ -84,7 +93,7 @@ public final class SparseLayerState {
         if let m = matrix, m.rows == rows, m.cols == cols, m.matches(pattern: gate.mask.data) {
             m.refreshValues(from: weight.data)
             conv?.refreshValues(from: weight.data)
-            transposed?.refreshValues(from: weight.data, transposed: true)
+            transposed?.refreshValues(from: m, order: transposeOrder)
             finite = nil
             return mode == .sparse || m.density <= maxDensity
         }

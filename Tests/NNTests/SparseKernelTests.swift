@@ -260,6 +260,24 @@ private let paths: [(String, SparseRowsKernel)] = {
     }
 }
 
+/// A transpose refreshed through its order holds what transposing the refreshed matrix holds.
+@Test func transposeRefreshedThroughItsOrderEqualsAFreshTranspose() throws {
+    let rng = RNG(seed: 14)
+    for (m, k, density) in [(1, 1, 1.0), (7, 13, 0.3), (30, 50, 0.05), (12, 9, 0.0)] {
+        let made = randomSparse(rows: m, cols: k, density: density, rng: rng, emptyRows: m > 2 ? [1] : [])
+        var dense = made.dense
+        let mask = made.mask
+        let a = try #require(SparseMatrix(rows: m, cols: k, values: dense, pattern: mask))
+        let (t, order) = a.transposedWithOrder()
+        for i in dense.indices { dense[i] = rng.uniform() * 2 - 1 }
+        a.refreshValues(from: dense)
+        t.refreshValues(from: a, order: order)
+        let fresh = a.transposed()
+        #expect(Array(UnsafeBufferPointer(start: t.values, count: t.nnz)) == Array(UnsafeBufferPointer(start: fresh.values, count: fresh.nnz)))
+        #expect(Array(UnsafeBufferPointer(start: t.columns, count: t.nnz)) == Array(UnsafeBufferPointer(start: fresh.columns, count: fresh.nnz)))
+    }
+}
+
 @Test func transposeMatrixTransposesEveryShape() {
     let rng = RNG(seed: 6)
     for (rows, cols) in [(0, 3), (1, 1), (8, 8), (7, 9), (16, 24), (13, 40), (128, 784), (33, 17), (24, 16), (56, 9), (64, 784)] {
