@@ -32,7 +32,8 @@ extension EngineArgs {
             let chosen = c.sparse ? c.sparseSeconds : c.denseSeconds
             table.add([("layer", .string(c.name)), ("type", .string(c.type)), ("density", .number((c.density * 1e4).rounded() / 1e4)),
                        ("dense_us", micros(c.denseSeconds)), ("sparse_us", micros(c.sparseSeconds)),
-                       ("kernel", .string(c.denseSeconds == nil ? "dense (no fixed mask)" : c.sparse ? "sparse" : "dense")),
+                       ("kernel", .string(c.denseSeconds != nil ? (c.sparse ? "sparse" : "dense")
+                                          : c.density < 1 ? "dense (keeps over \(Int(SparseInference.maxDensity * 100))%)" : "dense (no fixed mask)")),
                        ("samples_per_s", chosen.map { .number((Double(batch) / $0).rounded()) } ?? .nil_),
                        ("gflops", chosen.map { .number((2 * c.denseMACs * Double(batch) / $0 / 1e8).rounded() / 10) } ?? .nil_)])
         }

@@ -208,7 +208,7 @@ public enum SparseInference {
     /// One masked layer's kernel choice at a batch size, as `compile` and `speed` report it.
     public struct LayerChoice: Sendable {
         public var name: String, type: String
-        /// Fraction of the weights kept (1 for a layer without a fixed mask).
+        /// Fraction of the weights kept by the fixed mask (1 for a layer without one).
         public var density: Double
         /// Multiply-adds per sample of the dense computation.
         public var denseMACs: Double
@@ -238,7 +238,10 @@ public enum SparseInference {
             let (rows, cols) = layer.sparseShape
             let t = layer.sparse.timings[batch]
             let positions = Double(layer.positionsPerSample ?? 1)
-            return LayerChoice(name: name, type: layer.typeName, density: layer.sparse.matrix?.density ?? 1,
+            // A fixed mask keeping too much for the sparse kernel has no compressed weight.
+            let fixed = layer.gates["weight"].flatMap { $0.isFixed && $0.mask.count > 0 ? $0.mask : nil }
+            let density = layer.sparse.matrix?.density ?? fixed.map { Double($0.nonzeroCount) / Double($0.count) } ?? 1
+            return LayerChoice(name: name, type: layer.typeName, density: density,
                                denseMACs: Double(rows * cols) * positions, denseSeconds: t?.dense, sparseSeconds: t?.sparse,
                                sparse: layer.sparse.choices[batch] ?? false)
         }
