@@ -124,14 +124,12 @@ public final class SparseMatrix: @unchecked Sendable {
         return true
     }
 
-    /// Re-reads the kept values from the dense matrix they came from: `dense` is [rows, cols], or
-    /// with `transposed` the [cols, rows] matrix this one is the transpose of.
-    public func refreshValues(from dense: UnsafePointer<Float>, transposed: Bool = false) {
+    /// Re-reads the kept values from the dense [rows, cols] matrix they came from (a transpose
+    /// follows its source's values through `refreshValues(from:order:)`).
+    public func refreshValues(from dense: UnsafePointer<Float>) {
         for r in 0..<rows {
-            for k in range(r) {
-                let c = Int(columns[k])
-                values[k] = transposed ? dense[c * rows + r] : dense[r * cols + c]
-            }
+            let row = dense + r * cols
+            for k in range(r) { values[k] = row[Int(columns[k])] }
         }
     }
 
@@ -366,8 +364,6 @@ public func sparseSampledProductReference(_ pattern: SparseMatrix, _ u: UnsafePo
         }
     }
 }
-
-
 
 /// out[c, r] = x[r, c] for a rows × cols matrix whose rows are `ldx` apart, into rows `ldo`
 /// apart (by default both packed): 8 × 8 blocks transposed in registers (the sparse Linear

@@ -82,12 +82,11 @@ private func shiftedBlock16<let R: Int>(_ rows: InlineArray<R, Float>.Type, _ w:
 /// One or two output channels: wider column tiles keep eight accumulators busy.
 private func narrowProduct16(_ w: UnsafePointer<Float>, _ k: Int, _ o: Int, _ xp: UnsafePointer<Float>,
                              _ offsets: UnsafePointer<Int>, _ columns: Int, _ y: UnsafeMutablePointer<Float>) {
-    var o0 = 0
-    // Two channels left over: each input vector feeds both (two loads and two broadcasts per
+    // Two channels: each input vector feeds both (two loads and two broadcasts per
     // four multiply-adds, where one channel at a time would load every vector twice).
-    if o0 + 2 <= o {
-        let w0 = w + o0 * k, w1 = w0 + k
-        let y0 = y + o0 * columns, y1 = y0 + columns
+    if o == 2 {
+        let w0 = w, w1 = w0 + k
+        let y0 = y, y1 = y0 + columns
         var j = 0
         while j + 64 <= columns {
             let zero = _mm512_setzero_ps()
@@ -121,9 +120,9 @@ private func narrowProduct16(_ w: UnsafePointer<Float>, _ k: Int, _ o: Int, _ xp
             _mm512_storeu_ps(y1 + j, b0); _mm512_storeu_ps(y1 + j + 16, b1)
             j += 32
         }
-        o0 += 2
+        return
     }
-    for r in o0..<o {
+    for r in 0..<o {
         let wr = w + r * k, yr = y + r * columns
         var j = 0
         while j + 128 <= columns {

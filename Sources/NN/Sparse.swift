@@ -45,7 +45,6 @@ public final class SparseLayerState {
     var transposed: SparseMatrix? { transposedPair?.matrix }
     /// The transpose with, for each kept entry, its position there (to refresh its values).
     private var transposedPair: (matrix: SparseMatrix, order: [Int32])?
-    private var transposeOrder: [Int32] { transposedPair?.order ?? [] }
 
     /// The transpose of `matrix`, built on first use (`prepare` keeps its values current).
     func transposedMatrix() -> SparseMatrix? {
@@ -93,7 +92,7 @@ public final class SparseLayerState {
         if let m = matrix, m.rows == rows, m.cols == cols, m.matches(pattern: gate.mask.data) {
             m.refreshValues(from: weight.data)
             conv?.refreshValues(from: weight.data)
-            transposed?.refreshValues(from: m, order: transposeOrder)
+            if let (t, order) = transposedPair { t.refreshValues(from: m, order: order) }
             finite = nil
             return mode == .sparse || m.density <= maxDensity
         }

@@ -1,6 +1,6 @@
 // Compacted models: the CNN, LeNet-5 and the ResNet pruned by channels (L1, one-shot) to 75, 50
 // and 25% of their units, compacted, and timed against the dense model in evaluation mode at
-// batch 1 and 128, call by call in turn so that the machine's noise hits both alike. The goal (issue:
+// batch 1 and 128, in alternating blocks so that the machine's noise hits both alike. The goal (issue:
 // structured pruning) is that latency falls at least 0.6 × as much as the dense FLOPs do.
 import Engine
 import FileIO

@@ -45,7 +45,7 @@ func sparseBench(saveDir: String?, samples: Int?) throws {
             for batch in [1, 128] {
                 // Batch 1 cycles through 64 test images: the product over non-zero inputs takes
                 // as long as the image has non-zero pixels, so one image would be one sample.
-                let inputs = try (batch == 1 ? (0..<(64)).map { [$0] } : [Array(0..<batch)]).map { try test.gather($0).x }
+                let inputs = try (batch == 1 ? (0..<64).map { [$0] } : [Array(0..<batch)]).map { try test.gather($0).x }
                 let modes: [SparseKernelChoice] = [.dense, .sparse, .auto]
                 // The auto mode's first call times each layer; do it outside the timed blocks.
                 _ = try GradMode.noGrad { try SparseInference.with(model, mode: .auto) { try model(inputs[0]) } }
@@ -122,32 +122,27 @@ func sparseKernelCosts() throws {
         { n in for _ in 0..<n { sparseSampledProduct(a, gt.data, xt.data, length: batch, gw.data) } },
     ])) ?? []
     for (name, s) in zip(names, seconds) { emit("sparse_kernels", name + "_us", s * 1e6, digits: 2) }
-    // Batch 1 by rows (a gather per entry) against by columns over the non-zero inputs only,
-    // for inputs with a given fraction of non-zeros.
+    // Batch 1 by rows (a gather per entry) against by columns over the non-zero inputs only:
+    // `input(i)` is the vector of call i.
     let at = a.transposed()
+    func rowsAgainstColumns(_ tag: String, _ input: @escaping (Int) -> UnsafePointer<Float>) {
+        let pair = (try? interleavedSeconds([
+            { n in for i in 0..<n { sparseProduct(a, input(i), ldx: 1, n: 1, y.data, ldy: 1, kernel: kernel) } },
+            { n in for i in 0..<n { sparseScatterProduct(columns: at, input(i), y.data) } },
+        ])) ?? []
+        guard pair.count == 2 else { return }
+        emit("sparse_kernels", "rows_1_\(tag)_us", pair[0] * 1e6, digits: 2)
+        emit("sparse_kernels", "columns_1_\(tag)_us", pair[1] * 1e6, digits: 2)
+    }
+    // Inputs with a given fraction of non-zeros.
     for fraction in [0.25, 0.5, 0.75, 1.0] {
         let v = try Tensor.uniform([nIn], low: 0.1, high: 1, rng: rng)
         for i in 0..<nIn where rng.uniform() >= Float(fraction) { v.data[i] = 0 }
-        let pair = (try? interleavedSeconds([
-            { n in for _ in 0..<n { sparseProduct(a, v.data, ldx: 1, n: 1, y.data, ldy: 1, kernel: kernel) } },
-            { n in for _ in 0..<n { sparseScatterProduct(columns: at, v.data, y.data) } },
-        ])) ?? []
-        if pair.count == 2 {
-            emit("sparse_kernels", "rows_1_nonzero\(Int(fraction * 100))_us", pair[0] * 1e6, digits: 2)
-            emit("sparse_kernels", "columns_1_nonzero\(Int(fraction * 100))_us", pair[1] * 1e6, digits: 2)
-        }
+        rowsAgainstColumns("nonzero\(Int(fraction * 100))") { _ in UnsafePointer(v.data) }
     }
-    // The same on 64 Fashion-MNIST test images in turn (their pixels: where the non-zeros are
-    // changes from one call to the next, as in use).
+    // 64 Fashion-MNIST test images in turn (where the non-zeros are changes from one call to
+    // the next, as in use).
     let images = try FashionMNIST.load(.test).gather(Array(0..<64)).x
-    let nonzero = Double(countNonzero(images.data, images.count)) / Double(images.count)
-    let pair = (try? interleavedSeconds([
-        { n in for i in 0..<n { sparseProduct(a, images.data + (i % 64) * nIn, ldx: 1, n: 1, y.data, ldy: 1, kernel: kernel) } },
-        { n in for i in 0..<n { sparseScatterProduct(columns: at, images.data + (i % 64) * nIn, y.data) } },
-    ])) ?? []
-    if pair.count == 2 {
-        emit("sparse_kernels", "images_nonzero_fraction", nonzero, digits: 3)
-        emit("sparse_kernels", "rows_1_images_us", pair[0] * 1e6, digits: 2)
-        emit("sparse_kernels", "columns_1_images_us", pair[1] * 1e6, digits: 2)
-    }
+    emit("sparse_kernels", "images_nonzero_fraction", Double(countNonzero(images.data, images.count)) / Double(images.count), digits: 3)
+    rowsAgainstColumns("images") { i in UnsafePointer(images.data + (i % 64) * nIn) }
 }

@@ -49,10 +49,11 @@ private let paths: [(String, SparseRowsKernel)] = {
         var tdense = [Float](repeating: 0, count: dense.count)
         t.densify(into: &tdense)
         for r in 0..<13 { for c in 0..<29 { #expect(tdense[c * 13 + r] == dense[r * 29 + c]) } }
-        // Values re-read from a changed dense matrix, directly and through the transpose.
+        // Values re-read from a changed dense matrix, and the transpose following them.
         let changed = dense.map { $0 * 3 }
+        let order = a.transposedWithOrder().order
         a.refreshValues(from: changed)
-        t.refreshValues(from: changed, transposed: true)
+        t.refreshValues(from: a, order: order)
         a.densify(into: &back); t.densify(into: &tdense)
         #expect(back == changed)
         for r in 0..<13 { for c in 0..<29 { #expect(tdense[c * 13 + r] == changed[r * 29 + c]) } }
