@@ -7,7 +7,8 @@
 // Y[r, :] stays in registers while the row's kept entries stream past. A Linear layer's
 // y = x·Wᵀ is computed as yᵀ = W·xᵀ (transposing x [B, in] once), a convolution's output as
 // W·cols on its im2col matrix, which is already [C·kh·kw, N·P]. A single column (batch 1) is a
-// row-by-row dot product instead.
+// row-by-row dot product instead, or a product over the non-zero inputs; on AVX-512 a Linear
+// layer at batch 1 uses the lane layout of SparseLanes.swift instead of either.
 //
 // This file is the eight-lane (AVX2) version and the slow references the tests compare with;
 // KernelsAVX512/Sparse16.swift has the sixteen-lane tiles and chooses between them at run time.

@@ -15,8 +15,12 @@ extension Linear: SparseCapable {
         if sparseInferenceApplies([x, w, b]), let m = sparse.matrix {
             return try sparse.run(batch: batch, dense: { try Tensor.linear(x, weight: w, bias: b) }, sparse: {
                 let out = try Tensor.empty(x.shape.replacingLast(with: outFeatures))
-                sparseLinear(m, x.data, batch: batch, bias: b?.data, out.data, kernel: SparseKernels.rows,
-                             columns: batch == 1 ? self.sparse.scatterColumns() : nil)
+                if batch == 1, let lanes = self.sparse.laneMatrix() {
+                    sparseLaneProduct(lanes, x.data, bias: b?.data, out.data)
+                } else {
+                    sparseLinear(m, x.data, batch: batch, bias: b?.data, out.data, kernel: SparseKernels.rows,
+                                 columns: batch == 1 ? self.sparse.scatterColumns() : nil)
+                }
                 return out
             })
         }

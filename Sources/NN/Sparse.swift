@@ -5,7 +5,8 @@
 // opens one, so `accuracy` and `evaluate` get it without asking). Entering the scope checks each
 // masked layer's compressed weight against its mask and re-reads the kept values (one pass over
 // the mask, a gather of the kept weights), so weights or masks changed between scopes are never
-// computed stale. Within the scope the model is not changed. Which kernel is faster depends on
+// computed stale. A Linear layer at batch 1 on AVX-512 computes from its kept weights in lane
+// layout (Kernels/SparseLanes.swift), built on first use and refreshed with them. Within the scope the model is not changed. Which kernel is faster depends on
 // the density, the layer's shape and the batch size, so each layer times both on its first call
 // at a batch size and remembers the winner for that size until its mask changes; `compile` does
 // the timing ahead for a given batch.
@@ -52,6 +53,16 @@ public final class SparseLayerState {
         if transposedPair == nil { transposedPair = m.transposedWithOrder() }
         return transposedPair?.matrix
     }
+    /// The lane layout of `matrix` for a product with one vector (batch 1), built on first use
+    /// where the CPU has AVX-512 (`prepare` keeps its values current).
+    private var lanes: SparseLaneMatrix?
+
+    /// `matrix` in lane layout (Kernels/SparseLanes.swift), or nil where there is no kernel for it.
+    public func laneMatrix() -> SparseLaneMatrix? {
+        guard AVX512.enabled, let m = matrix else { return nil }
+        if lanes == nil { lanes = SparseLaneMatrix(m) }
+        return lanes
+    }
     /// Whether the kept values are finite, once checked since they were last read.
     private var finite: Bool?
     /// Whether `run` is timing the two kernels (then nothing input-dependent is taken).
@@ -68,7 +79,7 @@ public final class SparseLayerState {
 
     /// Drops everything built (the mask is gone or no longer fixed).
     func clear() {
-        matrix = nil; conv = nil; transposedPair = nil; finite = nil; choices = [:]; timings = [:]
+        matrix = nil; conv = nil; transposedPair = nil; lanes = nil; finite = nil; choices = [:]; timings = [:]
     }
 
     /// Aᵀ for `sparseScatterProduct` (built on first use), when every kept value is finite; nil
@@ -93,6 +104,7 @@ public final class SparseLayerState {
             m.refreshValues(from: weight.data)
             conv?.refreshValues(from: weight.data)
             if let (t, order) = transposedPair { t.refreshValues(from: m, order: order) }
+            lanes?.refreshValues(from: m)
             finite = nil
             return mode == .sparse || m.density <= maxDensity
         }

@@ -8,11 +8,11 @@ import Kernels
 import KernelsAVX512
 
 func overheadCosts() throws {
-    let only = arg("--only")
+    let only = arg("--only"), rounds = arg("--rounds").flatMap { Int($0) } ?? 200   // more rounds: for a profiler
     func time(_ name: String, _ body: () throws -> Void) rethrows {
         if let only, only != name { return }
         var best = Double.infinity
-        for _ in 0..<200 {
+        for _ in 0..<rounds {
             let t0 = monotonicSeconds()
             for _ in 0..<100 { try body() }
             best = min(best, (monotonicSeconds() - t0) / 100)
@@ -62,6 +62,29 @@ func overheadCosts() throws {
             let conv = try Conv2d(6, o, kernel: 5, rng: rng)
             conv.eval()
             try time("conv2_6to\(o)") { _ = try conv(pooled) }
+        }
+        // The benchmark MLP 784-300-100-10 with random 95% masks on its hidden layers (the
+        // classifier dense), at batch 1 in a sparse scope: the whole pass against its products.
+        let mlp = try Models.mlp([784, 300, 100, 10], rng: rng)
+        let hidden = mlp.layers.compactMap { $0 as? Linear }
+        for layer in hidden.dropLast() {
+            let m = try Tensor.zeros(layer.weight.shape)
+            for i in 0..<m.count where rng.uniform() < 0.05 { m.data[i] = 1 }
+            try layer.setGate(WeightGate(mask: m), for: "weight")
+        }
+        mlp.eval()
+        mlp.applyMasks()
+        try SparseInference.with(mlp, mode: .sparse) {
+            _ = try mlp(x784)
+            try time("mlp_95_pass") { _ = try mlp(x784) }
+            let h1 = try Tensor.empty([1, 300]), h2 = try Tensor.empty([1, 100]), out = try Tensor.empty([1, 10])
+            if let l1 = hidden[0].sparse.laneMatrix(), let l2 = hidden[1].sparse.laneMatrix() {
+                time("mlp_95_products") {
+                    sparseLaneProduct(l1, x784.data, bias: hidden[0].bias?.data, h1.data)
+                    sparseLaneProduct(l2, h1.data, bias: hidden[1].bias?.data, h2.data)
+                    matVec(hidden[2].weight.data, rows: 10, cols: 100, h2.data, bias: hidden[2].bias?.data, out.data)
+                }
+            }
         }
     }
 }
