@@ -159,9 +159,7 @@ public enum ImageFolder {
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
+            let name = Directories.entryName(entry)
             if !name.hasPrefix(".") { names.append(name) }
         }
         return names.sorted()

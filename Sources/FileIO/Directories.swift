@@ -6,6 +6,14 @@ import Darwin
 #endif
 
 public enum Directories {
+    /// The name of an entry `readdir` returned, read where it lies: a record may end before the
+    /// 256 bytes its `d_name` field is declared with, so copying the field (as passing it to
+    /// `withUnsafePointer(to:)` does) reads past the directory buffer.
+    public static func entryName(_ entry: UnsafeMutablePointer<dirent>) -> String {
+        guard let offset = MemoryLayout<dirent>.offset(of: \dirent.d_name) else { return "" }
+        return String(cString: (UnsafeRawPointer(entry) + offset).assumingMemoryBound(to: CChar.self))
+    }
+
     /// Creates `path` and any missing parents (`mkdir -p`).
     public static func make(_ path: String) throws {
         if isDirectory(path) { return }

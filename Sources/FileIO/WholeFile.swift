@@ -173,9 +173,7 @@ public enum WholeFile {
         guard let d = opendir(directory) else { return 0 }
         var stale: [String] = []
         while let e = readdir(d) {
-            let name = withUnsafePointer(to: e.pointee.d_name) { p in
-                p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
+            let name = Directories.entryName(e)
             if isStaleTemporary(name) { stale.append(name) }
         }
         closedir(d)

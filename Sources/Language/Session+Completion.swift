@@ -6,6 +6,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import FileIO
 
 extension Session {
     /// Candidates for the word that ends at `cursor` (a count of characters into `line`). Each
@@ -117,9 +118,7 @@ extension Session {
         defer { closedir(d) }
         var out: [String] = []
         while let entry = readdir(d) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) { p in
-                p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
+            let name = Directories.entryName(entry)
             if name == "." || name == ".." { continue }
             if name.hasPrefix(".") && !base.hasPrefix(".") { continue }
             guard name.hasPrefix(base) else { continue }

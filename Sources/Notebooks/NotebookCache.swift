@@ -307,9 +307,7 @@ enum FS {
         defer { closedir(d) }
         var names: [String] = []
         while let e = readdir(d) {
-            let name = withUnsafePointer(to: e.pointee.d_name) { p in
-                p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
+            let name = Directories.entryName(e)
             if name != "." && name != ".." { names.append(name) }
         }
         return names.sorted()
