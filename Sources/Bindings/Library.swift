@@ -7,17 +7,16 @@ import Engine
 public enum Library {
     /// Registers the library's builtins with the language (in the order help lists them) and
     /// routes the language's interrupt polls to the Ctrl-C flag. Idempotent; call it before the
-    /// first session starts.
-    public static func install() {
-        guard !installed else { return }
-        installed = true
+    /// first session starts. Safe to call from several threads at once (tests start sessions in
+    /// parallel): the work runs once, the first caller's, and the others wait for it.
+    public static func install() { _ = installation }
+
+    private static let installation: Void = {
         Interruption.requested = { Interrupt.requested }
         Builtins.register(Builtins.random + Builtins.tensors + Builtins.models + Builtins.layers + Builtins.pretrainedModels
                           + Builtins.speed + Builtins.data + Builtins.files + Builtins.text + Builtins.training
                           + Builtins.robust + Builtins.pruning + Builtins.watching + Builtins.transferring + Builtins.figures)
-    }
-
-    nonisolated(unsafe) private static var installed = false
+    }()
 }
 
 extension Session {

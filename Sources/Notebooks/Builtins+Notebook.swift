@@ -11,11 +11,16 @@ extension Notebook {
     nonisolated(unsafe) public static var version = "dev"
 
     /// Registers the library's builtins and then the notebooks' (`run`) with the language.
-    /// Idempotent; call it before the first session starts.
-    public static func install() {
+    /// Idempotent and safe from several threads at once, as `Library.install`; call it before the
+    /// first session starts. (Every test session calls it: registering on each call assigned the
+    /// language's table of builtins from parallel tests at once, a data race on a dictionary that
+    /// once corrupted the heap of a test run.)
+    public static func install() { _ = installation }
+
+    private static let installation: Void = {
         Library.install()
         Builtins.register(Builtins.notebooks)
-    }
+    }()
 }
 
 extension Builtins {

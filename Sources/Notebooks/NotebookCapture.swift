@@ -36,8 +36,12 @@ final class NotebookCapture {
     nonisolated(unsafe) private static var active: [ObjectIdentifier: [NotebookCapture]] = [:]
     private static let lock = NotebookLock()
 
+    /// Routes written figures here, once (captures are pushed from parallel runs: assigning the
+    /// shared closure on every push raced).
+    private static let hook: Void = { FigureObject.written = { figureWritten($0, session: $1) } }()
+
     static func push(_ c: NotebookCapture, for session: Session) -> ObjectIdentifier {
-        FigureObject.written = { figureWritten($0, session: $1) }
+        _ = hook
         let key = ObjectIdentifier(session)
         lock.locked { active[key, default: []].append(c) }
         return key
