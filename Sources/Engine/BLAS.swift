@@ -1,6 +1,7 @@
 // The one file that calls OpenBLAS.
 import CBLAS
 import Kernels
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,7 +16,7 @@ public enum BLAS {
                             alpha: Float = 1, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                             beta: Float = 0, _ c: UnsafeMutablePointer<Float>) {
         if m == 0 || n == 0 { return }
-        flops &+= 2 * m * n * k
+        countFlops(2 * m * n * k)
         if k == 0 {
             if beta == 0 { c.update(repeating: 0, count: m * n) } else { for i in 0..<(m * n) { c[i] *= beta } }
             return
@@ -67,8 +68,13 @@ public enum BLAS {
     }
 
     /// Floating-point operations issued to GEMM so far (2·m·n·k per call), and to the direct
-    /// convolution that stands in for a GEMM (Tensor+Conv.swift), for benchmarks.
-    nonisolated(unsafe) public static var flops = 0
+    /// convolution that stands in for a GEMM (Tensor+Conv.swift), for benchmarks. An atomic
+    /// counter: products run on several threads (and tests in parallel).
+    public static var flops: Int { flopCounter.load(ordering: .relaxed) }
+    private static let flopCounter = Atomic<Int>(0)
+
+    /// Adds `n` to `flops`.
+    @inline(__always) static func countFlops(_ n: Int) { flopCounter.wrappingAdd(n, ordering: .relaxed) }
 
     /// Sets the number of threads for all math: the engine's kernels and GEMM. OpenBLAS itself
     /// runs single-threaded and large products are split by `gemm` instead, so that OpenBLAS's

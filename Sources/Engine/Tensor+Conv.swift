@@ -70,7 +70,7 @@ extension Tensor {
         let out = try Tensor.empty([n, o, hOut, wOut])
         let outData = out.data
         if stride == 1 && n <= conv2dShiftedMaxBatch && ShiftedKernels.suits(terms: k) {
-            BLAS.flops &+= 2 * o * k * n * plane     // the same products as the GEMM's, counted alike
+            BLAS.countFlops(2 * o * k * n * plane)     // the same products as the GEMM's, counted alike
             parallelFor(plan.groups) { group in
                 let images = Parallel.range(group, of: plan.groups, count: n)
                 guard let first = images.first else { return }
@@ -79,7 +79,7 @@ extension Tensor {
                             product: ShiftedKernels.product)
             }
         } else {
-            if !direct { BLAS.flops &+= 2 * o * k * n * plane }
+            if !direct { BLAS.countFlops(2 * o * k * n * plane) }
             parallelFor(plan.groups) { group in
                 let cols = UnsafeMutablePointer<Float>.allocate(capacity: k * plan.chunk * plane)
                 defer { cols.deallocate() }
@@ -114,7 +114,7 @@ extension Tensor {
             defer { gwParts?.deallocate(); gbParts?.deallocate() }
             let gx: Tensor? = needX ? Tensor.empty(like: x) : nil
             let gData = g.data, gxData = gx?.data
-            if !direct { BLAS.flops &+= 2 * o * k * n * plane * ((needW ? 1 : 0) + (needX ? 1 : 0)) }
+            if !direct { BLAS.countFlops(2 * o * k * n * plane * ((needW ? 1 : 0) + (needX ? 1 : 0))) }
             parallelFor(groups) { group in
                 let gw = gwParts.map { $0 + group * o * k }, gb = gbParts.map { $0 + group * o }
                 gw?.update(repeating: 0, count: o * k)
