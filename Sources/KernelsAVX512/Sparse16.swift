@@ -41,58 +41,9 @@ public func sparseRows16(_ a: SparseMatrix, _ x: UnsafePointer<Float>, _ ldx: In
     if n == 1 { sparseColumns(a, x, ldx, n, y, ldy, rows); return }
     let values = a.values, columns = a.columns
     var c0 = 0
-    while n - c0 >= 128 {
-        for r in rows {
-            let zero = _mm512_setzero_ps()
-            var a0 = zero, a1 = zero, a2 = zero, a3 = zero, a4 = zero, a5 = zero, a6 = zero, a7 = zero
-            for k in a.range(r) {
-                let w = _mm512_set1_ps(values[k])
-                let p = x + Int(columns[k]) * ldx + c0
-                a0 = _mm512_fmadd_ps(w, _mm512_loadu_ps(p), a0)
-                a1 = _mm512_fmadd_ps(w, _mm512_loadu_ps(p + 16), a1)
-                a2 = _mm512_fmadd_ps(w, _mm512_loadu_ps(p + 32), a2)
-                a3 = _mm512_fmadd_ps(w, _mm512_loadu_ps(p + 48), a3)
-                a4 = _mm512_fmadd_ps(w, _mm512_loadu_ps(p + 64), a4)
-                a5 = _mm512_fmadd_ps(w, _mm512_loadu_ps(p + 80), a5)
-                a6 = _mm512_fmadd_ps(w, _mm512_loadu_ps(p + 96), a6)
-                a7 = _mm512_fmadd_ps(w, _mm512_loadu_ps(p + 112), a7)
-            }
-            let d = y + r * ldy + c0
-            _mm512_storeu_ps(d, a0); _mm512_storeu_ps(d + 16, a1); _mm512_storeu_ps(d + 32, a2); _mm512_storeu_ps(d + 48, a3)
-            _mm512_storeu_ps(d + 64, a4); _mm512_storeu_ps(d + 80, a5); _mm512_storeu_ps(d + 96, a6); _mm512_storeu_ps(d + 112, a7)
-        }
-        c0 += 128
-    }
-    while n - c0 >= 64 {
-        for r in rows {
-            let zero = _mm512_setzero_ps()
-            var a0 = zero, a1 = zero, a2 = zero, a3 = zero
-            for k in a.range(r) {
-                let w = _mm512_set1_ps(values[k])
-                let p = x + Int(columns[k]) * ldx + c0
-                a0 = _mm512_fmadd_ps(w, _mm512_loadu_ps(p), a0)
-                a1 = _mm512_fmadd_ps(w, _mm512_loadu_ps(p + 16), a1)
-                a2 = _mm512_fmadd_ps(w, _mm512_loadu_ps(p + 32), a2)
-                a3 = _mm512_fmadd_ps(w, _mm512_loadu_ps(p + 48), a3)
-            }
-            let d = y + r * ldy + c0
-            _mm512_storeu_ps(d, a0); _mm512_storeu_ps(d + 16, a1); _mm512_storeu_ps(d + 32, a2); _mm512_storeu_ps(d + 48, a3)
-        }
-        c0 += 64
-    }
-    while n - c0 >= 32 {
-        for r in rows {
-            var a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps()
-            for k in a.range(r) {
-                let w = _mm512_set1_ps(values[k])
-                let p = x + Int(columns[k]) * ldx + c0
-                a0 = _mm512_fmadd_ps(w, _mm512_loadu_ps(p), a0)
-                a1 = _mm512_fmadd_ps(w, _mm512_loadu_ps(p + 16), a1)
-            }
-            _mm512_storeu_ps(y + r * ldy + c0, a0); _mm512_storeu_ps(y + r * ldy + c0 + 16, a1)
-        }
-        c0 += 32
-    }
+    while n - c0 >= 128 { rowTile16(InlineArray<8, Float>.self, a, x, ldx, c0, y, ldy, rows); c0 += 128 }
+    while n - c0 >= 64 { rowTile16(InlineArray<4, Float>.self, a, x, ldx, c0, y, ldy, rows); c0 += 64 }
+    while n - c0 >= 32 { rowTile16(InlineArray<2, Float>.self, a, x, ldx, c0, y, ldy, rows); c0 += 32 }
     while n - c0 > 0 {
         let width = min(16, n - c0)
         let lanes = __mmask16(truncatingIfNeeded: (1 << width) - 1)
@@ -104,6 +55,25 @@ public func sparseRows16(_ a: SparseMatrix, _ x: UnsafePointer<Float>, _ ldx: In
             _mm512_mask_storeu_ps(y + r * ldy + c0, lanes, acc)
         }
         c0 += width
+    }
+}
+
+/// Columns c0 ..< c0 + 16V of every row in `rows`: V accumulators (V fixed at compile time, so
+/// they stay in registers), each kept weight broadcast once and multiplied into V vectors of its
+/// input row.
+@inline(__always)
+private func rowTile16<let V: Int>(_ vectors: InlineArray<V, Float>.Type, _ a: SparseMatrix, _ x: UnsafePointer<Float>, _ ldx: Int,
+                                   _ c0: Int, _ y: UnsafeMutablePointer<Float>, _ ldy: Int, _ rows: Range<Int>) {
+    let values = a.values, columns = a.columns
+    for r in rows {
+        var acc = InlineArray<V, __m512>(repeating: _mm512_setzero_ps())
+        for k in a.range(r) {
+            let w = _mm512_set1_ps(values[k])
+            let p = x + Int(columns[k]) * ldx + c0
+            for v in 0..<V { acc[v] = _mm512_fmadd_ps(w, _mm512_loadu_ps(p + 16 * v), acc[v]) }
+        }
+        let d = y + r * ldy + c0
+        for v in 0..<V { _mm512_storeu_ps(d + 16 * v, acc[v]) }
     }
 }
 #endif
