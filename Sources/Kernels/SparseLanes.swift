@@ -152,7 +152,7 @@ public func sparseLaneProductReference(_ a: SparseLaneMatrix, _ x: UnsafePointer
             for _ in 0..<Int(a.segmentSlots[g]) {
                 for i in 0..<lanes {
                     let col = Int(a.windowStart[g]) + Int(a.indices[slot * lanes + i])
-                    if col < a.cols { sums[i] += Double(a.values[slot * lanes + i]) * Double(x[col]) }
+                    sums[i] += Double(a.values[slot * lanes + i]) * Double(x[col])
                 }
                 slot += 1
             }

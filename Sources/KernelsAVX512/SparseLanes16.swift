@@ -7,8 +7,7 @@ import _Builtin_intrinsics.intel
 /// y [rows] = A·x + bias for x [cols]. Per segment, its window of inputs in two registers; per
 /// slot, a byte-index load widened to sixteen lanes, a two-register permute and a fused
 /// multiply-add, into four accumulators in turn so that consecutive slots do not wait on each
-/// other. Call only where
-/// `AVX512.enabled` says so.
+/// other. Call only where `AVX512.enabled` says so.
 public func sparseLaneProduct(_ a: SparseLaneMatrix, _ x: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                               _ y: UnsafeMutablePointer<Float>) {
     let lanes = SparseLaneMatrix.lanes, window = SparseLaneMatrix.window
@@ -18,14 +17,15 @@ public func sparseLaneProduct(_ a: SparseLaneMatrix, _ x: UnsafePointer<Float>, 
             guard let p = padded.baseAddress else { return }
             p.initialize(repeating: 0, count: window)
             p.update(from: x, count: a.cols)
-            laneBlocks(a, UnsafePointer(p), bias, y)
+            laneBlocks(UnsafePointer(p))
         }
         return
     }
-    laneBlocks(a, x, bias, y)
+    laneBlocks(x)
 
+    /// The product reading the input from `x` (the caller's, or its padded copy).
     @inline(__always)
-    func laneBlocks(_ a: SparseLaneMatrix, _ x: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>) {
+    func laneBlocks(_ x: UnsafePointer<Float>) {
         let values = a.values, indices = a.indices
         var k = 0
         for b in 0..<a.blocks {

@@ -5,11 +5,11 @@
 // opens one, so `accuracy` and `evaluate` get it without asking). Entering the scope checks each
 // masked layer's compressed weight against its mask and re-reads the kept values (one pass over
 // the mask, a gather of the kept weights), so weights or masks changed between scopes are never
-// computed stale. A Linear layer at batch 1 on AVX-512 computes from its kept weights in lane
-// layout (Kernels/SparseLanes.swift), built on first use and refreshed with them. Within the scope the model is not changed. Which kernel is faster depends on
+// computed stale. Within the scope the model is not changed. Which kernel is faster depends on
 // the density, the layer's shape and the batch size, so each layer times both on its first call
 // at a batch size and remembers the winner for that size until its mask changes; `compile` does
-// the timing ahead for a given batch.
+// the timing ahead for a given batch. A Linear layer at batch 1 on AVX-512 computes from its kept
+// weights in lane layout (Kernels/SparseLanes.swift), built on first use and refreshed with them.
 //
 // Frozen-mask training (a mask that is fixed and frozen, as when fine-tuning a model pruned
 // upstream with the mask kept) runs Linear and Conv2d layers' forward pass and input gradient
