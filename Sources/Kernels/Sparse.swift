@@ -426,48 +426,100 @@ private func transpose8x8(_ x: UnsafePointer<Float>, _ ldx: Int, _ out: UnsafeMu
 #endif
 
 /// y [B, out] = x [B, in] · Aᵀ + bias with A sparse [out, in]: the Linear layer's forward pass.
-/// One row goes straight through as dot products; larger batches are transposed to xᵀ [in, B]
-/// so that the batch is contiguous, multiplied, and transposed back. Large products split the
-/// batch, not the rows: each task transposes, multiplies and transposes back its own columns of
-/// xᵀ, so no task reads what another wrote (at 95% sparsity the transposes are half the work).
-/// `xt`, when given, receives xᵀ [in, B] (training keeps it for the weight gradient). `kernel` as
-/// for `sparseProduct`; every sample's result is the same for any split.
+/// One row goes straight through as dot products; larger batches are `sparseLinearChain` of one
+/// layer (transposed to xᵀ [in, B] so that the batch is contiguous, multiplied, transposed back).
+/// `xt`, when given, receives xᵀ [in, B] (training keeps it for the weight gradient); the batch
+/// is then split the same way, each task writing its columns of the one [in, B] matrix. `kernel`
+/// as for `sparseProduct`; every sample's result is the same for any split.
 public func sparseLinear(_ a: SparseMatrix, _ x: UnsafePointer<Float>, batch: Int, bias: UnsafePointer<Float>?,
                          _ y: UnsafeMutablePointer<Float>, kernel: SparseRowsKernel = sparseRows8,
                          xt keep: UnsafeMutablePointer<Float>? = nil, columns: SparseMatrix? = nil) {
     let nIn = a.cols, nOut = a.rows
-    if batch == 1 && keep == nil {
+    guard batch >= 1 else { return }
+    if let keep {
+        let yt = UnsafeMutablePointer<Float>.allocate(capacity: nOut * batch)
+        defer { yt.deallocate() }
+        forBatchSlices(batch: batch, work: a.nnz * batch) { b0, n in
+            transposeMatrix(x + b0 * nIn, rows: n, cols: nIn, keep + b0, ldo: batch)
+            let ys = yt + nOut * b0
+            kernel(a, keep + b0, batch, n, ys, n, 0..<nOut)
+            addRowBias(ys, rows: nOut, n, bias, relu: false)
+            transposeMatrix(ys, rows: nOut, cols: n, y + b0 * nOut)
+        }
+    } else if batch > 1 {
+        sparseLinearChain([SparseChainLayer(a, bias: bias, relu: false)], x, batch: batch, y, kernel: kernel)
+    } else {
         if let columns, Double(countNonzero(x, nIn)) < scatterMaxNonzeroFraction * Double(nIn) {
             sparseScatterProduct(columns: columns, x, y)
         } else {
             sparseProduct(a, x, ldx: 1, n: 1, y, ldy: 1, kernel: kernel)
         }
-    } else if batch >= 1 {
-        // Slices of whole 16-sample tiles, so every slice keeps full vectors.
-        let tasks = Swift.min(Parallel.taskCount(a.nnz * batch, grain: SparseKernelSettings.batchGrain, maxTasks: Parallel.threads),
-                              Swift.max(batch / 16, 1))
-        let xt = keep ?? UnsafeMutablePointer<Float>.allocate(capacity: nIn * batch)
-        let yt = UnsafeMutablePointer<Float>.allocate(capacity: nOut * batch)
-        defer { if keep == nil { xt.deallocate() }; yt.deallocate() }
-        func slice(_ t: Int) {
-            let tiles = (batch + 15) / 16
-            let b0 = Swift.min(batch, 16 * (tiles * t / tasks)), b1 = Swift.min(batch, 16 * (tiles * (t + 1) / tasks))
-            let n = b1 - b0
-            guard n > 0 else { return }
-            // A kept xᵀ is one [in, B] matrix; otherwise each slice is packed on its own, so
-            // that no cache line (or its prefetched neighbour) is shared between tasks.
-            let (xs, ld) = keep == nil ? (xt + nIn * b0, n) : (xt + b0, batch)
-            let ys = yt + nOut * b0
-            transposeMatrix(x + b0 * nIn, rows: n, cols: nIn, xs, ldo: ld)
-            kernel(a, xs, ld, n, ys, n, 0..<nOut)
-            transposeMatrix(ys, rows: nOut, cols: n, y + b0 * nOut)
-        }
-        if tasks == 1 { slice(0) } else { parallelFor(tasks, slice) }
+        if let bias { for o in 0..<nOut { y[o] += bias[o] } }
     }
-    if let bias, batch > 0 {
-        for b in 0..<batch {
-            let row = y + b * nOut
-            for o in 0..<nOut { row[o] += bias[o] }
+}
+
+/// One layer of `sparseLinearChain`: the product with `matrix` [out, in], plus `bias` [out] where
+/// given, then rectified (max(·, 0)) where `relu`.
+public struct SparseChainLayer {
+    public var matrix: SparseMatrix
+    public var bias: UnsafePointer<Float>?
+    public var relu: Bool
+    public init(_ matrix: SparseMatrix, bias: UnsafePointer<Float>?, relu: Bool) {
+        self.matrix = matrix; self.bias = bias; self.relu = relu
+    }
+}
+
+/// y [B, out] = the layers applied in turn to x [B, in] (each layer's input width its
+/// predecessor's output width): Linear layers with sparse weights and the ReLUs between them,
+/// in an evaluation pass. The batch is split between tasks once; each task transposes its
+/// samples to [in, n], runs every layer on them in that layout (the bias and ReLU row by row,
+/// over rows just written) and transposes only the last result back, so the activations between
+/// the layers are never transposed, written as tensors or handed between threads. Each value is
+/// the one the layers give one at a time (the same products, then + bias, then max(·, 0)).
+/// Returns false, writing nothing, when the widths do not chain.
+@discardableResult
+public func sparseLinearChain(_ layers: [SparseChainLayer], _ x: UnsafePointer<Float>, batch: Int,
+                              _ y: UnsafeMutablePointer<Float>, kernel: SparseRowsKernel = sparseRows8) -> Bool {
+    guard let first = layers.first, let last = layers.last, batch >= 1,
+          zip(layers, layers.dropFirst()).allSatisfy({ $0.matrix.rows == $1.matrix.cols }) else { return false }
+    let width = layers.map { Swift.max($0.matrix.rows, $0.matrix.cols) }.max() ?? 0
+    forBatchSlices(batch: batch, work: layers.reduce(0) { $0 + $1.matrix.nnz } * batch) { b0, n in
+        // Packed per slice, so that no cache line (or its prefetched neighbour) is shared between tasks.
+        var src = UnsafeMutablePointer<Float>.allocate(capacity: width * n)
+        var dst = UnsafeMutablePointer<Float>.allocate(capacity: width * n)
+        defer { src.deallocate(); dst.deallocate() }
+        transposeMatrix(x + b0 * first.matrix.cols, rows: n, cols: first.matrix.cols, src)
+        for layer in layers {
+            kernel(layer.matrix, src, n, n, dst, n, 0..<layer.matrix.rows)
+            addRowBias(dst, rows: layer.matrix.rows, n, layer.bias, relu: layer.relu)
+            swap(&src, &dst)
+        }
+        transposeMatrix(src, rows: last.matrix.rows, cols: n, y + b0 * last.matrix.rows)
+    }
+    return true
+}
+
+/// Runs `body(first sample, count)` over slices of a batch of whole 16-sample tiles (so every
+/// slice keeps full vectors), on as many tasks as `work` multiply-adds are worth.
+private func forBatchSlices(batch: Int, work: Int, _ body: (Int, Int) -> Void) {
+    let tasks = Swift.min(Parallel.taskCount(work, grain: SparseKernelSettings.batchGrain, maxTasks: Parallel.threads),
+                          Swift.max(batch / 16, 1))
+    let tiles = (batch + 15) / 16
+    func slice(_ t: Int) {
+        let b0 = Swift.min(batch, 16 * (tiles * t / tasks)), b1 = Swift.min(batch, 16 * (tiles * (t + 1) / tasks))
+        if b1 > b0 { body(b0, b1 - b0) }
+    }
+    if tasks == 1 { slice(0) } else { parallelFor(tasks, slice) }
+}
+
+/// y[r, 0..<n] += bias[r] for each of `rows` rows (n apart), then max(·, 0) where `relu`.
+@inline(__always)
+private func addRowBias(_ y: UnsafeMutablePointer<Float>, rows: Int, _ n: Int, _ bias: UnsafePointer<Float>?, relu: Bool) {
+    if let bias {
+        for r in 0..<rows {
+            let row = y + r * n, b = bias[r]
+            for j in 0..<n { row[j] += b }
         }
     }
+    if relu { unarySerial(.relu, y, y, rows * n) }
 }

@@ -15,16 +15,35 @@ extension Linear: SparseCapable {
         if sparseInferenceApplies([x, w, b]), let m = sparse.matrix {
             return try sparse.run(batch: batch, dense: { try Tensor.linear(x, weight: w, bias: b) }, sparse: {
                 let out = try Tensor.empty(x.shape.replacingLast(with: outFeatures))
-                if batch == 1, let lanes = self.sparse.laneMatrix() {
-                    sparseLaneProduct(lanes, x.data, bias: b?.data, out.data)
-                } else {
-                    sparseLinear(m, x.data, batch: batch, bias: b?.data, out.data, kernel: SparseKernels.rows,
-                                 columns: batch == 1 ? self.sparse.scatterColumns() : nil)
-                }
+                keptProduct(m, x.data, batch: batch, bias: b?.data, out.data)
                 return out
             })
         }
         return try frozenMaskForward(x, weight: w, bias: b, batch: batch)
+    }
+
+    /// out [B, out] = x [B, in]·Wᵀ + bias from the kept weights `m`: at batch 1 on AVX-512 in lane
+    /// layout, otherwise `sparseLinear` (at batch 1 over the non-zero inputs where that pays).
+    fileprivate func keptProduct(_ m: SparseMatrix, _ x: UnsafePointer<Float>, batch: Int, bias: UnsafePointer<Float>?,
+                               _ out: UnsafeMutablePointer<Float>) {
+        if batch == 1, let lanes = sparse.laneMatrix() {
+            sparseLaneProduct(lanes, x, bias: bias, out)
+        } else {
+            sparseLinear(m, x, batch: batch, bias: bias, out, kernel: SparseKernels.rows,
+                         columns: batch == 1 ? sparse.scatterColumns() : nil)
+        }
+    }
+
+    /// Whether this layer computes from its kept weights at `batch` in this evaluation pass, with
+    /// the choice already made for that batch size (its kept weights, else nil).
+    fileprivate func sparseChoice(batch: Int, input x: Tensor) -> SparseMatrix? {
+        guard let m = sparse.matrix, sparse.active, !sparse.timing, !training, m.cols == inFeatures,
+              !GradMode.isEnabled || !(x.requiresGrad || weight.requiresGrad || bias?.requiresGrad == true) else { return nil }
+        switch sparse.mode {
+        case .sparse: return m
+        case .dense: return nil
+        case .auto: return sparse.choices[batch] == true ? m : nil
+        }
     }
 
     /// Training with a frozen fixed mask: y = x·Wᵀ + b through the sparse kernels, and a
@@ -148,5 +167,50 @@ extension Conv2d: SparseCapable {
             }
             return b == nil ? [gx, gw] : [gx, gw, gb]
         }
+    }
+}
+
+/// Runs of Linear layers that compute from their kept weights, with the ReLUs between them, in
+/// one evaluation pass of a Sequential (`sparseLinearChain`): the activations between them stay
+/// in the kernels' transposed layout, in scratch memory, and only the run's result is a tensor.
+enum SparseLinearRun {
+    /// The run starting at `layers[start]` on input `x` (a leading Flatten included) and the index
+    /// after it, when it joins at least two pieces (two Linear layers, or one and its ReLU) whose
+    /// Linear layers have all chosen their sparse kernel for this batch size; else nil, and the
+    /// layers run one at a time (timing their kernels the first time they see a batch size).
+    static func forward(_ layers: [Module], from start: Int, _ x: Tensor) throws -> (Tensor, Int)? {
+        guard SparseInference.enabled, x.rank >= 2, x.shape[0] >= 1 else { return nil }
+        let batch = x.shape[0]
+        var i = start
+        if i < layers.count, layers[i] is Flatten { i += 1 }
+        var width = x.count / batch
+        var steps: [(layer: Linear, matrix: SparseMatrix, bias: Tensor?, relu: Bool)] = []
+        while i < layers.count, let linear = layers[i] as? Linear, linear.inFeatures == width,
+              x.rank == 2 || layers[start] is Flatten, let m = linear.sparseChoice(batch: batch, input: x) {
+            let relu = i + 1 < layers.count && (layers[i + 1] as? Activation)?.kind == .relu
+            steps.append((linear, m, try linear.bias.map { try linear.effective("bias", $0) }, relu))
+            width = linear.outFeatures
+            i += relu ? 2 : 1
+        }
+        guard let last = steps.last, steps.count >= 2 || last.relu else { return nil }
+        for step in steps { step.layer.positionsPerSample = 1 }
+        let out = try Tensor.empty([batch, width])
+        if batch == 1 {
+            // Layer by layer through two scratch vectors, the last into the result.
+            let half = steps.map(\.layer.outFeatures).max() ?? 0
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * half)
+            defer { scratch.deallocate() }
+            var src = UnsafePointer(x.data)
+            for (k, step) in steps.enumerated() {
+                let dst = k == steps.count - 1 ? out.data : scratch + (k % 2) * half
+                step.layer.keptProduct(step.matrix, src, batch: 1, bias: step.bias?.data, dst)
+                if step.relu { Kernels.unary(.relu, dst, dst, step.layer.outFeatures) }
+                src = UnsafePointer(dst)
+            }
+        } else {
+            let chain = steps.map { SparseChainLayer($0.matrix, bias: $0.bias.map { UnsafePointer($0.data) }, relu: $0.relu) }
+            guard sparseLinearChain(chain, x.data, batch: batch, out.data, kernel: SparseKernels.rows) else { return nil }
+        }
+        return (out, i)
     }
 }

@@ -93,6 +93,12 @@ public final class Sequential: Module {
         while i < layers.count {
             let layer = layers[i]
             do {
+                // Linear layers computing from kept weights, with their ReLUs, in one go.
+                if layer is Linear || layer is Flatten, let (y, next) = try SparseLinearRun.forward(layers, from: i, h) {
+                    h = y
+                    i = next
+                    continue
+                }
                 // ReLU then max pooling, when nothing is recorded: one pass over the activations
                 // instead of two (the pooled result is the same).
                 if let relu = layer as? Activation, relu.kind == .relu, !(GradMode.isEnabled && h.requiresGrad) {

@@ -77,6 +77,9 @@ func overheadCosts() throws {
         try SparseInference.with(mlp, mode: .sparse) {
             _ = try mlp(x784)
             try time("mlp_95_pass") { _ = try mlp(x784) }
+            let x128 = try Tensor.uniform([128, 784], low: 0, high: 1, rng: rng)
+            _ = try mlp(x128)
+            try time("mlp_95_pass_128") { _ = try mlp(x128) }
             let h1 = try Tensor.empty([1, 300]), h2 = try Tensor.empty([1, 100]), out = try Tensor.empty([1, 10])
             if let l1 = hidden[0].sparse.laneMatrix(), let l2 = hidden[1].sparse.laneMatrix() {
                 time("mlp_95_products") {

@@ -152,3 +152,61 @@ struct OneBatch: BatchSource {
     #expect(!timedWithColumns.isEmpty)
     #expect(timedWithColumns.allSatisfy { !$0 })
 }
+
+@Test func runsOfSparseLinearLayersEqualTheLayersOneAtATime() throws {
+    // Flatten, three Linear layers and two ReLUs; masked everywhere, or all but the classifier
+    // (the pruners' default), whose dense layer then follows the run.
+    for maskClassifier in [true, false] {
+        let model = try Models.mlp([60, 40, 24, 5], rng: RNG(seed: 13))
+        try maskWeights(model, density: 0.2)
+        if !maskClassifier { try model.setGate(nil, for: "layers.5.weight") }
+        model.eval()
+        let layers = model.layers
+        for batch in [1, 5, 130] {
+            let x = try Tensor.uniform([batch, 1, 6, 10], low: -1, high: 1, rng: RNG(seed: UInt64(batch)))
+            for mode in [SparseKernelChoice.sparse, .auto] {
+                try GradMode.noGrad {
+                    try SparseInference.with(model, mode: mode) {
+                        // One layer at a time (the first .auto call also times each layer's kernels).
+                        var h = x
+                        for layer in layers { h = try layer(h) }
+                        // Under .auto the run follows each layer's recorded choice (timed choices
+                        // depend on the machine: set them here).
+                        for (_, layer) in SparseInference.sparseLayers(of: model) where layer.sparse.matrix != nil {
+                            layer.sparse.choices[batch] = true
+                        }
+                        // The run: from the Flatten through the last masked Linear and its ReLU.
+                        let run = try #require(try SparseLinearRun.forward(layers, from: 0, x), "batch \(batch) \(mode)")
+                        #expect(run.1 == (maskClassifier ? 6 : 5), "batch \(batch) \(mode)")
+                        var y = run.0
+                        for layer in layers[run.1...] { y = try layer(y) }
+                        #expect(y.shape == h.shape)
+                        #expect(y.array == h.array, "batch \(batch) \(mode) classifier masked \(maskClassifier)")
+                        #expect(try model(x).array == h.array)
+                        if mode == .auto {
+                            // The second Linear chose its dense kernel: the run stops before it.
+                            let second = try #require(layers[3] as? Linear)
+                            second.sparse.choices[batch] = false
+                            let short = try #require(try SparseLinearRun.forward(layers, from: 0, x))
+                            #expect(short.1 == 3)
+                            var h2 = x
+                            for layer in layers { h2 = try layer(h2) }
+                            #expect(try model(x).array == h2.array)
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // No run where the layers compute densely, or before they have timed their kernels.
+    let model = try Models.mlp([30, 20, 4], rng: RNG(seed: 14))
+    try maskWeights(model, density: 0.2)
+    model.eval()
+    let x = try Tensor.uniform([3, 30], low: -1, high: 1, rng: RNG(seed: 15))
+    try GradMode.noGrad {
+        for mode in [SparseKernelChoice.dense, .auto] {
+            let run = try SparseInference.with(model, mode: mode) { try SparseLinearRun.forward(model.layers, from: 0, x) }
+            #expect(run == nil, "\(mode)")
+        }
+    }
+}

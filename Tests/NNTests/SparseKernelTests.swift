@@ -351,3 +351,55 @@ extension Optional where Wrapped == [Float] {
         return self.withUnsafeBufferPointer { body($0.baseAddress) }
     }
 }
+
+@Test func linearChainEqualsItsLayersOneAtATime() throws {
+    let rng = RNG(seed: 12)
+    let old = SparseKernelSettings.batchGrain
+    SparseKernelSettings.batchGrain = 1 << 10     // several tasks even on small shapes
+    defer { SparseKernelSettings.batchGrain = old }
+    // 40 → 33 → 17 → 6, with ReLUs after the first two; densities 0 to 1, a row kept nowhere.
+    let widths = [40, 33, 17, 6]
+    for density in [0.0, 0.1, 0.5, 1.0] {
+        var matrices: [SparseMatrix] = [], biases: [[Float]] = []
+        for l in 0..<3 {
+            let (dense, mask) = randomSparse(rows: widths[l + 1], cols: widths[l], density: density, rng: rng, emptyRows: [1])
+            matrices.append(try #require(SparseMatrix(rows: widths[l + 1], cols: widths[l], values: dense, pattern: mask)))
+            biases.append((0..<widths[l + 1]).map { _ in rng.uniform() - 0.5 })
+        }
+        for batch in [2, 17, 64, 130] {
+            let x = (0..<(batch * widths[0])).map { _ in rng.uniform() * 2 - 1 }
+            for (name, kernel) in paths {
+                // One at a time: sparseLinear with its bias, then max(·, 0) for the first two.
+                var h = x
+                for l in 0..<3 {
+                    var y = [Float](repeating: .nan, count: batch * widths[l + 1])
+                    biases[l].withUnsafeBufferPointer { sparseLinear(matrices[l], h, batch: batch, bias: $0.baseAddress, &y, kernel: kernel) }
+                    h = l < 2 ? y.map { $0 > 0 ? $0 : 0 } : y
+                }
+                for threads in [1, 2] {
+                    var chained = [Float](repeating: .nan, count: batch * widths[3])
+                    let done = biases[0].withUnsafeBufferPointer { b0 in
+                        biases[1].withUnsafeBufferPointer { b1 in
+                            biases[2].withUnsafeBufferPointer { b2 in
+                                Parallel.withThreads(threads) {
+                                    sparseLinearChain([SparseChainLayer(matrices[0], bias: b0.baseAddress, relu: true),
+                                                       SparseChainLayer(matrices[1], bias: b1.baseAddress, relu: true),
+                                                       SparseChainLayer(matrices[2], bias: b2.baseAddress, relu: false)],
+                                                      x, batch: batch, &chained, kernel: kernel)
+                                }
+                            }
+                        }
+                    }
+                    #expect(done)
+                    #expect(chained == h, "\(name) density \(density) batch \(batch) threads \(threads)")
+                }
+            }
+        }
+        // Widths that do not chain: nothing is written.
+        var untouched = [Float](repeating: 7, count: 2 * widths[3])
+        let x = [Float](repeating: 1, count: 2 * widths[0])
+        #expect(!sparseLinearChain([SparseChainLayer(matrices[0], bias: nil, relu: true), SparseChainLayer(matrices[2], bias: nil, relu: false)],
+                                   x, batch: 2, &untouched))
+        #expect(untouched.allSatisfy { $0 == 7 })
+    }
+}
