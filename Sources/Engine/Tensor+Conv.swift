@@ -69,15 +69,8 @@ extension Tensor {
         let xData = x.data, wData = weight.data, bData = bias?.data
         let out = try Tensor.empty([n, o, hOut, wOut])
         let outData = out.data
-        if stride == 1 && n <= conv2dShiftedMaxBatch && ShiftedKernels.suits(terms: k) {
-            BLAS.countFlops(2 * o * k * n * plane)     // the same products as the GEMM's, counted alike
-            parallelFor(plan.groups) { group in
-                let images = Parallel.range(group, of: plan.groups, count: n)
-                guard let first = images.first else { return }
-                convShifted(xData + first * chw, batch: images.count, channels: c, height: h, width: w, wData, outChannels: o,
-                            kernelH: kh, kernelW: kw, padding: padding, bias: bData, outData + first * outImage,
-                            product: ShiftedKernels.product)
-            }
+        if shiftedSuits(stride: stride, batch: n, terms: k) {
+            shifted(x, weight: weight, bias: bias, padding: padding, plan: plan, pool: nil, out)
         } else {
             if !direct { BLAS.countFlops(2 * o * k * n * plane) }
             parallelFor(plan.groups) { group in
@@ -187,6 +180,60 @@ extension Tensor {
             throw EngineError("\(op): kernel \(kernel)×\(kernel) is larger than the padded input \(h + 2 * padding)×\(w + 2 * padding) (input \(describe(shape: shape)), padding \(padding))")
         }
         return (hOut, wOut)
+    }
+
+    /// Whether a convolution runs `convShifted` (see `conv2dShiftedMaxBatch`).
+    private static func shiftedSuits(stride: Int, batch n: Int, terms k: Int) -> Bool {
+        stride == 1 && n <= conv2dShiftedMaxBatch && ShiftedKernels.suits(terms: k)
+    }
+
+    /// The shifted convolution of x's images into `out`, groups of images on the threads; with
+    /// `pool`, each image's result rectified and max-pooled as it is written.
+    private static func shifted(_ x: Tensor, weight: Tensor, bias: Tensor?, padding: Int, plan: ConvPlan, pool: ConvPooling?,
+                                _ out: Tensor) {
+        let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
+        let o = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3]
+        let k = c * kh * kw, chw = c * h * w, outImage = out.count / Swift.max(n, 1)
+        let plane = (h + 2 * padding - kh + 1) * (w + 2 * padding - kw + 1)
+        let xData = x.data, wData = weight.data, bData = bias?.data, outData = out.data
+        BLAS.countFlops(2 * o * k * n * plane)     // the same products as the GEMM's, counted alike
+        parallelFor(plan.groups) { group in
+            let images = Parallel.range(group, of: plan.groups, count: n)
+            guard let first = images.first else { return }
+            convShifted(xData + first * chw, batch: images.count, channels: c, height: h, width: w, wData, outChannels: o,
+                        kernelH: kh, kernelW: kw, padding: padding, bias: bData, outData + first * outImage, pool: pool,
+                        product: ShiftedKernels.product)
+        }
+    }
+
+    /// maxPool2d(relu(conv2d(x, weight, bias, stride, padding)), kernel: pool, stride: poolStride,
+    /// padding: poolPadding) in one pass over each image's result, which is never stored, for an
+    /// evaluation pass (nothing is recorded). Nil where the convolution would not run the shifted
+    /// kernel or the shapes do not fit (the separate operations then run, and report any error).
+    public static func conv2dReLUMaxPool(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int,
+                                         pool: Int, poolStride: Int, poolPadding: Int) throws -> Tensor? {
+        guard !(GradMode.isEnabled && (x.requiresGrad || weight.requiresGrad || bias?.requiresGrad == true)),
+              x.rank == 4, weight.rank == 4, weight.shape[1] == x.shape[1], stride >= 1, padding >= 0, x.shape[0] >= 1,
+              bias.map({ $0.rank == 1 && $0.shape[0] == weight.shape[0] }) ?? true else { return nil }
+        let n = x.shape[0], c = x.shape[1], kh = weight.shape[2], kw = weight.shape[3], o = weight.shape[0]
+        guard kh >= 1, kw >= 1, o >= 1,
+              let hOut = slidingOutput(x.shape[2], kernel: kh, stride: stride, padding: padding),
+              let wOut = slidingOutput(x.shape[3], kernel: kw, stride: stride, padding: padding),
+              let pooling = poolingAfter(height: hOut, width: wOut, kernel: pool, stride: poolStride, padding: poolPadding),
+              shiftedSuits(stride: stride, batch: n, terms: c * kh * kw) else { return nil }
+        let out = try Tensor.empty([n, o, pooling.outH, pooling.outW])
+        shifted(x, weight: weight, bias: bias, padding: padding, plan: ConvPlan(batch: n, k: c * kh * kw, plane: hOut * wOut, outChannels: o),
+                pool: pooling, out)
+        return out
+    }
+
+    /// Max pooling with this window over planes of height × width, when it fits them (the same
+    /// conditions `maxPool2d` checks); nil otherwise.
+    public static func poolingAfter(height h: Int, width w: Int, kernel: Int, stride: Int, padding: Int) -> ConvPooling? {
+        guard kernel >= 1, stride >= 1, padding >= 0, padding <= kernel / 2, h * w <= Int(Int32.max),
+              let outH = slidingOutput(h, kernel: kernel, stride: stride, padding: padding),
+              let outW = slidingOutput(w, kernel: kernel, stride: stride, padding: padding) else { return nil }
+        return ConvPooling(kernel: kernel, stride: stride, padding: padding, outH: outH, outW: outW)
     }
 
     /// Max pooling over k × k windows of an [N, C, H, W] tensor (stride defaults to the kernel);

@@ -36,13 +36,14 @@ func convShiftedScratch(channels c: Int, outChannels o: Int, paddedH hp: Int, pa
 /// out [n, O, outH, outW] = conv2d(x [n, C, H, W], weight [O, C, kh, kw], stride 1, `padding`)
 /// + bias, one image after another (callers split batches between threads), with `product`
 /// for the arithmetic.
+/// With `pool`, out is [n, O, pool.outH, pool.outW]: the result rectified and max-pooled.
 public func convShifted(_ x: UnsafePointer<Float>, batch n: Int, channels c: Int, height h: Int, width w: Int,
                         _ weight: UnsafePointer<Float>, outChannels o: Int, kernelH kh: Int, kernelW kw: Int,
                         padding p: Int, bias: UnsafePointer<Float>?, _ out: UnsafeMutablePointer<Float>,
-                        product: ShiftedProductKernel = shiftedProduct8) {
+                        pool: ConvPooling? = nil, product: ShiftedProductKernel = shiftedProduct8) {
     let hp = h + 2 * p, wp = w + 2 * p
     guard n > 0, o > 0, kh <= hp, kw <= wp else { return }
-    let outH = hp - kh + 1, outW = wp - kw + 1, plane = outH * outW, k = c * kh * kw
+    let outH = hp - kh + 1, outW = wp - kw + 1, k = c * kh * kw
     let sizes = convShiftedScratch(channels: c, outChannels: o, paddedH: hp, paddedW: wp, outH: outH, kernelW: kw)
     let padded = UnsafeMutablePointer<Float>.allocate(capacity: sizes.image + sizes.wide), ys = padded + sizes.image
     let offsets = UnsafeMutablePointer<Int>.allocate(capacity: max(k, 1))
@@ -62,12 +63,41 @@ public func convShifted(_ x: UnsafePointer<Float>, batch n: Int, channels c: Int
             }
         }
         product(weight, k, o, UnsafePointer(padded), offsets, sizes.ldy, ys)
-        let dst = out + img * o * plane
-        for ch in 0..<o {
-            let b = bias?[ch] ?? 0
-            for row in 0..<outH {
-                let s = ys + ch * sizes.ldy + row * wp, d = dst + ch * plane + row * outW
+        writeConvImage(ys, channels: o, planeStride: sizes.ldy, rowStride: wp, outH: outH, outW: outW, bias: bias, pool: pool,
+                       out + img * o * (pool?.plane ?? outH * outW))
+    }
+}
+
+/// ReLU and max pooling after a convolution, in an evaluation pass: applied to each image's
+/// result as it is written, so the full-size result is never stored (`convShifted`,
+/// `sparseConv2d`). `outH` × `outW` is the pooled extent.
+public struct ConvPooling: Sendable {
+    public var kernel: Int, stride: Int, padding: Int, outH: Int, outW: Int
+    public init(kernel: Int, stride: Int, padding: Int, outH: Int, outW: Int) {
+        self.kernel = kernel; self.stride = stride; self.padding = padding; self.outH = outH; self.outW = outW
+    }
+    var plane: Int { outH * outW }
+}
+
+/// Writes one image's convolution result, o planes `planeStride` apart of outH rows `rowStride`
+/// apart (outW valid columns each), to dst [o, outH, outW] plus the bias; with `pool`, to dst
+/// [o, pool.outH, pool.outW] as max pooling of ReLU(result + bias), the same values.
+func writeConvImage(_ ys: UnsafePointer<Float>, channels o: Int, planeStride: Int, rowStride: Int, outH: Int, outW: Int,
+                    bias: UnsafePointer<Float>?, pool: ConvPooling?, _ dst: UnsafeMutablePointer<Float>) {
+    if let pool {
+        maxPool2dReLU(ys, planes: o, height: outH, width: outW, rowStride: rowStride, planeStride: planeStride, bias: bias,
+                      kernel: pool.kernel, stride: pool.stride, padding: pool.padding, outH: pool.outH, outW: pool.outW, dst)
+        return
+    }
+    let plane = outH * outW
+    for ch in 0..<o {
+        for row in 0..<outH {
+            let s = ys + ch * planeStride + row * rowStride, d = dst + ch * plane + row * outW
+            if let bias {
+                let b = bias[ch]
                 for col in 0..<outW { d[col] = s[col] + b }
+            } else {
+                d.update(from: s, count: outW)
             }
         }
     }

@@ -18,10 +18,23 @@ public func maxPool2d(_ x: UnsafePointer<Float>, planes: Int, height h: Int, wid
     }
 }
 
+/// Max pooling of ReLU(x + bias[plane]) (a convolution's result, then ReLU and max pooling, in
+/// an evaluation pass), on the calling thread, from planes whose rows are `rowStride` apart and
+/// which are `planeStride` apart (a convolution's wide rows, the padding columns past w unread).
+/// The same values as adding the bias, then `maxPool2d` with `reluFirst`.
+public func maxPool2dReLU(_ x: UnsafePointer<Float>, planes: Int, height h: Int, width w: Int, rowStride: Int, planeStride: Int,
+                          bias: UnsafePointer<Float>?, kernel k: Int, stride s: Int, padding p: Int, outH: Int, outW: Int,
+                          _ out: UnsafeMutablePointer<Float>) {
+    maxPool2dPlanes(x, planes: planes, height: h, width: w, kernel: k, stride: s, padding: p, outH: outH, outW: outW,
+                    out, nil, relu: true, rowStride: rowStride, planeStride: planeStride, bias: bias)
+}
+
 private func maxPool2dPlanes(_ x: UnsafePointer<Float>, planes: Int, height h: Int, width w: Int,
                              kernel k: Int, stride s: Int, padding p: Int, outH: Int, outW: Int,
-                             _ out: UnsafeMutablePointer<Float>, _ index: UnsafeMutablePointer<Int32>?, relu: Bool) {
-    let inPlane = h * w, outPlane = outH * outW
+                             _ out: UnsafeMutablePointer<Float>, _ index: UnsafeMutablePointer<Int32>?, relu: Bool,
+                             rowStride: Int? = nil, planeStride: Int? = nil, bias: UnsafePointer<Float>? = nil) {
+    // Arg-max positions count in plain h × w planes; strided input is for evaluation only.
+    let ld = rowStride ?? w, inPlane = planeStride ?? h * w, outPlane = outH * outW
     if k == 2 && s == 2 && p == 0 && outW >= 4 {
         // The common 2×2 / stride 2 case, eight (or four) windows at a time with vector selects:
         // scalar code compiles to branches, which random activations make unpredictable. A
@@ -34,16 +47,18 @@ private func maxPool2dPlanes(_ x: UnsafePointer<Float>, planes: Int, height h: I
         for pl in 0..<planes {
             let src = x + pl * inPlane
             let dst = out + pl * outPlane, idx = index.map { $0 + pl * outPlane }
+            let b = bias?[pl] ?? 0, b16 = SIMD16<Float>(repeating: b), b8 = SIMD8<Float>(repeating: b)
             for oy in 0..<outH {
-                let r0 = UnsafeRawPointer(src + 2 * oy * w), r1 = UnsafeRawPointer(src + (2 * oy + 1) * w)
+                let r0 = UnsafeRawPointer(src + 2 * oy * ld), r1 = UnsafeRawPointer(src + (2 * oy + 1) * ld)
                 let o = UnsafeMutableRawPointer(dst + oy * outW), io = idx.map { UnsafeMutableRawPointer($0 + oy * outW) }
                 let base = Int32(truncatingIfNeeded: 2 * oy * w)
                 if outW >= 8 {
                     var ox = 0
                     while true {
-                        let a = r0.loadUnaligned(fromByteOffset: 8 * ox, as: SIMD16<Float>.self)
-                        let b = r1.loadUnaligned(fromByteOffset: 8 * ox, as: SIMD16<Float>.self)
-                        let v0 = a.evenHalf, v1 = a.oddHalf, v2 = b.evenHalf, v3 = b.oddHalf
+                        var a = r0.loadUnaligned(fromByteOffset: 8 * ox, as: SIMD16<Float>.self)
+                        var c = r1.loadUnaligned(fromByteOffset: 8 * ox, as: SIMD16<Float>.self)
+                        if bias != nil { a += b16; c += b16 }
+                        let v0 = a.evenHalf, v1 = a.oddHalf, v2 = c.evenHalf, v3 = c.oddHalf
                         let m01 = v1 .> v0, m23 = v3 .> v2
                         let b01 = v0.replacing(with: v1, where: m01), b23 = v2.replacing(with: v3, where: m23)
                         let i01 = SIMD8<Int32>(repeating: 0).replacing(with: 1, where: m01)
@@ -63,9 +78,10 @@ private func maxPool2dPlanes(_ x: UnsafePointer<Float>, planes: Int, height h: I
                 } else {
                     var ox = 0
                     while true {
-                        let a = r0.loadUnaligned(fromByteOffset: 8 * ox, as: SIMD8<Float>.self)
-                        let b = r1.loadUnaligned(fromByteOffset: 8 * ox, as: SIMD8<Float>.self)
-                        let v0 = a.evenHalf, v1 = a.oddHalf, v2 = b.evenHalf, v3 = b.oddHalf
+                        var a = r0.loadUnaligned(fromByteOffset: 8 * ox, as: SIMD8<Float>.self)
+                        var c = r1.loadUnaligned(fromByteOffset: 8 * ox, as: SIMD8<Float>.self)
+                        if bias != nil { a += b8; c += b8 }
+                        let v0 = a.evenHalf, v1 = a.oddHalf, v2 = c.evenHalf, v3 = c.oddHalf
                         let m01 = v1 .> v0, m23 = v3 .> v2
                         let b01 = v0.replacing(with: v1, where: m01), b23 = v2.replacing(with: v3, where: m23)
                         let i01 = SIMD4<Int32>(repeating: 0).replacing(with: 1, where: m01)
@@ -90,15 +106,17 @@ private func maxPool2dPlanes(_ x: UnsafePointer<Float>, planes: Int, height h: I
     for pl in 0..<planes {
         let src = x + pl * inPlane
         let dst = out + pl * outPlane, idx = index.map { $0 + pl * outPlane }
+        let b = bias?[pl]
         for oy in 0..<outH {
             let y0 = max(oy * s - p, 0), y1 = min(oy * s - p + k, h)
             for ox in 0..<outW {
                 let x0 = max(ox * s - p, 0), x1 = min(ox * s - p + k, w)
                 var best = -Float.infinity, arg = y0 * w + x0
                 for iy in y0..<max(y1, y0) {
-                    let r = src + iy * w
+                    let r = src + iy * ld
                     for ix in x0..<max(x1, x0) {
-                        let v = relu ? (r[ix] > 0 ? r[ix] : 0) : r[ix]
+                        let e = b.map { r[ix] + $0 } ?? r[ix]
+                        let v = relu ? (e > 0 ? e : 0) : e
                         if v > best || v.isNaN { best = v; arg = iy * w + ix }
                     }
                 }

@@ -55,11 +55,13 @@ public final class SparseConvPlan: @unchecked Sendable {
 }
 
 /// out [N, O, Hout, Wout] = conv2d(x [N, C, H, W], the plan's weight) + bias, with `kernel` for
-/// the product's tiles.
+/// the product's tiles; with `pool`, out [N, O, pool.outH, pool.outW] is that rectified and
+/// max-pooled.
 public func sparseConv2d(_ plan: SparseConvPlan, _ x: UnsafePointer<Float>, batch n: Int, height h: Int, width w: Int,
                          outH: Int, outW: Int, bias: UnsafePointer<Float>?, _ out: UnsafeMutablePointer<Float>,
-                         kernel: SparseRowsKernel = sparseRows8) {
+                         pool: ConvPooling? = nil, kernel: SparseRowsKernel = sparseRows8) {
     let a = plan.weight, o = a.rows, c = plan.channels, plane = outH * outW
+    let outImage = o * (pool?.plane ?? plane)
     guard n > 0, o > 0 else { return }
     let groups = max(1, min(n, Parallel.taskCount(a.nnz * plane * n, grain: SparseKernelSettings.grain)))
     if let offsets = plan.offsets {
@@ -80,14 +82,8 @@ public func sparseConv2d(_ plan: SparseConvPlan, _ x: UnsafePointer<Float>, batc
                     }
                 }
                 kernel(offsets, padded, 1, wide, ys, wide, 0..<o)
-                let dst = out + img * o * plane
-                for ch in 0..<o {
-                    let b = bias?[ch] ?? 0
-                    for row in 0..<outH {
-                        let s = ys + ch * wide + row * wp, d = dst + ch * plane + row * outW
-                        for col in 0..<outW { d[col] = s[col] + b }
-                    }
-                }
+                writeConvImage(ys, channels: o, planeStride: wide, rowStride: wp, outH: outH, outW: outW, bias: bias, pool: pool,
+                               out + img * outImage)
             }
         }
     } else {
@@ -101,7 +97,8 @@ public func sparseConv2d(_ plan: SparseConvPlan, _ x: UnsafePointer<Float>, batc
                 im2col(x + img * c * h * w, batch: 1, channels: c, height: h, width: w, kernelH: plan.kernelH,
                        kernelW: plan.kernelW, stride: plan.stride, padding: plan.padding, outH: outH, outW: outW, cols)
                 kernel(a, cols, plane, plane, ys, plane, 0..<o)
-                channelsToBatch(ys, batch: 1, channels: o, plane: plane, bias: bias, out + img * o * plane)
+                writeConvImage(ys, channels: o, planeStride: plane, rowStride: outW, outH: outH, outW: outW, bias: bias, pool: pool,
+                               out + img * outImage)
             }
         }
     }

@@ -34,18 +34,6 @@ extension Linear: SparseCapable {
         }
     }
 
-    /// Whether this layer computes from its kept weights at `batch` in this evaluation pass, with
-    /// the choice already made for that batch size (its kept weights, else nil).
-    fileprivate func sparseChoice(batch: Int, input x: Tensor) -> SparseMatrix? {
-        guard let m = sparse.matrix, sparse.active, !sparse.timing, !training, m.cols == inFeatures,
-              !GradMode.isEnabled || !(x.requiresGrad || weight.requiresGrad || bias?.requiresGrad == true) else { return nil }
-        switch sparse.mode {
-        case .sparse: return m
-        case .dense: return nil
-        case .auto: return sparse.choices[batch] == true ? m : nil
-        }
-    }
-
     /// Training with a frozen fixed mask: y = x·Wᵀ + b through the sparse kernels, and a
     /// backward pass whose input gradient is Wᵀ's sparse product and whose weight gradient is
     /// computed only at kept entries (zero elsewhere, where the optimizer keeps the weight at
@@ -101,6 +89,32 @@ extension Conv2d: SparseCapable {
             })
         }
         return try frozenMaskForward(x, weight: w, bias: b)
+    }
+
+    /// maxPool2d(relu(self(x))) with `pool`'s window in one pass over each image's result (an
+    /// evaluation pass in a Sequential: the full-size result is never stored), through the kept
+    /// weights or the dense shifted kernel as the layer alone would choose. Nil where that does
+    /// not apply (training, recording, a choice still to be timed, a layer the fused kernels do
+    /// not cover): the three layers then run one at a time.
+    func reluMaxPoolForward(_ x: Tensor, pool: MaxPool2d) throws -> Tensor? {
+        guard !training, !(GradMode.isEnabled && (x.requiresGrad || weight.requiresGrad || bias?.requiresGrad == true)),
+              x.rank == 4, x.shape[0] >= 1, let useSparse = usesSparse(batch: x.shape[0], [x, weight, bias]) else { return nil }
+        let w = try effective("weight", weight), b = try bias.map { try effective("bias", $0) }
+        if useSparse {
+            guard let m = sparse.matrix, let (plan, outH, outW) = convPlan(m, for: x),
+                  let pooling = Tensor.poolingAfter(height: outH, width: outW, kernel: pool.kernel, stride: pool.stride,
+                                                    padding: pool.padding) else { return nil }
+            let n = x.shape[0]
+            let out = try Tensor.empty([n, outChannels, pooling.outH, pooling.outW])
+            sparseConv2d(plan, x.data, batch: n, height: x.shape[2], width: x.shape[3], outH: outH, outW: outW, bias: b?.data,
+                         out.data, pool: pooling, kernel: SparseKernels.rows)
+            positionsPerSample = outH * outW
+            return out
+        }
+        guard let y = try Tensor.conv2dReLUMaxPool(x, weight: w, bias: b, stride: stride, padding: padding, pool: pool.kernel,
+                                                   poolStride: pool.stride, poolPadding: pool.padding) else { return nil }
+        positionsPerSample = ((x.shape[2] + 2 * padding - kernel) / stride + 1) * ((x.shape[3] + 2 * padding - kernel) / stride + 1)
+        return y
     }
 
     /// The sparse plan for images of x's size (built or rebuilt as needed) and the output extent;
@@ -186,7 +200,8 @@ enum SparseLinearRun {
         var width = x.count / batch
         var steps: [(layer: Linear, matrix: SparseMatrix, bias: Tensor?, relu: Bool)] = []
         while i < layers.count, let linear = layers[i] as? Linear, linear.inFeatures == width,
-              x.rank == 2 || layers[start] is Flatten, let m = linear.sparseChoice(batch: batch, input: x) {
+              x.rank == 2 || layers[start] is Flatten, linear.usesSparse(batch: batch, [x, linear.weight, linear.bias]) == true,
+              let m = linear.sparse.matrix, m.cols == width {
             let relu = i + 1 < layers.count && (layers[i + 1] as? Activation)?.kind == .relu
             steps.append((linear, m, try linear.bias.map { try linear.effective("bias", $0) }, relu))
             width = linear.outFeatures

@@ -99,6 +99,14 @@ public final class Sequential: Module {
                     i = next
                     continue
                 }
+                // A convolution, ReLU and max pooling: the pooled result straight from the
+                // convolution's, when nothing is recorded.
+                if let conv = layer as? Conv2d, i + 2 < layers.count, (layers[i + 1] as? Activation)?.kind == .relu,
+                   let pool = layers[i + 2] as? MaxPool2d, let y = try conv.reluMaxPoolForward(h, pool: pool) {
+                    h = y
+                    i += 3
+                    continue
+                }
                 // ReLU then max pooling, when nothing is recorded: one pass over the activations
                 // instead of two (the pooled result is the same).
                 if let relu = layer as? Activation, relu.kind == .relu, !(GradMode.isEnabled && h.requiresGrad) {

@@ -178,6 +178,19 @@ extension SparseCapable {
     func sparseInferenceApplies(_ inputs: @autoclosure () -> [Tensor?]) -> Bool {
         sparse.active && !training && !(GradMode.isEnabled && inputs().contains { $0?.requiresGrad == true })
     }
+
+    /// For a pass that joins this layer with the next ones (a Sequential's runs): whether the
+    /// layer computes from its kept weights at `batch`, by its mode or its recorded choice; false
+    /// where the sparse kernels do not apply; nil while the choice for this batch size is still
+    /// to be timed (the layer then runs alone, which times it).
+    func usesSparse(batch: Int, _ inputs: @autoclosure () -> [Tensor?]) -> Bool? {
+        guard sparse.matrix != nil, !sparse.timing, sparseInferenceApplies(inputs()) else { return false }
+        switch sparse.mode {
+        case .sparse: return true
+        case .dense: return false
+        case .auto: return sparse.choices[batch]
+        }
+    }
 }
 
 /// Sparse inference for a model's masked layers.

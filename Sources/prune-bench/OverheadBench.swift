@@ -80,6 +80,20 @@ func overheadCosts() throws {
             let x128 = try Tensor.uniform([128, 784], low: 0, high: 1, rng: rng)
             _ = try mlp(x128)
             try time("mlp_95_pass_128") { _ = try mlp(x128) }
+        }
+        // The small CNN with random 90% masks on every layer but the classifier, at batch 128.
+        let cnn = try Models.cnn(rng: rng)
+        for case let layer as any SparseCapable in cnn.layers where !(layer === cnn.layers.last) {
+            let m = try Tensor.zeros(layer.weight.shape)
+            for i in 0..<m.count where rng.uniform() < 0.1 { m.data[i] = 1 }
+            try layer.setGate(WeightGate(mask: m), for: "weight")
+        }
+        cnn.eval()
+        cnn.applyMasks()
+        let images = try Tensor.uniform([128, 1, 28, 28], low: 0, high: 1, rng: rng)
+        try SparseInference.with(cnn, mode: .sparse) {
+            _ = try cnn(images)
+            try time("cnn_90_pass_128") { _ = try cnn(images) }
             let h1 = try Tensor.empty([1, 300]), h2 = try Tensor.empty([1, 100]), out = try Tensor.empty([1, 10])
             if let l1 = hidden[0].sparse.laneMatrix(), let l2 = hidden[1].sparse.laneMatrix() {
                 time("mlp_95_products") {

@@ -6,6 +6,7 @@ import Glibc
 import Darwin
 #endif
 import Testing
+import Kernels
 import TestSupport
 @testable import Engine
 
@@ -275,4 +276,65 @@ func benchSmallCNNTrunk() throws {
     let seconds = Double(te.tv_sec - ts.tv_sec) + Double(te.tv_nsec - ts.tv_nsec) * 1e-9
     let ms = (seconds / Double(steps) * 10_000).rounded() / 10
     print("small CNN trunk: \(ms) ms/step, \(Int(Double(128 * steps) / seconds)) samples/s")
+}
+
+/// Pooling ReLU(x + bias) from planes with wider rows and gaps between planes (a convolution's
+/// wide result) equals adding the bias, then ReLU and pooling of the plain planes, bit for bit,
+/// NaN included.
+@Test(arguments: poolCases)
+func maxPoolOfStridedPlanesWithBiasEqualsTheTwoSteps(_ pc: PoolCase) throws {
+    let x = try rand(pc.shape, seed: 17)
+    for i in stride(from: 0, to: x.count, by: 41) { x.data[i] = .nan }
+    let planes = pc.shape[0] * pc.shape[1], h = pc.shape[2], w = pc.shape[3]
+    let rowStride = w + 3, planeStride = h * rowStride + 5
+    let bias = (0..<planes).map { Float($0 % 3) - 0.7 }
+    var wide = [Float](repeating: .infinity, count: planes * planeStride)   // gaps read would show
+    var biased = x.array
+    for pl in 0..<planes {
+        for r in 0..<h {
+            for c in 0..<w {
+                wide[pl * planeStride + r * rowStride + c] = x.array[(pl * h + r) * w + c]
+                biased[(pl * h + r) * w + c] += bias[pl]
+            }
+        }
+    }
+    let twoSteps = try Tensor(shape: pc.shape, data: biased).maxPool2d(kernel: pc.kernel, stride: pc.stride, padding: pc.padding,
+                                                                       reluFirst: true)
+    let pooling = try #require(Tensor.poolingAfter(height: h, width: w, kernel: pc.kernel, stride: pc.stride ?? pc.kernel,
+                                                   padding: pc.padding))
+    #expect([pc.shape[0], pc.shape[1], pooling.outH, pooling.outW] == twoSteps.shape)
+    var out = [Float](repeating: -1, count: twoSteps.count)
+    maxPool2dReLU(wide, planes: planes, height: h, width: w, rowStride: rowStride, planeStride: planeStride, bias: bias,
+                  kernel: pooling.kernel, stride: pooling.stride, padding: pooling.padding, outH: pooling.outH, outW: pooling.outW, &out)
+    #expect(out == twoSteps.array, "\(pc.testDescription)")
+}
+
+/// Convolution, ReLU and max pooling in one pass equal the three operations, bit for bit, on
+/// the shapes of the benchmark models' layers and odd ones; nil where it does not apply.
+@Test func convReLUMaxPoolInOnePassEqualsTheThreeOperations() throws {
+    let cases: [(ConvCase, Int, Int, Int)] = [
+        (ConvCase(n: 2, c: 1, h: 28, w: 28, o: 6, k: 5, stride: 1, padding: 2, bias: true), 2, 2, 0),
+        (ConvCase(n: 1, c: 6, h: 14, w: 14, o: 16, k: 5, stride: 1, padding: 0, bias: true), 2, 2, 0),
+        (ConvCase(n: 3, c: 32, h: 14, w: 14, o: 64, k: 3, stride: 1, padding: 1, bias: true), 2, 2, 0),
+        (ConvCase(n: 2, c: 3, h: 9, w: 7, o: 5, k: 3, stride: 1, padding: 1, bias: false), 3, 2, 1),
+        (ConvCase(n: 1, c: 2, h: 6, w: 5, o: 2, k: 3, stride: 1, padding: 0, bias: true), 2, 1, 1),
+    ]
+    for (cs, pk, ps, pp) in cases {
+        let x = try rand(cs.xShape, seed: 18), w = try rand(cs.wShape, seed: 19, scale: 0.3), b = try rand([cs.o], seed: 20)
+        let three = try Tensor.conv2d(x, weight: w, bias: cs.bias ? b : nil, padding: cs.padding).relu()
+            .maxPool2d(kernel: pk, stride: ps, padding: pp)
+        let fused = try GradMode.noGrad {
+            try Tensor.conv2dReLUMaxPool(x, weight: w, bias: cs.bias ? b : nil, stride: 1, padding: cs.padding, pool: pk,
+                                         poolStride: ps, poolPadding: pp)
+        }
+        let y = try #require(fused, "\(cs.testDescription)")
+        #expect(y.shape == three.shape)
+        #expect(y.array == three.array, "\(cs.testDescription) pool \(pk)/\(ps)/\(pp)")
+    }
+    // Not covered: stride 2, a pool larger than the padded result, and recording.
+    let x = try rand([1, 2, 8, 8], seed: 21), w = try rand([3, 2, 3, 3], seed: 22)
+    #expect(try Tensor.conv2dReLUMaxPool(x, weight: w, bias: nil, stride: 2, padding: 1, pool: 2, poolStride: 2, poolPadding: 0) == nil)
+    #expect(try Tensor.conv2dReLUMaxPool(x, weight: w, bias: nil, stride: 1, padding: 0, pool: 9, poolStride: 1, poolPadding: 0) == nil)
+    #expect(try Tensor.conv2dReLUMaxPool(x, weight: w.requiringGrad(), bias: nil, stride: 1, padding: 0, pool: 2, poolStride: 2,
+                                         poolPadding: 0) == nil)
 }

@@ -210,3 +210,29 @@ struct OneBatch: BatchSource {
         }
     }
 }
+
+@Test func convolutionReLUAndPoolingInOnePassEqualTheLayersOneAtATime() throws {
+    // LeNet-5 and the CNN, dense and with masks on their kept weights (sparse kernels, forced),
+    // at batch 1 and 3: the model (joining each convolution with its ReLU and pooling, and the
+    // Linear layers) against its layers called one at a time, bit for bit.
+    for make in [{ try Models.lenet5(rng: RNG(seed: 23)) }, { try Models.cnn(rng: RNG(seed: 24)) }] {
+        for masked in [false, true] {
+            let model = try make()
+            if masked { try maskWeights(model, density: 0.2) }
+            model.eval()
+            for batch in [1, 3] {
+                let x = try Tensor.uniform([batch, 1, 28, 28], low: -1, high: 1, rng: RNG(seed: UInt64(batch)))
+                try GradMode.noGrad {
+                    try SparseInference.with(model, mode: masked ? .sparse : .dense) {
+                        var h = x
+                        for layer in model.layers { h = try layer(h) }
+                        let conv = try #require(model.layers[0] as? Conv2d), pool = try #require(model.layers[2] as? MaxPool2d)
+                        let joined = try #require(try conv.reluMaxPoolForward(x, pool: pool))
+                        #expect(joined.array == (try pool(try model.layers[1](try conv(x)))).array)
+                        #expect(try model(x).array == h.array, "\(model.typeName) masked \(masked) batch \(batch)")
+                    }
+                }
+            }
+        }
+    }
+}
