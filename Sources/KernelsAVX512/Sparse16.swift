@@ -30,20 +30,33 @@ public enum SparseKernels {
 }
 
 #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
-/// Sixteen-lane tiles: 128 columns at a time, then 64, then 32, then 16 or fewer under a mask;
-/// one column alone is Kernels' row-by-row dot product. (A batch of 128 split between two
-/// threads gives each 64 columns: four chains of multiply-adds per row there instead of the
-/// 32-column tile's two took sparseLinear at batch 128 from 44–80 µs to 38–59, paired runs.)
-/// Call only where `AVX512.enabled` says so.
+/// Sixteen-lane tiles: the whole vectors of the columns in as few passes over the kept entries
+/// as tiles of at most eight vectors allow, shared out evenly (14 vectors as two tiles of seven,
+/// not 8 + 4 + 2), then the last 15 or fewer columns under a mask; one column alone is Kernels'
+/// row-by-row dot product. (A batch of 128 split between two threads gives each 64 columns: one
+/// tile of four vectors, four chains of multiply-adds per row.) Call only where `AVX512.enabled`
+/// says so.
 public func sparseRows16(_ a: SparseMatrix, _ x: UnsafePointer<Float>, _ ldx: Int, _ n: Int,
                          _ y: UnsafeMutablePointer<Float>, _ ldy: Int, _ rows: Range<Int>) {
     // Measured: gathers are no faster here than four scalar chains.
     if n == 1 { sparseColumns(a, x, ldx, n, y, ldy, rows); return }
     let values = a.values, columns = a.columns
+    let vectors = n / 16, passes = (vectors + 7) / 8
     var c0 = 0
-    while n - c0 >= 128 { rowTile16(InlineArray<8, Float>.self, a, x, ldx, c0, y, ldy, rows); c0 += 128 }
-    while n - c0 >= 64 { rowTile16(InlineArray<4, Float>.self, a, x, ldx, c0, y, ldy, rows); c0 += 64 }
-    while n - c0 >= 32 { rowTile16(InlineArray<2, Float>.self, a, x, ldx, c0, y, ldy, rows); c0 += 32 }
+    for p in 0..<passes {
+        let v = vectors * (p + 1) / passes - vectors * p / passes
+        switch v {
+        case 1: rowTile16(InlineArray<1, Float>.self, a, x, ldx, c0, y, ldy, rows)
+        case 2: rowTile16(InlineArray<2, Float>.self, a, x, ldx, c0, y, ldy, rows)
+        case 3: rowTile16(InlineArray<3, Float>.self, a, x, ldx, c0, y, ldy, rows)
+        case 4: rowTile16(InlineArray<4, Float>.self, a, x, ldx, c0, y, ldy, rows)
+        case 5: rowTile16(InlineArray<5, Float>.self, a, x, ldx, c0, y, ldy, rows)
+        case 6: rowTile16(InlineArray<6, Float>.self, a, x, ldx, c0, y, ldy, rows)
+        case 7: rowTile16(InlineArray<7, Float>.self, a, x, ldx, c0, y, ldy, rows)
+        default: rowTile16(InlineArray<8, Float>.self, a, x, ldx, c0, y, ldy, rows)
+        }
+        c0 += 16 * v
+    }
     while n - c0 > 0 {
         let width = min(16, n - c0)
         let lanes = __mmask16(truncatingIfNeeded: (1 << width) - 1)

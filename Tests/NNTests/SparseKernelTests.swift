@@ -67,7 +67,9 @@ private let paths: [(String, SparseRowsKernel)] = {
 
 @Test func sparseProductEqualsItsReference() throws {
     let rng = RNG(seed: 2)
-    let shapes = [(1, 1, 1), (7, 5, 1), (30, 17, 3), (33, 64, 9), (64, 100, 64), (20, 50, 100), (17, 40, 130), (50, 300, 128), (9, 33, 257)]
+    let shapes = [(1, 1, 1), (7, 5, 1), (30, 17, 3), (33, 64, 9), (64, 100, 64), (20, 50, 100), (17, 40, 130), (50, 300, 128), (9, 33, 257),
+                  // Tiles of every width from one vector to eight (224 = 2 × 7, 200 = 2 × 6 + 8).
+                  (3, 7, 16), (3, 7, 40), (5, 12, 48), (6, 10, 80), (9, 20, 224), (4, 9, 200)]
     for (m, k, n) in shapes {
         for density in [0.0, 0.02, 0.1, 0.5, 1.0] {
             let (dense, mask) = randomSparse(rows: m, cols: k, density: density, rng: rng, emptyRows: m > 2 ? [1] : [])
