@@ -184,26 +184,41 @@ extension Conv2d: SparseCapable {
     }
 }
 
-/// Runs of Linear layers that compute from their kept weights, with the ReLUs between them, in
-/// one evaluation pass of a Sequential (`sparseLinearChain`): the activations between them stay
-/// in the kernels' transposed layout, in scratch memory, and only the run's result is a tensor.
-enum SparseLinearRun {
+/// Runs of Linear layers with the ReLUs between them, in one evaluation pass of a Sequential:
+/// only the run's result is a tensor. At batch > 1, layers that compute from their kept weights
+/// (`sparseLinearChain`: the activations between them stay in the kernels' transposed layout, in
+/// each thread's scratch memory); at batch 1 any Linear layers, through two scratch vectors (the
+/// lane product or `matVec`, as each layer alone would run), where each layer's own call would
+/// cost more than its arithmetic (allocating its output tensor and dispatching).
+enum LinearRun {
+    private struct Step {
+        let layer: Linear
+        /// The kept weights, or nil: dense, with `weight`.
+        let matrix: SparseMatrix?
+        let weight: Tensor, bias: Tensor?
+        let relu: Bool
+    }
+
     /// The run starting at `layers[start]` on input `x` (a leading Flatten included) and the index
-    /// after it, when it joins at least two pieces (two Linear layers, or one and its ReLU) whose
-    /// Linear layers have all chosen their sparse kernel for this batch size; else nil, and the
-    /// layers run one at a time (timing their kernels the first time they see a batch size).
+    /// after it, when it joins at least two pieces (two Linear layers, or one and its ReLU); else
+    /// nil, and the layers run one at a time. A layer whose kernel choice for this batch size is
+    /// still to be timed ends the run (run alone, it times its kernels).
     static func forward(_ layers: [Module], from start: Int, _ x: Tensor) throws -> (Tensor, Int)? {
-        guard SparseInference.enabled, x.rank >= 2, x.shape[0] >= 1 else { return nil }
+        guard x.rank >= 2, x.shape[0] >= 1 else { return nil }
         let batch = x.shape[0]
         var i = start
         if i < layers.count, layers[i] is Flatten { i += 1 }
+        guard x.rank == 2 || i > start else { return nil }
         var width = x.count / batch
-        var steps: [(layer: Linear, matrix: SparseMatrix, bias: Tensor?, relu: Bool)] = []
-        while i < layers.count, let linear = layers[i] as? Linear, linear.inFeatures == width,
-              x.rank == 2 || layers[start] is Flatten, linear.usesSparse(batch: batch, [x, linear.weight, linear.bias]) == true,
-              let m = linear.sparse.matrix, m.cols == width {
+        var steps: [Step] = []
+        while i < layers.count, let linear = layers[i] as? Linear, linear.inFeatures == width, !linear.training,
+              !(GradMode.isEnabled && (x.requiresGrad || linear.weight.requiresGrad || linear.bias?.requiresGrad == true)),
+              let useSparse = linear.usesSparse(batch: batch, [x, linear.weight, linear.bias]) {
+            let matrix = useSparse ? linear.sparse.matrix : nil
+            guard matrix?.cols ?? width == width, matrix != nil || batch == 1 else { break }
             let relu = i + 1 < layers.count && (layers[i + 1] as? Activation)?.kind == .relu
-            steps.append((linear, m, try linear.bias.map { try linear.effective("bias", $0) }, relu))
+            steps.append(Step(layer: linear, matrix: matrix, weight: try linear.effective("weight", linear.weight),
+                              bias: try linear.bias.map { try linear.effective("bias", $0) }, relu: relu))
             width = linear.outFeatures
             i += relu ? 2 : 1
         }
@@ -218,12 +233,20 @@ enum SparseLinearRun {
             var src = UnsafePointer(x.data)
             for (k, step) in steps.enumerated() {
                 let dst = k == steps.count - 1 ? out.data : scratch + (k % 2) * half
-                step.layer.keptProduct(step.matrix, src, batch: 1, bias: step.bias?.data, dst)
+                if let m = step.matrix {
+                    step.layer.keptProduct(m, src, batch: 1, bias: step.bias?.data, dst)
+                } else {
+                    matVec(step.weight.data, rows: step.layer.outFeatures, cols: step.layer.inFeatures, src, bias: step.bias?.data, dst)
+                }
                 if step.relu { Kernels.unary(.relu, dst, dst, step.layer.outFeatures) }
                 src = UnsafePointer(dst)
             }
         } else {
-            let chain = steps.map { SparseChainLayer($0.matrix, bias: $0.bias.map { UnsafePointer($0.data) }, relu: $0.relu) }
+            var chain: [SparseChainLayer] = []
+            for step in steps {
+                guard let m = step.matrix else { return nil }
+                chain.append(SparseChainLayer(m, bias: step.bias.map { UnsafePointer($0.data) }, relu: step.relu))
+            }
             guard sparseLinearChain(chain, x.data, batch: batch, out.data, kernel: SparseKernels.rows) else { return nil }
         }
         return (out, i)

@@ -94,7 +94,7 @@ public final class Sequential: Module {
             let layer = layers[i]
             do {
                 // Linear layers computing from kept weights, with their ReLUs, in one go.
-                if layer is Linear || layer is Flatten, let (y, next) = try SparseLinearRun.forward(layers, from: i, h) {
+                if layer is Linear || layer is Flatten, let (y, next) = try LinearRun.forward(layers, from: i, h) {
                     h = y
                     i = next
                     continue

@@ -11,8 +11,9 @@
 // the timing ahead for a given batch. A Linear layer at batch 1 on AVX-512 computes from its kept
 // weights in lane layout (Kernels/SparseLanes.swift), built on first use and refreshed with them.
 // In a Sequential, a run of Linear layers that have chosen their sparse kernel, with the ReLUs
-// between them, computes in one go (`SparseLinearRun`, Layers+Sparse.swift): at batch > 1 the
-// activations between them stay transposed, in each thread's scratch memory.
+// between them, computes in one go (`LinearRun`, Layers+Sparse.swift): at batch > 1 the
+// activations between them stay transposed, in each thread's scratch memory; at batch 1 the run
+// takes dense Linear layers too.
 //
 // Frozen-mask training (a mask that is fixed and frozen, as when fine-tuning a model pruned
 // upstream with the mask kept) runs Linear and Conv2d layers' forward pass and input gradient

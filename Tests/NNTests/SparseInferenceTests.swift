@@ -176,19 +176,21 @@ struct OneBatch: BatchSource {
                             layer.sparse.choices[batch] = true
                         }
                         // The run: from the Flatten through the last masked Linear and its ReLU.
-                        let run = try #require(try SparseLinearRun.forward(layers, from: 0, x), "batch \(batch) \(mode)")
-                        #expect(run.1 == (maskClassifier ? 6 : 5), "batch \(batch) \(mode)")
+                        let run = try #require(try LinearRun.forward(layers, from: 0, x), "batch \(batch) \(mode)")
+                        // A dense classifier joins the run at batch 1 (matVec), not at batch > 1.
+                        #expect(run.1 == (maskClassifier || batch == 1 ? 6 : 5), "batch \(batch) \(mode)")
                         var y = run.0
                         for layer in layers[run.1...] { y = try layer(y) }
                         #expect(y.shape == h.shape)
                         #expect(y.array == h.array, "batch \(batch) \(mode) classifier masked \(maskClassifier)")
                         #expect(try model(x).array == h.array)
                         if mode == .auto {
-                            // The second Linear chose its dense kernel: the run stops before it.
+                            // The second Linear chose its dense kernel: the run stops before it
+                            // (at batch 1 it takes it, densely).
                             let second = try #require(layers[3] as? Linear)
                             second.sparse.choices[batch] = false
-                            let short = try #require(try SparseLinearRun.forward(layers, from: 0, x))
-                            #expect(short.1 == 3)
+                            let short = try #require(try LinearRun.forward(layers, from: 0, x))
+                            #expect(short.1 == (batch == 1 ? 6 : 3))
                             var h2 = x
                             for layer in layers { h2 = try layer(h2) }
                             #expect(try model(x).array == h2.array)
@@ -198,14 +200,24 @@ struct OneBatch: BatchSource {
             }
         }
     }
-    // No run where the layers compute densely, or before they have timed their kernels.
+    // Dense layers at batch 1: one run, the same bits; none while recording.
+    let dense = try Models.mlp([50, 30, 20, 4], rng: RNG(seed: 16))
+    dense.eval()
+    let x1 = try Tensor.uniform([1, 50], low: -1, high: 1, rng: RNG(seed: 17))
+    let one = try #require(try GradMode.noGrad { try LinearRun.forward(dense.layers, from: 0, x1) })
+    #expect(one.1 == dense.layers.count)
+    var h1 = x1
+    for layer in dense.layers { h1 = try GradMode.noGrad { try layer(h1) } }
+    #expect(one.0.array == h1.array)
+    #expect(try LinearRun.forward(dense.layers, from: 0, x1) == nil)
+    // No run where the layers compute densely at batch > 1, or before they have timed their kernels.
     let model = try Models.mlp([30, 20, 4], rng: RNG(seed: 14))
     try maskWeights(model, density: 0.2)
     model.eval()
     let x = try Tensor.uniform([3, 30], low: -1, high: 1, rng: RNG(seed: 15))
     try GradMode.noGrad {
         for mode in [SparseKernelChoice.dense, .auto] {
-            let run = try SparseInference.with(model, mode: mode) { try SparseLinearRun.forward(model.layers, from: 0, x) }
+            let run = try SparseInference.with(model, mode: mode) { try LinearRun.forward(model.layers, from: 0, x) }
             #expect(run == nil, "\(mode)")
         }
     }
