@@ -104,4 +104,28 @@ func overheadCosts() throws {
             }
         }
     }
+    // One step of frozen-mask training (forward, loss, backward, SGD step) of the MLP with random
+    // 95% masks on its hidden layers at batch 128, through the sparse kernels and densely.
+    let net = try Models.mlp([784, 300, 100, 10], rng: rng)
+    for layer in net.layers.compactMap({ $0 as? Linear }).dropLast() {
+        let m = try Tensor.zeros(layer.weight.shape)
+        for i in 0..<m.count where rng.uniform() < 0.05 { m.data[i] = 1 }
+        let gate = WeightGate(mask: m)
+        gate.frozen = true
+        try layer.setGate(gate, for: "weight")
+    }
+    net.applyMasks()
+    let opt = try Optimizer(.sgd(momentum: 0.9), parameters: net.namedParameters(), lr: 0.01)
+    opt.bindMasks(net)
+    let images = try Tensor.uniform([128, 784], low: 0, high: 1, rng: rng), labels = (0..<128).map { $0 % 10 }
+    for sparse in [true, false] {
+        try SparseInference.$enabledHere.withValue(sparse) {
+            try time(sparse ? "mlp_95_frozen_step_sparse" : "mlp_95_frozen_step_dense") {
+                let loss = try net(images).crossEntropy(labels: labels)
+                opt.zeroGrad()
+                try loss.backward()
+                GradMode.noGrad { opt.step() }
+            }
+        }
+    }
 }
