@@ -116,22 +116,43 @@ public final class SparseMatrix: @unchecked Sendable {
 
     /// Whether the kept entries are exactly where `pattern` ([rows, cols]) is non-zero: the
     /// per-row counts agree and every kept position is non-zero there.
-    public func matches(pattern: UnsafePointer<Float>) -> Bool {
-        for r in 0..<rows {
-            let row = pattern + r * cols
-            if countNonzero(row, cols) != Int(rowStart[r + 1] - rowStart[r]) { return false }
-            for k in range(r) where row[Int(columns[k])] == 0 { return false }
-        }
-        return true
-    }
+    public func matches(pattern: UnsafePointer<Float>) -> Bool { walkRows(pattern: pattern, values: nil) }
 
     /// Re-reads the kept values from the dense [rows, cols] matrix they came from (a transpose
     /// follows its source's values through `refreshValues(from:order:)`).
-    public func refreshValues(from dense: UnsafePointer<Float>) {
-        for r in 0..<rows {
-            let row = dense + r * cols
-            for k in range(r) { values[k] = row[Int(columns[k])] }
+    public func refreshValues(from dense: UnsafePointer<Float>) { _ = walkRows(pattern: nil, values: dense) }
+
+    /// Both in one pass over the rows: whether the kept entries are still exactly where `pattern`
+    /// is non-zero, and if so the kept values re-read from `dense` (when not, some are re-read
+    /// and the matrix is to be rebuilt). A masked layer does this on every frozen-mask training
+    /// step and on entering a sparse scope.
+    public func refreshValues(from dense: UnsafePointer<Float>, matching pattern: UnsafePointer<Float>) -> Bool {
+        walkRows(pattern: pattern, values: dense)
+    }
+
+    /// The rows split between threads on large matrices (each row is checked and read alone, so
+    /// the result is the same for any split).
+    private func walkRows(pattern: UnsafePointer<Float>?, values dense: UnsafePointer<Float>?) -> Bool {
+        let tasks = Swift.min(rows, Parallel.taskCount(pattern == nil ? nnz : rows * cols, maxTasks: Parallel.threads))
+        guard tasks > 0 else { return true }
+        var ok = [Bool](repeating: true, count: tasks)
+        ok.withUnsafeMutableBufferPointer { flags in
+            parallelFor(tasks) { t in
+                for r in Parallel.range(t, of: tasks, count: rows) {
+                    let kept = range(r)
+                    if let pattern {
+                        let key = pattern + r * cols
+                        if countNonzero(key, cols) != kept.count { flags[t] = false; return }
+                        for k in kept where key[Int(columns[k])] == 0 { flags[t] = false; return }
+                    }
+                    if let dense {
+                        let row = dense + r * cols
+                        for k in kept { values[k] = row[Int(columns[k])] }
+                    }
+                }
+            }
         }
+        return !ok.contains(false)
     }
 
     /// Whether every kept value is finite (`sparseScatterProduct` may then skip zero inputs).

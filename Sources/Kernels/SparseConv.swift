@@ -47,9 +47,8 @@ public final class SparseConvPlan: @unchecked Sendable {
         return offsets.cols == channels * (height + 2 * padding) * (width + 2 * padding)
     }
 
-    /// Re-reads the kept values from `dense` [O, C·kh·kw] into both forms.
-    public func refreshValues(from dense: UnsafePointer<Float>) {
-        weight.refreshValues(from: dense)
+    /// Copies `weight`'s kept values (re-read by its owner) into the offset form.
+    public func followWeightValues() {
         if let offsets { offsets.values.update(from: weight.values, count: weight.nnz) }
     }
 }

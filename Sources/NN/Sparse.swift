@@ -104,9 +104,8 @@ public final class SparseLayerState {
             if gate?.isFixed != true { clear() }
             return false
         }
-        if let m = matrix, m.rows == rows, m.cols == cols, m.matches(pattern: gate.mask.data) {
-            m.refreshValues(from: weight.data)
-            conv?.refreshValues(from: weight.data)
+        if let m = matrix, m.rows == rows, m.cols == cols, m.refreshValues(from: weight.data, matching: gate.mask.data) {
+            conv?.followWeightValues()
             if let (t, order) = transposedPair { t.refreshValues(from: m, order: order) }
             lanes?.refreshValues(from: m)
             finite = nil

@@ -405,3 +405,24 @@ extension Optional where Wrapped == [Float] {
         #expect(untouched.allSatisfy { $0 == 7 })
     }
 }
+
+@Test func valuesRefreshOnlyWhileThePatternMatches() throws {
+    // Large enough that the rows split between two tasks; the mismatch in the last row only.
+    let rng = RNG(seed: 13)
+    let (dense, mask) = randomSparse(rows: 400, cols: 400, density: 0.05, rng: rng, emptyRows: [3])
+    let a = try #require(SparseMatrix(rows: 400, cols: 400, values: dense, pattern: mask))
+    let changed = dense.map { $0 * -2 }
+    for threads in [1, 2] {
+        let fresh = try #require(SparseMatrix(rows: 400, cols: 400, values: dense, pattern: mask))
+        #expect(Parallel.withThreads(threads) { fresh.refreshValues(from: changed, matching: mask) })
+        var back = [Float](repeating: 9, count: dense.count)
+        fresh.densify(into: &back)
+        #expect(back == changed, "threads \(threads)")
+        var moved = mask
+        let last = 399 * 400
+        if let i = moved[last...].firstIndex(of: 1) { moved[i] = 0; moved[i == last + 399 ? last : i + 1] = 1 }
+        #expect(!Parallel.withThreads(threads) { a.refreshValues(from: changed, matching: moved) }, "threads \(threads)")
+        #expect(!Parallel.withThreads(threads) { a.matches(pattern: moved) }, "threads \(threads)")
+        #expect(Parallel.withThreads(threads) { a.matches(pattern: mask) }, "threads \(threads)")
+    }
+}
