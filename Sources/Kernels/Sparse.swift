@@ -341,47 +341,34 @@ private func sparseDots<S: ColumnStride>(_ a: SparseMatrix, _ x: UnsafePointer<F
 /// the dense [rows, cols] `out`, which is zero elsewhere: a layer's weight gradient where the
 /// mask keeps anything (u = gᵀ [out, B], v = xᵀ [in, B]). With `accumulate` the sums are added
 /// to `out` at the kept positions and nothing else is touched (a convolution's gradient summed
-/// over chunks of its batch). `kernel` computes a run of rows (eight lanes unless the caller
-/// passes the sixteen-lane one, KernelsAVX512's `SparseKernels.sampledRows`).
+/// over chunks of its batch).
 public func sparseSampledProduct(_ pattern: SparseMatrix, _ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
-                                 length n: Int, _ out: UnsafeMutablePointer<Float>, accumulate: Bool = false,
-                                 kernel: SampledRowsKernel = sampledRows8) {
+                                 length n: Int, _ out: UnsafeMutablePointer<Float>, accumulate: Bool = false) {
     let cols = pattern.cols
     // Every entry is one dot product whatever the split, so the split may follow the threads.
     let tasks = Parallel.taskCount(pattern.nnz * n, grain: SparseKernelSettings.batchGrain, maxTasks: Parallel.threads)
     parallelFor(tasks) { t in
         let lo = pattern.rowSplit(t, of: tasks), hi = pattern.rowSplit(t + 1, of: tasks)
         if !accumulate { (out + lo * cols).update(repeating: 0, count: (hi - lo) * cols) }
-        kernel(pattern, u, v, n, out, lo..<hi)
-    }
-}
-
-/// out[r, c] += Σ_j u[r, j] · v[c, j] at the kept positions of rows `rows` (u rows and v rows
-/// `n` long, out [rows, cols]): the kernel behind `sparseSampledProduct`.
-public typealias SampledRowsKernel = (_ pattern: SparseMatrix, _ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ n: Int,
-                                      _ out: UnsafeMutablePointer<Float>, _ rows: Range<Int>) -> Void
-
-/// Eight lanes: four kept entries of a row at a time (four independent dot products; a single
-/// one waits on its own two accumulators' multiply-add latency), each summed exactly as `dot8`
-/// sums it.
-public func sampledRows8(_ pattern: SparseMatrix, _ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ n: Int,
-                         _ out: UnsafeMutablePointer<Float>, _ rows: Range<Int>) {
-    let cols = pattern.cols
-    for r in rows {
-        let ur = u + r * n, row = out + r * cols
-        let range = pattern.range(r)
-        var k = range.lowerBound
-        while k + 4 <= range.upperBound {
-            let c0 = Int(pattern.columns[k]), c1 = Int(pattern.columns[k + 1])
-            let c2 = Int(pattern.columns[k + 2]), c3 = Int(pattern.columns[k + 3])
-            let d = dot8x4(ur, v + c0 * n, v + c1 * n, v + c2 * n, v + c3 * n, n)
-            row[c0] += d.0; row[c1] += d.1; row[c2] += d.2; row[c3] += d.3
-            k += 4
-        }
-        while k < range.upperBound {
-            let c = Int(pattern.columns[k])
-            row[c] += dot8(ur, v + c * n, n)
-            k += 1
+        for r in lo..<hi {
+            let ur = u + r * n, row = out + r * cols
+            let range = pattern.range(r)
+            var k = range.lowerBound
+            // Four kept entries of the row at a time: four independent dot products (a single
+            // one waits on its own two accumulators' multiply-add latency), each summed exactly
+            // as `dot8` sums it.
+            while k + 4 <= range.upperBound {
+                let c0 = Int(pattern.columns[k]), c1 = Int(pattern.columns[k + 1])
+                let c2 = Int(pattern.columns[k + 2]), c3 = Int(pattern.columns[k + 3])
+                let d = dot8x4(ur, v + c0 * n, v + c1 * n, v + c2 * n, v + c3 * n, n)
+                row[c0] += d.0; row[c1] += d.1; row[c2] += d.2; row[c3] += d.3
+                k += 4
+            }
+            while k < range.upperBound {
+                let c = Int(pattern.columns[k])
+                row[c] += dot8(ur, v + c * n, n)
+                k += 1
+            }
         }
     }
 }

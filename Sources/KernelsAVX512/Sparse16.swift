@@ -20,14 +20,6 @@ public enum SparseKernels {
         return sparseRows8
     }
 
-    /// The row kernel to pass to Kernels' `sparseSampledProduct` (a weight gradient at kept entries).
-    public static var sampledRows: SampledRowsKernel {
-        #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
-        if AVX512.enabled { return sampledRows16 }
-        #endif
-        return sampledRows8
-    }
-
     /// Which instruction path `rows` is ("avx512" or "avx2"), for reports.
     public static var path: String {
         #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
@@ -96,60 +88,5 @@ private func rowTile16<let V: Int>(_ vectors: InlineArray<V, Float>.Type, _ a: S
         let d = y + r * ldy + c0
         for v in 0..<V { _mm512_storeu_ps(d + 16 * v, acc[v]) }
     }
-}
-
-/// Sixteen lanes of `sparseSampledProduct`: four kept entries of a row at a time, each input
-/// vector of the row loaded once for all four, two accumulators per entry; the last entries one
-/// at a time, summed the same way. Call only where `AVX512.enabled` says so.
-public func sampledRows16(_ pattern: SparseMatrix, _ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ n: Int,
-                          _ out: UnsafeMutablePointer<Float>, _ rows: Range<Int>) {
-    let cols = pattern.cols, columns = pattern.columns
-    for r in rows {
-        let ur = u + r * n, row = out + r * cols
-        let range = pattern.range(r)
-        var k = range.lowerBound
-        while k + 4 <= range.upperBound {
-            let d = dots16(InlineArray<4, Float>.self, ur, v, columns + k, n)
-            for e in 0..<4 { row[Int(columns[k + e])] += d[e] }
-            k += 4
-        }
-        while k < range.upperBound {
-            row[Int(columns[k])] += dots16(InlineArray<1, Float>.self, ur, v, columns + k, n)[0]
-            k += 1
-        }
-    }
-}
-
-/// Σ_j u[j] · v[c_e·n + j] for the E columns c_e at `columns`: per entry two chains of fused
-/// multiply-adds over alternate vectors (the last partial vector under a mask, into the first),
-/// then one sum across lanes of their sum. The same order for any E.
-@inline(__always)
-private func dots16<let E: Int>(_ entries: InlineArray<E, Float>.Type, _ u: UnsafePointer<Float>, _ v: UnsafePointer<Float>,
-                                _ columns: UnsafePointer<Int32>, _ n: Int) -> InlineArray<E, Float> {
-    var a = InlineArray<E, __m512>(repeating: _mm512_setzero_ps()), b = a
-    var rows = InlineArray<E, UnsafePointer<Float>>(repeating: v)
-    for e in 0..<E { rows[e] = v + Int(columns[e]) * n }
-    var j = 0
-    while j + 32 <= n {
-        let x0 = _mm512_loadu_ps(u + j), x1 = _mm512_loadu_ps(u + j + 16)
-        for e in 0..<E {
-            a[e] = _mm512_fmadd_ps(x0, _mm512_loadu_ps(rows[e] + j), a[e])
-            b[e] = _mm512_fmadd_ps(x1, _mm512_loadu_ps(rows[e] + j + 16), b[e])
-        }
-        j += 32
-    }
-    if j + 16 <= n {
-        let x0 = _mm512_loadu_ps(u + j)
-        for e in 0..<E { a[e] = _mm512_fmadd_ps(x0, _mm512_loadu_ps(rows[e] + j), a[e]) }
-        j += 16
-    }
-    if j < n {
-        let lanes = __mmask16(truncatingIfNeeded: (1 << (n - j)) - 1)
-        let x0 = _mm512_maskz_loadu_ps(lanes, u + j)
-        for e in 0..<E { a[e] = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(lanes, rows[e] + j), a[e]) }
-    }
-    var sums = InlineArray<E, Float>(repeating: 0)
-    for e in 0..<E { sums[e] = _mm512_reduce_add_ps(_mm512_add_ps(a[e], b[e])) }
-    return sums
 }
 #endif

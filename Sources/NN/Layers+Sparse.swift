@@ -63,7 +63,7 @@ extension Linear: SparseCapable {
             }
             if w.requiresGrad {
                 gw = Tensor.empty(like: w)
-                sparseSampledProduct(a, gt.data, xt.data, length: batch, gw!.data, kernel: SparseKernels.sampledRows)
+                sparseSampledProduct(a, gt.data, xt.data, length: batch, gw!.data)
             }
             if let b, b.requiresGrad {
                 gb = Tensor.empty(like: b)
@@ -164,7 +164,7 @@ extension Conv2d: SparseCapable {
                 if let gw {
                     im2col(x.data + img0 * chw, batch: cn, channels: c, height: h, width: wd, kernelH: kh, kernelW: kw,
                            stride: stride, padding: padding, outH: outH, outW: outW, cols)
-                    sparseSampledProduct(a, gys, cols, length: np, gw.data, accumulate: true, kernel: SparseKernels.sampledRows)
+                    sparseSampledProduct(a, gys, cols, length: np, gw.data, accumulate: true)
                 }
                 if let gx, let at {
                     sparseProduct(at, gys, ldx: np, n: np, cols, ldy: np, kernel: rows)

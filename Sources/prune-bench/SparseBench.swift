@@ -119,7 +119,7 @@ func sparseKernelCosts() throws {
         { n in for _ in 0..<n { sparseLinear(a, x.data, batch: 1, bias: nil, y.data, kernel: sparseRows8) } },
         { n in for _ in 0..<n { BLAS.gemm(transB: true, m: 1, n: nOut, k: nIn, x.data, w.data, y.data) } },
         // A frozen-mask layer's weight gradient at its kept entries (gᵀ [out, B], xᵀ [in, B]).
-        { n in for _ in 0..<n { sparseSampledProduct(a, gt.data, xt.data, length: batch, gw.data, kernel: SparseKernels.sampledRows) } },
+        { n in for _ in 0..<n { sparseSampledProduct(a, gt.data, xt.data, length: batch, gw.data) } },
     ])) ?? []
     for (name, s) in zip(names, seconds) { emit("sparse_kernels", name + "_us", s * 1e6, digits: 2) }
     // Batch 1 by rows (a gather per entry) against by columns over the non-zero inputs only:

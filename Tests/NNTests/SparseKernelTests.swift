@@ -27,13 +27,6 @@ private func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
     return worst
 }
 
-/// The sampled product's row kernels: both where the CPU has AVX-512.
-private let sampledPaths: [(String, SampledRowsKernel)] = {
-    var p: [(String, SampledRowsKernel)] = [("avx2", sampledRows8)]
-    if AVX512.available { p.append(("avx512", sampledRows16)) }
-    return p
-}()
-
 /// Both instruction paths where the CPU has AVX-512, else the eight-lane one.
 private let paths: [(String, SparseRowsKernel)] = {
     var p: [(String, SparseRowsKernel)] = [("avx2", sparseRows8)]
@@ -230,19 +223,16 @@ private let paths: [(String, SparseRowsKernel)] = {
 
 @Test func sparseSampledProductEqualsItsReference() throws {
     let rng = RNG(seed: 5)
-    for (m, k, n) in [(1, 1, 1), (10, 20, 7), (30, 50, 128), (100, 300, 33), (7, 9, 16), (7, 9, 48), (5, 8, 150)] {
+    for (m, k, n) in [(1, 1, 1), (10, 20, 7), (30, 50, 128), (100, 300, 33)] {
         for density in [0.0, 0.1, 1.0] {
             let (dense, mask) = randomSparse(rows: m, cols: k, density: density, rng: rng, emptyRows: [0])
             let a = try #require(SparseMatrix(rows: m, cols: k, values: dense, pattern: mask))
             let u = (0..<(m * n)).map { _ in rng.uniform() * 2 - 1 }, v = (0..<(k * n)).map { _ in rng.uniform() * 2 - 1 }
-            var want = [Float](repeating: 1, count: m * k)
+            var want = [Float](repeating: 1, count: m * k), got = [Float](repeating: 1, count: m * k)
             sparseSampledProductReference(a, u, v, length: n, &want)
-            for (name, kernel) in sampledPaths {
-                var got = [Float](repeating: 1, count: m * k)
-                sparseSampledProduct(a, u, v, length: n, &got, kernel: kernel)
-                #expect(maxRelativeError(got, want) < 1e-5, "\(name) \(m)×\(k) length \(n) density \(density)")
-                for i in 0..<(m * k) where mask[i] == 0 { #expect(got[i] == 0) }
-            }
+            sparseSampledProduct(a, u, v, length: n, &got)
+            #expect(maxRelativeError(got, want) < 1e-5, "\(m)×\(k) length \(n) density \(density)")
+            for i in 0..<(m * k) where mask[i] == 0 { #expect(got[i] == 0) }
         }
     }
 }
@@ -269,22 +259,6 @@ private let paths: [(String, SparseRowsKernel)] = {
                 }
             }
             #expect(got.map(\.bitPattern) == want.map(\.bitPattern), "\(m)×\(k) length \(n) density \(density)")
-            // Sixteen lanes: four at a time has the bits of each entry alone (a pattern keeping
-            // only that entry takes the one-at-a-time path).
-            guard AVX512.available else { continue }
-            var four = [Float](repeating: 0, count: m * k)
-            sparseSampledProduct(a, u, v, length: n, &four, kernel: sampledRows16)
-            for r in 0..<m {
-                for e in a.range(r) {
-                    let c = Int(a.columns[e])
-                    var only = [Float](repeating: 0, count: m * k)
-                    only[r * k + c] = 1
-                    let single = try #require(SparseMatrix(rows: m, cols: k, values: only))
-                    var alone = [Float](repeating: 0, count: m * k)
-                    sparseSampledProduct(single, u, v, length: n, &alone, kernel: sampledRows16)
-                    #expect(four[r * k + c].bitPattern == alone[r * k + c].bitPattern, "\(m)×\(k) length \(n) (\(r), \(c))")
-                }
-            }
         }
     }
 }
