@@ -19,6 +19,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
 import _Builtin_intrinsics.intel
 #endif
@@ -135,24 +136,23 @@ public final class SparseMatrix: @unchecked Sendable {
     private func walkRows(pattern: UnsafePointer<Float>?, values dense: UnsafePointer<Float>?) -> Bool {
         let tasks = Swift.min(rows, Parallel.taskCount(pattern == nil ? nnz : rows * cols, maxTasks: Parallel.threads))
         guard tasks > 0 else { return true }
-        var ok = [Bool](repeating: true, count: tasks)
-        ok.withUnsafeMutableBufferPointer { flags in
-            parallelFor(tasks) { t in
-                for r in Parallel.range(t, of: tasks, count: rows) {
-                    let kept = range(r)
-                    if let pattern {
-                        let key = pattern + r * cols
-                        if countNonzero(key, cols) != kept.count { flags[t] = false; return }
-                        for k in kept where key[Int(columns[k])] == 0 { flags[t] = false; return }
-                    }
-                    if let dense {
-                        let row = dense + r * cols
-                        for k in kept { values[k] = row[Int(columns[k])] }
-                    }
+        // Whether some task found a row that differs (no allocation: this runs every training step).
+        let differs = Atomic<Bool>(false)
+        parallelFor(tasks) { t in
+            for r in Parallel.range(t, of: tasks, count: rows) {
+                let kept = range(r)
+                if let pattern {
+                    let key = pattern + r * cols
+                    if countNonzero(key, cols) != kept.count { differs.store(true, ordering: .relaxed); return }
+                    for k in kept where key[Int(columns[k])] == 0 { differs.store(true, ordering: .relaxed); return }
+                }
+                if let dense {
+                    let row = dense + r * cols
+                    for k in kept { values[k] = row[Int(columns[k])] }
                 }
             }
         }
-        return !ok.contains(false)
+        return !differs.load(ordering: .relaxed)
     }
 
     /// Whether every kept value is finite (`sparseScatterProduct` may then skip zero inputs).
@@ -464,7 +464,7 @@ public func sparseLinear(_ a: SparseMatrix, _ x: UnsafePointer<Float>, batch: In
             transposeMatrix(x + b0 * nIn, rows: n, cols: nIn, keep + b0, ldo: batch)
             let ys = yt + nOut * b0
             kernel(a, keep + b0, batch, n, ys, n, 0..<nOut)
-            addRowBias(ys, rows: nOut, n, bias, relu: false)
+            if let bias { addRowBias(ys, rows: nOut, cols: n, bias) }
             transposeMatrix(ys, rows: nOut, cols: n, y + b0 * nOut)
         }
     } else if batch > 1 {
@@ -512,7 +512,7 @@ public func sparseLinearChain(_ layers: [SparseChainLayer], _ x: UnsafePointer<F
         transposeMatrix(x + b0 * first.matrix.cols, rows: n, cols: first.matrix.cols, src)
         for layer in layers {
             kernel(layer.matrix, src, n, n, dst, n, 0..<layer.matrix.rows)
-            addRowBias(dst, rows: layer.matrix.rows, n, layer.bias, relu: layer.relu)
+            finishRows(dst, rows: layer.matrix.rows, n, layer.bias, relu: layer.relu)
             swap(&src, &dst)
         }
         transposeMatrix(src, rows: last.matrix.rows, cols: n, y + b0 * last.matrix.rows)
@@ -533,14 +533,10 @@ private func forBatchSlices(batch: Int, work: Int, _ body: (Int, Int) -> Void) {
     if tasks == 1 { slice(0) } else { parallelFor(tasks, slice) }
 }
 
-/// y[r, 0..<n] += bias[r] for each of `rows` rows (n apart), then max(·, 0) where `relu`.
+/// A chain layer's epilogue on its rows of n results: + bias (Conv.swift's `addRowBias`), then
+/// max(·, 0) where `relu`.
 @inline(__always)
-private func addRowBias(_ y: UnsafeMutablePointer<Float>, rows: Int, _ n: Int, _ bias: UnsafePointer<Float>?, relu: Bool) {
-    if let bias {
-        for r in 0..<rows {
-            let row = y + r * n, b = bias[r]
-            for j in 0..<n { row[j] += b }
-        }
-    }
+private func finishRows(_ y: UnsafeMutablePointer<Float>, rows: Int, _ n: Int, _ bias: UnsafePointer<Float>?, relu: Bool) {
+    if let bias { addRowBias(y, rows: rows, cols: n, bias) }
     if relu { unarySerial(.relu, y, y, rows * n) }
 }

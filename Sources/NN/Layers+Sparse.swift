@@ -97,8 +97,7 @@ extension Conv2d: SparseCapable {
     /// not apply (training, recording, a choice still to be timed, a layer the fused kernels do
     /// not cover): the three layers then run one at a time.
     func reluMaxPoolForward(_ x: Tensor, pool: MaxPool2d) throws -> Tensor? {
-        guard !training, !(GradMode.isEnabled && (x.requiresGrad || weight.requiresGrad || bias?.requiresGrad == true)),
-              x.rank == 4, x.shape[0] >= 1, let useSparse = usesSparse(batch: x.shape[0], [x, weight, bias]) else { return nil }
+        guard joinable(x), x.rank == 4, x.shape[0] >= 1, let useSparse = usesSparse(x) else { return nil }
         let w = try effective("weight", weight), b = try bias.map { try effective("bias", $0) }
         if useSparse {
             guard let m = sparse.matrix, let (plan, outH, outW) = convPlan(m, for: x),
@@ -211,9 +210,8 @@ enum LinearRun {
         guard x.rank == 2 || i > start else { return nil }
         var width = x.count / batch
         var steps: [Step] = []
-        while i < layers.count, let linear = layers[i] as? Linear, linear.inFeatures == width, !linear.training,
-              !(GradMode.isEnabled && (x.requiresGrad || linear.weight.requiresGrad || linear.bias?.requiresGrad == true)),
-              let useSparse = linear.usesSparse(batch: batch, [x, linear.weight, linear.bias]) {
+        while i < layers.count, let linear = layers[i] as? Linear, linear.inFeatures == width, linear.joinable(x),
+              let useSparse = linear.usesSparse(x) {
             let matrix = useSparse ? linear.sparse.matrix : nil
             guard matrix?.cols ?? width == width, matrix != nil || batch == 1 else { break }
             let relu = i + 1 < layers.count && (layers[i + 1] as? Activation)?.kind == .relu

@@ -164,6 +164,8 @@ public protocol SparseCapable: Module {
     var sparseShape: (rows: Int, cols: Int) { get }
     /// The weight parameter.
     var weight: Tensor { get }
+    /// The bias parameter, if any.
+    var bias: Tensor? { get }
 }
 
 extension SparseCapable {
@@ -179,12 +181,18 @@ extension SparseCapable {
         sparse.active && !training && !(GradMode.isEnabled && inputs().contains { $0?.requiresGrad == true })
     }
 
-    /// For a pass that joins this layer with the next ones (a Sequential's runs): whether the
-    /// layer computes from its kept weights at `batch`, by its mode or its recorded choice; false
-    /// where the sparse kernels do not apply; nil while the choice for this batch size is still
-    /// to be timed (the layer then runs alone, which times it).
-    func usesSparse(batch: Int, _ inputs: @autoclosure () -> [Tensor?]) -> Bool? {
-        guard sparse.matrix != nil, !sparse.timing, sparseInferenceApplies(inputs()) else { return false }
+    /// Whether a call on `x` would run in evaluation mode and record nothing: what a pass that
+    /// joins this layer with the next ones (a Sequential's runs) needs.
+    func joinable(_ x: Tensor) -> Bool {
+        !training && !(GradMode.isEnabled && (x.requiresGrad || weight.requiresGrad || bias?.requiresGrad == true))
+    }
+
+    /// For a joined pass on `x` (see `joinable`): whether the layer computes from its kept weights
+    /// at this batch size, by its mode or its recorded choice; false where the sparse kernels do
+    /// not apply; nil while the choice for this batch size is still to be timed (the layer then
+    /// runs alone, which times it).
+    func usesSparse(_ x: Tensor) -> Bool? {
+        guard let batch = x.shape.first, sparse.matrix != nil, sparse.active, !sparse.timing, joinable(x) else { return false }
         switch sparse.mode {
         case .sparse: return true
         case .dense: return false
