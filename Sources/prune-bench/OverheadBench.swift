@@ -63,6 +63,12 @@ func overheadCosts() throws {
             conv.eval()
             try time("conv2_6to\(o)") { _ = try conv(pooled) }
         }
+        // LeNet-5 (dense, evaluation) at batch 1: a whole pass, whose fixed costs (tensors,
+        // dispatch, each convolution's scratch) weigh against a compacted model's smaller products.
+        let lenet = try Models.lenet5(rng: rng)
+        lenet.eval()
+        _ = try lenet(image)
+        try time("lenet5_pass") { _ = try lenet(image) }
         // The benchmark MLP 784-300-100-10 with random 95% masks on its hidden layers (the
         // classifier dense), at batch 1 in a sparse scope: the whole pass against its products.
         let mlp = try Models.mlp([784, 300, 100, 10], rng: rng)
