@@ -98,68 +98,81 @@ extension Tensor {
         }
 
         return record("conv2d", out, bias.map { [x, weight, $0] } ?? [x, weight]) { g in
-            let needX = x.requiresGrad, needW = weight.requiresGrad, needB = bias?.requiresGrad == true
-            let groups = plan.groups
-            // Per-group partial gradients, summed in group order afterwards, so that the result
-            // does not depend on how many threads ran the groups.
-            let gwParts: UnsafeMutablePointer<Float>? = needW ? .allocate(capacity: groups * o * k) : nil
-            let gbParts: UnsafeMutablePointer<Float>? = needB ? .allocate(capacity: groups * o) : nil
-            defer { gwParts?.deallocate(); gbParts?.deallocate() }
-            let gx: Tensor? = needX ? Tensor.empty(like: x) : nil
-            let gData = g.data, gxData = gx?.data
-            if !direct { BLAS.countFlops(2 * o * k * n * plane * ((needW ? 1 : 0) + (needX ? 1 : 0))) }
-            parallelFor(groups) { group in
-                let gw = gwParts.map { $0 + group * o * k }, gb = gbParts.map { $0 + group * o }
-                gw?.update(repeating: 0, count: o * k)
-                gb?.update(repeating: 0, count: o)
-                // The columns (rebuilt here rather than kept from the forward pass, which would
-                // hold a C·kh·kw-fold copy of the input), then reused for the input gradient's.
-                let cols: UnsafeMutablePointer<Float>? = needW || needX ? .allocate(capacity: k * plan.chunk * plane) : nil
-                defer { cols?.deallocate() }
-                let gys: UnsafeMutablePointer<Float>? = (needX || (needW && !direct)) && plan.chunk > 1
-                    ? .allocate(capacity: o * plan.chunk * plane) : nil
-                defer { gys?.deallocate() }
-                for (img0, cn) in plan.chunks(of: group) {
-                    let np = cn * plane, gc = gData + img0 * outImage
-                    // The direct weight-gradient kernel sums the bias gradient in the same pass.
-                    if let gb, !(direct && gw != nil) { addChannelSums(gc, batch: cn, channels: o, plane: plane, gb) }
-                    // The [O, N·P] layout of the output gradient that the GEMMs need.
-                    var gy: UnsafePointer<Float> = UnsafePointer(gc)
-                    if let gys {
-                        batchToChannels(gc, batch: cn, channels: o, plane: plane, gys, channelSums: nil)
-                        gy = UnsafePointer(gys)
-                    }
-                    if let gw, let cols {
-                        im2col(xData + img0 * chw, batch: cn, channels: c, height: h, width: w, kernelH: kh, kernelW: kw,
-                               stride: stride, padding: padding, outH: hOut, outW: wOut, cols)
-                        if direct {
-                            convWeightGradSmallK(gc, cols, batch: cn, plane: plane, k: k, outChannels: o, gw,
-                                                 biasGrad: gb, accumulate: true)
-                        } else {
-                            BLAS.gemm(transB: true, m: o, n: k, k: np, gy, lda: np, cols, ldb: np, beta: 1, gw, ldc: k)
-                        }
-                    }
-                    if let gxData, let cols {
-                        BLAS.gemm(transA: true, m: k, n: np, k: o, wData, lda: k, gy, ldb: np, cols, ldc: np)
-                        col2im(cols, batch: cn, channels: c, height: h, width: w, kernelH: kh, kernelW: kw,
-                               stride: stride, padding: padding, outH: hOut, outW: wOut, gxData + img0 * chw,
-                               accumulate: false)
+            conv2dGradients(g, x: x, weight: weight, bias: bias, stride: stride, padding: padding, outH: hOut, outW: wOut, plan: plan)
+        }
+    }
+
+    /// The gradients of conv2d(x, weight, bias) for output gradient g [N, O, outH, outW]: one per
+    /// input, nil where none is needed (the backward pass of `conv2d` and of the joined
+    /// convolution, ReLU and max pooling).
+    static func conv2dGradients(_ g: Tensor, x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int,
+                                outH hOut: Int, outW wOut: Int, plan: ConvPlan) -> [Tensor?] {
+        let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
+        let o = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3]
+        let plane = hOut * wOut, k = c * kh * kw, chw = c * h * w, outImage = o * plane
+        let direct = k <= conv2dDirectMaxK
+        let xData = x.data, wData = weight.data
+        let needX = x.requiresGrad, needW = weight.requiresGrad, needB = bias?.requiresGrad == true
+        let groups = plan.groups
+        // Per-group partial gradients, summed in group order afterwards, so that the result
+        // does not depend on how many threads ran the groups.
+        let gwParts: UnsafeMutablePointer<Float>? = needW ? .allocate(capacity: groups * o * k) : nil
+        let gbParts: UnsafeMutablePointer<Float>? = needB ? .allocate(capacity: groups * o) : nil
+        defer { gwParts?.deallocate(); gbParts?.deallocate() }
+        let gx: Tensor? = needX ? Tensor.empty(like: x) : nil
+        let gData = g.data, gxData = gx?.data
+        if !direct { BLAS.countFlops(2 * o * k * n * plane * ((needW ? 1 : 0) + (needX ? 1 : 0))) }
+        parallelFor(groups) { group in
+            let gw = gwParts.map { $0 + group * o * k }, gb = gbParts.map { $0 + group * o }
+            gw?.update(repeating: 0, count: o * k)
+            gb?.update(repeating: 0, count: o)
+            // The columns (rebuilt here rather than kept from the forward pass, which would
+            // hold a C·kh·kw-fold copy of the input), then reused for the input gradient's.
+            let cols: UnsafeMutablePointer<Float>? = needW || needX ? .allocate(capacity: k * plan.chunk * plane) : nil
+            defer { cols?.deallocate() }
+            let gys: UnsafeMutablePointer<Float>? = (needX || (needW && !direct)) && plan.chunk > 1
+                ? .allocate(capacity: o * plan.chunk * plane) : nil
+            defer { gys?.deallocate() }
+            for (img0, cn) in plan.chunks(of: group) {
+                let np = cn * plane, gc = gData + img0 * outImage
+                // The direct weight-gradient kernel sums the bias gradient in the same pass.
+                if let gb, !(direct && gw != nil) { addChannelSums(gc, batch: cn, channels: o, plane: plane, gb) }
+                // The [O, N·P] layout of the output gradient that the GEMMs need.
+                var gy: UnsafePointer<Float> = UnsafePointer(gc)
+                if let gys {
+                    batchToChannels(gc, batch: cn, channels: o, plane: plane, gys, channelSums: nil)
+                    gy = UnsafePointer(gys)
+                }
+                if let gw, let cols {
+                    im2col(xData + img0 * chw, batch: cn, channels: c, height: h, width: w, kernelH: kh, kernelW: kw,
+                           stride: stride, padding: padding, outH: hOut, outW: wOut, cols)
+                    if direct {
+                        convWeightGradSmallK(gc, cols, batch: cn, plane: plane, k: k, outChannels: o, gw,
+                                             biasGrad: gb, accumulate: true)
+                    } else {
+                        BLAS.gemm(transB: true, m: o, n: k, k: np, gy, lda: np, cols, ldb: np, beta: 1, gw, ldc: k)
                     }
                 }
+                if let gxData, let cols {
+                    BLAS.gemm(transA: true, m: k, n: np, k: o, wData, lda: k, gy, ldb: np, cols, ldc: np)
+                    col2im(cols, batch: cn, channels: c, height: h, width: w, kernelH: kh, kernelW: kw,
+                           stride: stride, padding: padding, outH: hOut, outW: wOut, gxData + img0 * chw,
+                           accumulate: false)
+                }
             }
-            var gw: Tensor?, gb: Tensor?
-            if let gwParts {
-                let t = Tensor.empty(like: weight)
-                sumParts(gwParts, parts: groups, count: o * k, t.data)
-                gw = t
-            }
-            if let gbParts {
-                let t = Tensor.empty(existing: [o])
-                sumParts(gbParts, parts: groups, count: o, t.data)
-                gb = t
-            }
-            return bias == nil ? [gx, gw] : [gx, gw, gb]
         }
+        var gw: Tensor?, gb: Tensor?
+        if let gwParts {
+            let t = Tensor.empty(like: weight)
+            sumParts(gwParts, parts: groups, count: o * k, t.data)
+            gw = t
+        }
+        if let gbParts {
+            let t = Tensor.empty(existing: [o])
+            sumParts(gbParts, parts: groups, count: o, t.data)
+            gb = t
+        }
+        return bias == nil ? [gx, gw] : [gx, gw, gb]
     }
 
     /// Checks a pooling call's arguments and returns the output extent.
@@ -190,7 +203,7 @@ extension Tensor {
     /// The shifted convolution of x's images into `out`, groups of images on the threads; with
     /// `pool`, each image's result rectified and max-pooled as it is written.
     private static func shifted(_ x: Tensor, weight: Tensor, bias: Tensor?, padding: Int, plan: ConvPlan, pool: ConvPooling?,
-                                _ out: Tensor) {
+                                index: UnsafeMutablePointer<Int32>? = nil, _ out: Tensor) {
         let n = x.shape[0], c = x.shape[1], h = x.shape[2], w = x.shape[3]
         let o = weight.shape[0], kh = weight.shape[2], kw = weight.shape[3]
         let k = c * kh * kw, chw = c * h * w, outImage = out.count / Swift.max(n, 1)
@@ -202,29 +215,63 @@ extension Tensor {
             guard let first = images.first else { return }
             convShifted(xData + first * chw, batch: images.count, channels: c, height: h, width: w, wData, outChannels: o,
                         kernelH: kh, kernelW: kw, padding: padding, bias: bData, outData + first * outImage, pool: pool,
-                        product: ShiftedKernels.product)
+                        index: index.map { $0 + first * outImage }, product: ShiftedKernels.product)
         }
     }
 
     /// maxPool2d(relu(conv2d(x, weight, bias, stride, padding)), kernel: pool, stride: poolStride,
-    /// padding: poolPadding) in one pass over each image's result, which is never stored, for an
-    /// evaluation pass (nothing is recorded). Nil where the convolution would not run the shifted
-    /// kernel or the shapes do not fit (the separate operations then run, and report any error).
+    /// padding: poolPadding) in one pass over each image's result, which is never stored. Nil
+    /// where the convolution would not run the shifted kernel or the shapes do not fit (the
+    /// separate operations then run, and report any error).
+    ///
+    /// Recorded when an input requires a gradient: the forward pass keeps each window's arg-max
+    /// (−1 where the ReLU zeroed the window), and the backward pass scatters the gradient to
+    /// them and runs the convolution's own backward pass on it, so every gradient has the bits of
+    /// the three operations' (the ReLU's full-size input and output are never stored).
     public static func conv2dReLUMaxPool(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int,
                                          pool: Int, poolStride: Int, poolPadding: Int) throws -> Tensor? {
-        guard !(GradMode.isEnabled && (x.requiresGrad || weight.requiresGrad || bias?.requiresGrad == true)),
-              x.rank == 4, weight.rank == 4, weight.shape[1] == x.shape[1], stride >= 1, padding >= 0, x.shape[0] >= 1,
-              bias.map({ $0.rank == 1 && $0.shape[0] == weight.shape[0] }) ?? true else { return nil }
+        guard bias.map({ $0.rank == 1 && $0.shape[0] == weight.shape[0] }) ?? true,
+              let (hOut, wOut, pooling) = conv2dReLUMaxPoolFits(x, weight: weight.shape, stride: stride, padding: padding, pool: pool,
+                                                                poolStride: poolStride, poolPadding: poolPadding) else { return nil }
         let n = x.shape[0], c = x.shape[1], kh = weight.shape[2], kw = weight.shape[3], o = weight.shape[0]
-        guard kh >= 1, kw >= 1, o >= 1,
-              let hOut = slidingOutput(x.shape[2], kernel: kh, stride: stride, padding: padding),
-              let wOut = slidingOutput(x.shape[3], kernel: kw, stride: stride, padding: padding),
-              let pooling = poolingAfter(height: hOut, width: wOut, kernel: pool, stride: poolStride, padding: poolPadding),
-              shiftedSuits(stride: stride, batch: n, terms: c * kh * kw) else { return nil }
+        let plan = ConvPlan(batch: n, k: c * kh * kw, plane: hOut * wOut, outChannels: o)
         let out = try Tensor.empty([n, o, pooling.outH, pooling.outW])
-        shifted(x, weight: weight, bias: bias, padding: padding, plan: ConvPlan(batch: n, k: c * kh * kw, plane: hOut * wOut, outChannels: o),
-                pool: pooling, out)
-        return out
+        guard GradMode.isEnabled && (x.requiresGrad || weight.requiresGrad || bias?.requiresGrad == true) else {
+            shifted(x, weight: weight, bias: bias, padding: padding, plan: plan, pool: pooling, index: nil, out)
+            return out
+        }
+        // The backward pass builds the gradient of the convolution's full-size result.
+        _ = try TensorSize.elements([n, o, hOut, wOut])
+        let index = [Int32](unsafeUninitializedCapacity: out.count) { buf, count in
+            shifted(x, weight: weight, bias: bias, padding: padding, plan: plan, pool: pooling, index: buf.baseAddress, out)
+            count = out.count
+        }
+        let planes = n * o, overlapping = pooling.kernel > pooling.stride
+        return record("conv2d_relu_maxpool", out, bias.map { [x, weight, $0] } ?? [x, weight]) { g in
+            let gy = Tensor.empty(existing: [n, o, hOut, wOut])
+            index.withUnsafeBufferPointer { idx in
+                if let base = idx.baseAddress {
+                    maxPool2dBackward(g.data, base, planes: planes, inPlane: hOut * wOut, outPlane: pooling.plane,
+                                      overlapping: overlapping, gy.data)
+                }
+            }
+            return conv2dGradients(gy, x: x, weight: weight, bias: bias, stride: stride, padding: padding, outH: hOut, outW: wOut,
+                                   plan: plan)
+        }
+    }
+
+    /// Whether `conv2dReLUMaxPool` runs for x and a weight of this shape (a layer asks before it
+    /// computes its effective weight, which may draw noise): the convolution's extent and the
+    /// pooling's, or nil.
+    public static func conv2dReLUMaxPoolFits(_ x: Tensor, weight shape: [Int], stride: Int, padding: Int, pool: Int,
+                                             poolStride: Int, poolPadding: Int) -> (Int, Int, ConvPooling)? {
+        guard x.rank == 4, shape.count == 4, shape[1] == x.shape[1], stride >= 1, padding >= 0, x.shape[0] >= 1,
+              shape[0] >= 1, shape[2] >= 1, shape[3] >= 1,
+              let hOut = slidingOutput(x.shape[2], kernel: shape[2], stride: stride, padding: padding),
+              let wOut = slidingOutput(x.shape[3], kernel: shape[3], stride: stride, padding: padding),
+              let pooling = poolingAfter(height: hOut, width: wOut, kernel: pool, stride: poolStride, padding: poolPadding),
+              shiftedSuits(stride: stride, batch: x.shape[0], terms: shape[1] * shape[2] * shape[3]) else { return nil }
+        return (hOut, wOut, pooling)
     }
 
     /// Max pooling with this window over planes of height × width, when it fits them (the same

@@ -36,11 +36,14 @@ func convShiftedScratch(channels c: Int, outChannels o: Int, paddedH hp: Int, pa
 /// out [n, O, outH, outW] = conv2d(x [n, C, H, W], weight [O, C, kh, kw], stride 1, `padding`)
 /// + bias, one image after another (callers split batches between threads), with `product`
 /// for the arithmetic.
-/// With `pool`, out is [n, O, pool.outH, pool.outW]: the result rectified and max-pooled.
+/// With `pool`, out is [n, O, pool.outH, pool.outW]: the result rectified and max-pooled, and
+/// `index` (training, one per pooled output) the arg-maxima for the backward pass
+/// (`maxPool2dReLU`).
 public func convShifted(_ x: UnsafePointer<Float>, batch n: Int, channels c: Int, height h: Int, width w: Int,
                         _ weight: UnsafePointer<Float>, outChannels o: Int, kernelH kh: Int, kernelW kw: Int,
                         padding p: Int, bias: UnsafePointer<Float>?, _ out: UnsafeMutablePointer<Float>,
-                        pool: ConvPooling? = nil, product: ShiftedProductKernel = shiftedProduct8) {
+                        pool: ConvPooling? = nil, index: UnsafeMutablePointer<Int32>? = nil,
+                        product: ShiftedProductKernel = shiftedProduct8) {
     let hp = h + 2 * p, wp = w + 2 * p
     guard n > 0, o > 0, kh <= hp, kw <= wp else { return }
     let outH = hp - kh + 1, outW = wp - kw + 1, k = c * kh * kw
@@ -63,8 +66,9 @@ public func convShifted(_ x: UnsafePointer<Float>, batch n: Int, channels c: Int
             }
         }
         product(weight, k, o, UnsafePointer(padded), offsets, sizes.ldy, ys)
+        let image = img * o * (pool?.plane ?? outH * outW)
         writeConvImage(ys, channels: o, planeStride: sizes.ldy, rowStride: wp, outH: outH, outW: outW, bias: bias, pool: pool,
-                       out + img * o * (pool?.plane ?? outH * outW))
+                       out + image, index: index.map { $0 + image })
     }
 }
 
@@ -76,17 +80,20 @@ public struct ConvPooling: Sendable {
     public init(kernel: Int, stride: Int, padding: Int, outH: Int, outW: Int) {
         self.kernel = kernel; self.stride = stride; self.padding = padding; self.outH = outH; self.outW = outW
     }
-    var plane: Int { outH * outW }
+    public var plane: Int { outH * outW }
 }
 
 /// Writes one image's convolution result, o planes `planeStride` apart of outH rows `rowStride`
 /// apart (outW valid columns each), to dst [o, outH, outW] plus the bias; with `pool`, to dst
-/// [o, pool.outH, pool.outW] as max pooling of ReLU(result + bias), the same values.
+/// [o, pool.outH, pool.outW] as max pooling of ReLU(result + bias), the same values, and the
+/// arg-maxima to `index` when given (`maxPool2dReLU`).
 func writeConvImage(_ ys: UnsafePointer<Float>, channels o: Int, planeStride: Int, rowStride: Int, outH: Int, outW: Int,
-                    bias: UnsafePointer<Float>?, pool: ConvPooling?, _ dst: UnsafeMutablePointer<Float>) {
+                    bias: UnsafePointer<Float>?, pool: ConvPooling?, _ dst: UnsafeMutablePointer<Float>,
+                    index: UnsafeMutablePointer<Int32>? = nil) {
     if let pool {
         maxPool2dReLU(ys, planes: o, height: outH, width: outW, rowStride: rowStride, planeStride: planeStride, bias: bias,
-                      kernel: pool.kernel, stride: pool.stride, padding: pool.padding, outH: pool.outH, outW: pool.outW, dst)
+                      kernel: pool.kernel, stride: pool.stride, padding: pool.padding, outH: pool.outH, outW: pool.outW, dst,
+                      index: index)
         return
     }
     let plane = outH * outW

@@ -19,21 +19,30 @@ public func maxPool2d(_ x: UnsafePointer<Float>, planes: Int, height h: Int, wid
 }
 
 /// Max pooling of ReLU(x + bias[plane]) (a convolution's result, then ReLU and max pooling, in
-/// an evaluation pass), on the calling thread, from planes whose rows are `rowStride` apart and
-/// which are `planeStride` apart (a convolution's wide rows, the padding columns past w unread).
-/// The same values as adding the bias, then `maxPool2d` with `reluFirst`.
+/// one pass), on the calling thread, from planes whose rows are `rowStride` apart and which are
+/// `planeStride` apart (a convolution's wide rows, the padding columns past w unread). The same
+/// values as adding the bias, then `maxPool2d` with `reluFirst`.
+///
+/// With `index` (training), the arg-max of each window as a position in a plain h × w plane, or
+/// −1 where the pooled value is 0 (no element of the window is positive: nothing passes a
+/// gradient back through the ReLU there). `maxPool2dBackward` then gives the gradient of the
+/// convolution's result that the ReLU's and the pooling's backward passes give together: the
+/// positive arg-maxima are the same windows' first maxima whether or not the ReLU came first.
 public func maxPool2dReLU(_ x: UnsafePointer<Float>, planes: Int, height h: Int, width w: Int, rowStride: Int, planeStride: Int,
                           bias: UnsafePointer<Float>?, kernel k: Int, stride s: Int, padding p: Int, outH: Int, outW: Int,
-                          _ out: UnsafeMutablePointer<Float>) {
+                          _ out: UnsafeMutablePointer<Float>, index: UnsafeMutablePointer<Int32>? = nil) {
     maxPool2dPlanes(x, planes: planes, height: h, width: w, kernel: k, stride: s, padding: p, outH: outH, outW: outW,
-                    out, nil, relu: true, rowStride: rowStride, planeStride: planeStride, bias: bias)
+                    out, index, relu: true, rowStride: rowStride, planeStride: planeStride, bias: bias)
+    if let index {
+        for i in 0..<planes * outH * outW where !(out[i] > 0) { index[i] = -1 }
+    }
 }
 
 private func maxPool2dPlanes(_ x: UnsafePointer<Float>, planes: Int, height h: Int, width w: Int,
                              kernel k: Int, stride s: Int, padding p: Int, outH: Int, outW: Int,
                              _ out: UnsafeMutablePointer<Float>, _ index: UnsafeMutablePointer<Int32>?, relu: Bool,
                              rowStride: Int? = nil, planeStride: Int? = nil, bias: UnsafePointer<Float>? = nil) {
-    // Arg-max positions count in plain h × w planes; strided input is for evaluation only.
+    // Arg-max positions count in plain h × w planes, also when the input's rows and planes are strided.
     let ld = rowStride ?? w, inPlane = planeStride ?? h * w, outPlane = outH * outW
     if k == 2 && s == 2 && p == 0 && outW >= 4 {
         // The common 2×2 / stride 2 case, eight (or four) windows at a time with vector selects:
@@ -130,7 +139,7 @@ private func maxPool2dPlanes(_ x: UnsafePointer<Float>, planes: Int, height h: I
 /// Backward of max pooling: dx[plane, index] = Σ g over the windows whose maximum sat there, and
 /// 0 elsewhere. Every element of `dx` is written. `overlapping` says whether windows can share
 /// cells (kernel > stride); without overlap each cell gets at most one value and is stored, not
-/// added.
+/// added. A negative index (`maxPool2dReLU`: a window rectified to 0) passes nothing back.
 public func maxPool2dBackward(_ g: UnsafePointer<Float>, _ index: UnsafePointer<Int32>, planes: Int,
                               inPlane: Int, outPlane: Int, overlapping: Bool, _ dx: UnsafeMutablePointer<Float>) {
     splitPlanes(planes, size: inPlane) { lo, hi in
@@ -147,9 +156,9 @@ private func maxPool2dBackwardPlanes(_ g: UnsafePointer<Float>, _ index: UnsafeP
         let gp = g + pl * outPlane, ip = index + pl * outPlane, dp = dx + pl * inPlane
         zeroFloats(dp, inPlane)
         if overlapping {
-            for i in 0..<outPlane { dp[Int(ip[i])] += gp[i] }
+            for i in 0..<outPlane where ip[i] >= 0 { dp[Int(ip[i])] += gp[i] }
         } else {
-            for i in 0..<outPlane { dp[Int(ip[i])] = gp[i] }
+            for i in 0..<outPlane where ip[i] >= 0 { dp[Int(ip[i])] = gp[i] }
         }
     }
 }

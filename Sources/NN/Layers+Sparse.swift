@@ -91,13 +91,27 @@ extension Conv2d: SparseCapable {
         return try frozenMaskForward(x, weight: w, bias: b)
     }
 
-    /// maxPool2d(relu(self(x))) with `pool`'s window in one pass over each image's result (an
-    /// evaluation pass in a Sequential: the full-size result is never stored), through the kept
-    /// weights or the dense shifted kernel as the layer alone would choose. Nil where that does
-    /// not apply (training, recording, a choice still to be timed, a layer the fused kernels do
-    /// not cover): the three layers then run one at a time.
+    /// maxPool2d(relu(self(x))) with `pool`'s window in one pass over each image's result (in a
+    /// Sequential: the full-size result is never stored), through the kept weights or the dense
+    /// shifted kernel as the layer alone would choose; in training (or whenever a gradient is
+    /// recorded) through the dense kernel, recorded with the three layers' gradients. Nil where
+    /// that does not apply (a choice still to be timed, frozen-mask training through the kept
+    /// weights, a layer the fused kernels do not cover): the three layers then run one at a time.
     func reluMaxPoolForward(_ x: Tensor, pool: MaxPool2d) throws -> Tensor? {
-        guard joinable(x), x.rank == 4, x.shape[0] >= 1, let useSparse = usesSparse(x) else { return nil }
+        guard x.rank == 4, x.shape[0] >= 1 else { return nil }
+        let useSparse: Bool
+        if joinable(x) {
+            guard let s = usesSparse(x) else { return nil }
+            useSparse = s
+        } else {
+            // The layer alone would run `frozenMaskForward` here (or decide it by density).
+            if training, SparseInference.enabled, let gate = gates["weight"], gate.isFixed, gate.frozen { return nil }
+            useSparse = false
+        }
+        // Asked before the effective weight is made (it may draw noise): nil here must leave
+        // nothing done that the layer's own call would do again.
+        if !useSparse, Tensor.conv2dReLUMaxPoolFits(x, weight: weight.shape, stride: stride, padding: padding, pool: pool.kernel,
+                                                    poolStride: pool.stride, poolPadding: pool.padding) == nil { return nil }
         let w = try effective("weight", weight), b = try bias.map { try effective("bias", $0) }
         if useSparse {
             guard let m = sparse.matrix, let (plan, outH, outW) = convPlan(m, for: x),

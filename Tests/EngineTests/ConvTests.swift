@@ -331,10 +331,58 @@ func maxPoolOfStridedPlanesWithBiasEqualsTheTwoSteps(_ pc: PoolCase) throws {
         #expect(y.shape == three.shape)
         #expect(y.array == three.array, "\(cs.testDescription) pool \(pk)/\(ps)/\(pp)")
     }
-    // Not covered: stride 2, a pool larger than the padded result, and recording.
+    // Not covered: stride 2, a pool larger than the padded result.
     let x = try rand([1, 2, 8, 8], seed: 21), w = try rand([3, 2, 3, 3], seed: 22)
     #expect(try Tensor.conv2dReLUMaxPool(x, weight: w, bias: nil, stride: 2, padding: 1, pool: 2, poolStride: 2, poolPadding: 0) == nil)
     #expect(try Tensor.conv2dReLUMaxPool(x, weight: w, bias: nil, stride: 1, padding: 0, pool: 9, poolStride: 1, poolPadding: 0) == nil)
-    #expect(try Tensor.conv2dReLUMaxPool(x, weight: w.requiringGrad(), bias: nil, stride: 1, padding: 0, pool: 2, poolStride: 2,
-                                         poolPadding: 0) == nil)
+}
+
+@Test func convReLUMaxPoolGradients() throws {
+    for (pk, ps, pp) in [(2, 2, 0), (3, 2, 1)] {
+        let x = try rand([2, 2, 6, 5], seed: 35), w = try rand([3, 2, 3, 3], seed: 36, scale: 0.5), b = try rand([3], seed: 37)
+        try gradCheck([x, w, b], "conv2dReLUMaxPool pool \(pk)/\(ps)/\(pp)") { t in
+            try #require(try Tensor.conv2dReLUMaxPool(t[0], weight: t[1], bias: t[2], stride: 1, padding: 1, pool: pk, poolStride: ps,
+                                                      poolPadding: pp))
+        }
+    }
+}
+
+/// Recorded, the one pass gives the three operations' output and gradients (input, weight,
+/// bias) bit for bit: windows whose maximum is positive, windows the ReLU zeroes (a strongly
+/// negative bias on some channels), overlapping windows (accumulated), NaN in the input, and
+/// only the weight requiring a gradient.
+@Test func convReLUMaxPoolInOnePassHasTheThreeOperationsGradients() throws {
+    let cases: [(ConvCase, Int, Int, Int)] = [
+        (ConvCase(n: 2, c: 1, h: 28, w: 28, o: 6, k: 5, stride: 1, padding: 2, bias: true), 2, 2, 0),
+        (ConvCase(n: 2, c: 6, h: 14, w: 14, o: 16, k: 5, stride: 1, padding: 0, bias: true), 2, 2, 0),
+        (ConvCase(n: 3, c: 32, h: 14, w: 14, o: 64, k: 3, stride: 1, padding: 1, bias: true), 2, 2, 0),
+        (ConvCase(n: 2, c: 3, h: 9, w: 7, o: 5, k: 3, stride: 1, padding: 1, bias: false), 3, 2, 1),
+        (ConvCase(n: 1, c: 2, h: 6, w: 5, o: 2, k: 3, stride: 1, padding: 0, bias: true), 2, 1, 1),
+    ]
+    for (cs, pk, ps, pp) in cases {
+        for variant in 0..<3 {
+            let x = try rand(cs.xShape, seed: 30), w = try rand(cs.wShape, seed: 31, scale: 0.3), b = try rand([cs.o], seed: 32)
+            for ch in stride(from: 0, to: cs.o, by: 2) { b.data[ch] -= 4 }   // mostly zeroed by the ReLU
+            if variant == 1 { for i in stride(from: 0, to: x.count, by: 53) { x.data[i] = .nan } }
+            let needX = variant != 2
+            func run(_ fused: Bool) throws -> [[UInt32]] {
+                let xi = needX ? x.copy().requiringGrad() : x.copy(), wi = w.copy().requiringGrad(), bi = b.copy().requiringGrad()
+                let bias = cs.bias ? bi : nil
+                let y = fused
+                    ? try #require(try Tensor.conv2dReLUMaxPool(xi, weight: wi, bias: bias, stride: 1, padding: cs.padding, pool: pk,
+                                                                poolStride: ps, poolPadding: pp), "\(cs.testDescription)")
+                    : try Tensor.conv2d(xi, weight: wi, bias: bias, padding: cs.padding).relu().maxPool2d(kernel: pk, stride: ps, padding: pp)
+                try (y * (try rand(y.shape, seed: 34))).sum().backward()
+                #expect(xi.grad == nil || needX)
+                return [y.array, xi.grad?.array ?? [], wi.grad?.array ?? [], cs.bias ? bi.grad?.array ?? [] : []].map { $0.map(\.bitPattern) }
+            }
+            let three = try run(false), one = try run(true)
+            #expect(three[2].count == w.count && three[1].count == (needX ? x.count : 0))
+            for (i, part) in ["output", "input gradient", "weight gradient", "bias gradient"].enumerated() {
+                let differing = zip(one[i], three[i]).filter { $0 != $1 }.count
+                #expect(one[i].count == three[i].count && differing == 0,
+                        "\(part): \(differing) of \(three[i].count) differ, \(cs.testDescription) pool \(pk)/\(ps)/\(pp) variant \(variant)")
+            }
+        }
+    }
 }

@@ -3,7 +3,7 @@
 // where they do not apply (training, recording, non-fixed masks).
 import Testing
 @testable import NN
-import Engine
+@testable import Engine
 
 /// Installs a random fixed mask keeping about `density` of every weight matrix of `model`.
 func maskWeights(_ model: Module, density: Double, seed: UInt64 = 7) throws {
@@ -244,6 +244,47 @@ struct OneBatch: BatchSource {
                         #expect(try model(x).array == h.array, "\(model.typeName) masked \(masked) batch \(batch)")
                     }
                 }
+            }
+        }
+    }
+}
+
+@Test func trainingPassesJoiningConvolutionReLUAndPoolingHaveTheLayersGradients() throws {
+    // LeNet-5 and the CNN in training, dense, with fixed masks, and with frozen masks at 20%
+    // (which train through the kept weights, not joined): the model's pass against its layers
+    // called one at a time, output and every parameter's gradient bit for bit.
+    for make in [{ try Models.lenet5(rng: RNG(seed: 25)) }, { try Models.cnn(rng: RNG(seed: 26)) }] {
+        for masks in ["none", "fixed", "frozen"] {
+            func run(joined: Bool) throws -> [[UInt32]] {
+                let model = try make()
+                if masks != "none" { try maskWeights(model, density: 0.2) }
+                if masks == "frozen" { for (_, gate) in model.namedGates() { gate.frozen = true } }
+                model.applyMasks()
+                model.train()
+                let x = try Tensor.uniform([3, 1, 28, 28], low: -1, high: 1, rng: RNG(seed: 27))
+                var y = x
+                if joined {
+                    y = try model(x)
+                } else {
+                    for layer in model.layers { y = try layer(y) }
+                }
+                // The joined operation is recorded where it applies, and only there.
+                var ops = Set<String>(), stack = [y], seen = Set<ObjectIdentifier>()
+                while let t = stack.popLast() {
+                    guard let node = t.node, seen.insert(ObjectIdentifier(t)).inserted else { continue }
+                    ops.insert(node.op)
+                    stack += node.inputs
+                }
+                #expect(ops.contains("conv2d_relu_maxpool") == (joined && masks != "frozen"), "\(masks) masks: \(ops.sorted())")
+                try (y * (try Tensor.uniform(y.shape, low: -1, high: 1, rng: RNG(seed: 28)))).sum().backward()
+                return [y.array.map(\.bitPattern)] + model.namedParameters().map { $0.1.grad?.array.map(\.bitPattern) ?? [] }
+            }
+            let one = try run(joined: true), layers = try run(joined: false)
+            #expect(one.count == layers.count && layers.dropFirst().allSatisfy { !$0.isEmpty })
+            for (i, (a, b)) in zip(one, layers).enumerated() {
+                let differing = zip(a, b).filter { $0 != $1 }.count
+                #expect(a.count == b.count && differing == 0,
+                        "\(masks) masks, tensor \(i) (0: output, then the parameters' gradients): \(differing) of \(b.count) differ")
             }
         }
     }
