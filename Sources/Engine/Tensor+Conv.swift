@@ -246,18 +246,28 @@ extension Tensor {
             shifted(x, weight: weight, bias: bias, padding: padding, plan: plan, pool: pooling, index: buf.baseAddress, out)
             count = out.count
         }
-        let planes = n * o, overlapping = pooling.kernel > pooling.stride
         return record("conv2d_relu_maxpool", out, bias.map { [x, weight, $0] } ?? [x, weight]) { g in
-            let gy = Tensor.empty(existing: [n, o, hOut, wOut])
-            index.withUnsafeBufferPointer { idx in
-                if let base = idx.baseAddress {
-                    maxPool2dBackward(g.data, base, planes: planes, inPlane: hOut * wOut, outPlane: pooling.plane,
-                                      overlapping: overlapping, gy.data)
-                }
-            }
+            let gy = reluMaxPoolGradient(g, index: index, resultShape: [n, o, hOut, wOut], pooling: pooling)
             return conv2dGradients(gy, x: x, weight: weight, bias: bias, stride: stride, padding: padding, outH: hOut, outW: wOut,
                                    plan: plan)
         }
+    }
+
+    /// The gradient of a convolution's full-size result, of shape `resultShape` [N, O, H, W],
+    /// from `g`, the gradient of that result rectified and max-pooled with `pooling`, and the
+    /// arg-maxima the forward pass kept (`maxPool2dReLU`): what the pooling's and the ReLU's
+    /// backward passes give together. Callers checked `resultShape` (TensorSize) in the forward
+    /// pass.
+    public static func reluMaxPoolGradient(_ g: Tensor, index: [Int32], resultShape: [Int], pooling: ConvPooling) -> Tensor {
+        let gy = Tensor.empty(existing: resultShape)
+        let planes = resultShape[0] * resultShape[1]
+        index.withUnsafeBufferPointer { idx in
+            if let base = idx.baseAddress, idx.count == g.count, g.count == planes * pooling.plane {
+                maxPool2dBackward(g.data, base, planes: planes, inPlane: resultShape[2] * resultShape[3], outPlane: pooling.plane,
+                                  overlapping: pooling.kernel > pooling.stride, gy.data)
+            }
+        }
+        return gy
     }
 
     /// Whether `conv2dReLUMaxPool` runs for x and a weight of this shape (a layer asks before it

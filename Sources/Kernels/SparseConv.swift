@@ -55,10 +55,10 @@ public final class SparseConvPlan: @unchecked Sendable {
 
 /// out [N, O, Hout, Wout] = conv2d(x [N, C, H, W], the plan's weight) + bias, with `kernel` for
 /// the product's tiles; with `pool`, out [N, O, pool.outH, pool.outW] is that rectified and
-/// max-pooled.
+/// max-pooled, and `index` (training) receives the arg-maxima (`maxPool2dReLU`).
 public func sparseConv2d(_ plan: SparseConvPlan, _ x: UnsafePointer<Float>, batch n: Int, height h: Int, width w: Int,
                          outH: Int, outW: Int, bias: UnsafePointer<Float>?, _ out: UnsafeMutablePointer<Float>,
-                         pool: ConvPooling? = nil, kernel: SparseRowsKernel = sparseRows8) {
+                         pool: ConvPooling? = nil, index: UnsafeMutablePointer<Int32>? = nil, kernel: SparseRowsKernel = sparseRows8) {
     let a = plan.weight, o = a.rows, c = plan.channels, plane = outH * outW
     let outImage = o * (pool?.plane ?? plane)
     guard n > 0, o > 0 else { return }
@@ -82,7 +82,7 @@ public func sparseConv2d(_ plan: SparseConvPlan, _ x: UnsafePointer<Float>, batc
                 }
                 kernel(offsets, padded, 1, wide, ys, wide, 0..<o)
                 writeConvImage(ys, channels: o, planeStride: wide, rowStride: wp, outH: outH, outW: outW, bias: bias, pool: pool,
-                               out + img * outImage)
+                               out + img * outImage, index: index.map { $0 + img * outImage })
             }
         }
     } else {
@@ -97,7 +97,7 @@ public func sparseConv2d(_ plan: SparseConvPlan, _ x: UnsafePointer<Float>, batc
                        kernelW: plan.kernelW, stride: plan.stride, padding: plan.padding, outH: outH, outW: outW, cols)
                 kernel(a, cols, plane, plane, ys, plane, 0..<o)
                 writeConvImage(ys, channels: o, planeStride: plane, rowStride: outW, outH: outH, outW: outW, bias: bias, pool: pool,
-                               out + img * outImage)
+                               out + img * outImage, index: index.map { $0 + img * outImage })
             }
         }
     }

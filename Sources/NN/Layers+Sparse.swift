@@ -94,25 +94,32 @@ extension Conv2d: SparseCapable {
     /// maxPool2d(relu(self(x))) with `pool`'s window in one pass over each image's result (in a
     /// Sequential: the full-size result is never stored), through the kept weights or the dense
     /// shifted kernel as the layer alone would choose; in training (or whenever a gradient is
-    /// recorded) through the dense kernel, recorded with the three layers' gradients. Nil where
-    /// that does not apply (a choice still to be timed, frozen-mask training through the kept
-    /// weights, a layer the fused kernels do not cover): the three layers then run one at a time.
+    /// recorded) through the kept weights where a frozen mask lets the layer train on them, else
+    /// the dense kernel, recorded with the three layers' gradients. Nil where that does not apply
+    /// (a choice still to be timed, a layer the fused kernels do not cover): the three layers
+    /// then run one at a time.
     func reluMaxPoolForward(_ x: Tensor, pool: MaxPool2d) throws -> Tensor? {
         guard x.rank == 4, x.shape[0] >= 1 else { return nil }
-        let useSparse: Bool
+        var useSparse = false, frozen = false
         if joinable(x) {
             guard let s = usesSparse(x) else { return nil }
             useSparse = s
-        } else {
-            // The layer alone would run `frozenMaskForward` here (or decide it by density).
-            if training, SparseInference.enabled, let gate = gates["weight"], gate.isFixed, gate.frozen { return nil }
-            useSparse = false
+        } else if training, SparseInference.enabled, let gate = gates["weight"], gate.isFixed, gate.frozen {
+            // The layer alone would run `frozenMaskForward` (where the density allows): so does
+            // the joined pass. Only with fixed masks, whose effective tensors draw nothing.
+            guard gates["bias"]?.isFixed ?? true else { return nil }
+            frozen = true
         }
         // Asked before the effective weight is made (it may draw noise): nil here must leave
         // nothing done that the layer's own call would do again.
-        if !useSparse, Tensor.conv2dReLUMaxPoolFits(x, weight: weight.shape, stride: stride, padding: padding, pool: pool.kernel,
-                                                    poolStride: pool.stride, poolPadding: pool.padding) == nil { return nil }
+        if !useSparse, !frozen, Tensor.conv2dReLUMaxPoolFits(x, weight: weight.shape, stride: stride, padding: padding,
+                                                             pool: pool.kernel, poolStride: pool.stride,
+                                                             poolPadding: pool.padding) == nil { return nil }
         let w = try effective("weight", weight), b = try bias.map { try effective("bias", $0) }
+        if frozen, let y = try frozenMaskForward(x, weight: w, bias: b, pool: pool) {
+            positionsPerSample = resultPositions(x)
+            return y
+        }
         if useSparse {
             guard let m = sparse.matrix, let (plan, outH, outW) = convPlan(m, for: x),
                   let pooling = Tensor.poolingAfter(height: outH, width: outW, kernel: pool.kernel, stride: pool.stride,
@@ -126,8 +133,13 @@ extension Conv2d: SparseCapable {
         }
         guard let y = try Tensor.conv2dReLUMaxPool(x, weight: w, bias: b, stride: stride, padding: padding, pool: pool.kernel,
                                                    poolStride: pool.stride, poolPadding: pool.padding) else { return nil }
-        positionsPerSample = ((x.shape[2] + 2 * padding - kernel) / stride + 1) * ((x.shape[3] + 2 * padding - kernel) / stride + 1)
+        positionsPerSample = resultPositions(x)
         return y
+    }
+
+    /// Output positions per image of the convolution on x (its FLOPs per sample follow).
+    private func resultPositions(_ x: Tensor) -> Int {
+        ((x.shape[2] + 2 * padding - kernel) / stride + 1) * ((x.shape[3] + 2 * padding - kernel) / stride + 1)
     }
 
     /// The sparse plan for images of x's size (built or rebuilt as needed) and the output extent;
@@ -149,19 +161,42 @@ extension Conv2d: SparseCapable {
     /// input gradient as col2im of the transposed weight's sparse product with it, and the
     /// weight gradient only at kept entries, from the chunk's im2col matrix (the dense layer
     /// builds the same matrix for its weight gradient).
-    func frozenMaskForward(_ x: Tensor, weight w: Tensor, bias b: Tensor?) throws -> Tensor? {
+    ///
+    /// With `pool`, maxPool2d(relu(·)) of that in one pass, as `reluMaxPoolForward` (the pooled
+    /// result and its arg-maxima kept, the full-size result never stored; the same gradients).
+    func frozenMaskForward(_ x: Tensor, weight w: Tensor, bias b: Tensor?, pool: MaxPool2d? = nil) throws -> Tensor? {
         guard training, SparseInference.enabled, let gate = gates["weight"], gate.isFixed, gate.frozen, w === weight,
               sparse.prepare(weight: weight, gate: gate, rows: outChannels, cols: inChannels * kernel * kernel, mode: .auto,
                              maxDensity: SparseInference.maxTrainingDensity),
               let a = sparse.matrix, let (plan, outH, outW) = convPlan(a, for: x) else { return nil }
+        var pooling: ConvPooling?
+        if let pool {
+            guard let fits = Tensor.poolingAfter(height: outH, width: outW, kernel: pool.kernel, stride: pool.stride,
+                                                 padding: pool.padding) else { return nil }
+            pooling = fits
+        }
         let n = x.shape[0], c = inChannels, h = x.shape[2], wd = x.shape[3], o = outChannels
         let k = a.cols, p = outH * outW, chw = c * h * wd
         let (kh, kw, stride, padding) = (kernel, kernel, stride, padding)
         let rows = SparseKernels.rows
-        let out = try Tensor.empty([n, o, outH, outW])
-        sparseConv2d(plan, x.data, batch: n, height: h, width: wd, outH: outH, outW: outW, bias: b?.data, out.data, kernel: rows)
+        let resultShape = [n, o, outH, outW]
+        _ = try TensorSize.elements(resultShape)
+        let out = try Tensor.empty(pooling.map { [n, o, $0.outH, $0.outW] } ?? resultShape)
+        var index: [Int32] = []
+        if let pooling {
+            index = [Int32](unsafeUninitializedCapacity: out.count) { buf, count in
+                sparseConv2d(plan, x.data, batch: n, height: h, width: wd, outH: outH, outW: outW, bias: b?.data, out.data,
+                             pool: pooling, index: buf.baseAddress, kernel: rows)
+                count = out.count
+            }
+        } else {
+            sparseConv2d(plan, x.data, batch: n, height: h, width: wd, outH: outH, outW: outW, bias: b?.data, out.data, kernel: rows)
+        }
         let at = x.requiresGrad ? sparse.transposedMatrix() : sparse.transposed
-        return Tensor.recorded("sparse_conv2d", out, inputs: b.map { [x, w, $0] } ?? [x, w]) { g in
+        return Tensor.recorded(pooling == nil ? "sparse_conv2d" : "sparse_conv2d_relu_maxpool", out,
+                               inputs: b.map { [x, w, $0] } ?? [x, w]) { pooled in
+            // The gradient of the full-size result.
+            let g = pooling.map { Tensor.reluMaxPoolGradient(pooled, index: index, resultShape: resultShape, pooling: $0) } ?? pooled
             let needX = x.requiresGrad && at != nil, needW = w.requiresGrad
             let gx: Tensor? = needX ? Tensor.empty(like: x) : nil
             let gw: Tensor? = needW ? Tensor.zeros(like: w) : nil

@@ -9,13 +9,14 @@ import KernelsAVX512
 
 func overheadCosts() throws {
     let only = arg("--only"), rounds = arg("--rounds").flatMap { Int($0) } ?? 200   // more rounds: for a profiler
-    func time(_ name: String, _ body: () throws -> Void) rethrows {
+    // Best of `rounds` rounds of `calls` calls (fewer of both for steps that take milliseconds).
+    func time(_ name: String, calls: Int = 100, rounds: Int = rounds, _ body: () throws -> Void) rethrows {
         if let only, only != name { return }
         var best = Double.infinity
         for _ in 0..<rounds {
             let t0 = monotonicSeconds()
-            for _ in 0..<100 { try body() }
-            best = min(best, (monotonicSeconds() - t0) / 100)
+            for _ in 0..<calls { try body() }
+            best = min(best, (monotonicSeconds() - t0) / Double(calls))
         }
         emit("overhead", name + "_ns", best * 1e9, digits: 1)
     }
@@ -131,6 +132,32 @@ func overheadCosts() throws {
                 opt.zeroGrad()
                 try loss.backward()
                 GradMode.noGrad { opt.step() }
+            }
+        }
+    }
+    // The same for the small CNN with random 90% masks on every layer but the classifier
+    // (frozen-mask fine-tuning as tutorial 03 runs it), at batch 128: fewer rounds, each step
+    // takes milliseconds.
+    if let only, !only.hasPrefix("cnn_90_frozen_step") { return }     // building the CNN is not free
+    let cnn = try Models.cnn(rng: rng)
+    for case let layer as any SparseCapable in cnn.layers where !(layer === cnn.layers.last) {
+        let m = try Tensor.zeros(layer.weight.shape)
+        for i in 0..<m.count where rng.uniform() < 0.1 { m.data[i] = 1 }
+        let gate = WeightGate(mask: m)
+        gate.frozen = true
+        try layer.setGate(gate, for: "weight")
+    }
+    cnn.applyMasks()
+    let cnnOpt = try Optimizer(.sgd(momentum: 0.9), parameters: cnn.namedParameters(), lr: 0.01)
+    cnnOpt.bindMasks(cnn)
+    let pictures = try Tensor.uniform([128, 1, 28, 28], low: 0, high: 1, rng: rng)
+    for sparse in [true, false] {
+        try SparseInference.$enabledHere.withValue(sparse) {
+            try time(sparse ? "cnn_90_frozen_step_sparse" : "cnn_90_frozen_step_dense", calls: 5, rounds: max(rounds / 20, 3)) {
+                let loss = try cnn(pictures).crossEntropy(labels: labels)
+                cnnOpt.zeroGrad()
+                try loss.backward()
+                GradMode.noGrad { cnnOpt.step() }
             }
         }
     }
