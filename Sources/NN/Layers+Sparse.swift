@@ -202,24 +202,31 @@ extension Conv2d: SparseCapable {
             let gw: Tensor? = needW ? Tensor.zeros(like: w) : nil
             // Chunks whose column matrix stays near the core's cache (as the dense layer's).
             let chunk = max(1, min(n, (64 * 1024) / max(k * p, 1)))
-            let cols = UnsafeMutablePointer<Float>.allocate(capacity: k * chunk * p)
-            let gys = UnsafeMutablePointer<Float>.allocate(capacity: o * chunk * p)
-            defer { cols.deallocate(); gys.deallocate() }
-            var img0 = 0
-            while img0 < n {
-                let cn = min(chunk, n - img0), np = cn * p
-                batchToChannels(g.data + img0 * o * p, batch: cn, channels: o, plane: p, gys, channelSums: nil)
-                if let gw {
-                    im2col(x.data + img0 * chw, batch: cn, channels: c, height: h, width: wd, kernelH: kh, kernelW: kw,
-                           stride: stride, padding: padding, outH: outH, outW: outW, cols)
-                    sparseSampledProduct(a, gys, cols, length: np, gw.data, accumulate: true)
+            // The weight gradient and the input gradient are two independent passes over the
+            // chunks, each in chunk order: with both asked for, each takes a thread (the kernels
+            // inside then run on it alone); every number is computed as in one pass alone.
+            let streams = gw != nil && gx != nil ? 2 : 1
+            parallelFor(streams) { stream in
+                let weightStream = gw != nil && stream == 0, inputStream = gx != nil && (stream == 1 || gw == nil)
+                let cols = UnsafeMutablePointer<Float>.allocate(capacity: k * chunk * p)
+                let gys = UnsafeMutablePointer<Float>.allocate(capacity: o * chunk * p)
+                defer { cols.deallocate(); gys.deallocate() }
+                var img0 = 0
+                while img0 < n {
+                    let cn = min(chunk, n - img0), np = cn * p
+                    batchToChannels(g.data + img0 * o * p, batch: cn, channels: o, plane: p, gys, channelSums: nil)
+                    if weightStream, let gw {
+                        im2col(x.data + img0 * chw, batch: cn, channels: c, height: h, width: wd, kernelH: kh, kernelW: kw,
+                               stride: stride, padding: padding, outH: outH, outW: outW, cols)
+                        sparseSampledProduct(a, gys, cols, length: np, gw.data, accumulate: true)
+                    }
+                    if inputStream, let gx, let at {
+                        sparseProduct(at, gys, ldx: np, n: np, cols, ldy: np, kernel: rows)
+                        col2im(cols, batch: cn, channels: c, height: h, width: wd, kernelH: kh, kernelW: kw, stride: stride,
+                               padding: padding, outH: outH, outW: outW, gx.data + img0 * chw, accumulate: false)
+                    }
+                    img0 += cn
                 }
-                if let gx, let at {
-                    sparseProduct(at, gys, ldx: np, n: np, cols, ldy: np, kernel: rows)
-                    col2im(cols, batch: cn, channels: c, height: h, width: wd, kernelH: kh, kernelW: kw, stride: stride,
-                           padding: padding, outH: outH, outW: outW, gx.data + img0 * chw, accumulate: false)
-                }
-                img0 += cn
             }
             var gb: Tensor?
             if let b, b.requiresGrad {

@@ -4,6 +4,7 @@
 import Testing
 @testable import NN
 @testable import Engine
+import Kernels
 
 /// Installs a random fixed mask keeping about `density` of every weight matrix of `model`.
 func maskWeights(_ model: Module, density: Double, seed: UInt64 = 7) throws {
@@ -290,4 +291,25 @@ struct OneBatch: BatchSource {
             }
         }
     }
+}
+
+@Test func frozenMaskConvolutionGradientsDoNotDependOnTheThreads() throws {
+    // The weight and input gradients of a frozen-mask convolution run as two streams on two
+    // threads: the same bits as on one (the CNN at 20% density, a training pass at batch 5).
+    func gradients(threads: Int) throws -> [[UInt32]] {
+        try Parallel.withThreads(threads) {
+            let model = try Models.cnn(rng: RNG(seed: 29))
+            try maskWeights(model, density: 0.2)
+            for (_, gate) in model.namedGates() { gate.frozen = true }
+            model.applyMasks()
+            model.train()
+            let x = try Tensor.uniform([5, 1, 28, 28], low: -1, high: 1, rng: RNG(seed: 30))
+            let y = try model(x)
+            try (y * (try Tensor.uniform(y.shape, low: -1, high: 1, rng: RNG(seed: 31)))).sum().backward()
+            return model.namedParameters().map { $0.1.grad?.array.map(\.bitPattern) ?? [] }
+        }
+    }
+    let one = try gradients(threads: 1), two = try gradients(threads: 2)
+    #expect(one.allSatisfy { !$0.isEmpty })
+    #expect(one == two)
 }
