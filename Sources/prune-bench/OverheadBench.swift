@@ -74,13 +74,8 @@ func overheadCosts() throws {
         // classifier dense), at batch 1 in a sparse scope: the whole pass against its products.
         let mlp = try Models.mlp([784, 300, 100, 10], rng: rng)
         let hidden = mlp.layers.compactMap { $0 as? Linear }
-        for layer in hidden.dropLast() {
-            let m = try Tensor.zeros(layer.weight.shape)
-            for i in 0..<m.count where rng.uniform() < 0.05 { m.data[i] = 1 }
-            try layer.setGate(WeightGate(mask: m), for: "weight")
-        }
+        try randomMasks(mlp, density: 0.05, rng: rng)
         mlp.eval()
-        mlp.applyMasks()
         try SparseInference.with(mlp, mode: .sparse) {
             _ = try mlp(x784)
             try time("mlp_95_pass") { _ = try mlp(x784) }
@@ -90,13 +85,8 @@ func overheadCosts() throws {
         }
         // The small CNN with random 90% masks on every layer but the classifier, at batch 128.
         let cnn = try Models.cnn(rng: rng)
-        for case let layer as any SparseCapable in cnn.layers where !(layer === cnn.layers.last) {
-            let m = try Tensor.zeros(layer.weight.shape)
-            for i in 0..<m.count where rng.uniform() < 0.1 { m.data[i] = 1 }
-            try layer.setGate(WeightGate(mask: m), for: "weight")
-        }
+        try randomMasks(cnn, density: 0.1, rng: rng)
         cnn.eval()
-        cnn.applyMasks()
         let images = try Tensor.uniform([128, 1, 28, 28], low: 0, high: 1, rng: rng)
         try SparseInference.with(cnn, mode: .sparse) {
             _ = try cnn(images)
@@ -111,54 +101,44 @@ func overheadCosts() throws {
             }
         }
     }
-    // One step of frozen-mask training (forward, loss, backward, SGD step) of the MLP with random
-    // 95% masks on its hidden layers at batch 128, through the sparse kernels and densely.
-    let net = try Models.mlp([784, 300, 100, 10], rng: rng)
-    for layer in net.layers.compactMap({ $0 as? Linear }).dropLast() {
-        let m = try Tensor.zeros(layer.weight.shape)
-        for i in 0..<m.count where rng.uniform() < 0.05 { m.data[i] = 1 }
-        let gate = WeightGate(mask: m)
-        gate.frozen = true
-        try layer.setGate(gate, for: "weight")
-    }
-    net.applyMasks()
-    let opt = try Optimizer(.sgd(momentum: 0.9), parameters: net.namedParameters(), lr: 0.01)
-    opt.bindMasks(net)
-    let images = try Tensor.uniform([128, 784], low: 0, high: 1, rng: rng), labels = (0..<128).map { $0 % 10 }
-    for sparse in [true, false] {
-        try SparseInference.$enabledHere.withValue(sparse) {
-            try time(sparse ? "mlp_95_frozen_step_sparse" : "mlp_95_frozen_step_dense") {
-                let loss = try net(images).crossEntropy(labels: labels)
-                opt.zeroGrad()
-                try loss.backward()
-                GradMode.noGrad { opt.step() }
+    // One step of frozen-mask training (forward, loss, backward, SGD step) at batch 128, through
+    // the sparse kernels and densely: the MLP with random 95% masks on its hidden layers, and the
+    // small CNN with random 90% masks on every layer but the classifier (frozen-mask fine-tuning
+    // as tutorial 03 runs it; fewer calls and rounds, each step takes milliseconds).
+    let labels = (0..<128).map { $0 % 10 }
+    func frozenSteps(_ name: String, _ model: Sequential, _ x: Tensor, calls: Int = 100, rounds: Int = rounds) throws {
+        let opt = try Optimizer(.sgd(momentum: 0.9), parameters: model.namedParameters(), lr: 0.01)
+        opt.bindMasks(model)
+        for sparse in [true, false] {
+            try SparseInference.$enabledHere.withValue(sparse) {
+                try time(name + (sparse ? "_sparse" : "_dense"), calls: calls, rounds: rounds) {
+                    let loss = try model(x).crossEntropy(labels: labels)
+                    opt.zeroGrad()
+                    try loss.backward()
+                    GradMode.noGrad { opt.step() }
+                }
             }
         }
     }
-    // The same for the small CNN with random 90% masks on every layer but the classifier
-    // (frozen-mask fine-tuning as tutorial 03 runs it), at batch 128: fewer rounds, each step
-    // takes milliseconds.
+    let net = try Models.mlp([784, 300, 100, 10], rng: rng)
+    try randomMasks(net, density: 0.05, frozen: true, rng: rng)
+    try frozenSteps("mlp_95_frozen_step", net, try Tensor.uniform([128, 784], low: 0, high: 1, rng: rng))
     if let only, !only.hasPrefix("cnn_90_frozen_step") { return }     // building the CNN is not free
     let cnn = try Models.cnn(rng: rng)
-    for case let layer as any SparseCapable in cnn.layers where !(layer === cnn.layers.last) {
+    try randomMasks(cnn, density: 0.1, frozen: true, rng: rng)
+    try frozenSteps("cnn_90_frozen_step", cnn, try Tensor.uniform([128, 1, 28, 28], low: 0, high: 1, rng: rng), calls: 5,
+                    rounds: max(rounds / 20, 3))
+}
+
+/// Random masks keeping about `density` of the weights of every layer of `model` but the last
+/// (the classifier), frozen if asked, and applied to the weights.
+private func randomMasks(_ model: Sequential, density: Float, frozen: Bool = false, rng: RNG) throws {
+    for case let layer as any SparseCapable in model.layers where !(layer === model.layers.last) {
         let m = try Tensor.zeros(layer.weight.shape)
-        for i in 0..<m.count where rng.uniform() < 0.1 { m.data[i] = 1 }
+        for i in 0..<m.count where rng.uniform() < density { m.data[i] = 1 }
         let gate = WeightGate(mask: m)
-        gate.frozen = true
+        gate.frozen = frozen
         try layer.setGate(gate, for: "weight")
     }
-    cnn.applyMasks()
-    let cnnOpt = try Optimizer(.sgd(momentum: 0.9), parameters: cnn.namedParameters(), lr: 0.01)
-    cnnOpt.bindMasks(cnn)
-    let pictures = try Tensor.uniform([128, 1, 28, 28], low: 0, high: 1, rng: rng)
-    for sparse in [true, false] {
-        try SparseInference.$enabledHere.withValue(sparse) {
-            try time(sparse ? "cnn_90_frozen_step_sparse" : "cnn_90_frozen_step_dense", calls: 5, rounds: max(rounds / 20, 3)) {
-                let loss = try cnn(pictures).crossEntropy(labels: labels)
-                cnnOpt.zeroGrad()
-                try loss.backward()
-                GradMode.noGrad { cnnOpt.step() }
-            }
-        }
-    }
+    model.applyMasks()
 }
