@@ -309,17 +309,21 @@ func maxPoolOfStridedPlanesWithBiasEqualsTheTwoSteps(_ pc: PoolCase) throws {
     #expect(out == twoSteps.array, "\(pc.testDescription)")
 }
 
+/// Convolutions (stride 1) with the max pooling (kernel, stride, padding) after them: the
+/// benchmark models' layers (LeNet-5's two, the CNN's second) and odd shapes, overlapping windows
+/// and padding among them.
+private let convPoolCases: [(ConvCase, Int, Int, Int)] = [
+    (ConvCase(n: 2, c: 1, h: 28, w: 28, o: 6, k: 5, stride: 1, padding: 2, bias: true), 2, 2, 0),
+    (ConvCase(n: 2, c: 6, h: 14, w: 14, o: 16, k: 5, stride: 1, padding: 0, bias: true), 2, 2, 0),
+    (ConvCase(n: 3, c: 32, h: 14, w: 14, o: 64, k: 3, stride: 1, padding: 1, bias: true), 2, 2, 0),
+    (ConvCase(n: 2, c: 3, h: 9, w: 7, o: 5, k: 3, stride: 1, padding: 1, bias: false), 3, 2, 1),
+    (ConvCase(n: 1, c: 2, h: 6, w: 5, o: 2, k: 3, stride: 1, padding: 0, bias: true), 2, 1, 1),
+]
+
 /// Convolution, ReLU and max pooling in one pass equal the three operations, bit for bit, on
 /// the shapes of the benchmark models' layers and odd ones; nil where it does not apply.
 @Test func convReLUMaxPoolInOnePassEqualsTheThreeOperations() throws {
-    let cases: [(ConvCase, Int, Int, Int)] = [
-        (ConvCase(n: 2, c: 1, h: 28, w: 28, o: 6, k: 5, stride: 1, padding: 2, bias: true), 2, 2, 0),
-        (ConvCase(n: 1, c: 6, h: 14, w: 14, o: 16, k: 5, stride: 1, padding: 0, bias: true), 2, 2, 0),
-        (ConvCase(n: 3, c: 32, h: 14, w: 14, o: 64, k: 3, stride: 1, padding: 1, bias: true), 2, 2, 0),
-        (ConvCase(n: 2, c: 3, h: 9, w: 7, o: 5, k: 3, stride: 1, padding: 1, bias: false), 3, 2, 1),
-        (ConvCase(n: 1, c: 2, h: 6, w: 5, o: 2, k: 3, stride: 1, padding: 0, bias: true), 2, 1, 1),
-    ]
-    for (cs, pk, ps, pp) in cases {
+    for (cs, pk, ps, pp) in convPoolCases {
         let x = try rand(cs.xShape, seed: 18), w = try rand(cs.wShape, seed: 19, scale: 0.3), b = try rand([cs.o], seed: 20)
         let three = try Tensor.conv2d(x, weight: w, bias: cs.bias ? b : nil, padding: cs.padding).relu()
             .maxPool2d(kernel: pk, stride: ps, padding: pp)
@@ -352,14 +356,7 @@ func maxPoolOfStridedPlanesWithBiasEqualsTheTwoSteps(_ pc: PoolCase) throws {
 /// negative bias on some channels), overlapping windows (accumulated), NaN in the input, and
 /// only the weight requiring a gradient.
 @Test func convReLUMaxPoolInOnePassHasTheThreeOperationsGradients() throws {
-    let cases: [(ConvCase, Int, Int, Int)] = [
-        (ConvCase(n: 2, c: 1, h: 28, w: 28, o: 6, k: 5, stride: 1, padding: 2, bias: true), 2, 2, 0),
-        (ConvCase(n: 2, c: 6, h: 14, w: 14, o: 16, k: 5, stride: 1, padding: 0, bias: true), 2, 2, 0),
-        (ConvCase(n: 3, c: 32, h: 14, w: 14, o: 64, k: 3, stride: 1, padding: 1, bias: true), 2, 2, 0),
-        (ConvCase(n: 2, c: 3, h: 9, w: 7, o: 5, k: 3, stride: 1, padding: 1, bias: false), 3, 2, 1),
-        (ConvCase(n: 1, c: 2, h: 6, w: 5, o: 2, k: 3, stride: 1, padding: 0, bias: true), 2, 1, 1),
-    ]
-    for (cs, pk, ps, pp) in cases {
+    for (cs, pk, ps, pp) in convPoolCases {
         for variant in 0..<3 {
             let x = try rand(cs.xShape, seed: 30), w = try rand(cs.wShape, seed: 31, scale: 0.3), b = try rand([cs.o], seed: 32)
             for ch in stride(from: 0, to: cs.o, by: 2) { b.data[ch] -= 4 }   // mostly zeroed by the ReLU
