@@ -265,6 +265,8 @@ extension Tensor {
             if let base = idx.baseAddress, idx.count == g.count, g.count == planes * pooling.plane {
                 maxPool2dBackward(g.data, base, planes: planes, inPlane: resultShape[2] * resultShape[3], outPlane: pooling.plane,
                                   overlapping: pooling.kernel > pooling.stride, gy.data)
+            } else {
+                gy.data.update(repeating: 0, count: gy.count)     // nothing pooled (an empty batch)
             }
         }
         return gy
