@@ -180,10 +180,10 @@ extension Conv2d: SparseCapable {
         let (kh, kw, stride, padding) = (kernel, kernel, stride, padding)
         let rows = SparseKernels.rows
         let resultShape = [n, o, outH, outW]
-        _ = try TensorSize.elements(resultShape)
         let out = try Tensor.empty(pooling.map { [n, o, $0.outH, $0.outW] } ?? resultShape)
         var index: [Int32] = []
         if let pooling {
+            _ = try TensorSize.elements(resultShape)     // the backward pass builds its gradient
             index = [Int32](unsafeUninitializedCapacity: out.count) { buf, count in
                 sparseConv2d(plan, x.data, batch: n, height: h, width: wd, outH: outH, outW: outW, bias: b?.data, out.data,
                              pool: pooling, index: buf.baseAddress, kernel: rows)

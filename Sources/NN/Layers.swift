@@ -100,7 +100,7 @@ public final class Sequential: Module {
                     continue
                 }
                 // A convolution, ReLU and max pooling: the pooled result straight from the
-                // convolution's, when nothing is recorded.
+                // convolution's (recorded as one operation when training).
                 if let conv = layer as? Conv2d, i + 2 < layers.count, (layers[i + 1] as? Activation)?.kind == .relu,
                    let pool = layers[i + 2] as? MaxPool2d, let y = try conv.reluMaxPoolForward(h, pool: pool) {
                     h = y
